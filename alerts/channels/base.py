@@ -1,0 +1,35 @@
+"""The one small interface every channel implements, and the errors it may raise.
+
+A channel sends one notification and returns the provider's id, or raises DeliveryError saying
+whether a retry can help and why. Provider exceptions never cross this boundary untranslated; the
+`reason` is also the metric label, so it is a short, bounded word.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from alerts.errors import CrucialHourError
+from alerts.model import Notification
+
+
+@dataclass(frozen=True)
+class Accepted:
+    provider_id: str
+
+
+class DeliveryError(CrucialHourError):
+    def __init__(self, reason: str, *, retryable: bool, detail: str = "", retry_after_s: float | None = None) -> None:
+        self.reason, self.retryable, self.detail, self.retry_after_s = reason, retryable, detail, retry_after_s
+        super().__init__(f"{reason} ({'retryable' if retryable else 'permanent'}){': ' + detail if detail else ''}")
+
+
+class Sender(Protocol):
+    """A channel: `name` labels metrics and the ledger; `send` delivers one notification."""
+
+    name: str
+
+    async def send(self, notification: Notification) -> Accepted: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,329 @@
+"""The event contract: what placements send, what profiles hold, what the stream produces.
+
+Every model is strict (no silent coercion), rejects unknown fields and is frozen. Times are
+timezone-aware; `crucial schema` publishes these as JSON Schema for placements to integrate against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+Ref = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,79}$")]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{6,20}$")]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+OLDEST_CHILD_YEARS = 26  # care leavers are supported to 25; anything older is a typo
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class Priority(StrEnum):
+    """Police missing-person risk grading (College of Policing APP)."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        return {"high": 3, "medium": 2, "low": 1}[self.value]
+
+
+Sex = Literal["female", "male", "other", "unknown"]
+
+
+class Identifier(Strict):
+    """An identifier from some scheme: a local-authority reference, Home Office or NRM reference…"""
+
+    scheme: Ref
+    value: Ref
+
+    def key(self) -> tuple[str, str]:
+        return (self.scheme.lower(), "".join(self.value.split()).upper())
+
+
+class DateOfBirth(Strict):
+    """A best-estimate date; `estimated` for age-assessed children; a range when disputed."""
+
+    value: date
+    estimated: bool = False
+    earliest: date | None = None
+    latest: date | None = None
+
+    @model_validator(mode="after")
+    def _plausible(self) -> DateOfBirth:
+        today = date.today()
+        for name, day in (("value", self.value), ("earliest", self.earliest), ("latest", self.latest)):
+            if day is None:
+                continue
+            if day > today:
+                raise ValueError(f"{name} {day} is in the future")
+            if day < today.replace(year=today.year - OLDEST_CHILD_YEARS):
+                raise ValueError(f"{name} {day} is more than {OLDEST_CHILD_YEARS} years ago")
+        if (self.earliest and self.value < self.earliest) or (self.latest and self.value > self.latest):
+            raise ValueError("value must lie between earliest and latest")
+        return self
+
+    @property
+    def bounds(self) -> tuple[date, date]:
+        return (self.earliest or self.value, self.latest or self.value)
+
+    def age_on(self, day: date) -> int:
+        born = self.value
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+# --- the placement event ------------------------------------------------------------------------
+
+
+class Placement(Strict):
+    id: Ref
+    name: Text
+    local_authority: Text
+    postcode: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9 ]{2,8}$")]
+    placed_at: AwareDatetime | None = None
+
+
+class Child(Strict):
+    reference: Ref = Field(description="the placing local authority's reference for the child")
+    identifiers: list[Identifier] = []
+    given_names: Text
+    family_name: Text | None = None
+    aliases: list[Text] = []
+    date_of_birth: DateOfBirth | None = None
+    sex: Sex = "unknown"
+    nationality: Text | None = None
+    languages: list[Text] = []
+    description: LongText = ""
+
+
+class Circumstances(Strict):
+    last_seen_at: AwareDatetime
+    last_seen_place: Text
+    clothing: LongText = ""
+    accompanied_by: list[Text] = []
+    vehicles: list[Text] = []
+    phone_numbers: list[Phone] = []
+    notes: LongText = ""
+    near: list[Literal["port", "airport", "coach_station", "railway_station"]] = []
+    previous_missing_episodes: Annotated[int, Field(ge=0)] = 0
+
+
+class Reporter(Strict):
+    name: Text
+    role: Text
+    callback_phone: Phone
+
+
+EventType = Literal["left_placement", "returned", "update"]
+
+
+class PlacementEvent(Strict):
+    """What a placement reports: the child has left, has returned, or there is news."""
+
+    event_id: Ref
+    type: EventType
+    occurred_at: AwareDatetime
+    reported_at: AwareDatetime
+    placement: Placement
+    child: Child
+    circumstances: Circumstances | None = None
+    reporter: Reporter
+
+    @model_validator(mode="after")
+    def _circumstances_when_left(self) -> PlacementEvent:
+        if self.type == "left_placement" and self.circumstances is None:
+            raise ValueError("circumstances are required when type is 'left_placement'")
+        if self.circumstances and self.circumstances.last_seen_at > self.reported_at + timedelta(minutes=5):
+            raise ValueError("circumstances.last_seen_at is after reported_at")
+        return self
+
+    def identifiers(self) -> list[Identifier]:
+        own = Identifier(scheme="la_reference", value=self.child.reference)
+        return [own, *self.child.identifiers]
+
+
+# --- the risk profile ---------------------------------------------------------------------------
+
+
+class Associate(Strict):
+    name: Text
+    relationship: Text = "unknown"
+
+
+class SocialWorker(Strict):
+    name: Text
+    email: Email | None = None
+    phone: Phone | None = None
+
+
+class RiskProfile(Strict):
+    """A child flagged at risk of trafficking, recorded in advance (Philomena protocol)."""
+
+    profile_id: Ref
+    identifiers: list[Identifier] = []
+    given_names: Text
+    family_name: Text | None = None
+    aliases: list[Text] = []
+    date_of_birth: DateOfBirth | None = None
+    sex: Sex = "unknown"
+    nationality: Text | None = None
+    risk_level: Priority
+    indicators: list[Text] = []
+    associates: list[Associate] = []
+    vehicles: list[Text] = []
+    phone_numbers: list[Phone] = []
+    places_of_concern: list[Text] = []
+    responsible_local_authority: Text
+    police_force: Text
+    social_worker: SocialWorker | None = None
+
+
+# --- what the stream produces -------------------------------------------------------------------
+
+
+class Decision(StrEnum):
+    MATCH = "match"
+    POSSIBLE_MATCH = "possible_match"
+    NO_MATCH = "no_match"
+
+
+class MatchResult(Strict):
+    decision: Decision
+    profile_id: str | None = None
+    score: float = 0.0
+    explanation: list[str] = []
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    ESCALATED = "escalated"
+    RESOLVED = "resolved"
+
+
+class TimelineEntry(Strict):
+    at: AwareDatetime
+    what: str
+
+
+Channel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class Recipient(Strict):
+    agency_id: str
+    name: str
+    address: str = Field(description="where the channel delivers: a phone number or an email address")
+
+
+class Alerted(Strict):
+    channel: Channel
+    recipient: Recipient
+
+
+class Incident(Strict):
+    """A child who matched a profile and is missing: the unit that is alerted, escalated, resolved."""
+
+    incident_id: str
+    reference: str = Field(description="short reference read out and texted, e.g. CH-4K7QX2")
+    status: IncidentStatus
+    event_id: str
+    child_reference: str
+    placement_id: str
+    local_authority: str
+    match: MatchResult
+    priority: Priority
+    reasons: list[str] = []
+    last_seen_at: AwareDatetime
+    received_at: AwareDatetime
+    deadline: AwareDatetime
+    alerted: list[Alerted] = []
+    timeline: list[TimelineEntry] = []
+
+
+IncidentChange = Literal["opened", "updated", "acknowledged", "escalated", "resolved"]
+
+
+class IncidentRecord(Strict):
+    """One entry of the incidents topic: what changed, and the incident after the change."""
+
+    change: IncidentChange
+    at: AwareDatetime
+    incident: Incident
+
+
+NotificationKind = Literal["alert", "possible_match", "escalation", "update", "stand_down"]
+
+
+class RenderedMessage(Strict):
+    subject: str = ""
+    text: str
+    html: str | None = None
+
+
+class Notification(Strict):
+    """One message to one recipient on one channel; `idempotency_key` makes delivery exactly-once."""
+
+    idempotency_key: str
+    incident_id: str
+    incident_reference: str
+    kind: NotificationKind
+    channel: Channel
+    recipient: Recipient
+    message: RenderedMessage
+    priority: Priority
+    created_at: AwareDatetime
+    received_at: AwareDatetime
+    deadline: AwareDatetime
+
+    @staticmethod
+    def key_for(incident_id: str, recipient: Recipient, channel: str, kind: str) -> str:
+        raw = "\x1f".join((incident_id, recipient.agency_id, recipient.address, channel, kind))
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+DeliveryState = Literal["intent", "accepted", "delivered", "failed"]
+
+
+class DeliveryRecord(Strict):
+    """One step of a notification's delivery: the ledger's value and an entry of the deliveries topic."""
+
+    idempotency_key: str
+    incident_id: str
+    channel: str
+    kind: NotificationKind
+    state: DeliveryState
+    at: AwareDatetime
+    attempts: int = 0
+    provider_id: str | None = None
+    reason: str | None = None
+    retryable: bool | None = None
+
+
+class Rejection(Strict):
+    """A payload that could not be accepted, kept whole with the reasons."""
+
+    source: str
+    received_at: AwareDatetime
+    reasons: list[str]
+    raw: str = Field(description="the payload as received, decoded as UTF-8 with replacement")
+    raw_base64: str | None = Field(default=None, description="set when the payload was not valid UTF-8")
+
+
+MODELS_FOR_SCHEMA: dict[str, type[BaseModel]] = {
+    "placement-event": PlacementEvent,
+    "risk-profile": RiskProfile,
+    "incident-record": IncidentRecord,
+    "notification": Notification,
+    "delivery-record": DeliveryRecord,
+    "rejection": Rejection,
+}

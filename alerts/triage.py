@@ -1,0 +1,160 @@
+"""From one placement event to what the stream must produce: incident changes and notifications.
+
+Pure: the caller supplies the child's open incident (if any), the profile index, the clock's
+reading and the renderer; nothing here touches Kafka. Identifiers are derived from the event id, so
+a replayed event yields the same incident and the same idempotency keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from alerts.config import Config
+from alerts.grading import grade
+from alerts.matching import ProfileIndex
+from alerts.model import (
+    Alerted,
+    Decision,
+    Incident,
+    IncidentChange,
+    IncidentRecord,
+    IncidentStatus,
+    Notification,
+    NotificationKind,
+    PlacementEvent,
+    RiskProfile,
+    TimelineEntry,
+)
+from alerts.rendering import MessageFacts, Renderer
+from alerts.routing import Route, route
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """`label` is the bounded metric label; `open_incident` is the child's state after this event."""
+
+    label: str
+    open_incident: Incident | None
+    records: list[IncidentRecord] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+
+
+def incident_ids(event_id: str) -> tuple[str, str]:
+    """(incident id, short reference) derived from the opening event's id."""
+    digest = hashlib.sha256(event_id.encode()).digest()
+    short = base64.b32encode(digest[:5]).decode()[:6]
+    return f"inc-{digest.hex()[:20]}", f"CH-{short}"
+
+
+def _notifications(
+    kind: NotificationKind,
+    incident: Incident,
+    event: PlacementEvent,
+    profile: RiskProfile | None,
+    targets: list[Alerted],
+    renderer: Renderer,
+    now: datetime,
+) -> list[Notification]:
+    facts = MessageFacts(kind=kind, incident=incident, event=event, profile=profile)
+    rendered: dict[str, object] = {}
+    out = []
+    for target in targets:
+        if target.channel not in rendered:
+            rendered[target.channel] = renderer.render(facts, target.channel)
+        out.append(
+            Notification(
+                idempotency_key=Notification.key_for(
+                    incident.incident_id, target.recipient, target.channel, kind + ":" + event.event_id
+                ),
+                incident_id=incident.incident_id,
+                incident_reference=incident.reference,
+                kind=kind,
+                channel=target.channel,
+                recipient=target.recipient,
+                message=rendered[target.channel],  # type: ignore[arg-type]
+                priority=incident.priority,
+                created_at=now,
+                received_at=incident.received_at,
+                deadline=incident.deadline,
+            )
+        )
+    return out
+
+
+def _record(change: IncidentChange, incident: Incident, now: datetime) -> IncidentRecord:
+    return IncidentRecord(change=change, at=now, incident=incident)
+
+
+def _with(incident: Incident, now: datetime, what: str, **changes: object) -> Incident:
+    timeline = [*incident.timeline, TimelineEntry(at=now, what=what)]
+    return incident.model_copy(update={**changes, "timeline": timeline})
+
+
+def triage(
+    event: PlacementEvent,
+    *,
+    open_incident: Incident | None,
+    index: ProfileIndex,
+    config: Config,
+    renderer: Renderer,
+    now: datetime,
+) -> Outcome:
+    if open_incident is not None and open_incident.event_id == event.event_id:
+        open_incident = None  # a replay of the opening event: derive the same outputs again
+    if event.type == "left_placement":
+        if open_incident is not None:
+            updated = _with(open_incident, now, f"further missing report {event.event_id} from the placement")
+            return Outcome("repeat_report", updated, [_record("updated", updated, now)])
+        return _open(event, index, config, renderer, now)
+    if open_incident is None:
+        return Outcome("no_open_incident", None)
+    profile = index.get(open_incident.match.profile_id or "")
+    if event.type == "returned":
+        resolved = _with(open_incident, now, "child returned to placement: stand down", status=IncidentStatus.RESOLVED)
+        notes = _notifications("stand_down", resolved, event, profile, resolved.alerted, renderer, now)
+        return Outcome("resolved", None, [_record("resolved", resolved, now)], notes)
+    updated = _with(open_incident, now, f"update {event.event_id} from the placement")
+    notes = _notifications("update", updated, event, profile, updated.alerted, renderer, now)
+    return Outcome("updated", updated, [_record("updated", updated, now)], notes)
+
+
+def _open(event: PlacementEvent, index: ProfileIndex, config: Config, renderer: Renderer, now: datetime) -> Outcome:
+    match = index.match(event)
+    if match.decision == Decision.NO_MATCH or match.profile_id is None:
+        return Outcome("no_match", None)
+    profile = index.get(match.profile_id)
+    if profile is None:  # removed between match and lookup: treat as no match
+        return Outcome("no_match", None)
+    assert event.circumstances is not None  # the contract requires them for left_placement
+    priority, reasons = grade(event, profile, match)
+    incident_id, reference = incident_ids(event.event_id)
+    last_seen = event.circumstances.last_seen_at
+    incident = Incident(
+        incident_id=incident_id,
+        reference=reference,
+        status=IncidentStatus.OPEN,
+        event_id=event.event_id,
+        child_reference=event.child.reference,
+        placement_id=event.placement.id,
+        local_authority=event.placement.local_authority,
+        match=match,
+        priority=priority,
+        reasons=reasons,
+        last_seen_at=last_seen,
+        received_at=now,
+        deadline=last_seen + timedelta(minutes=config.settings.window_minutes),
+        timeline=[
+            TimelineEntry(at=last_seen, what=f"last seen at {event.circumstances.last_seen_place}"),
+            TimelineEntry(at=event.reported_at, what=f"reported missing by {event.placement.name}"),
+        ],
+    )
+    routes = route(incident, profile, config)
+    alerted = [Alerted(channel=r.channel, recipient=r.recipient) for r in routes]
+    kind: NotificationKind = "alert" if match.decision == Decision.MATCH else "possible_match"
+    incident = _with(incident, now, f"matched ({match.decision.value}); alerting {len(alerted)} recipient(s)", alerted=alerted)
+    notes = _notifications(kind, incident, event, profile, alerted, renderer, now)
+    return Outcome("opened", incident, [_record("opened", incident, now)], notes, routes)

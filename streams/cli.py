@@ -1,0 +1,333 @@
+"""`crucial`: the worker, tooling, and the local development broker."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from alerts.config import Config, load_config
+from alerts.errors import ConfigError, RejectedInput
+from alerts.intake import parse_event, parse_profile
+from alerts.model import MODELS_FOR_SCHEMA
+from streams.broker import BrokerError, LocalBroker
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+def _lines(source: str) -> Iterator[tuple[int, str]]:
+    handle = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                yield number, line
+
+
+def _read_events(source: str) -> list[tuple[str, str]]:
+    """A JSON object, or JSON Lines: (where, text) for each event."""
+    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    stripped = text.strip()
+    if stripped.startswith("{") and "\n{" not in stripped:
+        return [(f"{source}", stripped)]
+    return [(f"{source}:{n}", line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+
+
+def _producer(config: Config) -> Any:
+    from kafka import KafkaProducer
+
+    from streams.connection import kafka_python_kwargs
+
+    return KafkaProducer(acks="all", linger_ms=0, **kafka_python_kwargs(config))
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import faust
+
+    from streams.app import create_app
+    from streams.connection import ensure_topics
+
+    config = _config(args)
+    ensure_topics(config)
+    worker = create_app(config)
+    faust.Worker(worker.app, loglevel=args.loglevel, override_logging=True).execute_from_commandline()
+    return 0
+
+
+def cmd_emit(args: argparse.Namespace) -> int:
+    from streams.connection import ensure_topics
+
+    config = _config(args)
+    ensure_topics(config)
+    producer = _producer(config)
+    sent = refused = 0
+    for where, text in _read_events(args.file):
+        key: bytes | None = None
+        try:
+            event = parse_event(text)
+            key = event.child.reference.encode()
+        except RejectedInput as exc:
+            if not args.no_validate:
+                refused += 1
+                for reason in exc.reasons:
+                    print(f"{where}: {reason}", file=sys.stderr)
+                continue
+        producer.send(config.settings.kafka.topics.placement_events, key=key, value=text.encode())
+        sent += 1
+    producer.flush()
+    producer.close()
+    print(f"emitted {sent} event(s); refused {refused}")
+    return 1 if refused else 0
+
+
+def cmd_profiles_load(args: argparse.Namespace) -> int:
+    from streams.connection import ensure_topics
+
+    config = _config(args)
+    good, bad = [], 0
+    for number, line in _lines(args.file):
+        try:
+            good.append(parse_profile(line))
+        except RejectedInput as exc:
+            bad += 1
+            for reason in exc.reasons:
+                print(f"{args.file}: row {number}: {reason}", file=sys.stderr)
+    ensure_topics(config)
+    producer = _producer(config)
+    for profile in good:
+        producer.send(
+            config.settings.kafka.topics.profiles, key=profile.profile_id.encode(), value=profile.model_dump_json().encode()
+        )
+    producer.flush()
+    producer.close()
+    print(f"loaded {len(good)} profile(s); rejected {bad}")
+    return 1 if bad else 0
+
+
+def cmd_profiles_delete(args: argparse.Namespace) -> int:
+    config = _config(args)
+    producer = _producer(config)
+    for profile_id in args.profile_ids:
+        producer.send(config.settings.kafka.topics.profiles, key=profile_id.encode(), value=None)
+    producer.flush()
+    producer.close()
+    print(f"deleted {len(args.profile_ids)} profile(s)")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, model in MODELS_FOR_SCHEMA.items():
+        path = out / f"{name}.schema.json"
+        path.write_text(json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n")
+        print(path)
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = _config(args)
+    rules = len(config.routing.rules)
+    print(f"{config.directory}: OK — {len(config.agencies)} agencies, {rules} routing rules")
+    return 0
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    if os.environ.get("KAFKA_BOOTSTRAP"):
+        print(f"KAFKA_BOOTSTRAP is set ({os.environ['KAFKA_BOOTSTRAP']}): using that cluster, starting nothing")
+        return 0
+    broker = LocalBroker()
+    if args.action == "start":
+        took = broker.start()
+        print(f"broker up at {broker.bootstrap} in {took:.1f} s (log: {broker.log_file})")
+    elif args.action == "stop":
+        print("broker stopped" if broker.stop() else "broker was not running")
+    else:
+        pid, answers = broker.pid(), broker.answers()
+        print(
+            f"broker {'running' if pid else 'stopped'} (pid {pid}); {'answers' if answers else 'no answer'} at {broker.bootstrap}"
+        )
+        return 0 if answers else 1
+    return 0
+
+
+def _sample_report() -> str:
+    report = json.loads((REPO_ROOT / "samples" / "report.json").read_text())
+    now = datetime.now(UTC).replace(microsecond=0)
+    run = uuid.uuid4().hex[:8]
+    report["event_id"] = f"evt-demo-{run}"
+    # A fresh placement reference each run, so an earlier demo's open incident is not this one;
+    # the Home Office identifier still matches the sample profile.
+    report["child"]["reference"] = f"HAR-DEMO-{run}"
+    report["occurred_at"] = report["circumstances"]["last_seen_at"] = (now - timedelta(minutes=10)).isoformat()
+    report["reported_at"] = now.isoformat()
+    return json.dumps(report)
+
+
+def _wait_for_web(port: int, worker: subprocess.Popen[bytes], timeout_s: float) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise SystemExit(f"the worker exited with {worker.returncode} during start-up")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("the worker did not start within the time allowed")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Start what is missing, load sample profiles, emit a sample report, print the alert."""
+    if not os.environ.get("KAFKA_BOOTSTRAP"):
+        took = LocalBroker().start()
+        print(f"broker: 127.0.0.1:9092 ready in {took:.1f} s")
+    config = _config(args)
+    outbox = config.path(config.settings.outbox.path)
+    args.file = str(REPO_ROOT / "samples" / "profiles.jsonl")
+    cmd_profiles_load(args)
+    log_path = REPO_ROOT / "var" / "worker.log"
+    log_path.parent.mkdir(exist_ok=True)
+    started = time.monotonic()
+    with open(log_path, "ab") as log_file:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker", "--config", str(args.config)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+        )
+    try:
+        _wait_for_web(config.settings.web.port, worker, 120)
+        print(f"worker: started in {time.monotonic() - started:.1f} s (log: {log_path})")
+        seen = outbox.stat().st_size if outbox.exists() else 0
+        report = _sample_report()
+        emitted = time.monotonic()
+        producer = _producer(config)
+        producer.send(
+            config.settings.kafka.topics.placement_events,
+            key=json.loads(report)["child"]["reference"].encode(),
+            value=report.encode(),
+        )
+        producer.flush()
+        producer.close()
+        print(f"report: emitted {json.loads(report)['event_id']}; waiting for the alert in {outbox}")
+        alerts = _await_outbox(outbox, seen, timeout_s=60)
+        print(f"alert: {len(alerts)} notification(s) in {time.monotonic() - emitted:.2f} s\n")
+        for note in alerts:
+            rcpt = note["recipient"]
+            print(f"--- {note['channel']} to {rcpt['name']} ({rcpt['agency_id']}) {rcpt['address']}")
+            print((note["message"]["subject"] + "\n") if note["message"]["subject"] else "", end="")
+            print(note["message"]["text"] if note["channel"] == "sms" else note["message"]["text"][:600] + "…")
+        if args.stay:
+            print(f"\nthe worker keeps running (http://127.0.0.1:{config.settings.web.port}/metrics); Ctrl-C stops it")
+            worker.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    return 0
+
+
+def _await_outbox(outbox: Path, offset: int, timeout_s: float) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout_s
+    found: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        if outbox.exists():
+            with outbox.open(encoding="utf-8") as handle:
+                handle.seek(offset)
+                found = [json.loads(line) for line in handle if line.strip()]
+            if found:
+                time.sleep(0.5)  # let the rest of the fan-out land
+                with outbox.open(encoding="utf-8") as handle:
+                    handle.seek(offset)
+                    return [json.loads(line) for line in handle if line.strip()]
+        time.sleep(0.1)
+    raise SystemExit(f"no alert reached {outbox} within {timeout_s:.0f} s; see var/worker.log")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crucial", description="Crucial Hour: missing-child rapid alerts.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=str(REPO_ROOT / "config"), help="configuration directory (default: %(default)s)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    worker = sub.add_parser("worker", parents=[common], help="run the stream worker")
+    worker.add_argument("--loglevel", default="info")
+    worker.set_defaults(func=cmd_worker)
+
+    emit = sub.add_parser("emit", parents=[common], help="produce placement events from a JSON / JSONL file or - for stdin")
+    emit.add_argument("file")
+    emit.add_argument("--no-validate", action="store_true", help="send even what fails validation (to test rejection)")
+    emit.set_defaults(func=cmd_emit)
+
+    profiles = sub.add_parser("profiles", parents=[common], help="manage risk profiles").add_subparsers(
+        dest="action", required=True
+    )
+    load = profiles.add_parser("load", parents=[common], help="validate a JSONL file and load its good rows")
+    load.add_argument("file")
+    load.set_defaults(func=cmd_profiles_load)
+    delete = profiles.add_parser("delete", parents=[common], help="remove profiles (tombstones on the compacted topic)")
+    delete.add_argument("profile_ids", nargs="+")
+    delete.set_defaults(func=cmd_profiles_delete)
+
+    schema = sub.add_parser("schema", parents=[common], help="write the event contract as JSON Schema")
+    schema.add_argument("--out", default=str(REPO_ROOT / "schemas"))
+    schema.set_defaults(func=cmd_schema)
+
+    check = sub.add_parser("check-config", parents=[common], help="validate the configuration offline")
+    check.set_defaults(func=cmd_check_config)
+
+    demo = sub.add_parser("demo", parents=[common], help="broker + worker + sample profiles + a sample report -> the alert")
+    demo.add_argument("--stay", action="store_true", help="keep the worker running afterwards")
+    demo.set_defaults(func=cmd_demo)
+
+    dev = sub.add_parser("dev", parents=[common], help="development helpers").add_subparsers(dest="what", required=True)
+    broker = dev.add_parser("broker", parents=[common], help="the local Kafka broker")
+    broker.add_argument("action", choices=["start", "stop", "status"])
+    broker.set_defaults(func=cmd_broker)
+
+    for register in EXTRA_COMMANDS:
+        register(sub, common)
+    return parser
+
+
+# Commands that live in modules of their own: each exposes register(subparsers, common_parent).
+EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except BrokerError as exc:
+        print(f"broker error: {exc}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

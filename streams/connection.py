@@ -1,0 +1,91 @@
+"""Kafka connection settings, passed through to faust/aiokafka and kafka-python alike."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import ssl
+from typing import Any
+
+import faust
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from alerts.config import Config, KafkaSecurity
+from alerts.errors import ConfigError
+
+
+def _credentials(security: KafkaSecurity) -> tuple[str, str]:
+    user, password = os.environ.get(security.username_env), os.environ.get(security.password_env)
+    if not user or not password:
+        raise ConfigError(
+            "settings.yaml",
+            "kafka.security.sasl_mechanism",
+            f"SASL is configured but {security.username_env} / {security.password_env} are not set",
+            "export both in the environment",
+        )
+    return user, password
+
+
+def _ssl_context(security: KafkaSecurity) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(security.ca_file) if security.ca_file else None)
+
+
+def kafka_python_kwargs(config: Config) -> dict[str, Any]:
+    security = config.settings.kafka.security
+    kwargs: dict[str, Any] = {"bootstrap_servers": config.settings.kafka.bootstrap.split(",")}
+    if security.protocol != "PLAINTEXT":
+        kwargs["security_protocol"] = security.protocol
+    if security.protocol in ("SSL", "SASL_SSL"):
+        kwargs["ssl_context"] = _ssl_context(security)
+    if security.sasl_mechanism:
+        user, password = _credentials(security)
+        kwargs |= {"sasl_mechanism": security.sasl_mechanism, "sasl_plain_username": user, "sasl_plain_password": password}
+    return kwargs
+
+
+def aiokafka_kwargs(config: Config) -> dict[str, Any]:
+    # aiokafka takes the same names as kafka-python for these settings.
+    return kafka_python_kwargs(config)
+
+
+def faust_broker_settings(config: Config) -> dict[str, Any]:
+    security = config.settings.kafka.security
+    urls = [f"kafka://{host}" for host in config.settings.kafka.bootstrap.split(",")]
+    settings: dict[str, Any] = {"broker": urls}
+    if security.sasl_mechanism:
+        user, password = _credentials(security)
+        settings["broker_credentials"] = faust.SASLCredentials(
+            username=user,
+            password=password,
+            mechanism=security.sasl_mechanism,
+            ssl_context=_ssl_context(security) if security.protocol == "SASL_SSL" else None,
+        )
+    elif security.protocol == "SSL":
+        settings["broker_credentials"] = faust.SSLCredentials(_ssl_context(security))
+    return settings
+
+
+def ensure_topics(config: Config) -> list[str]:
+    """Create the project's topics with the configured partitions; returns those created."""
+    kafka = config.settings.kafka
+    names = kafka.topics
+    compacted = {"cleanup.policy": "compact"}
+    wanted = [
+        NewTopic(names.placement_events, kafka.partitions, kafka.replication_factor),
+        NewTopic(names.rejected, kafka.partitions, kafka.replication_factor),
+        NewTopic(names.profiles, kafka.partitions, kafka.replication_factor, topic_configs=compacted),
+        NewTopic(names.incidents, kafka.partitions, kafka.replication_factor),
+        NewTopic(names.notifications, kafka.partitions, kafka.replication_factor),
+        NewTopic(names.deliveries, kafka.partitions, kafka.replication_factor),
+    ]
+    admin = KafkaAdminClient(**kafka_python_kwargs(config))
+    try:
+        existing = set(admin.list_topics())
+        missing = [t for t in wanted if t.name not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
+                admin.create_topics(missing)
+        return [t.name for t in missing]
+    finally:
+        admin.close()

@@ -1,0 +1,83 @@
+"""Builders shared by the test tiers: synthetic events and profiles, and config directories."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import socket
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def sample_profiles() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (SAMPLES / "profiles.jsonl").read_text().splitlines() if line.strip()]
+
+
+def make_event(
+    *,
+    type: str = "left_placement",
+    child_reference: str = "HAR-2026-0192",
+    event_id: str | None = None,
+    last_seen_ago: timedelta = timedelta(minutes=10),
+    now: datetime | None = None,
+    **child: Any,
+) -> dict[str, Any]:
+    """A synthetic placement event (dict) based on samples/report.json."""
+    now = now or datetime.now(UTC).replace(microsecond=0)
+    event = copy.deepcopy(json.loads((SAMPLES / "report.json").read_text()))
+    event["event_id"] = event_id or f"evt-{uuid.uuid4().hex[:12]}"
+    event["type"] = type
+    event["reported_at"] = now.isoformat()
+    event["occurred_at"] = (now - last_seen_ago).isoformat()
+    event["child"]["reference"] = child_reference
+    event["child"]["identifiers"] = []
+    event["child"].update(child)
+    if type == "left_placement":
+        event["circumstances"]["last_seen_at"] = (now - last_seen_ago).isoformat()
+    else:
+        event.pop("circumstances")
+    return event
+
+
+def write_config(target: Path, **settings: Any) -> Path:
+    """Copy config/ to `target`, deep-merging `settings` into settings.yaml."""
+    shutil.copytree(REPO / "config", target)
+    path = target / "settings.yaml"
+    data = yaml.safe_load(path.read_text())
+
+    def merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
+        for key, value in extra.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value)
+            else:
+                into[key] = value
+
+    merge(data, settings)
+    data.setdefault("templates_dir", str(REPO / "templates"))
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return target
+
+
+def unique_topics(prefix: str) -> dict[str, str]:
+    return {
+        "placement_events": f"{prefix}.placement-events",
+        "rejected": f"{prefix}.placement-events.rejected",
+        "profiles": f"{prefix}.risk-profiles",
+        "incidents": f"{prefix}.incidents",
+        "notifications": f"{prefix}.notifications",
+        "deliveries": f"{prefix}.deliveries",
+    }
