@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import faust
-from faust.types import StreamT
 from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.types import StreamT
 from prometheus_client import CollectorRegistry
 
 from alerts.channels import DeliveryError, Sender, build_senders
