@@ -29,6 +29,7 @@ from alerts.triage import triage
 from streams import metrics
 from streams.connection import faust_broker_settings
 from streams.profiles import ProfileFeed
+from streams.web import register_views
 
 log = logging.getLogger("crucial.stream")
 Clock = Callable[[], datetime]
@@ -192,7 +193,8 @@ def create_app(
                 (clock() - note.received_at).total_seconds()
             )
 
+    worker = Worker(app, config, index, feed, registry, triage_events, deliver, open_incidents, ledger)
     if not in_memory:
         app.task(feed.run)
-
-    return Worker(app, config, index, feed, registry, triage_events, deliver, open_incidents, ledger)
+        register_views(worker)
+    return worker

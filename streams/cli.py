@@ -185,9 +185,9 @@ def _wait_for_web(port: int, worker: subprocess.Popen[bytes], timeout_s: float) 
         if worker.poll() is not None:
             raise SystemExit(f"the worker exited with {worker.returncode} during start-up")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1):
-                return
-        except OSError:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1):
+                return  # 200: profiles loaded and partitions assigned
+        except OSError:  # includes 503 (HTTPError) while starting
             time.sleep(0.3)
     raise SystemExit("the worker did not start within the time allowed")
 

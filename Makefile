@@ -1,0 +1,45 @@
+# The two commands: `make run` (broker + worker + sample alert, then keeps running) and `make test`.
+# Both set up what they need: a virtualenv, the package, the Kafka jars from Maven Central.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JARS   := .cache/kafka/libs/.complete
+
+.PHONY: install run test lint typecheck system-packages stop clean
+
+install: $(STAMP) $(JARS)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+$(JARS): ops/kafka/pom.xml
+	cd ops/kafka && mvn -B -q dependency:copy-dependencies
+	touch $@
+
+# Debian packages some tests use as real peers (prometheus, alertmanager, chromium).
+system-packages:
+	@if [ -f ops/system-packages.sh ]; then bash ops/system-packages.sh; fi
+
+run: install
+	$(BIN)/crucial demo --stay
+
+lint: $(STAMP)
+	$(BIN)/ruff check alerts streams tests
+	$(BIN)/ruff format --check alerts streams tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: install system-packages lint typecheck
+	$(BIN)/pytest
+
+stop:
+	-$(BIN)/crucial dev broker stop
+
+clean: stop
+	rm -rf $(VENV) .cache var

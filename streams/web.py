@@ -1,0 +1,28 @@
+"""Web views on the worker's port, beside Faust's /metrics: readiness for orchestration and tests."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from faust.web import Request, Response, View
+
+if TYPE_CHECKING:
+    from streams.app import Worker
+
+
+def register_views(worker: Worker) -> None:
+    app = worker.app
+
+    @app.page("/ready")
+    class Ready(View):
+        """200 once the profile index is loaded and this worker holds partitions; 503 before."""
+
+        async def get(self, request: Request) -> Response:
+            assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment()) if app.consumer else []
+            body: dict[str, Any] = {
+                "profiles": len(worker.index),
+                "profiles_loaded": worker.feed.ready.is_set(),
+                "assigned": assigned,
+            }
+            ready = worker.feed.ready.is_set() and bool(assigned) and not app.rebalancing
+            return self.json(body, status=200 if ready else 503)

@@ -1,0 +1,87 @@
+"""The agents with Faust's test_context: no broker; outputs and channels recorded in memory."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from alerts.channels.base import Accepted, DeliveryError
+from alerts.config import load_config
+from alerts.intake import parse_profile
+from alerts.model import DeliveryRecord, Notification
+from streams.app import Worker, create_app
+from tests.support import REPO, make_event, sample_profiles
+
+NOW = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)
+
+
+class RecordingOutputs:
+    def __init__(self) -> None:
+        self.sent: dict[str, list[tuple[str | None, dict]]] = defaultdict(list)  # type: ignore[type-arg]
+
+    async def emit(self, topic: str, key: str | None, value: bytes) -> None:
+        self.sent[topic].append((key, json.loads(value)))
+
+
+class RecordingSender:
+    def __init__(self, name: str, fail_with: DeliveryError | None = None) -> None:
+        self.name, self.fail_with, self.sent = name, fail_with, []  # type: ignore[var-annotated]
+
+    async def send(self, notification: Notification) -> Accepted:
+        if self.fail_with:
+            raise self.fail_with
+        self.sent.append(notification)
+        return Accepted(provider_id=f"{self.name}-{len(self.sent)}")
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+def outputs() -> RecordingOutputs:
+    return RecordingOutputs()
+
+
+@pytest.fixture
+def worker(outputs: RecordingOutputs) -> Iterator[Worker]:
+    senders = {"sms": RecordingSender("sms"), "email": RecordingSender("email")}
+    worker = create_app(load_config(REPO / "config"), clock=lambda: NOW, senders=senders, outputs=outputs, in_memory=True)  # type: ignore[arg-type]
+    worker.app.conf.store = "memory://"
+    for profile in sample_profiles():
+        worker.index.upsert(parse_profile(json.dumps(profile)))
+    worker.feed.ready.set()
+    yield worker
+
+
+async def test_triage_agent_rejects_garbage_then_opens_an_incident(worker: Worker, outputs: RecordingOutputs) -> None:
+    topics = worker.config.settings.kafka.topics
+    async with worker.triage_agent.test_context() as agent:
+        await agent.put(b"not json", key=b"K1")
+        await agent.put(json.dumps(make_event(now=NOW, child_reference="HAR-2026-0192")).encode(), key=b"HAR-2026-0192")
+    [(key, rejected)] = outputs.sent[topics.rejected]
+    assert key == "K1" and rejected["raw"] == "not json" and rejected["reasons"][0].startswith("(root): not JSON")
+    [(_, opened)] = outputs.sent[topics.incidents]
+    assert opened["change"] == "opened"
+    assert len(outputs.sent[topics.notifications]) == 6
+    assert worker.open_incidents["HAR-2026-0192"] is not None
+
+
+async def test_deliver_agent_sends_once_per_idempotency_key(worker: Worker, outputs: RecordingOutputs) -> None:
+    topics = worker.config.settings.kafka.topics
+    async with worker.triage_agent.test_context() as agent:
+        await agent.put(json.dumps(make_event(now=NOW, child_reference="HAR-2026-0192")).encode(), key=b"HAR-2026-0192")
+    notes = [json.dumps(n).encode() for _, n in outputs.sent[topics.notifications]]
+    async with worker.deliver_agent.test_context() as agent:
+        for raw in notes + notes:  # every notification twice, as after a replay
+            await agent.put(raw, key=json.loads(raw)["idempotency_key"].encode())
+    accepted = [r for _, r in outputs.sent[topics.deliveries] if r["state"] == "accepted"]
+    assert len(accepted) == 6
+    assert len({r["idempotency_key"] for r in accepted}) == 6
+    intents = [r for _, r in outputs.sent[topics.deliveries] if r["state"] == "intent"]
+    assert len(intents) == 6, "an intent is recorded before each send, and none for the duplicates"
+    key = accepted[0]["idempotency_key"]
+    assert DeliveryRecord.model_validate_json(worker.ledger[key]).state == "accepted"

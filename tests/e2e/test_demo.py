@@ -1,0 +1,38 @@
+"""The README's run command, as a new user runs it: the sample alert appears within seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import REPO, free_port, unique_topics, write_config
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_prints_the_sample_alert(kafka_bootstrap: str, tmp_path: Path) -> None:
+    prefix = "demo" + os.urandom(3).hex()
+    config_dir = write_config(
+        tmp_path / "config",
+        kafka={"bootstrap": kafka_bootstrap, "app_id": f"crucial-{prefix}", "topics": unique_topics(prefix)},
+        web={"port": free_port()},
+        outbox={"path": str(tmp_path / "outbox.jsonl")},
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "demo", "--config", str(config_dir)],
+        cwd=REPO,
+        env={**os.environ, "KAFKA_BOOTSTRAP": kafka_bootstrap},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "alert: 6 notification(s)" in result.stdout
+    assert "CRUCIAL HOUR HIGH CH-" in result.stdout
+    sent = [json.loads(line) for line in (tmp_path / "outbox.jsonl").read_text().splitlines()]
+    assert len(sent) == 6 and {n["kind"] for n in sent} == {"alert"}

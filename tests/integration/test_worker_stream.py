@@ -1,0 +1,132 @@
+"""The walking skeleton on the real broker: report in, incident and notifications out."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from tests.integration.worker import RunningWorker
+from tests.support import make_event
+
+pytestmark = pytest.mark.integration
+
+# config/routing.yaml: a high-risk Harrow child alerts the police and Harrow EDT (sms + email each)
+# and the child's social worker (sms + email).
+EXPECTED_HARROW_HIGH = {
+    ("met-police-mispers", "sms"),
+    ("met-police-mispers", "email"),
+    ("harrow-edt", "sms"),
+    ("harrow-edt", "email"),
+    ("social-worker", "sms"),
+    ("social-worker", "email"),
+}
+
+
+def _child() -> str:
+    return f"HAR-T-{uuid.uuid4().hex[:6]}"
+
+
+def _for_incident(incident_id: str):  # type: ignore[no-untyped-def]
+    return lambda records: [r for r in records if r.get("incident_id", r.get("incident", {}).get("incident_id")) == incident_id]
+
+
+def test_matched_event_opens_incident_and_notifies_exactly_the_configured_recipients(worker: RunningWorker) -> None:
+    child = _child()
+    event = make_event(child_reference=child, identifiers=[{"scheme": "home_office", "value": "HO-S1234567"}])
+    worker.emit(event)
+
+    incidents = worker.read(
+        worker.topics.incidents,
+        until=lambda rs: any(r["incident"]["event_id"] == event["event_id"] for r in rs),
+    )
+    opened = [r for r in incidents if r["incident"]["event_id"] == event["event_id"]]
+    assert [r["change"] for r in opened] == ["opened"]
+    incident = opened[0]["incident"]
+    assert incident["match"]["profile_id"] == "prof-0001"
+    assert incident["priority"] == "high"
+    assert incident["child_reference"] == child
+
+    mine = _for_incident(incident["incident_id"])
+    notes = mine(worker.read(worker.topics.notifications, until=lambda rs: len(mine(rs)) >= 6, settle_s=1.0))
+    assert {(n["recipient"]["agency_id"], n["channel"]) for n in notes} == EXPECTED_HARROW_HIGH
+    assert len(notes) == len(EXPECTED_HARROW_HIGH)
+    assert len({n["idempotency_key"] for n in notes}) == len(notes)
+
+    deliveries = mine(
+        worker.read(
+            worker.topics.deliveries,
+            until=lambda rs: sum(r["state"] == "accepted" for r in mine(rs)) >= 6,
+        )
+    )
+    assert sorted(r["state"] for r in deliveries).count("accepted") == 6
+    sent = [json.loads(line) for line in worker.outbox.read_text().splitlines()]
+    assert sum(1 for n in sent if n["incident_id"] == incident["incident_id"]) == 6
+    sms = next(n for n in sent if n["incident_id"] == incident["incident_id"] and n["channel"] == "sms")
+    assert incident["reference"] in sms["message"]["text"]
+    assert "Tran" not in sms["message"]["text"], "SMS must not carry the child's name by default"
+
+
+def test_unmatched_event_yields_nothing_and_is_counted(worker: RunningWorker) -> None:
+    before = worker.metric("crucial_events_total", outcome="no_match")
+    event = make_event(child_reference=_child())  # no identifier known to any profile
+    worker.emit(event)
+    marker = make_event(child_reference=_child(), identifiers=[{"scheme": "home_office", "value": "HO-S1234567"}])
+    worker.emit(marker, key=event["child"]["reference"])  # same partition: processed after the first
+    worker.read(worker.topics.incidents, until=lambda rs: any(r["incident"]["event_id"] == marker["event_id"] for r in rs))
+    incidents = worker.read(worker.topics.incidents, until=lambda rs: True)
+    assert not [r for r in incidents if r["incident"]["event_id"] == event["event_id"]]
+    assert worker.metric("crucial_events_total", outcome="no_match") == before + 1
+
+
+def test_malformed_payloads_are_rejected_with_reasons_and_the_worker_goes_on(worker: RunningWorker) -> None:
+    key = _child()
+    bad_schema = make_event(child_reference=key)
+    del bad_schema["reporter"]
+    bad_schema["child"]["date_of_birth"] = {"value": "2009-02-30"}
+    unknown_type = make_event(child_reference=key)
+    unknown_type["type"] = "abducted"
+    payloads = [b"this is not json {", json.dumps(bad_schema).encode(), json.dumps(unknown_type).encode(), b"\xff\xfe\x00"]
+    for payload in payloads:
+        worker.emit(payload, key=key)
+    good = make_event(child_reference=key, identifiers=[{"scheme": "home_office", "value": "HO-S1234567"}])
+    worker.emit(good)
+
+    # This module's worker has a rejected topic of its own: only these four land on it.
+    rejected = worker.read(worker.topics.rejected, until=lambda rs: len(rs) >= 4)
+    by_raw = {r["raw"]: r for r in rejected}
+    assert by_raw["this is not json {"]["reasons"][0].startswith("(root): not JSON")
+    schema_reasons = by_raw[json.dumps(bad_schema)]["reasons"]
+    assert any(r.startswith("reporter: Field required") for r in schema_reasons)
+    assert any(r.startswith("child.date_of_birth.value:") for r in schema_reasons)
+    assert any(r.startswith("type: Input should be 'left_placement'") for r in by_raw[json.dumps(unknown_type)]["reasons"])
+    binary = next(r for r in rejected if r["raw_base64"] == "//4A")
+    assert binary["reasons"][0].startswith("(root): not UTF-8")
+
+    incidents = worker.read(
+        worker.topics.incidents, until=lambda rs: any(r["incident"]["event_id"] == good["event_id"] for r in rs)
+    )
+    assert any(r["change"] == "opened" for r in incidents if r["incident"]["event_id"] == good["event_id"])
+
+
+def test_returned_event_resolves_the_incident_and_stands_everyone_down(worker: RunningWorker) -> None:
+    child = _child()
+    left = make_event(child_reference=child, identifiers=[{"scheme": "home_office", "value": "HO-S1234567"}])
+    worker.emit(left)
+    opened = worker.read(worker.topics.incidents, until=lambda rs: any(r["incident"]["event_id"] == left["event_id"] for r in rs))
+    incident_id = next(r["incident"]["incident_id"] for r in opened if r["incident"]["event_id"] == left["event_id"])
+
+    worker.emit(make_event(type="returned", child_reference=child))
+    mine = _for_incident(incident_id)
+    changes = mine(worker.read(worker.topics.incidents, until=lambda rs: any(r["change"] == "resolved" for r in mine(rs))))
+    assert [r["change"] for r in changes] == ["opened", "resolved"]
+    assert changes[-1]["incident"]["status"] == "resolved"
+    stand_downs = [
+        n
+        for n in mine(
+            worker.read(worker.topics.notifications, until=lambda rs: sum(n["kind"] == "stand_down" for n in mine(rs)) >= 6)
+        )
+        if n["kind"] == "stand_down"
+    ]
+    assert {(n["recipient"]["agency_id"], n["channel"]) for n in stand_downs} == EXPECTED_HARROW_HIGH
