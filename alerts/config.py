@@ -8,15 +8,16 @@ from the environment or from secret files named here.
 from __future__ import annotations
 
 import os
+import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from alerts.errors import ConfigError
 from alerts.intake import field_path
-from alerts.model import Email, Phone, Priority
+from alerts.model import Child, Email, Phone, Priority, Ref, Text
 
 AgencyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 SECRET_KEYS = ("auth_token", "password", "api_key", "secret", "token")
@@ -36,6 +37,7 @@ class Topics(Schema):
     incidents: str = "incidents"
     notifications: str = "notifications"
     deliveries: str = "deliveries"
+    incident_commands: str = "incident-commands"
 
 
 class KafkaSecurity(Schema):
@@ -71,7 +73,20 @@ class SmsSettings(Schema):
     include_full_name: bool = False
 
 
+class RetrySettings(Schema):
+    """Retries of a transient delivery failure: exponential backoff with full jitter, within a budget."""
+
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    base_delay_s: Annotated[float, Field(gt=0, le=60)] = 0.5
+    max_delay_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    budget_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=120.0, description="no attempt starts later than this after the first one"
+    )
+
+
 class TwilioSettings(Schema):
+    """SMS through Twilio. The auth token comes from the environment or a secret file, never from here."""
+
     account_sid: Annotated[str, StringConstraints(pattern=r"^AC[0-9a-fA-F]{32}$")]
     from_number: Phone | None = None
     messaging_service_sid: Annotated[str, StringConstraints(pattern=r"^MG[0-9a-fA-F]{32}$")] | None = None
@@ -79,9 +94,28 @@ class TwilioSettings(Schema):
     auth_token_file: Path | None = None
     base_url: str | None = Field(default=None, description="a Twilio-compatible server, for tests")
     status_callback_url: str | None = None
+    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}[0-9]$")] | None = Field(
+        default=None, description="Twilio region, e.g. ie1 (with edge: dublin) to keep traffic in Europe"
+    )
+    edge: Annotated[str, StringConstraints(pattern=r"^[a-z-]+$")] | None = None
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = Field(default=10.0, description="per request")
+    max_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(default=16, description="requests in flight at once")
+    min_validity_s: Annotated[int, Field(ge=1, le=36000)] = Field(
+        default=300, description="ValidityPeriod floor, also used once the window has passed"
+    )
+    default_region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(
+        default="GB", description="how numbers written nationally are read (07700 900123 -> +447700900123)"
+    )
+    retry: RetrySettings = RetrySettings()
+
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EmailDomain = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=rf"^{_LABEL}(?:\.{_LABEL})+$")]
 
 
 class SmtpSettings(Schema):
+    """Email over SMTP. The password comes from the environment or a secret file, never from here."""
+
     host: str
     port: Annotated[int, Field(ge=1, le=65535)] = 587
     tls: Literal["starttls", "implicit", "none"] = "starttls"
@@ -89,7 +123,16 @@ class SmtpSettings(Schema):
     password_env: str = "SMTP_PASSWORD"
     password_file: Path | None = None
     sender: Email
-    ca_file: Path | None = None
+    sender_name: str = "Crucial Hour"
+    ca_file: Path | None = Field(default=None, description="CA bundle to verify the server with (default: the system's)")
+    local_hostname: str | None = Field(default=None, description="name given in EHLO (default: this host's FQDN)")
+    message_id_domain: EmailDomain | None = Field(default=None, description="right of @ in Message-ID (default: sender's)")
+    allowed_domains: list[EmailDomain] = Field(
+        default=[], description="recipient domains (and their subdomains) email may go to; empty allows any"
+    )
+    timeout_s: Annotated[float, Field(gt=0, le=300)] = Field(default=15.0, description="per SMTP command")
+    max_concurrency: Annotated[int, Field(ge=1, le=64)] = Field(default=8, description="connections at once")
+    retry: RetrySettings = RetrySettings(budget_s=300.0)
 
 
 class Settings(Schema):
@@ -107,23 +150,42 @@ class Settings(Schema):
 # --- agencies.yaml ------------------------------------------------------------------------------
 
 
+def _e164(value: str) -> str:
+    from alerts.phone import to_e164
+
+    return to_e164(value)
+
+
+# A phone number in config: any common spelling, held as E.164 so duplicates are recognised.
+E164Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_e164)]
+RotaId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+PersonId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+
+
 class Contact(Schema):
+    """A fixed contact (an sms number, an email address or both), or `rota:` — whoever of that on-call
+    rota (rota.yaml) is on call at the time of the report; `name` labels either (e.g. "duty sergeant")."""
+
     name: Annotated[str, StringConstraints(min_length=1)]
-    sms: Phone | None = None
+    sms: E164Phone | None = None
     email: Email | None = None
+    rota: RotaId | None = None
+
+
+AgencyKind = Literal[
+    "police",
+    "emergency_duty_team",
+    "social_care",
+    "border_force",
+    "modern_slavery_referral",
+    "guardian",
+    "other",
+]
 
 
 class Agency(Schema):
     name: Annotated[str, StringConstraints(min_length=1)]
-    kind: Literal[
-        "police",
-        "emergency_duty_team",
-        "social_care",
-        "border_force",
-        "modern_slavery_referral",
-        "guardian",
-        "other",
-    ]
+    kind: AgencyKind
     contacts: Annotated[list[Contact], Field(min_length=1)]
 
 
@@ -133,12 +195,30 @@ class Agencies(Schema):
 
 # --- routing.yaml -------------------------------------------------------------------------------
 
+Near = Literal["port", "airport", "coach_station", "railway_station"]
+RoutedDecision = Literal["match", "possible_match"]
+Names = Annotated[list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]], Field(min_length=1)]
+# Only these may be told of a possible match: a person there confirms or rules it out first.
+POSSIBLE_MATCH_KINDS: tuple[AgencyKind, ...] = ("emergency_duty_team",)
+
 
 class RuleMatch(Schema):
-    """Every listed condition must hold; an omitted condition matches anything."""
+    """Every listed condition must hold; an omitted condition matches anything — except `decision`,
+    which is [match] when omitted: a possible match reaches only rules that list possible_match.
+    Names compare without regard to case or repeated spaces."""
 
-    local_authority: list[str] | None = None
-    priority: list[Priority] | None = None
+    decision: Annotated[list[RoutedDecision], Field(min_length=1)] = ["match"]
+    local_authority: Names | None = Field(default=None, description="the placement's or the responsible authority")
+    placement_local_authority: Names | None = None
+    responsible_local_authority: Names | None = Field(default=None, description="from the child's risk profile")
+    police_force: Names | None = Field(
+        default=None, description="the profile's force, or the force area of either local authority (police_force_areas)"
+    )
+    priority: Annotated[list[Priority], Field(min_length=1)] | None = None
+    indicators: Names | None = Field(default=None, description="any of these among the profile's indicators")
+    near: Annotated[list[Near], Field(min_length=1)] | None = Field(
+        default=None, description="any of these in the report's circumstances.near"
+    )
 
 
 class Rule(Schema):
@@ -151,6 +231,376 @@ class Rule(Schema):
 
 class Routing(Schema):
     rules: Annotated[list[Rule], Field(min_length=1)]
+    police_force_areas: dict[str, Names] = Field(default={}, description="police force -> the local authorities in its area")
+
+
+# --- rota.yaml ----------------------------------------------------------------------------------
+
+
+def _real_moment(value: str) -> str:
+    from datetime import datetime
+
+    try:
+        datetime.strptime(value.replace("T", " "), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise ValueError(f"'{value}' is not a real date and time") from None
+    return value
+
+
+# Wall-clock times in the rota's time zone, as text (quote them: YAML reads 20:00 as a number).
+ClockTime = Annotated[str, StringConstraints(strict=True, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+LocalMoment = Annotated[
+    str,
+    StringConstraints(strict=True, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T]([01][0-9]|2[0-3]):[0-5][0-9]$"),
+    AfterValidator(_real_moment),
+]
+
+
+class RotaPerson(Schema):
+    name: Annotated[str, StringConstraints(min_length=1)]
+    sms: E164Phone | None = None
+    email: Email | None = None
+
+
+class DailyHours(Schema):
+    """Hours of each day a layer covers; an `end` at or before `start` runs past midnight (20:00-08:00)."""
+
+    start: ClockTime
+    end: ClockTime
+
+
+class RotaLayer(Schema):
+    """People take turns: people[0] from `rotation_start`, the next one `rotate_every_days` later…"""
+
+    name: Annotated[str, StringConstraints(min_length=1)]
+    rotation_start: LocalMoment = Field(description="the first handover, e.g. '2026-01-05 08:00' (local wall clock)")
+    rotate_every_days: Annotated[int, Field(ge=1, le=28)] = 7
+    people: Annotated[list[PersonId], Field(min_length=1)]
+    hours: DailyHours | None = Field(default=None, description="omitted: around the clock")
+
+
+class RotaOverride(Schema):
+    """A dated cover: `person` is on call from `start` to `end` (local wall clock), over every layer."""
+
+    person: PersonId
+    start: LocalMoment
+    end: LocalMoment
+    reason: str = ""
+
+
+class Rota(Schema):
+    """An on-call rota. Later layers take precedence over earlier ones; overrides over every layer."""
+
+    name: Annotated[str, StringConstraints(min_length=1)]
+    timezone: str = "Europe/London"
+    people: Annotated[dict[PersonId, RotaPerson], Field(min_length=1)]
+    layers: Annotated[list[RotaLayer], Field(min_length=1)]
+    overrides: list[RotaOverride] = []
+
+
+class Rotas(Schema):
+    rotas: dict[RotaId, Rota] = {}
+
+
+# --- escalation.yaml ----------------------------------------------------------------------------
+
+
+class EscalationStep(Schema):
+    """Fires `after_minutes` after the report was received, unless someone has acknowledged."""
+
+    after_minutes: Annotated[int, Field(ge=1, le=24 * 60)]
+    notify: Annotated[list[AgencyId], Field(min_length=1)]
+    channels: Annotated[list[Literal["sms", "email"]], Field(min_length=1)] = ["sms", "email"]
+
+
+class EscalationChain(Schema):
+    steps: list[EscalationStep] = []
+    repeat_every_minutes: Annotated[int, Field(ge=1, le=24 * 60)] | None = Field(
+        default=None, description="after the last step, repeat it this often until acknowledged"
+    )
+
+
+class Escalation(Schema):
+    tick_seconds: Annotated[float, Field(gt=0, le=300)] = Field(default=15.0, description="how often the leader checks")
+    chains: dict[Priority, EscalationChain] = {}
+
+
+# --- providers.yaml -----------------------------------------------------------------------------
+
+ProviderId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+KeyId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+# scrypt$<log2 n>$<r>$<p>$<salt>$<hash>, base64url, as `python -m streams.auth hash-password` prints it.
+_B64 = r"[A-Za-z0-9_-]"
+_SCRYPT = rf"^scrypt\$[0-9]{{1,2}}\$[0-9]{{1,2}}\$[0-9]{{1,2}}\${_B64}{{16,}}\${_B64}{{32,}}$"
+ScryptHash = Annotated[str, StringConstraints(pattern=_SCRYPT)]
+
+
+class ApiKey(Schema):
+    """A bearer API key, held only as its SHA-256 (hex): `python -m streams.auth new-api-key` makes one."""
+
+    id: KeyId
+    sha256: Sha256Hex
+
+
+class HmacKey(Schema):
+    """A key shared with the provider for HMAC-SHA256 request signatures; the key itself lives in the
+    environment or in a secret file (which wins), never here."""
+
+    id: KeyId = Field(description="sent by the provider in X-Crucial-Key-Id")
+    secret_env: Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+    secret_file: Path | None = None
+
+
+class StaffMember(Schema):
+    """Someone who may sign in to the report form; `name`, `role` and `callback_phone` fill the reporter."""
+
+    name: Text
+    role: Text = "residential care worker"
+    callback_phone: Phone
+    password_scrypt: ScryptHash
+    placements: list[Ref] | None = Field(default=None, description="omitted: every placement of the provider")
+
+
+class RateLimit(Schema):
+    """Per credential (API key or HMAC key id): a token bucket refilled at per_minute, holding burst."""
+
+    per_minute: Annotated[int, Field(ge=1, le=60_000)] = 60
+    burst: Annotated[int, Field(ge=1, le=10_000)] = 20
+
+
+class ProviderPlacement(Schema):
+    name: Text
+    local_authority: Text
+    postcode: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9 ]{2,8}$")]
+    children: list[Child] = Field(
+        default=[], description="placed children as recorded in advance (Philomena part 1): the form's list"
+    )
+
+
+class Provider(Schema):
+    """A placement provider: who may report for which placements, and how they authenticate."""
+
+    name: Text
+    api_keys: list[ApiKey] = []
+    hmac_keys: list[HmacKey] = []
+    staff: dict[Username, StaffMember] = {}
+    rate_limit: RateLimit = RateLimit()
+    placements: Annotated[dict[Ref, ProviderPlacement], Field(min_length=1)]
+
+
+class IngestSettings(Schema):
+    max_body_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 64 * 1024
+    signature_window_s: Annotated[int, Field(ge=30, le=3600)] = Field(
+        default=300, description="how far X-Crucial-Timestamp may be from the server's clock"
+    )
+    produce_timeout_s: Annotated[float, Field(gt=0, le=120)] = Field(
+        default=10.0, description="longest wait for Kafka's acknowledgement before answering 503"
+    )
+    failed_auth_per_minute: Annotated[int, Field(ge=1, le=60_000)] = Field(
+        default=30, description="refused authentications allowed per client address before 429"
+    )
+
+
+class SessionSettings(Schema):
+    """Signed session cookies for the pages (report form, situation board) and their CSRF tokens."""
+
+    secret_env: Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")] = "CRUCIAL_SESSION_SECRET"
+    secret_file: Path | None = None
+    minutes: Annotated[int, Field(ge=5, le=7 * 24 * 60)] = 12 * 60
+    cookie_secure: bool = Field(default=True, description="false only for plain-http development")
+    logins_per_minute: Annotated[int, Field(ge=1, le=600)] = 10
+
+
+class LinkSettings(Schema):
+    """Signed, expiring links (acknowledgement links in SMS and email, report receipts)."""
+
+    secret_env: Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")] = "CRUCIAL_LINK_SECRET"
+    secret_file: Path | None = None
+    valid_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 24 * 60
+
+
+class Providers(Schema):
+    ingest: IngestSettings = IngestSettings()
+    sessions: SessionSettings = SessionSettings()
+    links: LinkSettings = LinkSettings()
+    providers: dict[ProviderId, Provider] = {}
+
+
+# --- risk.yaml: identity matching and grading ------------------------------------------------
+# How reports are matched to profiles and graded. Matching has defaults (the values shipped in
+# config/risk.yaml, so `ProfileIndex()` works on its own); grading rules have none: they live in the
+# file, not in code.
+
+Points = Annotated[float, Field(ge=0)]
+RiskWords = Annotated[list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]], Field(min_length=1)]
+
+
+class MatchThresholds(Schema):
+    """On the match score (0..1): at or above `match` a full alert; at or above `possible_match` a
+    person confirms first; below, no match."""
+
+    match: Annotated[float, Field(gt=0, le=1)] = 0.9
+    possible_match: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+
+class MatchWeights(Schema):
+    """Points of evidence. Agreement adds; the `*_conflict` and `*_unmatched_*` weights are subtracted."""
+
+    identifier: Points = 20.0
+    identifier_conflict: Points = 4.0
+    initial: Points = 2.0
+    name_unmatched_reported: Points = 2.0
+    name_unmatched_profile: Points = 0.5
+    dob_exact: Points = 6.0
+    dob_close: Points = 3.0
+    dob_consistent: Points = 3.0
+    dob_within_tolerance: Points = 1.0
+    dob_conflict: Points = 6.0
+    sex_agree: Points = 1.0
+    sex_conflict: Points = 5.0
+    nationality_agree: Points = 0.5
+    nationality_conflict: Points = 1.0
+    linked_same_profile: Points = 1.5
+
+
+class DobTolerance(Schema):
+    """How far apart two dates of birth may be and still count for the same child."""
+
+    exact_days: Annotated[int, Field(ge=0, le=366)] = Field(
+        default=31, description="two exact dates this close (or with day and month swapped) count as close"
+    )
+    estimated_margin_days: Annotated[int, Field(ge=0, le=3 * 366)] = Field(
+        default=366, description="an estimated date (age-assessed, often 1 January) stands for this much either side"
+    )
+    tolerance_days: Annotated[int, Field(ge=0, le=5 * 366)] = Field(
+        default=366, description="beyond the ranges, still within tolerance (weak evidence) up to this far"
+    )
+
+
+class NameFrequency(Schema):
+    """A name token in common is worth the bits of surprise of its sound among the profiles of the same
+    nationality (-log2 of its share: Nguyen little, a rare name much), smoothed towards `prior_share`
+    while an index is small, and kept within min_points..max_points."""
+
+    prior_share: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    prior_weight: Annotated[float, Field(ge=0)] = 20.0
+    min_points: Points = 1.0
+    max_points: Points = 6.0
+
+
+class Blocking(Schema):
+    """Candidate selection: never a scan of every profile."""
+
+    max_block_size: Annotated[int, Field(ge=10, le=1_000_000)] = Field(
+        default=5000, description="a blocking key shared by more profiles than this is too common to select on"
+    )
+    max_candidates: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=40, description="how many of the best-blocked candidates are scored in full"
+    )
+
+
+class Matching(Schema):
+    thresholds: MatchThresholds = MatchThresholds()
+    score_midpoint: float = Field(default=10.0, description="points at which the score is 0.5")
+    score_spread: Annotated[float, Field(gt=0)] = Field(default=2.0, description="points that move the score by one logit")
+    min_token_similarity: Annotated[float, Field(ge=0.5, le=1)] = 0.8
+    ambiguity_margin: Points = Field(
+        default=2.0, description="a match is only possible when another profile scores within this many points"
+    )
+    weights: MatchWeights = MatchWeights()
+    name_frequency: NameFrequency = NameFrequency()
+    dob: DobTolerance = DobTolerance()
+    blocking: Blocking = Blocking()
+    unique_schemes: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        default=["home_office", "nrm"], description="identifier schemes that belong to one person: different values count against"
+    )
+
+
+class Links(Schema):
+    """Circumstantial links: a vehicle, phone or associate in the report recorded against any profile."""
+
+    open_incident_at: Priority = Field(
+        default=Priority.MEDIUM,
+        description="open an incident for a child with no profile of their own when links grade the report at least this",
+    )
+    ignore_words: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        default=[], description="words in 'accompanied by' and associates that are not names (unknown, adult, male…)"
+    )
+    max_links: Annotated[int, Field(ge=1, le=100)] = 10
+
+
+class GradeTime(Schema):
+    """From `start` to `end` in the grading time zone; an end at or before the start runs past midnight."""
+
+    start: ClockTime
+    end: ClockTime
+
+
+class GradeWhen(Schema):
+    """Every listed condition must hold; at least one must be listed."""
+
+    has_profile: bool | None = Field(default=None, description="the report matched (or possibly matched) a profile")
+    decision: Annotated[list[Literal["match", "possible_match", "no_match"]], Field(min_length=1)] | None = None
+    profile_risk: Annotated[list[Priority], Field(min_length=1)] | None = None
+    indicators: RiskWords | None = Field(default=None, description="any of these among the profile's indicators (case-insensitive)")
+    age_under: Annotated[int, Field(ge=1, le=26)] | None = None
+    age_at_least: Annotated[int, Field(ge=0, le=26)] | None = None
+    local_time: GradeTime | None = Field(default=None, description="last seen between these times")
+    accompanied_by: RiskWords | None = Field(
+        default=None, description="any of these words in circumstances.accompanied_by (case-insensitive)"
+    )
+    vehicle: bool | None = Field(default=None, description="a vehicle is mentioned in the report")
+    near: Annotated[list[Near], Field(min_length=1)] | None = None
+    hours_since_placement_under: Annotated[float, Field(gt=0, le=24 * 365)] | None = Field(
+        default=None, description="last seen within this many hours of placement.placed_at"
+    )
+    previous_episodes_at_least: Annotated[int, Field(ge=1)] | None = None
+    linked_risk: Annotated[list[Priority], Field(min_length=1)] | None = Field(
+        default=None, description="a circumstantial link to a profile of one of these risk levels"
+    )
+
+
+class GradeRule(Schema):
+    name: Annotated[str, StringConstraints(min_length=1)]
+    when: GradeWhen
+    points: Annotated[int, Field(ge=0, le=100)] = 0
+    at_least: Priority | None = Field(default=None, description="the priority is at least this when the rule holds")
+    reason: Annotated[str, StringConstraints(min_length=1)] = Field(description="listed with the incident; may use {placeholders}")
+
+
+class GradeLevels(Schema):
+    """Points needed for each priority; fewer than `medium` is low."""
+
+    high: Annotated[int, Field(ge=1)]
+    medium: Annotated[int, Field(ge=1)]
+
+
+class Grading(Schema):
+    timezone: str = "Europe/London"
+    levels: GradeLevels
+    rules: Annotated[list[GradeRule], Field(min_length=1)]
+
+
+class Risk(Schema):
+    matching: Matching = Matching()
+    links: Links = Links()
+    grading: Grading
+
+
+# Placeholders a rule's reason may use; alerts.grading fills them in.
+REASON_FIELDS = (
+    "risk",
+    "indicators",
+    "age",
+    "local_time",
+    "near",
+    "hours_since_placement",
+    "episodes",
+    "linked",
+    "decision",
+)
 
 
 class Config(Schema):
@@ -160,13 +610,25 @@ class Config(Schema):
     settings: Settings
     agencies: dict[AgencyId, Agency]
     routing: Routing
+    rota: Rotas = Rotas()
+    escalation: Escalation = Escalation()
+    providers: Providers = Providers()
+    risk: Risk
 
     def path(self, relative: Path) -> Path:
         """Resolve a path from settings against the repository root (the config dir's parent)."""
         return relative if relative.is_absolute() else self.directory.parent / relative
 
 
-FILES: dict[str, type[Schema]] = {"settings.yaml": Settings, "agencies.yaml": Agencies, "routing.yaml": Routing}
+FILES: dict[str, type[Schema]] = {
+    "settings.yaml": Settings,
+    "agencies.yaml": Agencies,
+    "routing.yaml": Routing,
+    "rota.yaml": Rotas,
+    "escalation.yaml": Escalation,
+    "providers.yaml": Providers,
+    "risk.yaml": Risk,
+}
 
 _FIXES = {
     "missing": "add this key",
@@ -249,38 +711,190 @@ def load_config(directory: Path | str = "config") -> Config:
         settings = settings.model_copy(update={"kafka": settings.kafka.model_copy(update={"bootstrap": bootstrap})})
     agencies: dict[str, Agency] = parsed["agencies.yaml"].agencies
     routing: Routing = parsed["routing.yaml"]
-    _check_references(directory, agencies, routing)
+    rota: Rotas = parsed["rota.yaml"]
+    _check_rotas(directory, rota)
+    _check_references(directory, agencies, routing, rota)
     _check_settings(directory, settings)
-    return Config(directory=directory, settings=settings, agencies=agencies, routing=routing)
+    escalation: Escalation = parsed["escalation.yaml"]
+    _check_escalation(directory, agencies, escalation)
+    providers: Providers = parsed["providers.yaml"]
+    _check_providers(directory, providers)
+    risk: Risk = parsed["risk.yaml"]
+    _check_risk(directory, risk)
+    return Config(
+        directory=directory,
+        settings=settings,
+        agencies=agencies,
+        routing=routing,
+        rota=rota,
+        escalation=escalation,
+        providers=providers,
+        risk=risk,
+    )
 
 
-def _check_references(directory: Path, agencies: dict[str, Agency], routing: Routing) -> None:
+def _check_escalation(directory: Path, agencies: dict[str, Agency], escalation: Escalation) -> None:
+    path = str(directory / "escalation.yaml")
+    for priority, chain in escalation.chains.items():
+        previous = 0
+        for i, step in enumerate(chain.steps):
+            key = f"chains.{priority.value}.steps[{i}]"
+            if step.after_minutes <= previous:
+                raise ConfigError(
+                    path, f"{key}.after_minutes", f"{step.after_minutes} is not after the previous step ({previous})", "list steps in time order"
+                )
+            previous = step.after_minutes
+            for j, agency_id in enumerate(step.notify):
+                if agency_id not in agencies:
+                    raise ConfigError(
+                        path, f"{key}.notify[{j}]", f"unknown agency '{agency_id}'", "define it in agencies.yaml or use a known id"
+                    )
+
+
+def _check_references(directory: Path, agencies: dict[str, Agency], routing: Routing, rotas: Rotas | None = None) -> None:
+    rota_ids = rotas.rotas if rotas is not None else {}
+    routing_path, agencies_path = str(directory / "routing.yaml"), str(directory / "agencies.yaml")
     for i, rule in enumerate(routing.rules):
         for j, agency_id in enumerate(rule.notify):
             if agency_id not in agencies:
                 known = ", ".join(sorted(agencies)) or "none defined"
                 raise ConfigError(
-                    str(directory / "routing.yaml"),
+                    routing_path,
                     f"rules[{i}].notify[{j}]",
                     f"unknown agency '{agency_id}'",
                     f"define it in agencies.yaml or use a known id ({known})",
                 )
+            if "possible_match" in rule.match.decision and agencies[agency_id].kind not in POSSIBLE_MATCH_KINDS:
+                raise ConfigError(
+                    routing_path,
+                    f"rules[{i}].notify[{j}]",
+                    f"rule '{rule.name}' would tell '{agency_id}' ({agencies[agency_id].kind}) of a possible match",
+                    "possible matches go only to emergency duty teams and the social worker, for a person to confirm: "
+                    "move the agency to a rule without possible_match in match.decision",
+                )
         if not rule.notify and not rule.social_worker:
             raise ConfigError(
-                str(directory / "routing.yaml"),
+                routing_path,
                 f"rules[{i}]",
                 f"rule '{rule.name}' notifies nobody",
                 "list agencies under notify: or set social_worker: true",
             )
+    area_of: dict[str, str] = {}
+    for force, authorities in routing.police_force_areas.items():
+        for j, authority in enumerate(authorities):
+            other = area_of.setdefault(authority.casefold(), force)
+            if other != force:
+                raise ConfigError(
+                    routing_path,
+                    f"police_force_areas.{force}[{j}]",
+                    f"'{authority}' is already in the area of '{other}'",
+                    "list each local authority under one police force only",
+                )
     for agency_id, agency in agencies.items():
         for k, contact in enumerate(agency.contacts):
+            key = f"agencies.{agency_id}.contacts[{k}]"
+            if contact.rota is not None:
+                if contact.sms is not None or contact.email is not None:
+                    raise ConfigError(
+                        agencies_path,
+                        key,
+                        f"contact names rota '{contact.rota}' and also an sms or email",
+                        "a rota contact reaches whoever is on call: move the fixed sms/email to a contact of its own",
+                    )
+                if contact.rota not in rota_ids:
+                    known = ", ".join(sorted(rota_ids)) or "none defined"
+                    raise ConfigError(
+                        agencies_path,
+                        f"{key}.rota",
+                        f"unknown rota '{contact.rota}'",
+                        f"define it in rota.yaml or use a known id ({known})",
+                    )
+                continue
             if contact.sms is None and contact.email is None:
                 raise ConfigError(
-                    str(directory / "agencies.yaml"),
-                    f"agencies.{agency_id}.contacts[{k}]",
+                    agencies_path,
+                    key,
                     f"contact '{contact.name}' has no sms or email",
                     "give an sms number, an email address, or both",
                 )
+
+
+def _check_rotas(directory: Path, rotas: Rotas) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    path = str(directory / "rota.yaml")
+
+    def moment(value: str) -> datetime:
+        return datetime.strptime(value.replace("T", " "), "%Y-%m-%d %H:%M")
+
+    def minutes(clock: str) -> int:
+        hours, mins = clock.split(":")
+        return int(hours) * 60 + int(mins)
+
+    for rota_id, rota in rotas.rotas.items():
+        at = f"rotas.{rota_id}"
+        try:
+            ZoneInfo(rota.timezone)
+        except Exception:
+            raise ConfigError(
+                path, f"{at}.timezone", f"unknown time zone '{rota.timezone}'", "use an IANA name such as Europe/London"
+            ) from None
+        for person_id, person in rota.people.items():
+            if person.sms is None and person.email is None:
+                raise ConfigError(
+                    path,
+                    f"{at}.people.{person_id}",
+                    f"'{person_id}' has no sms or email",
+                    "give an sms number, an email address, or both",
+                )
+        known = ", ".join(rota.people)
+        covered = [False] * (24 * 60)
+        for i, layer in enumerate(rota.layers):
+            for j, person_id in enumerate(layer.people):
+                if person_id not in rota.people:
+                    raise ConfigError(
+                        path,
+                        f"{at}.layers[{i}].people[{j}]",
+                        f"unknown person '{person_id}'",
+                        f"add them under {at}.people or use a known id ({known})",
+                    )
+            if layer.hours is None:
+                covered = [True] * (24 * 60)
+                continue
+            start, end = minutes(layer.hours.start), minutes(layer.hours.end)
+            if start == end:
+                raise ConfigError(
+                    path,
+                    f"{at}.layers[{i}].hours",
+                    "start and end are the same time",
+                    "omit hours: for a layer on call around the clock",
+                )
+            span = range(start, end) if end > start else [*range(start, 24 * 60), *range(0, end)]
+            for minute in span:
+                covered[minute] = True
+        if not all(covered):
+            first = covered.index(False)
+            last = first
+            while last + 1 < len(covered) and not covered[last + 1]:
+                last += 1
+            gap = f"{first // 60:02d}:{first % 60:02d} to {(last + 1) // 60 % 24:02d}:{(last + 1) % 60:02d}"
+            raise ConfigError(
+                path,
+                f"{at}.layers",
+                f"nobody is on call from {gap} on any day",
+                "add a layer covering those hours, or widen a layer's hours:",
+            )
+        for k, override in enumerate(rota.overrides):
+            if override.person not in rota.people:
+                raise ConfigError(
+                    path,
+                    f"{at}.overrides[{k}].person",
+                    f"unknown person '{override.person}'",
+                    f"add them under {at}.people or use a known id ({known})",
+                )
+            if moment(override.end) <= moment(override.start):
+                raise ConfigError(path, f"{at}.overrides[{k}].end", "ends before it starts", "give an end later than start")
 
 
 def _check_settings(directory: Path, settings: Settings) -> None:
@@ -296,3 +910,122 @@ def _check_settings(directory: Path, settings: Settings) -> None:
     twilio = settings.twilio
     if twilio is not None and (twilio.from_number is None) == (twilio.messaging_service_sid is None):
         raise ConfigError(path, "twilio", "give exactly one sender", "set from_number or messaging_service_sid, not both")
+    if twilio is not None:
+        for key in ("base_url", "status_callback_url"):
+            url = getattr(twilio, key)
+            if url is not None and not _is_http_url(url):
+                raise ConfigError(path, f"twilio.{key}", f"'{url}' is not an http(s) URL", "give a URL such as https://host/path")
+        if twilio.base_url is not None and (twilio.region or twilio.edge):
+            raise ConfigError(path, "twilio.base_url", "base_url cannot be combined with region or edge", "remove one of them")
+    smtp = settings.smtp
+    for name, retry in (("twilio", twilio.retry if twilio else None), ("smtp", smtp.retry if smtp else None)):
+        if retry is not None and retry.max_delay_s < retry.base_delay_s:
+            raise ConfigError(path, f"{name}.retry.max_delay_s", "is less than base_delay_s", "raise max_delay_s")
+    if smtp is not None and smtp.tls == "none" and smtp.username and smtp.host not in ("127.0.0.1", "::1", "localhost"):
+        raise ConfigError(
+            path, "smtp.tls", "AUTH would send the password unencrypted", "use tls: starttls or implicit, or drop username"
+        )
+
+
+def _is_http_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _check_providers(directory: Path, providers: Providers) -> None:
+    """Each placement, HMAC key id, API key hash and username appears once across all providers."""
+    path = str(directory / "providers.yaml")
+    first_at: dict[tuple[str, str], str] = {}
+
+    def once(kind: str, value: str, key: str) -> None:
+        other = first_at.setdefault((kind, value), key)
+        if other != key:
+            raise ConfigError(path, key, f"{kind} '{value}' is also given at {other}", f"give each {kind} once")
+
+    for provider_id, provider in providers.providers.items():
+        at = f"providers.{provider_id}"
+        for placement_id, placement in provider.placements.items():
+            once("placement", placement_id, f"{at}.placements.{placement_id}")
+            for i, child in enumerate(placement.children):
+                once("child reference", child.reference, f"{at}.placements.{placement_id}.children[{i}].reference")
+        for i, hmac_key in enumerate(provider.hmac_keys):
+            once("HMAC key id", hmac_key.id, f"{at}.hmac_keys[{i}].id")
+        for i, api_key in enumerate(provider.api_keys):
+            once("API key hash", api_key.sha256, f"{at}.api_keys[{i}].sha256")
+        for username, member in provider.staff.items():
+            once("username", username, f"{at}.staff.{username}")
+            for j, placement_id in enumerate(member.placements or []):
+                if placement_id not in provider.placements:
+                    raise ConfigError(
+                        path,
+                        f"{at}.staff.{username}.placements[{j}]",
+                        f"unknown placement '{placement_id}'",
+                        f"use one of {provider_id}'s placements ({', '.join(provider.placements)})",
+                    )
+
+
+def _check_risk(directory: Path, risk: Risk) -> None:
+    """Cross-checks the schema cannot express; raise the first ConfigError found."""
+    path = str(directory / "risk.yaml")
+    thresholds = risk.matching.thresholds
+    if thresholds.possible_match >= thresholds.match:
+        raise ConfigError(
+            path,
+            "matching.thresholds.possible_match",
+            f"{thresholds.possible_match} is not below match ({thresholds.match})",
+            "give possible_match a lower score than match",
+        )
+    frequency = risk.matching.name_frequency
+    if frequency.min_points > frequency.max_points:
+        raise ConfigError(
+            path,
+            "matching.name_frequency.min_points",
+            f"{frequency.min_points} is above max_points ({frequency.max_points})",
+            "give min_points no more than max_points",
+        )
+    grading = risk.grading
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(grading.timezone)
+    except Exception:
+        raise ConfigError(
+            path, "grading.timezone", f"unknown time zone '{grading.timezone}'", "use an IANA name such as Europe/London"
+        ) from None
+    if grading.levels.medium >= grading.levels.high:
+        raise ConfigError(
+            path,
+            "grading.levels.medium",
+            f"{grading.levels.medium} points is not below high ({grading.levels.high})",
+            "give medium fewer points than high",
+        )
+    for i, rule in enumerate(grading.rules):
+        at = f"grading.rules[{i}]"
+        if not rule.when.model_dump(exclude_none=True):
+            raise ConfigError(path, f"{at}.when", f"rule '{rule.name}' has no condition", "list at least one condition under when:")
+        if rule.points == 0 and rule.at_least is None:
+            raise ConfigError(path, at, f"rule '{rule.name}' changes nothing", "give it points: or at_least:")
+        when = rule.when
+        if when.age_under is not None and when.age_at_least is not None and when.age_at_least >= when.age_under:
+            raise ConfigError(path, f"{at}.when.age_at_least", "no age is both at least this and under age_under", "lower it")
+        try:
+            fields = [name for _, name, _, _ in string.Formatter().parse(rule.reason) if name is not None]
+        except ValueError as exc:
+            raise ConfigError(path, f"{at}.reason", f"not a valid template ({exc})", "write {{ and }} for literal braces") from None
+        for name in fields:
+            if name not in REASON_FIELDS:
+                raise ConfigError(
+                    path,
+                    f"{at}.reason",
+                    f"unknown placeholder {{{name}}}",
+                    f"use one of {', '.join('{' + f + '}' for f in REASON_FIELDS)}",
+                )
+    names = [rule.name for rule in grading.rules]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ConfigError(path, f"grading.rules[{i}].name", f"rule name '{name}' is used twice", "give each rule its own name")

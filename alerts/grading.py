@@ -1,9 +1,156 @@
-"""Grade a matched report into a police priority (high / medium / low) with the reasons."""
+"""Grade a report into a police priority (high / medium / low) with the reasons.
+
+The rules live in risk.yaml (`grading:`), not here: each rule lists conditions on the matched
+profile (risk level, indicators), the report's circumstances (age, time of day in the grading time
+zone, companions, vehicles, ports and stations nearby, time since placement, previous episodes) and
+circumstantial links; a rule that holds adds points and may set a floor (`at_least`), and its reason
+is listed. The priority is the higher of the floors and the level the points reach.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from alerts.identity import fold
 from alerts.model import MatchResult, PlacementEvent, Priority, RiskProfile
+from alerts.config import GradeWhen, Grading
 
 
-def grade(event: PlacementEvent, profile: RiskProfile, match: MatchResult) -> tuple[Priority, list[str]]:
-    return profile.risk_level, [f"profile risk level is {profile.risk_level.value}"]
+@dataclass(frozen=True)
+class _Facts:
+    """What the rules can look at, worked out once per report."""
+
+    profile: RiskProfile | None
+    match: MatchResult
+    age: int | None
+    age_estimated: bool
+    local_minutes: int | None
+    local_time: str
+    accompanied: set[str]
+    vehicle: bool
+    near: list[str]
+    hours_since_placement: float | None
+    episodes: int
+
+    @classmethod
+    def of(cls, event: PlacementEvent, profile: RiskProfile | None, match: MatchResult, timezone: str) -> _Facts:
+        c = event.circumstances
+        seen: datetime = c.last_seen_at if c is not None else event.reported_at
+        dob = event.child.date_of_birth or (profile.date_of_birth if profile is not None else None)
+        local = seen.astimezone(ZoneInfo(timezone))
+        placed = event.placement.placed_at
+        return cls(
+            profile=profile,
+            match=match,
+            age=dob.age_on(local.date()) if dob is not None else None,
+            age_estimated=bool(dob and (dob.estimated or dob.earliest or dob.latest)),
+            local_minutes=local.hour * 60 + local.minute if c is not None else None,
+            local_time=local.strftime("%H:%M"),
+            accompanied={word for text in (c.accompanied_by if c else []) for word in fold(text).split()},
+            vehicle=bool(c and c.vehicles),
+            near=list(c.near) if c else [],
+            hours_since_placement=(seen - placed).total_seconds() / 3600 if placed is not None and c is not None else None,
+            episodes=c.previous_missing_episodes if c else 0,
+        )
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _holds(when: GradeWhen, facts: _Facts) -> list[str] | None:
+    """None when a condition fails; else the profile indicators the rule matched (possibly none)."""
+    profile, matched = facts.profile, []
+    if when.has_profile is not None and when.has_profile != (profile is not None):
+        return None
+    if when.decision is not None and facts.match.decision.value not in when.decision:
+        return None
+    if when.profile_risk is not None and (profile is None or profile.risk_level not in when.profile_risk):
+        return None
+    if when.indicators is not None:
+        wanted = [w.casefold() for w in when.indicators]
+        matched = [i for i in (profile.indicators if profile else []) if any(w in i.casefold() for w in wanted)]
+        if not matched:
+            return None
+    if when.age_under is not None and (facts.age is None or facts.age >= when.age_under):
+        return None
+    if when.age_at_least is not None and (facts.age is None or facts.age < when.age_at_least):
+        return None
+    if when.local_time is not None:
+        if facts.local_minutes is None:
+            return None
+        start, end, now = _minutes(when.local_time.start), _minutes(when.local_time.end), facts.local_minutes
+        inside = start <= now < end if start < end else (now >= start or now < end)
+        if not inside:
+            return None
+    if when.accompanied_by is not None and not any(
+        set(fold(w).split()) <= facts.accompanied for w in when.accompanied_by if fold(w)
+    ):
+        return None
+    if when.vehicle is not None and when.vehicle != facts.vehicle:
+        return None
+    if when.near is not None and not set(when.near) & set(facts.near):
+        return None
+    if when.hours_since_placement_under is not None and (
+        facts.hours_since_placement is None or not 0 <= facts.hours_since_placement < when.hours_since_placement_under
+    ):
+        return None
+    if when.previous_episodes_at_least is not None and facts.episodes < when.previous_episodes_at_least:
+        return None
+    if when.linked_risk is not None and not any(link.risk_level in when.linked_risk for link in facts.match.links):
+        return None
+    return matched
+
+
+def _reason(template: str, facts: _Facts, matched: list[str], when: GradeWhen) -> str:
+    profile = facts.profile
+    links = facts.match.links
+    if when.linked_risk is not None:
+        links = [link for link in links if link.risk_level in when.linked_risk]
+    by_profile: dict[str, list[str]] = {}
+    for link in links:
+        kinds = by_profile.setdefault(link.profile_id, [])
+        if link.kind not in kinds:
+            kinds.append(link.kind)
+    age = "unknown" if facts.age is None else f"{facts.age}{' (estimated)' if facts.age_estimated else ''}"
+    hours = facts.hours_since_placement
+    return template.format(
+        risk=profile.risk_level.value if profile else "none",
+        indicators=", ".join(matched or (profile.indicators if profile else [])) or "none recorded",
+        age=age,
+        local_time=facts.local_time,
+        near=", ".join(n.replace("_", " ") for n in facts.near) or "nowhere recorded",
+        hours_since_placement="unknown" if hours is None else f"{hours:.0f}",
+        episodes=facts.episodes,
+        linked="; ".join(f"{pid} ({', '.join(kinds)})" for pid, kinds in by_profile.items()) or "none",
+        decision=facts.match.decision.value.replace("_", " "),
+    )
+
+
+def grade(
+    event: PlacementEvent, profile: RiskProfile | None, match: MatchResult, grading: Grading
+) -> tuple[Priority, list[str]]:
+    """The priority and, in rule order, the reason of every rule that held."""
+    facts = _Facts.of(event, profile, match, grading.timezone)
+    points, floor, reasons = 0, Priority.LOW, []
+    for rule in grading.rules:
+        matched = _holds(rule.when, facts)
+        if matched is None:
+            continue
+        points += rule.points
+        if rule.at_least is not None and rule.at_least.rank > floor.rank:
+            floor = rule.at_least
+        reasons.append(_reason(rule.reason, facts, matched, rule.when))
+    if points >= grading.levels.high:
+        reached = Priority.HIGH
+    elif points >= grading.levels.medium:
+        reached = Priority.MEDIUM
+    else:
+        reached = Priority.LOW
+    priority = max(reached, floor, key=lambda p: p.rank)
+    if not reasons:
+        reasons = ["no grading rule applies"]
+    return priority, reasons

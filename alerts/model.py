@@ -197,11 +197,23 @@ class Decision(StrEnum):
     NO_MATCH = "no_match"
 
 
+class ProfileLink(Strict):
+    """A circumstantial link: something in the report (a vehicle, a phone, a companion) is recorded on a profile."""
+
+    profile_id: str
+    kind: Literal["vehicle", "phone", "associate"]
+    detail: str
+    risk_level: Priority = Field(description="the linked profile's risk level")
+
+
 class MatchResult(Strict):
     decision: Decision
     profile_id: str | None = None
     score: float = 0.0
     explanation: list[str] = []
+    links: list[ProfileLink] = Field(
+        default=[], description="profiles linked by circumstance, whether or not the child matched one"
+    )
 
 
 class IncidentStatus(StrEnum):
@@ -230,6 +242,15 @@ class Alerted(Strict):
     recipient: Recipient
 
 
+AckVia = Literal["sms", "link"]
+
+
+class Acknowledgement(Strict):
+    by: Recipient
+    via: AckVia
+    at: AwareDatetime
+
+
 class Incident(Strict):
     """A child who matched a profile and is missing: the unit that is alerted, escalated, resolved."""
 
@@ -247,10 +268,28 @@ class Incident(Strict):
     received_at: AwareDatetime
     deadline: AwareDatetime
     alerted: list[Alerted] = []
+    acknowledgements: list[Acknowledgement] = []
+    escalation_step: int = Field(default=0, description="escalation steps taken so far")
+    breached: bool = Field(default=False, description="the window ended before anyone acknowledged")
     timeline: list[TimelineEntry] = []
 
+    @property
+    def acknowledged(self) -> bool:
+        return bool(self.acknowledgements)
 
-IncidentChange = Literal["opened", "updated", "acknowledged", "escalated", "resolved"]
+
+IncidentChange = Literal["opened", "updated", "acknowledged", "escalated", "breached", "resolved"]
+
+class IncidentCommand(Strict):
+    """Asks the incident's owner (the triage agent, keyed by child reference) to change it."""
+
+    command: Literal["acknowledge", "escalate", "breach"]
+    incident_id: str
+    child_reference: str
+    at: AwareDatetime
+    by: Recipient | None = None
+    via: AckVia | None = None
+    step: int | None = None
 
 
 class IncidentRecord(Strict):
@@ -301,6 +340,7 @@ class DeliveryRecord(Strict):
     incident_id: str
     channel: str
     kind: NotificationKind
+    agency_id: str | None = None
     state: DeliveryState
     at: AwareDatetime
     attempts: int = 0
@@ -323,6 +363,7 @@ MODELS_FOR_SCHEMA: dict[str, type[BaseModel]] = {
     "placement-event": PlacementEvent,
     "risk-profile": RiskProfile,
     "incident-record": IncidentRecord,
+    "incident-command": IncidentCommand,
     "notification": Notification,
     "delivery-record": DeliveryRecord,
     "rejection": Rejection,

@@ -1,11 +1,26 @@
-"""Choose who is alerted, on which channel, and say why."""
+"""Choose who is alerted, on which channel, and say why.
+
+`route` applies every rule of routing.yaml to an incident: the rule's conditions are read from the
+incident (placement local authority, priority, match decision), the child's risk profile when there
+is one (responsible local authority, police force, indicators, social worker) and the report's
+circumstances (near a port, airport…). A rota contact resolves to whoever is on call at the moment
+given — the time the report was received — so replaying the same incident gives the same people.
+
+Recipients are unique per (agency, address, channel). The order is deterministic: rule order, then
+contact order, then channel order as the rule lists them; a recipient chosen again by a later rule
+keeps its place and gains that rule's reason.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from alerts.config import Config, Rule
-from alerts.model import Incident, Recipient, RiskProfile
+from alerts.config import Agency, Config, Contact, Rule
+from alerts.model import Decision, Incident, PlacementEvent, Recipient, RiskProfile
+from alerts.phone import normalised
+from alerts.rota import OnCall, next_on_call, on_call, on_call_order, person_by_address
 
 SOCIAL_WORKER = "social-worker"
 
@@ -15,37 +30,215 @@ class Route:
     recipient: Recipient
     channel: str
     why: str
+    rules: tuple[str, ...] = field(default=())
 
 
-def _rule_applies(rule: Rule, incident: Incident, profile: RiskProfile) -> bool:
-    when = rule.match
-    if when.local_authority is not None:
-        authorities = {incident.local_authority.casefold(), profile.responsible_local_authority.casefold()}
-        if not authorities & {la.casefold() for la in when.local_authority}:
-            return False
-    return when.priority is None or incident.priority in when.priority
+def _fold(text: str) -> str:
+    return " ".join(text.split()).casefold()
 
 
-def route(incident: Incident, profile: RiskProfile, config: Config) -> list[Route]:
-    """Every (recipient, channel) chosen by the rules, each once, in rule order."""
-    routes: dict[tuple[str, str, str], Route] = {}
+@dataclass(frozen=True)
+class Facts:
+    """What rules are matched against, gathered once per incident (all names case-folded)."""
 
-    def add(agency_id: str, name: str, address: str | None, channel: str, why: str) -> None:
-        if address:
-            key = (agency_id, address, channel)
-            routes.setdefault(key, Route(Recipient(agency_id=agency_id, name=name, address=address), channel, why))
+    decision: str
+    priority: str
+    placement_la: str
+    responsible_la: str | None
+    forces: frozenset[str]
+    indicators: frozenset[str]
+    near: frozenset[str]
 
+    @staticmethod
+    def of(incident: Incident, profile: RiskProfile | None, event: PlacementEvent | None, config: Config) -> Facts:
+        area_of = {
+            _fold(authority): force
+            for force, authorities in config.routing.police_force_areas.items()
+            for authority in authorities
+        }
+        placement_la = _fold(incident.local_authority)
+        responsible_la = _fold(profile.responsible_local_authority) if profile else None
+        forces = {_fold(profile.police_force)} if profile else set()
+        for authority in (placement_la, responsible_la):
+            if authority is not None and authority in area_of:
+                forces.add(_fold(area_of[authority]))
+        circumstances = event.circumstances if event is not None else None
+        return Facts(
+            decision=incident.match.decision.value,
+            priority=incident.priority.value,
+            placement_la=placement_la,
+            responsible_la=responsible_la,
+            forces=frozenset(forces),
+            indicators=frozenset(_fold(i) for i in profile.indicators) if profile else frozenset(),
+            near=frozenset(circumstances.near) if circumstances else frozenset(),
+        )
+
+
+def explain_rule(rule: Rule, facts: Facts) -> list[str] | None:
+    """The conditions of `rule` that hold, in words; None when any condition fails."""
+    when, said = rule.match, []
+
+    def among(values: list[str] | None, actual: set[str] | frozenset[str]) -> list[str] | None:
+        """[] when the condition is omitted; the matching values; None when it fails."""
+        if values is None:
+            return []
+        hits = [v for v in values if _fold(v) in actual]
+        return hits or None
+
+    if facts.decision not in when.decision:
+        return None
+    if when.decision != ["match"]:
+        said.append(f"decision {facts.decision}")
+    checks: list[tuple[list[str] | None, set[str] | frozenset[str], str]] = [
+        (when.local_authority, {facts.placement_la, facts.responsible_la or ""}, "local authority"),
+        (when.placement_local_authority, {facts.placement_la}, "placed in"),
+        (when.responsible_local_authority, {facts.responsible_la or ""}, "responsible authority"),
+        (when.police_force, facts.forces, "police force area"),
+        ([p.value for p in when.priority] if when.priority is not None else None, {facts.priority}, "priority"),
+        (when.indicators, facts.indicators, "indicators"),
+        (list(when.near) if when.near is not None else None, facts.near, "near"),
+    ]
+    for values, actual, label in checks:
+        hits = among(values, actual)
+        if hits is None:
+            return None
+        if hits:
+            said.append(f"{label} {', '.join(h.replace('_', ' ') for h in hits)}")
+    return said
+
+
+def _rule_reason(rule: Rule, conditions: list[str]) -> str:
+    return f"rule '{rule.name}'" + (f" ({'; '.join(conditions)})" if conditions else "")
+
+
+class _Routes:
+    def __init__(self) -> None:
+        self.found: dict[tuple[str, str, str], tuple[Recipient, str, list[str], list[str]]] = {}
+
+    def add(self, agency_id: str, name: str, address: str | None, channel: str, reason: str, rule: str) -> None:
+        if not address:
+            return
+        if channel == "sms":
+            address = normalised(address) or address
+        key = (agency_id, address, channel)
+        if key in self.found:
+            _, _, reasons, rules = self.found[key]
+            if reason not in reasons:
+                reasons.append(reason)
+            if rule not in rules:
+                rules.append(rule)
+            return
+        self.found[key] = (Recipient(agency_id=agency_id, name=name, address=address), channel, [reason], [rule])
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(recipient, channel, "; and ".join(reasons), tuple(rules))
+            for recipient, channel, reasons, rules in self.found.values()
+        ]
+
+
+def _contact_people(contact: Contact, config: Config, at: datetime) -> list[tuple[str, str | None, str | None, str]]:
+    """(name, sms, email, how) for a contact: itself, or whoever of its rota is on call at `at`."""
+    if contact.rota is None:
+        return [(contact.name, contact.sms, contact.email, "")]
+    rota = config.rota.rotas[contact.rota]
+    who: OnCall | None = on_call(rota, at)
+    label = f"{contact.name}: "
+    if who is None:  # a layer not yet started: never leave the agency out, try the rota's first
+        who = on_call_order(rota, at)[0]
+        how = f"{label}nobody on call in rota '{contact.rota}' at that time; first in the rota"
+    else:
+        how = f"{label}on call in rota '{contact.rota}' ({who.source})"
+    return [(who.person.name, who.person.sms, who.person.email, how)]
+
+
+def _add_agency(
+    found: _Routes, agency_id: str, channels: Sequence[str], config: Config, at: datetime, reason: str, rule: str
+) -> None:
+    agency: Agency = config.agencies[agency_id]
+    for contact in agency.contacts:
+        for name, sms, email, how in _contact_people(contact, config, at):
+            for channel in channels:
+                address = sms if channel == "sms" else email
+                found.add(agency_id, name, address, channel, reason + (f" — {how}" if how else ""), rule)
+
+
+def agency_routes(agency_id: str, channels: Sequence[str], config: Config, at: datetime, why: str) -> list[Route]:
+    """Everyone one agency is reached through at `at`, on each of `channels`: its fixed contacts and
+    whoever is on call in its rotas — for callers outside the rules, such as an escalation step."""
+    found = _Routes()
+    _add_agency(found, agency_id, channels, config, at, why, why)
+    return found.routes()
+
+
+def route(
+    incident: Incident,
+    profile: RiskProfile | None,
+    config: Config,
+    *,
+    event: PlacementEvent | None,
+    at: datetime | None = None,
+) -> list[Route]:
+    """Every (recipient, channel) the rules choose for this incident, each once, in rule order.
+
+    `profile` is None for a child with no risk profile of their own (an incident opened on
+    circumstantial links): rules about the responsible authority, indicators or the social worker
+    then do not apply. `event` supplies the circumstances (near a port…); pass the opening report.
+    `at` picks the person on call in rota contacts; default: the incident's receipt time.
+    """
+    if incident.match.decision == Decision.NO_MATCH:
+        return []
+    at = at or incident.received_at
+    facts = Facts.of(incident, profile, event, config)
+    found = _Routes()
     for rule in config.routing.rules:
-        if not _rule_applies(rule, incident, profile):
+        conditions = explain_rule(rule, facts)
+        if conditions is None:
             continue
-        why = f"rule '{rule.name}'"
+        reason = _rule_reason(rule, conditions)
         for agency_id in rule.notify:
-            for contact in config.agencies[agency_id].contacts:
-                for channel in rule.channels:
-                    add(agency_id, contact.name, getattr(contact, channel), channel, why)
-        if rule.social_worker and profile.social_worker is not None:
+            _add_agency(found, agency_id, rule.channels, config, at, reason, rule.name)
+        if rule.social_worker and profile is not None and profile.social_worker is not None:
             worker = profile.social_worker
             for channel in rule.channels:
                 address = worker.phone if channel == "sms" else worker.email
-                add(SOCIAL_WORKER, worker.name, address, channel, why + " (the child's social worker)")
-    return list(routes.values())
+                found.add(SOCIAL_WORKER, worker.name, address, channel, reason + " — the child's social worker", rule.name)
+    return found.routes()
+
+
+def fallback(recipient: Recipient, channel: str, config: Config, at: datetime) -> Route | None:
+    """Whom to try instead when `recipient` cannot be reached on `channel` (e.g. an SMS failed
+    permanently): the next person on call in the rota that recipient was chosen from, who has an
+    address for that channel. None when the recipient was not chosen from a rota, or the rota is
+    exhausted. Ask again with the returned recipient to go further down the rota.
+    """
+    agency = config.agencies.get(recipient.agency_id)
+    if agency is None:
+        return None
+    for contact in agency.contacts:
+        if contact.rota is None:
+            continue
+        rota = config.rota.rotas[contact.rota]
+        person_id = person_by_address(rota, channel, recipient.address)
+        if person_id is None:
+            continue
+        tried = {person_id}
+        while True:
+            following = next_on_call(rota, person_id, at)
+            if following is None or following.person_id in tried:
+                return None
+            address = following.person.sms if channel == "sms" else following.person.email
+            if address:
+                why = (
+                    f"fallback: {recipient.name} could not be reached by {channel}; "
+                    f"next in rota '{contact.rota}' ({following.source})"
+                )
+                return Route(
+                    Recipient(agency_id=recipient.agency_id, name=following.person.name, address=address),
+                    channel,
+                    why,
+                    ("fallback",),
+                )
+            tried.add(following.person_id)
+            person_id = following.person_id
+    return None

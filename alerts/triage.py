@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from alerts.config import Config
-from alerts.grading import grade
+from alerts.assessment import assess
 from alerts.matching import ProfileIndex
 from alerts.model import (
     Alerted,
@@ -58,7 +58,9 @@ def _notifications(
     targets: list[Alerted],
     renderer: Renderer,
     now: datetime,
+    variant: str | None = None,
 ) -> list[Notification]:
+    """One notification per target; `variant` (default: the event id) makes repeated kinds distinct."""
     facts = MessageFacts(kind=kind, incident=incident, event=event, profile=profile)
     rendered: dict[str, object] = {}
     out = []
@@ -68,7 +70,7 @@ def _notifications(
         out.append(
             Notification(
                 idempotency_key=Notification.key_for(
-                    incident.incident_id, target.recipient, target.channel, kind + ":" + event.event_id
+                    incident.incident_id, target.recipient, target.channel, f"{kind}:{variant or event.event_id}"
                 ),
                 incident_id=incident.incident_id,
                 incident_reference=incident.reference,
@@ -123,14 +125,14 @@ def triage(
 
 
 def _open(event: PlacementEvent, index: ProfileIndex, config: Config, renderer: Renderer, now: datetime) -> Outcome:
-    match = index.match(event)
-    if match.decision == Decision.NO_MATCH or match.profile_id is None:
+    # Match and grade as `crucial match` does; a child with no profile of their own may still open an
+    # incident when circumstantial links (a vehicle, phone or companion on a profile) raise the risk.
+    assessment = assess(event, index, config.risk)
+    if not assessment.opens_incident:
         return Outcome("no_match", None)
-    profile = index.get(match.profile_id)
-    if profile is None:  # removed between match and lookup: treat as no match
-        return Outcome("no_match", None)
+    match, profile = assessment.match, assessment.profile
     assert event.circumstances is not None  # the contract requires them for left_placement
-    priority, reasons = grade(event, profile, match)
+    priority, reasons = assessment.priority, assessment.reasons
     incident_id, reference = incident_ids(event.event_id)
     last_seen = event.circumstances.last_seen_at
     incident = Incident(
@@ -152,7 +154,8 @@ def _open(event: PlacementEvent, index: ProfileIndex, config: Config, renderer: 
             TimelineEntry(at=event.reported_at, what=f"reported missing by {event.placement.name}"),
         ],
     )
-    routes = route(incident, profile, config)
+    # The report's own time picks who is on call, so a replay after a handover alerts the same people.
+    routes = route(incident, profile, config, event=event, at=event.reported_at)
     alerted = [Alerted(channel=r.channel, recipient=r.recipient) for r in routes]
     kind: NotificationKind = "alert" if match.decision == Decision.MATCH else "possible_match"
     incident = _with(incident, now, f"matched ({match.decision.value}); alerting {len(alerted)} recipient(s)", alerted=alerted)

@@ -18,8 +18,9 @@ from typing import Any
 
 from alerts.config import Config, load_config
 from alerts.errors import ConfigError, RejectedInput
-from alerts.intake import parse_event, parse_profile
+from alerts.intake import parse_event
 from alerts.model import MODELS_FOR_SCHEMA
+from streams import cli_incident, cli_match, cli_route
 from streams.broker import BrokerError, LocalBroker
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -96,15 +97,20 @@ def cmd_emit(args: argparse.Namespace) -> int:
 def cmd_profiles_load(args: argparse.Namespace) -> int:
     from streams.connection import ensure_topics
 
+    from alerts.profile_files import read_profiles
+
     config = _config(args)
     good, bad = [], 0
-    for number, line in _lines(args.file):
-        try:
-            good.append(parse_profile(line))
-        except RejectedInput as exc:
-            bad += 1
-            for reason in exc.reasons:
-                print(f"{args.file}: row {number}: {reason}", file=sys.stderr)
+    # JSON Lines or CSV (by extension, else by the first character); every bad row is reported with
+    # its row number and field, and the good rows are loaded.
+    data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    for row in read_profiles(args.file, data):
+        if row.profile is not None:
+            good.append(row.profile)
+            continue
+        bad += 1
+        for reason in row.reasons:
+            print(f"{row.where}: {reason}", file=sys.stderr)
     ensure_topics(config)
     producer = _producer(config)
     for profile in good:
@@ -312,7 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Commands that live in modules of their own: each exposes register(subparsers, common_parent).
-EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = []
+EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
+    cli_incident.register,
+    cli_route.register,
+    cli_match.register,
+]
 
 
 def main(argv: list[str] | None = None) -> int:

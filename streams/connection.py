@@ -78,6 +78,8 @@ def ensure_topics(config: Config) -> list[str]:
         NewTopic(names.incidents, kafka.partitions, kafka.replication_factor),
         NewTopic(names.notifications, kafka.partitions, kafka.replication_factor),
         NewTopic(names.deliveries, kafka.partitions, kafka.replication_factor),
+        # Keyed by child reference like placement events, and read by the same agent: same partitions.
+        NewTopic(names.incident_commands, kafka.partitions, kafka.replication_factor),
     ]
     admin = KafkaAdminClient(**kafka_python_kwargs(config))
     try:

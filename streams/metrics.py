@@ -1,15 +1,66 @@
-"""Prometheus metrics. Labels are bounded: channel, outcome, reason, priority — never a child,
-an incident or a phone number. Buckets have a boundary at every threshold the alert rules use."""
+"""Prometheus metrics: the pipeline's own latency, outcomes and the state of open incidents.
+
+Conventions: names carry base units (`_seconds`) and counters end in `_total` as exposed; labels are
+bounded — channel, outcome, reason, priority, state — never a child, an incident or a phone number.
+Every histogram has a bucket boundary at each threshold that ops/prometheus/rules/alerts.yml uses (see
+RULE_THRESHOLDS, which tests/ops checks against the rule files).
+
+Two kinds of collector live here:
+
+* Module-level counters and histograms (in `ALL`), registered by streams/app.py into each app's
+  registry and updated by the agents where the event happens. Label combinations that are known in
+  advance are created at import with value 0, so `increase()` sees the first event (a series that
+  is born at 1 looks like no increase to Prometheus).
+* `IncidentGauges`, a callback collector created per app: at each scrape it reads the open incidents
+  from a source the app supplies and computes the counts, the oldest unacknowledged age and the least
+  time left. Nothing needs to set them, and time left is exact at scrape time without a timer.
+
+Faust's own sensor (`setup_prometheus_sensors(..., name_prefix="crucial_faust")`) adds consumer and
+producer metrics to the same registry; it has no lag metric, so the rules derive lag as
+`crucial_faust_topic_partition_end_offset - crucial_faust_topic_partition_offset_commited`.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Protocol
 
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from alerts.model import IncidentStatus, Priority
+
+log = logging.getLogger("crucial.metrics")
+
+# --- thresholds the alert rules use (seconds); buckets below include each of them ------------------
+
+DISPATCH_P99_SLOW_S = 10.0  # CrucialDispatchP99TooSlow: p99 received → provider accepted, per channel
+UNACKNOWLEDGED_AFTER_S = 600.0  # CrucialIncidentUnacknowledged: oldest unacknowledged incident older than this
+WINDOW_AT_RISK_S = 1200.0  # CrucialWindowAtRisk: an unacknowledged incident with less than this left
+WINDOW_S = 3600.0  # the crucial hour (config window_minutes, default 60): deadline = last seen + window
+
+RULE_THRESHOLDS = {
+    "dispatch": DISPATCH_P99_SLOW_S,
+    "acknowledgement": UNACKNOWLEDGED_AFTER_S,
+    # time left < WINDOW_AT_RISK_S  ⇔  time since last seen > WINDOW_S - WINDOW_AT_RISK_S
+    "window": WINDOW_S - WINDOW_AT_RISK_S,
+}
+
+# The pipeline's own stages, received → provider: sub-second normally, minutes when a provider is slow.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+# Last seen → first delivery: minutes to hours (a report may come in long after the child was last seen).
+WINDOW_BUCKETS = (60.0, 120.0, 300.0, 600.0, 900.0, 1200.0, 1800.0, 2400.0, 3000.0, 3600.0, 5400.0, 7200.0, 14400.0, 43200.0)
+# Received → acknowledged by a person: a minute to an hour or more.
+ACK_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1200.0, 1800.0, 2700.0, 3600.0, 7200.0)
+
+# --- counters ---------------------------------------------------------------------------------------
 
 EVENTS = Counter(
     "crucial_events_total",
-    "Placement events processed, by outcome (opened, no_match, resolved, updated, rejected…).",
+    "Placement events processed, by outcome: opened, repeat_report, updated, resolved, no_match, no_open_incident, "
+    "rejected (invalid; kept whole on the rejected topic).",
     ["outcome"],
     registry=None,
 )
@@ -21,10 +72,47 @@ PROFILES = Counter(
 )
 NOTIFICATIONS = Counter(
     "crucial_notifications_total",
-    "Notifications handled, by channel, outcome (accepted, failed, duplicate) and reason.",
+    "Notification attempts, by channel, outcome (accepted: the provider took it; delivered: the provider "
+    "reported delivery; failed: the provider refused it or reported it undelivered; duplicate: already "
+    "accepted, not sent again) and reason (empty unless failed or duplicate; a short bounded word).",
     ["channel", "outcome", "reason"],
     registry=None,
 )
+RETRIES = Counter(
+    "crucial_notification_retries_total",
+    "Notifications sent again after a retryable failure, by channel and the reason of the failure.",
+    ["channel", "reason"],
+    registry=None,
+)
+FALLBACKS = Counter(
+    "crucial_notification_fallbacks_total",
+    "Notifications re-routed to another channel after failing on `channel`, by the reason of the failure.",
+    ["channel", "reason"],
+    registry=None,
+)
+ESCALATIONS = Counter(
+    "crucial_escalations_total",
+    "Escalations to the next tier after an incident went unacknowledged, by incident priority.",
+    ["priority"],
+    registry=None,
+)
+WINDOW_BREACHES = Counter(
+    "crucial_window_breaches_total",
+    "Incidents whose deadline (last seen + the window) passed while still unacknowledged, counted once "
+    "per incident, by priority.",
+    ["priority"],
+    registry=None,
+)
+ACKNOWLEDGEMENTS = Counter(
+    "crucial_acknowledgements_total",
+    "Acknowledgements received, by channel (sms, link) and outcome (accepted; duplicate: already "
+    "acknowledged; rejected: bad signature, expired link or unknown reference).",
+    ["channel", "outcome"],
+    registry=None,
+)
+
+# --- histograms -------------------------------------------------------------------------------------
+
 DISPATCH_LATENCY = Histogram(
     "crucial_dispatch_latency_seconds",
     "From the report's receipt to the provider accepting the notification.",
@@ -32,5 +120,167 @@ DISPATCH_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
     registry=None,
 )
+DELIVERY_LATENCY = Histogram(
+    "crucial_delivery_latency_seconds",
+    "From the report's receipt to the provider's delivered callback (SMS status callback).",
+    ["channel", "priority"],
+    buckets=LATENCY_BUCKETS,
+    registry=None,
+)
+WINDOW_LATENCY = Histogram(
+    "crucial_window_latency_seconds",
+    "From the child's last-seen time to the incident's first delivery (the first notification a provider "
+    "accepted); observed once per incident.",
+    ["priority"],
+    buckets=WINDOW_BUCKETS,
+    registry=None,
+)
+ACK_LATENCY = Histogram(
+    "crucial_acknowledgement_latency_seconds",
+    "From the report's receipt to the incident's first acknowledgement; observed once per incident.",
+    ["priority"],
+    buckets=ACK_BUCKETS,
+    registry=None,
+)
 
-ALL = (EVENTS, PROFILES, NOTIFICATIONS, DISPATCH_LATENCY)
+ALL = (
+    EVENTS,
+    PROFILES,
+    NOTIFICATIONS,
+    RETRIES,
+    FALLBACKS,
+    ESCALATIONS,
+    WINDOW_BREACHES,
+    ACKNOWLEDGEMENTS,
+    DISPATCH_LATENCY,
+    DELIVERY_LATENCY,
+    WINDOW_LATENCY,
+    ACK_LATENCY,
+)
+
+EVENT_OUTCOMES = ("opened", "repeat_report", "updated", "resolved", "no_match", "no_open_incident", "rejected")
+PROFILE_OUTCOMES = ("upserted", "removed", "rejected")
+CHANNELS = ("sms", "email")
+ACK_CHANNELS = ("sms", "link")
+ACK_OUTCOMES = ("accepted", "duplicate", "rejected")
+
+
+def _prime() -> None:
+    """Create the label combinations known in advance at 0. Failure reasons are not primed: a closed set
+    (alerts.channels.reasons) but ~30 of them per channel, mostly never seen; the rules sum over them."""
+    for outcome in EVENT_OUTCOMES:
+        EVENTS.labels(outcome)
+    for outcome in PROFILE_OUTCOMES:
+        PROFILES.labels(outcome)
+    for channel in CHANNELS:
+        NOTIFICATIONS.labels(channel, "accepted", "")
+        NOTIFICATIONS.labels(channel, "delivered", "")
+    for priority in Priority:
+        ESCALATIONS.labels(priority.value)
+        WINDOW_BREACHES.labels(priority.value)
+        WINDOW_LATENCY.labels(priority.value)
+        ACK_LATENCY.labels(priority.value)
+        for channel in CHANNELS:
+            DISPATCH_LATENCY.labels(channel, priority.value)
+        DELIVERY_LATENCY.labels("sms", priority.value)  # only SMS has a delivered callback
+    for channel in ACK_CHANNELS:
+        for outcome in ACK_OUTCOMES:
+            ACKNOWLEDGEMENTS.labels(channel, outcome)
+
+
+_prime()
+
+# --- gauges computed from the open incidents at scrape time -----------------------------------------
+
+OPEN_INCIDENTS = "crucial_open_incidents"
+OLDEST_UNACKNOWLEDGED = "crucial_oldest_unacknowledged_incident_age_seconds"
+LEAST_TIME_LEFT = "crucial_incident_least_time_left_seconds"
+
+UNACKNOWLEDGED = (IncidentStatus.OPEN, IncidentStatus.ESCALATED)
+OPEN_STATES = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.ESCALATED)
+
+
+class IncidentFacts(Protocol):
+    """What the gauges read from an incident; alerts.model.Incident satisfies it."""
+
+    @property
+    def status(self) -> IncidentStatus: ...
+    @property
+    def priority(self) -> Priority: ...
+    @property
+    def received_at(self) -> datetime: ...
+    @property
+    def deadline(self) -> datetime: ...
+
+
+class IncidentGauges:
+    """Open-incident gauges, computed at each scrape from `source()` (the not-yet-resolved incidents).
+
+    * crucial_open_incidents{state, priority}: how many; every state × priority is exposed, 0 when none.
+    * crucial_oldest_unacknowledged_incident_age_seconds{priority}: now − received_at of the oldest
+      incident still unacknowledged (state open or escalated); no sample for a priority with none.
+    * crucial_incident_least_time_left_seconds{state, priority}: the least (deadline − now) among the
+      incidents in that state; negative once the deadline has passed; no sample when there are none.
+
+    Register one per app: `registry.register(IncidentGauges(source, clock))`. If `source` raises, the
+    scrape still succeeds without these three families (and the error is logged), so a bug here does
+    not look like the worker being down.
+
+    Every worker reads every partition's incidents (alerts.directory), so each reports them all:
+    aggregate across instances with max/min (as the rules and the dashboard do), never sum.
+    """
+
+    def __init__(self, source: Callable[[], Iterable[IncidentFacts]], clock: Callable[[], datetime]) -> None:
+        self._source = source
+        self._clock = clock
+
+    def describe(self) -> list[Metric]:
+        return list(self._families())
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            incidents = list(self._source())
+            now = self._clock()
+        except Exception:
+            log.exception("cannot read open incidents for the metrics")
+            return iter(())
+        return iter(self._families(incidents, now))
+
+    @staticmethod
+    def _families(incidents: Iterable[IncidentFacts] = (), now: datetime | None = None) -> Iterator[Metric]:
+        counts = {(state, priority): 0 for state in OPEN_STATES for priority in Priority}
+        oldest: dict[Priority, datetime] = {}
+        least: dict[tuple[IncidentStatus, Priority], datetime] = {}
+        for incident in incidents:
+            key = (incident.status, incident.priority)
+            if key not in counts:  # resolved: not open
+                continue
+            counts[key] += 1
+            if incident.status in UNACKNOWLEDGED:
+                oldest[incident.priority] = min(oldest.get(incident.priority, incident.received_at), incident.received_at)
+            least[key] = min(least.get(key, incident.deadline), incident.deadline)
+
+        count = GaugeMetricFamily(
+            OPEN_INCIDENTS,
+            "Incidents not yet resolved, by state (open, acknowledged, escalated) and priority.",
+            labels=["state", "priority"],
+        )
+        age = GaugeMetricFamily(
+            OLDEST_UNACKNOWLEDGED,
+            "Seconds since the receipt of the oldest incident still unacknowledged (open or escalated), by priority.",
+            labels=["priority"],
+        )
+        left = GaugeMetricFamily(
+            LEAST_TIME_LEFT,
+            "Least seconds left to the deadline (last seen + the window) among open incidents, by state and "
+            "priority; negative once passed.",
+            labels=["state", "priority"],
+        )
+        if now is not None:
+            for (state, priority), n in counts.items():
+                count.add_metric([state.value, priority.value], n)
+            for priority, received in oldest.items():
+                age.add_metric([priority.value], (now - received).total_seconds())
+            for (state, priority), deadline in least.items():
+                left.add_metric([state.value, priority.value], (deadline - now).total_seconds())
+        yield from (count, age, left)

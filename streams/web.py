@@ -12,6 +12,9 @@ if TYPE_CHECKING:
 
 def register_views(worker: Worker) -> None:
     app = worker.app
+    from streams.api import register_ingest_views  # here: streams.api imports streams.app
+
+    register_ingest_views(worker)  # POST /v1/events, GET /v1/openapi.json, the /report form
 
     @app.page("/ready")
     class Ready(View):

@@ -80,4 +80,41 @@ def unique_topics(prefix: str) -> dict[str, str]:
         "incidents": f"{prefix}.incidents",
         "notifications": f"{prefix}.notifications",
         "deliveries": f"{prefix}.deliveries",
+        "incident_commands": f"{prefix}.incident-commands",
     }
+
+
+def expected_notifications(event: dict[str, Any], config: Any, now: datetime | None = None) -> set[tuple[str, str, str]]:
+    """(agency, channel, address) the domain routes `event` to, against the sample profiles.
+
+    Stream tests compare what the worker produced with what the pure domain decides; routing
+    itself is tested in tests/unit.
+    """
+    from alerts.intake import parse_event, parse_profile
+    from alerts.matching import ProfileIndex
+    from alerts.rendering import Renderer
+    from alerts.triage import triage
+
+    index = ProfileIndex()
+    for profile in sample_profiles():
+        index.upsert(parse_profile(json.dumps(profile)))
+    outcome = triage(
+        parse_event(json.dumps(event)),
+        open_incident=None,
+        index=index,
+        config=config,
+        renderer=Renderer(config.path(config.settings.templates_dir), config.settings.timezone),
+        now=now or datetime.now(UTC),
+    )
+    return {(n.recipient.agency_id, n.channel, n.recipient.address) for n in outcome.notifications}
+
+
+# A synthetic child who resembles no sample profile (for no-match paths).
+UNFLAGGED_CHILD: dict[str, Any] = {
+    "given_names": "Oliver",
+    "family_name": "Pemberton-Hale",
+    "aliases": [],
+    "date_of_birth": {"value": "2012-05-17"},
+    "sex": "male",
+    "nationality": "British",
+}

@@ -8,20 +8,16 @@ import uuid
 import pytest
 
 from tests.integration.worker import RunningWorker
-from tests.support import make_event
+from tests.support import UNFLAGGED_CHILD, expected_notifications, make_event
 
 pytestmark = pytest.mark.integration
 
-# config/routing.yaml: a high-risk Harrow child alerts the police and Harrow EDT (sms + email each)
-# and the child's social worker (sms + email).
-EXPECTED_HARROW_HIGH = {
-    ("met-police-mispers", "sms"),
-    ("met-police-mispers", "email"),
-    ("harrow-edt", "sms"),
-    ("harrow-edt", "email"),
-    ("social-worker", "sms"),
-    ("social-worker", "email"),
-}
+FLAGGED = [{"scheme": "home_office", "value": "HO-S1234567"}]  # prof-0001: high risk, Harrow
+
+
+def routed(worker: RunningWorker, event: dict) -> set[tuple[str, str]]:  # type: ignore[type-arg]
+    """(agency, channel) the domain routes this event to: what the worker must have produced."""
+    return {(agency, channel) for agency, channel, _ in expected_notifications(event, worker.config)}
 
 
 def _child() -> str:
@@ -34,7 +30,9 @@ def _for_incident(incident_id: str):  # type: ignore[no-untyped-def]
 
 def test_matched_event_opens_incident_and_notifies_exactly_the_configured_recipients(worker: RunningWorker) -> None:
     child = _child()
-    event = make_event(child_reference=child, identifiers=[{"scheme": "home_office", "value": "HO-S1234567"}])
+    event = make_event(child_reference=child, identifiers=FLAGGED)
+    expected = routed(worker, event)
+    assert {"social-worker", "met-police-mispers"} <= {agency for agency, _ in expected}
     worker.emit(event)
 
     incidents = worker.read(
@@ -49,20 +47,20 @@ def test_matched_event_opens_incident_and_notifies_exactly_the_configured_recipi
     assert incident["child_reference"] == child
 
     mine = _for_incident(incident["incident_id"])
-    notes = mine(worker.read(worker.topics.notifications, until=lambda rs: len(mine(rs)) >= 6, settle_s=1.0))
-    assert {(n["recipient"]["agency_id"], n["channel"]) for n in notes} == EXPECTED_HARROW_HIGH
-    assert len(notes) == len(EXPECTED_HARROW_HIGH)
+    notes = mine(worker.read(worker.topics.notifications, until=lambda rs: len(mine(rs)) >= len(expected), settle_s=1.0))
+    assert {(n["recipient"]["agency_id"], n["channel"]) for n in notes} == expected
+    assert len(notes) == len(expected)
     assert len({n["idempotency_key"] for n in notes}) == len(notes)
 
     deliveries = mine(
         worker.read(
             worker.topics.deliveries,
-            until=lambda rs: sum(r["state"] == "accepted" for r in mine(rs)) >= 6,
+            until=lambda rs: sum(r["state"] == "accepted" for r in mine(rs)) >= len(notes),
         )
     )
-    assert sorted(r["state"] for r in deliveries).count("accepted") == 6
+    assert [r["state"] for r in deliveries].count("accepted") == len(notes)
     sent = [json.loads(line) for line in worker.outbox.read_text().splitlines()]
-    assert sum(1 for n in sent if n["incident_id"] == incident["incident_id"]) == 6
+    assert sum(1 for n in sent if n["incident_id"] == incident["incident_id"]) == len(notes)
     sms = next(n for n in sent if n["incident_id"] == incident["incident_id"] and n["channel"] == "sms")
     assert incident["reference"] in sms["message"]["text"]
     assert "Tran" not in sms["message"]["text"], "SMS must not carry the child's name by default"
@@ -70,9 +68,9 @@ def test_matched_event_opens_incident_and_notifies_exactly_the_configured_recipi
 
 def test_unmatched_event_yields_nothing_and_is_counted(worker: RunningWorker) -> None:
     before = worker.metric("crucial_events_total", outcome="no_match")
-    event = make_event(child_reference=_child())  # no identifier known to any profile
+    event = make_event(child_reference=_child(), **UNFLAGGED_CHILD)  # resembles no profile
     worker.emit(event)
-    marker = make_event(child_reference=_child(), identifiers=[{"scheme": "home_office", "value": "HO-S1234567"}])
+    marker = make_event(child_reference=_child(), identifiers=FLAGGED)
     worker.emit(marker, key=event["child"]["reference"])  # same partition: processed after the first
     worker.read(worker.topics.incidents, until=lambda rs: any(r["incident"]["event_id"] == marker["event_id"] for r in rs))
     incidents = worker.read(worker.topics.incidents, until=lambda rs: True)
@@ -90,7 +88,7 @@ def test_malformed_payloads_are_rejected_with_reasons_and_the_worker_goes_on(wor
     payloads = [b"this is not json {", json.dumps(bad_schema).encode(), json.dumps(unknown_type).encode(), b"\xff\xfe\x00"]
     for payload in payloads:
         worker.emit(payload, key=key)
-    good = make_event(child_reference=key, identifiers=[{"scheme": "home_office", "value": "HO-S1234567"}])
+    good = make_event(child_reference=key, identifiers=FLAGGED)
     worker.emit(good)
 
     # This module's worker has a rejected topic of its own: only these four land on it.
@@ -112,7 +110,8 @@ def test_malformed_payloads_are_rejected_with_reasons_and_the_worker_goes_on(wor
 
 def test_returned_event_resolves_the_incident_and_stands_everyone_down(worker: RunningWorker) -> None:
     child = _child()
-    left = make_event(child_reference=child, identifiers=[{"scheme": "home_office", "value": "HO-S1234567"}])
+    left = make_event(child_reference=child, identifiers=FLAGGED)
+    expected = routed(worker, left)
     worker.emit(left)
     opened = worker.read(worker.topics.incidents, until=lambda rs: any(r["incident"]["event_id"] == left["event_id"] for r in rs))
     incident_id = next(r["incident"]["incident_id"] for r in opened if r["incident"]["event_id"] == left["event_id"])
@@ -125,8 +124,10 @@ def test_returned_event_resolves_the_incident_and_stands_everyone_down(worker: R
     stand_downs = [
         n
         for n in mine(
-            worker.read(worker.topics.notifications, until=lambda rs: sum(n["kind"] == "stand_down" for n in mine(rs)) >= 6)
+            worker.read(
+                worker.topics.notifications, until=lambda rs: sum(n["kind"] == "stand_down" for n in mine(rs)) >= len(expected)
+            )
         )
         if n["kind"] == "stand_down"
     ]
-    assert {(n["recipient"]["agency_id"], n["channel"]) for n in stand_downs} == EXPECTED_HARROW_HIGH
+    assert {(n["recipient"]["agency_id"], n["channel"]) for n in stand_downs} == expected

@@ -11,7 +11,7 @@ from alerts.matching import ProfileIndex
 from alerts.model import IncidentStatus
 from alerts.rendering import Renderer
 from alerts.triage import Outcome, triage
-from tests.support import REPO, make_event, sample_profiles
+from tests.support import REPO, UNFLAGGED_CHILD, make_event, sample_profiles
 
 NOW = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)
 
@@ -60,7 +60,9 @@ def test_match_opens_an_incident_with_the_window_from_last_seen(config: Config, 
 
 
 def test_no_match_produces_nothing(config: Config, index: ProfileIndex) -> None:
-    outcome = run(make_event(now=NOW, child_reference="NOBODY-1"), config, index)
+    event = make_event(now=NOW, child_reference="NOBODY-1", **UNFLAGGED_CHILD)
+    event["circumstances"]["vehicles"] = []
+    outcome = run(event, config, index)
     assert (outcome.label, outcome.records, outcome.notifications, outcome.open_incident) == ("no_match", [], [], None)
 
 

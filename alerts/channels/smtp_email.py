@@ -1,0 +1,245 @@
+"""Email over SMTP (aiosmtplib): STARTTLS or implicit TLS, AUTH, multipart text + HTML.
+
+One connection per message, at most `max_concurrency` at once, each SMTP command cut off after
+`timeout_s`. The envelope (MAIL FROM / RCPT TO) is set explicitly, never read from headers, and
+every header value is made single-line first, so nothing in a notification can add a recipient or
+a header. The Message-ID is derived from the idempotency key (and Date from created_at), so a
+retried or replayed notification is the same message to the recipient's mail system.
+
+Failures: 4xx replies, timeouts and dropped connections are retryable; 5xx replies, refused
+credentials (535), TLS that cannot be verified, and recipients outside `allowed_domains` are not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import socket
+import ssl
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Literal
+
+import aiosmtplib
+
+from alerts.channels import reasons
+from alerts.channels.base import Accepted, DeliveryError
+from alerts.channels.retry import RetryPolicy
+from alerts.channels.secrets import read_secret
+from alerts.config import Config, SmtpSettings
+from alerts.model import Notification
+
+log = logging.getLogger("crucial.channels.smtp")
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_ADDRESS = re.compile(
+    rf"^(?P<local>[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~-]+)*)@(?P<domain>{_LABEL}(?:\.{_LABEL})+)$"
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
+_TOKEN = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_SUBJECT = 200
+
+Tls = Literal["starttls", "implicit", "none"]
+
+
+def one_line(text: str, limit: int = MAX_SUBJECT) -> str:
+    """Header-safe text: CR, LF and every other control character become a space; trimmed; capped."""
+    flat = " ".join(_CONTROL.sub(" ", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def check_address(address: str) -> tuple[str, str]:
+    """(address, lower-case domain) for a plain ASCII addr-spec; DeliveryError invalid_address otherwise."""
+    found = _ADDRESS.fullmatch(address.strip())
+    if found is None or len(address) > 254:
+        raise DeliveryError(reasons.INVALID_ADDRESS, retryable=False, detail="not a plain email address")
+    return found.group(0), found.group("domain").lower()
+
+
+def domain_allowed(domain: str, allowed: list[str]) -> bool:
+    """An empty allow-list allows any domain; otherwise the domain or a parent must be listed."""
+    if not allowed:
+        return True
+    domain = domain.lower().rstrip(".")
+    return any(domain == entry or domain.endswith("." + entry) for entry in allowed)
+
+
+def message_id(notification: Notification, domain: str) -> str:
+    """The same Message-ID for every attempt at the same notification."""
+    return f"<{notification.idempotency_key}@{domain}>"
+
+
+def build_message(notification: Notification, *, sender: str, sender_name: str, message_id_domain: str) -> EmailMessage:
+    """The MIME message: text/plain, plus text/html as the preferred alternative when rendered."""
+    address, _ = check_address(notification.recipient.address)
+    sender_local, sender_domain = sender.rsplit("@", 1)
+    local, domain = address.rsplit("@", 1)
+    msg = EmailMessage(policy=SMTP_POLICY)
+    msg["From"] = Address(display_name=one_line(sender_name, 80), username=sender_local, domain=sender_domain)
+    msg["To"] = Address(display_name=one_line(notification.recipient.name, 80), username=local, domain=domain)
+    msg["Subject"] = one_line(notification.message.subject or f"Crucial Hour {notification.incident_reference}")
+    msg["Date"] = format_datetime(notification.created_at)
+    msg["Message-ID"] = message_id(notification, message_id_domain)
+    incident = _TOKEN.sub("-", notification.incident_id)[:80] or "incident"
+    msg["References"] = f"<incident-{incident}@{message_id_domain}>"  # threads one incident's mail
+    msg["X-Crucial-Reference"] = one_line(notification.incident_reference, 40)
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
+    msg["X-Auto-Response-Suppress"] = "All"
+    if notification.priority.value == "high":
+        msg["Importance"] = "high"
+        msg["X-Priority"] = "1"
+    msg.set_content(notification.message.text, charset="utf-8")
+    if notification.message.html:
+        msg.add_alternative(notification.message.html, subtype="html", charset="utf-8")
+    return msg
+
+
+def translate_smtp_error(exc: BaseException) -> DeliveryError:
+    """An aiosmtplib / socket / TLS failure as a DeliveryError (4xx and network: retry; 5xx: not)."""
+    name = type(exc).__name__
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [refused.code for refused in exc.recipients] or [550]
+        code = max(codes)
+        if all(400 <= c < 500 for c in codes):
+            return DeliveryError(reasons.SMTP_4XX, retryable=True, detail=f"RCPT {code}")
+        return DeliveryError(reasons.RECIPIENT_REJECTED, retryable=False, detail=f"RCPT {code}")
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return DeliveryError(reasons.AUTH, retryable=400 <= exc.code < 500, detail=f"AUTH {exc.code}")
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        if 400 <= exc.code < 500:
+            return DeliveryError(reasons.SMTP_4XX, retryable=True, detail=f"{name} {exc.code}")
+        if 500 <= exc.code < 600:
+            return DeliveryError(reasons.SMTP_5XX, retryable=False, detail=f"{name} {exc.code}")
+        return DeliveryError(reasons.PROVIDER_ERROR, retryable=True, detail=f"{name} {exc.code}")
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(exc, ssl.SSLError) or isinstance(cause, ssl.SSLError):
+        return DeliveryError(
+            reasons.TLS, retryable=False, detail=type(cause if isinstance(cause, ssl.SSLError) else exc).__name__
+        )
+    if isinstance(exc, TimeoutError):  # aiosmtplib's timeouts are TimeoutErrors too
+        return DeliveryError(reasons.TIMEOUT, retryable=True, detail=name)
+    # aiosmtplib raises the plain SMTPException for a missing STARTTLS or AUTH extension.
+    if isinstance(exc, aiosmtplib.SMTPNotSupported) or (
+        type(exc) is aiosmtplib.SMTPException and "not supported" in str(exc).lower()
+    ):
+        return DeliveryError(reasons.NOT_SUPPORTED, retryable=False, detail=name)
+    if isinstance(exc, OSError):  # SMTPConnectError, SMTPServerDisconnected, ConnectionRefusedError…
+        return DeliveryError(reasons.CONNECTION, retryable=True, detail=name)
+    return DeliveryError(reasons.PROVIDER_ERROR, retryable=True, detail=name)
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """Certificate and host name verified, TLS 1.2 at least; `ca_file` replaces the system's CAs."""
+    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+class SmtpEmailSender:
+    """Sender for the "email" channel over SMTP."""
+
+    name = "smtp"
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        tls: Tls = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        sender_name: str = "Crucial Hour",
+        ca_file: Path | None = None,
+        local_hostname: str | None = None,
+        message_id_domain: str | None = None,
+        allowed_domains: list[str] | None = None,
+        timeout_s: float = 15.0,
+        max_concurrency: int = 8,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        if tls not in ("starttls", "implicit", "none"):
+            raise ValueError("tls must be starttls, implicit or none")
+        if (username is None) != (password is None):
+            raise ValueError("give both username and password, or neither")
+        self.host, self.port, self.tls = host, port, tls
+        self.sender = check_address(sender)[0]
+        self.sender_name = sender_name
+        self._username, self._password = username, password
+        self._tls_context = tls_context(ca_file) if tls != "none" else None
+        # Resolved once here, not per message: socket.getfqdn() may block on DNS.
+        self.local_hostname = local_hostname or socket.getfqdn()
+        self.message_id_domain = message_id_domain or self.sender.rsplit("@", 1)[1].lower()
+        self.allowed_domains = [d.lower() for d in allowed_domains or []]
+        self.timeout_s = timeout_s
+        self.retry_policy = retry_policy or RetryPolicy()
+        self._slots = asyncio.Semaphore(max_concurrency)
+
+    def message_for(self, notification: Notification) -> EmailMessage:
+        """The message for one notification, after the address and allow-list checks (pure)."""
+        _, domain = check_address(notification.recipient.address)
+        if not domain_allowed(domain, self.allowed_domains):
+            raise DeliveryError(reasons.DOMAIN_NOT_ALLOWED, retryable=False, detail="recipient domain not in allowed_domains")
+        return build_message(
+            notification, sender=self.sender, sender_name=self.sender_name, message_id_domain=self.message_id_domain
+        )
+
+    async def send(self, notification: Notification) -> Accepted:
+        msg = self.message_for(notification)
+        recipient = check_address(notification.recipient.address)[0]
+        async with self._slots:
+            try:
+                # Per-command timeouts inside; the whole exchange is bounded too.
+                async with asyncio.timeout(self.timeout_s * 4):
+                    await aiosmtplib.send(
+                        msg,
+                        sender=self.sender,
+                        recipients=[recipient],
+                        hostname=self.host,
+                        port=self.port,
+                        username=self._username,
+                        password=self._password,
+                        use_tls=self.tls == "implicit",
+                        start_tls=self.tls == "starttls",
+                        tls_context=self._tls_context,
+                        local_hostname=self.local_hostname,
+                        timeout=self.timeout_s,
+                    )
+            except (aiosmtplib.SMTPException, OSError) as exc:  # TimeoutError and ssl.SSLError are OSErrors
+                raise translate_smtp_error(exc) from None
+        log.debug("email %s accepted by %s", notification.idempotency_key[:8], self.host)
+        return Accepted(provider_id=str(msg["Message-ID"]))
+
+    async def close(self) -> None:
+        return None
+
+
+def from_config(config: Config) -> SmtpEmailSender | None:
+    """The sender described by settings.smtp, or None when SMTP is not configured."""
+    settings: SmtpSettings | None = config.settings.smtp
+    if settings is None:
+        return None
+    password = None
+    if settings.username:
+        password_file = config.path(settings.password_file) if settings.password_file else None
+        password = read_secret(setting="smtp.password", env=settings.password_env, file=password_file)
+    return SmtpEmailSender(
+        host=settings.host,
+        port=settings.port,
+        sender=settings.sender,
+        tls=settings.tls,
+        username=settings.username,
+        password=password,
+        sender_name=settings.sender_name,
+        ca_file=config.path(settings.ca_file) if settings.ca_file else None,
+        local_hostname=settings.local_hostname,
+        message_id_domain=settings.message_id_domain,
+        allowed_domains=list(settings.allowed_domains),
+        timeout_s=settings.timeout_s,
+        max_concurrency=settings.max_concurrency,
+        retry_policy=RetryPolicy.from_settings(settings.retry),
+    )

@@ -1,0 +1,93 @@
+"""What every worker knows about incidents: the latest state of each, and how its deliveries went.
+
+Fed from the incidents and deliveries topics (every partition), it answers the situation board,
+acknowledgements (reference -> incident), the leader's escalation timer and the incident gauges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from alerts.model import DeliveryRecord, Incident, IncidentRecord, IncidentStatus, Recipient
+
+OPEN_STATES = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.ESCALATED)
+KEPT_AFTER_RESOLVED = 500  # resolved incidents the board still shows
+
+
+@dataclass
+class IncidentView:
+    incident: Incident
+    deliveries: dict[str, DeliveryRecord] = field(default_factory=dict)  # by idempotency key
+    first_delivery_at: datetime | None = None
+
+
+class IncidentDirectory:
+    def __init__(self) -> None:
+        self._views: dict[str, IncidentView] = {}
+        self._by_reference: dict[str, str] = {}
+        self._early_deliveries: dict[str, list[DeliveryRecord]] = {}
+
+    def apply_incident(self, record: IncidentRecord) -> None:
+        incident = record.incident
+        view = self._views.get(incident.incident_id)
+        if view is None:
+            view = IncidentView(incident)
+            self._views[incident.incident_id] = view
+            self._by_reference[incident.reference.upper()] = incident.incident_id
+            for early in self._early_deliveries.pop(incident.incident_id, []):
+                self._add_delivery(view, early)
+        elif len(incident.timeline) >= len(view.incident.timeline):  # ignore a stale replayed record
+            view.incident = incident
+        if incident.status == IncidentStatus.RESOLVED:
+            self._forget_old_resolved()
+
+    def apply_delivery(self, record: DeliveryRecord) -> None:
+        view = self._views.get(record.incident_id)
+        if view is None:  # the delivery's incident record is on another partition, not read yet
+            self._early_deliveries.setdefault(record.incident_id, []).append(record)
+            return
+        self._add_delivery(view, record)
+
+    @staticmethod
+    def _add_delivery(view: IncidentView, record: DeliveryRecord) -> None:
+        previous = view.deliveries.get(record.idempotency_key)
+        if previous is None or previous.state != "delivered":
+            view.deliveries[record.idempotency_key] = record
+        if record.state in ("accepted", "delivered") and (view.first_delivery_at is None or record.at < view.first_delivery_at):
+            view.first_delivery_at = record.at
+
+    def _forget_old_resolved(self) -> None:
+        resolved = [v for v in self._views.values() if v.incident.status == IncidentStatus.RESOLVED]
+        excess = len(resolved) - KEPT_AFTER_RESOLVED
+        for view in sorted(resolved, key=lambda v: v.incident.received_at)[: max(excess, 0)]:
+            del self._views[view.incident.incident_id]
+            self._by_reference.pop(view.incident.reference.upper(), None)
+
+    def get(self, incident_id: str) -> IncidentView | None:
+        return self._views.get(incident_id)
+
+    def by_reference(self, reference: str) -> IncidentView | None:
+        incident_id = self._by_reference.get(reference.strip().upper())
+        return self._views.get(incident_id) if incident_id else None
+
+    def open(self) -> list[IncidentView]:
+        """Open incidents, the nearest deadline first."""
+        return sorted((v for v in self._views.values() if v.incident.status in OPEN_STATES), key=lambda v: v.incident.deadline)
+
+    def recent(self) -> list[IncidentView]:
+        return sorted(self._views.values(), key=lambda v: v.incident.received_at, reverse=True)
+
+    def alerted_recipient(self, view: IncidentView, channel: str, address: str) -> Recipient | None:
+        """The recipient of this incident reached at `address`, if any (acknowledgement is theirs only)."""
+        for alerted in view.incident.alerted:
+            if alerted.channel == channel and _same_address(alerted.recipient.address, address):
+                return alerted.recipient
+        return None
+
+
+def _same_address(a: str, b: str) -> bool:
+    """Phone numbers compare by their digits (spaces, dashes, brackets aside); emails case-blind."""
+    if "@" in a or "@" in b:
+        return a.strip().lower() == b.strip().lower()
+    return [c for c in a if c.isdigit()] == [c for c in b if c.isdigit()]

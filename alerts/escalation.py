@@ -1,0 +1,117 @@
+"""Acknowledgement, escalation and window breach: pure transitions of an open incident.
+
+The leader's timer asks `due_step` of every open incident; the incident's owner applies the
+resulting command with `escalate`, so a duplicate command (a tick before the owner's change is
+seen) is harmless: a step is taken once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from alerts.config import Config, EscalationChain
+from alerts.model import (
+    Acknowledgement,
+    AckVia,
+    Alerted,
+    Incident,
+    IncidentCommand,
+    IncidentStatus,
+    PlacementEvent,
+    Recipient,
+    RiskProfile,
+)
+from alerts.rendering import Renderer
+from alerts.routing import agency_routes
+from alerts.triage import Outcome, _notifications, _record, _with
+
+ESCALATABLE = (IncidentStatus.OPEN, IncidentStatus.ESCALATED)
+
+
+def due_step(incident: Incident, chain: EscalationChain | None, now: datetime) -> int:
+    """How many escalation steps should have fired by `now` (0 when none, or when acknowledged)."""
+    if chain is None or not chain.steps or incident.acknowledged or incident.status not in ESCALATABLE:
+        return 0
+    elapsed = now - incident.received_at
+    fired = sum(1 for step in chain.steps if elapsed >= timedelta(minutes=step.after_minutes))
+    if fired == len(chain.steps) and chain.repeat_every_minutes:
+        since_last = elapsed - timedelta(minutes=chain.steps[-1].after_minutes)
+        fired += int(since_last / timedelta(minutes=chain.repeat_every_minutes))
+    return fired
+
+
+def escalate(
+    incident: Incident,
+    step: int,
+    event: PlacementEvent,
+    profile: RiskProfile | None,
+    config: Config,
+    renderer: Renderer,
+    now: datetime,
+) -> Outcome:
+    """Take escalation step `step` (1-based; beyond the chain, its last step repeats)."""
+    chain = config.escalation.chains.get(incident.priority)
+    if step <= incident.escalation_step or incident.acknowledged or incident.status not in ESCALATABLE or not chain:
+        return Outcome("escalation_not_needed", incident)
+    spec = chain.steps[min(step, len(chain.steps)) - 1]
+    why = f"escalation step {step}"
+    targets = [
+        Alerted(channel=r.channel, recipient=r.recipient)
+        for agency_id in spec.notify
+        for r in agency_routes(agency_id, spec.channels, config, now, why)
+    ]
+    known = {(a.channel, a.recipient.address) for a in incident.alerted}
+    alerted = [*incident.alerted, *(t for t in targets if (t.channel, t.recipient.address) not in known)]
+    escalated = _with(
+        incident,
+        now,
+        f"not acknowledged: escalation step {step} to {', '.join(spec.notify)}",
+        status=IncidentStatus.ESCALATED,
+        escalation_step=step,
+        alerted=alerted,
+    )
+    notes = _notifications("escalation", escalated, event, profile, targets, renderer, now, variant=f"step{step}")
+    return Outcome("escalated", escalated, [_record("escalated", escalated, now)], notes)
+
+
+def acknowledge(incident: Incident, by: Recipient, via: AckVia, now: datetime) -> Outcome:
+    if any(a.by.address == by.address for a in incident.acknowledgements):
+        return Outcome("duplicate_acknowledgement", incident)
+    acks = [*incident.acknowledgements, Acknowledgement(by=by, via=via, at=now)]
+    status = IncidentStatus.ACKNOWLEDGED if incident.status in ESCALATABLE else incident.status
+    acknowledged = _with(
+        incident, now, f"acknowledged by {by.name} ({by.agency_id}) via {via}", acknowledgements=acks, status=status
+    )
+    return Outcome("acknowledged", acknowledged, [_record("acknowledged", acknowledged, now)])
+
+
+def breach(incident: Incident, now: datetime) -> Outcome:
+    """The window ended with nobody acknowledging: recorded once, for the audit trail and the metric."""
+    if incident.breached or incident.acknowledged or now < incident.deadline:
+        return Outcome("breach_not_due", incident)
+    breached = _with(incident, now, "the crucial hour ended without an acknowledgement", breached=True)
+    return Outcome("breached", breached, [_record("breached", breached, now)])
+
+
+def commands_due(incidents: list[Incident], config: Config, now: datetime) -> list[IncidentCommand]:
+    """What the leader's timer asks of the owners now: escalation steps due and windows breached."""
+    commands = []
+    for incident in incidents:
+        step = due_step(incident, config.escalation.chains.get(incident.priority), now)
+        if step > incident.escalation_step:
+            commands.append(
+                IncidentCommand(
+                    command="escalate",
+                    incident_id=incident.incident_id,
+                    child_reference=incident.child_reference,
+                    at=now,
+                    step=step,
+                )
+            )
+        if not incident.breached and not incident.acknowledged and now >= incident.deadline and incident.status in ESCALATABLE:
+            commands.append(
+                IncidentCommand(
+                    command="breach", incident_id=incident.incident_id, child_reference=incident.child_reference, at=now
+                )
+            )
+    return commands

@@ -1,0 +1,273 @@
+"""Names, dates of birth and contact details reduced to comparable forms.
+
+Pure and stateless (small caches only). Names are folded (unidecode: diacritics and scripts to ASCII,
+lower case, punctuation dropped), split into tokens with Arabic particles handled, and given a
+transliteration-tolerant phonetic key (jellyfish metaphone after a few cross-language respellings),
+so that Mohammed / Muhammad / Mohamed, Nguyễn / Nguyen and Yusuf / Jusuf / Youssef meet. Token
+similarity combines the phonetic key with Jaro-Winkler (rapidfuzz).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+import jellyfish
+from rapidfuzz.distance import JaroWinkler, Levenshtein
+from unidecode import unidecode
+
+from alerts.model import DateOfBirth
+
+# Particles that are not part of a name's identity: "al-Bashir" is Bashir, "bin Laden" is Laden.
+PARTICLES = frozenset({"al", "el", "ul", "bin", "ibn", "bint", "ben"})
+# "Abdul Rahman", "Abdel-Rahman", "Abdulrahman", "Abdirahman" are one name: held as "abdrahman".
+_ABD = re.compile(r"^abd(?:ul|el|al|il|ol|u|i)?(?=[a-z]{3,})")
+_ABD_ALONE = frozenset({"abd", "abdul", "abdel", "abdal", "abdil", "abdol", "abdu"})
+_NOT_NAME = re.compile(r"[^a-z0-9 ]+")
+_JOINERS = re.compile(r"['`´’‘]")  # O'Brien -> obrien, not "o brien"
+
+
+def fold(text: str) -> str:
+    """'Nguyễn Thị-Hoa' -> 'nguyen thi hoa': ASCII, lower case, punctuation to spaces."""
+    ascii_text = unidecode(_JOINERS.sub("", text)).lower()
+    ascii_text = _JOINERS.sub("", ascii_text)
+    return " ".join(_NOT_NAME.sub(" ", ascii_text).split())
+
+
+def name_tokens(text: str) -> tuple[str, ...]:
+    """Folded tokens of one written name; single letters are initials; digits are dropped."""
+    raw = [t for t in fold(text).split() if not t.isdigit()]
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        token = raw[i]
+        if token in _ABD_ALONE and i + 1 < len(raw):
+            nxt = raw[i + 1]
+            if nxt in PARTICLES and i + 2 < len(raw):
+                nxt = raw[i + 2]
+                i += 1
+            out.append("abd" + nxt)
+            i += 2
+            continue
+        i += 1
+        if token in PARTICLES and len(raw) > 1:
+            continue
+        out.append(_ABD.sub("abd", token))
+    return tuple(out)
+
+
+_RESPELL = (
+    ("dh", "d"),
+    ("th", "t"),
+    ("kh", "k"),
+    ("gh", "g"),
+    ("ph", "f"),
+    ("ou", "u"),
+    ("oo", "u"),
+    ("ee", "i"),
+    ("q", "k"),
+    ("xh", "j"),  # Albanian xh is English j: Xhesika / Jessica
+)
+
+
+_DOUBLED = re.compile(r"(.)\1+")
+
+
+@lru_cache(maxsize=200_000)
+def respelled(token: str) -> str:
+    """One spelling for common transliteration differences: 'mohammed' -> 'mohamed', 'aly' -> 'ali'."""
+    t = token
+    for old, new in _RESPELL:
+        t = t.replace(old, new)
+    if t[:1] == "j":  # Jusuf / Yusuf, Johannes / Yohannes
+        t = "y" + t[1:]
+    t = t[:1] + t[1:].replace("y", "i")  # y as a vowel: Skye / Sky, Hayle / Haile, Maryam / Mariam
+    return _DOUBLED.sub(r"\1", t)
+
+
+@lru_cache(maxsize=200_000)
+def sound(token: str) -> str:
+    """A phonetic key tolerant of transliteration: 'mohammed', 'muhammad', 'mohamed' -> 'MHMT'."""
+    if len(token) <= 1:
+        return token.upper()
+    t = respelled(token)
+    key = jellyfish.metaphone(t) or t.upper()
+    if key[0] in "AEIOU":  # Osman / Usman, Elira / Ilira
+        key = "A" + key[1:]
+    return key
+
+
+@lru_cache(maxsize=400_000)
+def token_similarity(a: str, b: str) -> float:
+    """0..1 for two full folded tokens: 1 when equal; sound-alikes at least 0.85 (0.9 when short).
+
+    Jaro-Winkler flatters short strings ('anh' / 'an' 0.91, 'tuan' / 'tran' 0.85), and a short word's
+    phonetic key says little ('hung' and 'hoang' share 'HNK'), so words of four letters or fewer are
+    compared by edit distance unless they sound alike and are close in spelling too.
+    """
+    if a == b:
+        return 1.0
+    if respelled(a) == respelled(b):
+        return 0.95
+    jw: float = JaroWinkler.normalized_similarity(a, b)
+    key = sound(a)
+    short = min(len(a), len(b)) <= 4
+    if key == sound(b):
+        if not short and len(key) >= 3:
+            return max(jw, 0.92) if jw >= 0.8 else max(jw, 0.85)
+        if jw >= 0.85:
+            return max(jw, 0.9)
+    if short:
+        edit: float = Levenshtein.normalized_similarity(a, b)
+        return edit
+    return jw
+
+
+# --- dates of birth -------------------------------------------------------------------------------
+
+# A date of birth packed into one int (20 bits each for the earliest, latest and best-estimate day
+# ordinals, one bit for "estimated"), so a million profiles do not hold a million tuples of dates.
+_BITS = 20
+_MASK = (1 << _BITS) - 1
+
+
+def pack_dob(dob: DateOfBirth | None) -> int:
+    if dob is None:
+        return 0
+    lo, hi = dob.bounds
+    return (
+        (lo.toordinal() << (2 * _BITS + 1))
+        | (hi.toordinal() << (_BITS + 1))
+        | (dob.value.toordinal() << 1)
+        | int(dob.estimated)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Dob:
+    """Day ordinals: `lo`..`hi` is the range the child's birthday may lie in; `value` the best estimate."""
+
+    lo: int
+    hi: int
+    value: int
+    estimated: bool
+
+    @property
+    def exact(self) -> bool:
+        return not self.estimated and self.lo == self.hi == self.value
+
+    @property
+    def years(self) -> range:
+        return range(date.fromordinal(self.lo).year, date.fromordinal(self.hi).year + 1)
+
+    def describe(self) -> str:
+        value = date.fromordinal(self.value)
+        if self.lo != self.hi:
+            lo, hi = date.fromordinal(self.lo), date.fromordinal(self.hi)
+            return f"{value.isoformat()} (disputed: {lo.isoformat()} to {hi.isoformat()})"
+        if self.estimated:
+            return f"{value.year} (estimated)"
+        return value.isoformat()
+
+
+def unpack_dob(packed: int) -> Dob | None:
+    if packed == 0:
+        return None
+    return Dob(
+        lo=(packed >> (2 * _BITS + 1)) & _MASK,
+        hi=(packed >> (_BITS + 1)) & _MASK,
+        value=(packed >> 1) & _MASK,
+        estimated=bool(packed & 1),
+    )
+
+
+def dob_of(dob: DateOfBirth | None) -> Dob | None:
+    return unpack_dob(pack_dob(dob))
+
+
+def dob_gap_days(a: Dob, b: Dob) -> int:
+    """Days between two birth ranges; 0 when they overlap."""
+    if a.hi < b.lo:
+        return b.lo - a.hi
+    if b.hi < a.lo:
+        return a.lo - b.hi
+    return 0
+
+
+def transposed(a: int, b: int) -> bool:
+    """The same date with day and month swapped (03/11 for 11/03), or one digit of the day or month off."""
+    x, y = date.fromordinal(a), date.fromordinal(b)
+    if x.year != y.year:
+        return False
+    return (x.day, x.month) == (y.month, y.day) or x.month == y.month or x.day == y.day
+
+
+# --- sex, nationality -----------------------------------------------------------------------------
+
+_NATIONALITY = {
+    "uk": "gb",
+    "gb": "gb",
+    "british": "gb",
+    "united kingdom": "gb",
+    "english": "gb",
+    "scottish": "gb",
+    "welsh": "gb",
+    "great britain": "gb",
+}
+
+
+@lru_cache(maxsize=4096)
+def nationality_key(text: str | None) -> str:
+    """'Vietnamese', 'Viet Nam', 'vietnam' -> 'vietn'; 'British', 'UK' -> 'gb'; '' when not given."""
+    if not text:
+        return ""
+    folded = fold(text)
+    if folded in _NATIONALITY:
+        return _NATIONALITY[folded]
+    return folded.replace(" ", "")[:5]
+
+
+# --- contact details ------------------------------------------------------------------------------
+
+_DIGITS = re.compile(r"\D+")
+
+
+def phone_key(number: str) -> str:
+    """Digits with the country code: '07700 900555', '+44 7700 900555', '0044…' -> '447700900555'."""
+    digits = _DIGITS.sub("", number)
+    if number.strip().startswith("+"):
+        return digits
+    if digits.startswith("00"):
+        return digits[2:]
+    if digits.startswith("0"):
+        return "44" + digits[1:]
+    return digits
+
+
+_PLATE_CHARS = re.compile(r"[^A-Z0-9]+")
+
+
+def _plate_windows(text: str) -> list[str]:
+    words = [w for w in _PLATE_CHARS.sub(" ", unidecode(text).upper()).split() if w]
+    found: list[str] = []
+    for i in range(len(words)):
+        for j in range(i + 1, min(i + 3, len(words)) + 1):
+            joined = "".join(words[i:j])
+            if 4 <= len(joined) <= 8 and any(c.isdigit() for c in joined) and any(c.isalpha() for c in joined):
+                found.append(joined)
+    return found
+
+
+def plate_keys(text: str) -> set[str]:
+    """Every candidate registration mark in a report's free text ('black BMW LR19 XKP' -> {'LR19',
+    'BMWLR19', 'LR19XKP'}): runs of 1-3 words that, joined, mix letters and digits in 4-8 characters.
+    A link needs one of them to equal a profile's registration (`profile_plates`)."""
+    return set(_plate_windows(text))
+
+
+def profile_plates(text: str) -> set[str]:
+    """The registration marks recorded on a profile: the longest plate-like runs ('LR19 XKP' -> {'LR19XKP'})."""
+    windows = _plate_windows(text)
+    return {w for w in windows if not any(w != other and w in other for other in windows)}

@@ -1,0 +1,147 @@
+"""`crucial match` and `crucial evaluate`: the worker's matcher and grader, offline.
+
+    crucial match --profiles P.jsonl --events E.jsonl [--out decisions.jsonl]
+        one JSON decision per event: event id, decision, profile id, score, explanation, priority,
+        reasons, circumstantial links, and whether the worker would open an incident — for tuning,
+        audits and replays. Profiles may be JSON Lines or CSV. Bad rows are reported on stderr.
+
+    crucial evaluate [--data ops/eval/data] [--data var/eval-seed2] [--misses]
+        precision and recall per decision level on a labelled set (ops/eval/generate.py makes one).
+
+Both run alerts.assessment.assess — exactly what the worker's triage calls — with risk.yaml from
+--config. The decisions carry names (explanations); they are outputs, not logs: keep them where
+child data may be kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from alerts.assessment import assess
+from alerts.config import load_config
+from alerts.errors import RejectedInput
+from alerts.evaluation import evaluate, read_labels, render
+from alerts.intake import parse_event
+from alerts.matching import ProfileIndex
+from alerts.model import PlacementEvent
+from alerts.profile_files import read_profiles
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    match = sub.add_parser(
+        "match",
+        parents=[common],
+        help="match and grade placement events against profiles, offline: one JSON decision per event",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    match.add_argument("--profiles", required=True, help="risk profiles: JSON Lines or CSV")
+    match.add_argument("--events", required=True, help="placement events: JSON Lines (or - for stdin)")
+    match.add_argument("--out", default="-", help="where to write the decisions (default: stdout)")
+    match.set_defaults(func=cmd_match)
+
+    ev = sub.add_parser(
+        "evaluate",
+        parents=[common],
+        help="precision and recall of the matcher per decision level on a labelled set",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ev.add_argument(
+        "--data",
+        action="append",
+        help="a directory with profiles.jsonl, reports.jsonl, labels.jsonl; repeat for several (default: ops/eval/data)",
+    )
+    ev.add_argument("--misses", action="store_true", help="list the event ids the matcher got wrong")
+    ev.set_defaults(func=cmd_evaluate)
+
+
+def load_index(source: str, index: ProfileIndex, err: IO[str]) -> tuple[int, int]:
+    """Load the good rows of a profiles file into `index`; report the bad ones. (loaded, rejected)."""
+    loaded = rejected = 0
+    for row in read_profiles(source, Path(source).read_bytes()):
+        if row.profile is None:
+            rejected += 1
+            for reason in row.reasons:
+                print(f"{row.where}: {reason}", file=err)
+            continue
+        index.upsert(row.profile)
+        loaded += 1
+    return loaded, rejected
+
+
+def read_events(source: str, err: IO[str]) -> tuple[list[PlacementEvent], int]:
+    data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    events, rejected = [], 0
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            events.append(parse_event(line))
+        except RejectedInput as exc:
+            rejected += 1
+            for reason in exc.reasons:
+                print(f"{source}: row {number}: {reason}", file=err)
+    return events, rejected
+
+
+def decision_of(event: PlacementEvent, index: ProfileIndex, risk: Any) -> dict[str, Any]:
+    assessed = assess(event, index, risk)
+    m = assessed.match
+    return {
+        "event_id": event.event_id,
+        "decision": m.decision.value,
+        "profile_id": m.profile_id,
+        "score": m.score,
+        "explanation": m.explanation,
+        "priority": assessed.priority.value,
+        "reasons": assessed.reasons,
+        "links": [link.model_dump(mode="json") for link in m.links],
+        "opens_incident": assessed.opens_incident,
+    }
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    index = ProfileIndex(config.risk.matching, config.risk.links)
+    _, bad_profiles = load_index(args.profiles, index, sys.stderr)
+    events, bad_events = read_events(args.events, sys.stderr)
+    out = sys.stdout if args.out == "-" else open(args.out, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        for event in events:
+            out.write(json.dumps(decision_of(event, index, config.risk), ensure_ascii=False) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    print(
+        f"matched {len(events)} event(s) against {len(index)} profile(s); rejected {bad_profiles} profile row(s), {bad_events} event(s)",
+        file=sys.stderr,
+    )
+    return 1 if bad_profiles or bad_events else 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    ok = True
+    for directory in [Path(d) for d in (args.data or [str(REPO_ROOT / "ops" / "eval" / "data")])]:
+        index = ProfileIndex(config.risk.matching, config.risk.links)
+        loaded, rejected = load_index(str(directory / "profiles.jsonl"), index, sys.stderr)
+        events, bad = read_events(str(directory / "reports.jsonl"), sys.stderr)
+        labels = read_labels((directory / "labels.jsonl").read_text(encoding="utf-8"))
+        began = time.perf_counter()
+        result = evaluate(index, events, labels, config.risk)
+        took = time.perf_counter() - began
+        seed = (directory / "SEED").read_text().strip() if (directory / "SEED").exists() else "?"
+        print(render(result, f"{directory} (seed {seed}; {loaded} profiles; {took * 1000 / max(1, len(events)):.2f} ms per report)"))
+        if args.misses:
+            print("\n".join(["misses:", *result.misses()]) if result.misses() else "misses: none")
+        print()
+        ok = ok and result.meets_targets and not rejected and not bad
+    return 0 if ok else 1

@@ -1,0 +1,58 @@
+"""Follow whole topics into memory: every partition, from the beginning, no consumer group.
+
+Each worker needs the whole picture (all profiles, all incidents), not its share of partitions.
+`ready` is set once the records that existed at start have been applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from alerts.config import Config
+from streams.connection import aiokafka_kwargs
+
+log = logging.getLogger("crucial.follow")
+
+
+class Follower:
+    def __init__(
+        self, config: Config, topics: list[str], apply: Callable[[ConsumerRecord[bytes, bytes]], None], what: str
+    ) -> None:
+        self.config, self.topics, self.apply, self.what = config, topics, apply, what
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        # Without a group, aiokafka assigns every partition of the subscribed topics to this consumer.
+        consumer = AIOKafkaConsumer(
+            *self.topics, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest", **aiokafka_kwargs(self.config)
+        )
+        await consumer.start()
+        try:
+            end: dict[TopicPartition, int] = {}
+            while True:
+                if not self.ready.is_set():
+                    end = end or await self._end_offsets(consumer)
+                    if end and all([await consumer.position(tp) >= offset for tp, offset in end.items()]):
+                        log.info("%s ready", self.what)
+                        self.ready.set()
+                batches = await consumer.getmany(timeout_ms=200)
+                for records in batches.values():
+                    for record in records:
+                        try:
+                            self.apply(record)
+                        except Exception:  # one bad record must not stop the feed
+                            log.exception(
+                                "%s: record %s:%s:%s not applied", self.what, record.topic, record.partition, record.offset
+                            )
+        finally:
+            await consumer.stop()
+
+    async def _end_offsets(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
+        assigned = consumer.assignment()
+        if {tp.topic for tp in assigned} != set(self.topics):
+            return {}
+        return dict(await consumer.end_offsets(list(assigned)))

@@ -1,0 +1,100 @@
+"""A worker with the ingest API and report form set up for tests: providers with known credentials.
+
+The shipped config/providers.yaml holds hashes of keys nobody kept; tests write their own providers.yaml
+with keys made here, and give the worker its signing keys through the environment, as production does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from streams.auth import hash_api_key, hash_password, new_api_key, new_secret, sign_request
+from tests.integration.worker import RunningWorker, prepare_worker
+from tests.support import REPO
+
+API_KEY = new_api_key()
+OTHER_API_KEY = new_api_key()
+HMAC_KEY_ID = "larchwood-hmac-test"
+HMAC_SECRET = new_secret()
+PASSWORD = "night-shift-" + new_secret()[:12]
+USERNAME = "night.worker"
+HMAC_ENV = "CRUCIAL_TEST_HMAC_LARCHWOOD"
+# The synthetic child of the shipped providers.yaml that the sample risk profile prof-0001 flags.
+FLAGGED_CHILD = "HAR-2026-0192"
+
+
+def providers_yaml(
+    *, per_minute: int = 600, burst: int = 100, max_body_bytes: int = 65536, other_per_minute: int = 1, other_burst: int = 5
+) -> dict[str, Any]:
+    """The shipped providers.yaml with test credentials in place of the shipped hashes. Larchwood's key
+    has a generous rate limit; Brentside's (OTHER_API_KEY) a small one, to be reached in tests."""
+    data: dict[str, Any] = yaml.safe_load((REPO / "config" / "providers.yaml").read_text())
+    data["ingest"]["max_body_bytes"] = max_body_bytes
+    larchwood = data["providers"]["larchwood-care"]
+    larchwood["api_keys"] = [{"id": "larchwood-test", "sha256": hash_api_key(API_KEY)}]
+    larchwood["hmac_keys"] = [{"id": HMAC_KEY_ID, "secret_env": HMAC_ENV}]
+    larchwood["rate_limit"] = {"per_minute": per_minute, "burst": burst}
+    larchwood["staff"][USERNAME]["password_scrypt"] = hash_password(PASSWORD)
+    brentside = data["providers"]["brentside-homes"]
+    brentside["api_keys"] = [{"id": "brentside-test", "sha256": hash_api_key(OTHER_API_KEY)}]
+    brentside["rate_limit"] = {"per_minute": other_per_minute, "burst": other_burst}
+    return data
+
+
+def prepare_ingest_worker(base: Path, bootstrap: str, **limits: Any) -> RunningWorker:
+    worker = prepare_worker(base, bootstrap)
+    (worker.config_dir / "providers.yaml").write_text(yaml.safe_dump(providers_yaml(**limits), sort_keys=False))
+    worker.env.update(
+        {
+            "CRUCIAL_SESSION_SECRET": new_secret(),
+            "CRUCIAL_LINK_SECRET": new_secret(),
+            HMAC_ENV: HMAC_SECRET,
+        }
+    )
+    return worker
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> Reply:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as reply:
+            return Reply(reply.status, dict(reply.headers), reply.read())
+    except urllib.error.HTTPError as exc:
+        return Reply(exc.code, dict(exc.headers), exc.read())
+
+
+def post_event(
+    port: int, event: dict[str, Any] | bytes, *, key: str | None = API_KEY, headers: dict[str, str] | None = None
+) -> Reply:
+    body = event if isinstance(event, bytes) else json.dumps(event).encode()
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    if key is not None:
+        sent["Authorization"] = f"Bearer {key}"
+    return request(port, "POST", "/v1/events", body, sent)
+
+
+def signed_headers(body: bytes, *, timestamp: int | None = None, secret: str = HMAC_SECRET) -> dict[str, str]:
+    when = int(time.time()) if timestamp is None else timestamp
+    return {
+        "X-Crucial-Key-Id": HMAC_KEY_ID,
+        "X-Crucial-Timestamp": str(when),
+        "X-Crucial-Signature": sign_request(secret.encode(), when, body),
+    }

@@ -1,0 +1,99 @@
+"""Every request the SMS sender makes, checked against Twilio's own OpenAPI contract by Prism.
+
+Prism answers 201 only when the request satisfies the contract (Basic auth, required fields, types
+and formats); otherwise 401 or 422 listing the violations. Skips, saying why, when the contract
+(../shared/contracts/twilio/) or npx is absent, or CRUCIAL_SKIP_PRISM is set.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from alerts.channels.base import DeliveryError
+from alerts.channels.twilio_sms import TwilioSmsSender
+from tests.peers.notifications import TwilioCredentials, make_notification
+
+pytest_plugins = ["tests.peers.fixtures"]
+
+
+def make_sender(prism_url: str, creds: TwilioCredentials, **overrides: Any) -> TwilioSmsSender:
+    options: dict[str, Any] = {
+        "account_sid": creds.account_sid,
+        "auth_token": creds.auth_token,
+        "from_number": "+447700900001",
+        "status_callback_url": "https://crucial.example/twilio/status",
+        "base_url": prism_url,
+        "timeout_s": 10,
+    }
+    options.update(overrides)
+    return TwilioSmsSender(**options)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"status_callback_url": None},
+        {"from_number": None, "messaging_service_sid": "MG" + "2" * 32},
+    ],
+    ids=["from-number", "no-callback", "messaging-service"],
+)
+@pytest.mark.parametrize("deadline_in", [timedelta(minutes=55), timedelta(minutes=-5)], ids=["in-window", "past-window"])
+async def test_our_requests_satisfy_twilios_contract(
+    prism_url: str, twilio_credentials: TwilioCredentials, no_twilio_env: None, overrides: dict[str, Any], deadline_in: timedelta
+) -> None:
+    sender = make_sender(prism_url, twilio_credentials, **overrides)
+    try:
+        accepted = await sender.send(make_notification(deadline_in=deadline_in))
+    except DeliveryError as exc:  # pragma: no cover - the failure message is the diagnosis
+        pytest.fail(f"Prism refused our request: {exc}")
+    finally:
+        await sender.close()
+    assert accepted.provider_id.startswith("SM")
+
+
+def _post(url: str, form: dict[str, str], creds: TwilioCredentials | None) -> tuple[int, dict[str, Any]]:
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if creds is not None:
+        basic = base64.b64encode(f"{creds.account_sid}:{creds.auth_token}".encode()).decode()
+        headers["Authorization"] = f"Basic {basic}"
+    request = urllib.request.Request(url, urllib.parse.urlencode(form).encode(), headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def test_prism_really_checks_requests(prism_url: str, twilio_credentials: TwilioCredentials) -> None:
+    """The control: Prism refuses what Twilio would, so the passes above mean something."""
+    url = f"{prism_url}/2010-04-01/Accounts/{twilio_credentials.account_sid}/Messages.json"
+    good = {"To": "+447700900123", "From": "+447700900001", "Body": "test", "ValidityPeriod": "300"}
+    assert _post(url, good, twilio_credentials)[0] == 201
+    status, body = _post(url, {"From": "+447700900001", "Body": "test", "ValidityPeriod": "soon"}, twilio_credentials)
+    assert status == 422
+    problems = {(tuple(v["location"]), v["code"]) for v in body["validation"]}
+    assert (("body",), "required") in problems  # To is missing
+    assert (("body", "ValidityPeriod"), "type") in problems
+    assert _post(url, good, None)[0] == 401
+
+
+async def test_prisms_refusal_is_translated(prism_url: str, twilio_credentials: TwilioCredentials, no_twilio_env: None) -> None:
+    """A request Prism cannot match (here: an account SID outside the contract's pattern) is a
+    permanent rejected_4xx, as any unexplained 4xx from Twilio would be."""
+    creds = TwilioCredentials(account_sid="AC" + "z" * 32, auth_token=twilio_credentials.auth_token)
+    sender = make_sender(prism_url, creds)
+    try:
+        with pytest.raises(DeliveryError) as caught:
+            await sender.send(make_notification())
+    finally:
+        await sender.close()
+    assert (caught.value.reason, caught.value.retryable) == ("rejected_4xx", False)
