@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from alerts.model import DeliveryRecord, IncidentRecord
@@ -12,7 +13,10 @@ def format_audit(records: list[IncidentRecord], deliveries: list[DeliveryRecord]
     if not records:
         return "no such incident"
     zone = ZoneInfo(timezone)
-    local = lambda moment: moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")  # noqa: E731
+
+    def local(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
     latest = records[-1].incident
     acks = ", ".join(f"{a.by.name} ({a.by.agency_id}) via {a.via} at {local(a.at)}" for a in latest.acknowledgements)
     lines = [

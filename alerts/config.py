@@ -38,6 +38,7 @@ class Topics(Schema):
     notifications: str = "notifications"
     deliveries: str = "deliveries"
     incident_commands: str = "incident-commands"
+    delivery_status: str = "delivery-status"
 
 
 class KafkaSecurity(Schema):
@@ -94,6 +95,9 @@ class TwilioSettings(Schema):
     auth_token_file: Path | None = None
     base_url: str | None = Field(default=None, description="a Twilio-compatible server, for tests")
     status_callback_url: str | None = None
+    inbound_url: str | None = Field(
+        default=None, description="the public URL Twilio posts SMS replies to (…/twilio/inbound): signatures are over it"
+    )
     region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}[0-9]$")] | None = Field(
         default=None, description="Twilio region, e.g. ie1 (with edge: dublin) to keep traffic in Europe"
     )
@@ -136,6 +140,9 @@ class SmtpSettings(Schema):
 
 
 class Settings(Schema):
+    delivery_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(
+        default=32, description="notifications in flight at once per worker, so a slow provider stalls none"
+    )
     window_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 60
     timezone: str = "Europe/London"
     kafka: KafkaSettings = KafkaSettings()
@@ -308,20 +315,23 @@ class Rotas(Schema):
 class EscalationStep(Schema):
     """Fires `after_minutes` after the report was received, unless someone has acknowledged."""
 
-    after_minutes: Annotated[int, Field(ge=1, le=24 * 60)]
+    after_minutes: Annotated[float, Field(gt=0, le=24 * 60)]
     notify: Annotated[list[AgencyId], Field(min_length=1)]
     channels: Annotated[list[Literal["sms", "email"]], Field(min_length=1)] = ["sms", "email"]
 
 
 class EscalationChain(Schema):
     steps: list[EscalationStep] = []
-    repeat_every_minutes: Annotated[int, Field(ge=1, le=24 * 60)] | None = Field(
+    repeat_every_minutes: Annotated[float, Field(gt=0, le=24 * 60)] | None = Field(
         default=None, description="after the last step, repeat it this often until acknowledged"
     )
 
 
 class Escalation(Schema):
     tick_seconds: Annotated[float, Field(gt=0, le=300)] = Field(default=15.0, description="how often the leader checks")
+    window_at_risk_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = Field(
+        default=20.0, description="the board marks an unacknowledged incident at risk with this little time left"
+    )
     chains: dict[Priority, EscalationChain] = {}
 
 
@@ -736,7 +746,7 @@ def load_config(directory: Path | str = "config") -> Config:
 def _check_escalation(directory: Path, agencies: dict[str, Agency], escalation: Escalation) -> None:
     path = str(directory / "escalation.yaml")
     for priority, chain in escalation.chains.items():
-        previous = 0
+        previous = 0.0
         for i, step in enumerate(chain.steps):
             key = f"chains.{priority.value}.steps[{i}]"
             if step.after_minutes <= previous:
@@ -911,7 +921,7 @@ def _check_settings(directory: Path, settings: Settings) -> None:
     if twilio is not None and (twilio.from_number is None) == (twilio.messaging_service_sid is None):
         raise ConfigError(path, "twilio", "give exactly one sender", "set from_number or messaging_service_sid, not both")
     if twilio is not None:
-        for key in ("base_url", "status_callback_url"):
+        for key in ("base_url", "status_callback_url", "inbound_url"):
             url = getattr(twilio, key)
             if url is not None and not _is_http_url(url):
                 raise ConfigError(path, f"twilio.{key}", f"'{url}' is not an http(s) URL", "give a URL such as https://host/path")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from alerts.model import DeliveryRecord, Incident, IncidentRecord, IncidentStatus, Recipient
+from alerts.phone import normalised
 
 OPEN_STATES = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.ESCALATED)
 KEPT_AFTER_RESOLVED = 500  # resolved incidents the board still shows
@@ -87,7 +88,7 @@ class IncidentDirectory:
 
 
 def _same_address(a: str, b: str) -> bool:
-    """Phone numbers compare by their digits (spaces, dashes, brackets aside); emails case-blind."""
+    """Phone numbers compare in E.164 (07700 900101 is +447700900101); emails case-blind."""
     if "@" in a or "@" in b:
         return a.strip().lower() == b.strip().lower()
-    return [c for c in a if c.isdigit()] == [c for c in b if c.isdigit()]
+    return normalised(a) == normalised(b)

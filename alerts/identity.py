@@ -25,6 +25,8 @@ PARTICLES = frozenset({"al", "el", "ul", "bin", "ibn", "bint", "ben"})
 # "Abdul Rahman", "Abdel-Rahman", "Abdulrahman", "Abdirahman" are one name: held as "abdrahman".
 _ABD = re.compile(r"^abd(?:ul|el|al|il|ol|u|i)?(?=[a-z]{3,})")
 _ABD_ALONE = frozenset({"abd", "abdul", "abdel", "abdal", "abdil", "abdol", "abdu"})
+_JOIN_NEXT = _ABD_ALONE | {"abu", "abou", "abo"}
+_JOIN_PREVIOUS = frozenset({"din", "deen", "eldin", "aldin", "uddin", "addin", "eddin", "ullah", "allah", "ulla"})
 _NOT_NAME = re.compile(r"[^a-z0-9 ]+")
 _JOINERS = re.compile(r"['`´’‘]")  # O'Brien -> obrien, not "o brien"
 
@@ -37,23 +39,33 @@ def fold(text: str) -> str:
 
 
 def name_tokens(text: str) -> tuple[str, ...]:
-    """Folded tokens of one written name; single letters are initials; digits are dropped."""
+    """Folded tokens of one written name; single letters are initials; digits are dropped.
+
+    Arabic compounds are held as one token however they are split: 'Abdul Rahman' / 'Abdelrahman' ->
+    'abdrahman', 'Nasr El Din' / 'Nasreldin' -> 'nasreldin', 'Abu Bakr' -> 'abubakr', 'Sami Ullah' ->
+    'samiullah'; the article in 'al-Bashir' is dropped.
+    """
     raw = [t for t in fold(text).split() if not t.isdigit()]
     out: list[str] = []
     i = 0
     while i < len(raw):
         token = raw[i]
-        if token in _ABD_ALONE and i + 1 < len(raw):
+        if token in _JOIN_NEXT and i + 1 < len(raw):
             nxt = raw[i + 1]
             if nxt in PARTICLES and i + 2 < len(raw):
                 nxt = raw[i + 2]
                 i += 1
-            out.append("abd" + nxt)
+            out.append(("abd" if token in _ABD_ALONE else token) + nxt)
             i += 2
+            continue
+        if token in _JOIN_PREVIOUS and out:
+            particle = raw[i - 1] if i >= 2 and raw[i - 1] in PARTICLES else ""
+            out[-1] += particle + token
+            i += 1
             continue
         i += 1
         if token in PARTICLES and len(raw) > 1:
-            continue
+            continue  # dropped ('al-Bashir'), or taken up by a following 'din' ('nasr el din')
         out.append(_ABD.sub("abd", token))
     return tuple(out)
 

@@ -251,7 +251,8 @@ def _compare_tokens(ev: tuple[str, ...], pr: tuple[str, ...], tuned: _Tuned, bit
             result.points += weights.initial
             result.pairs.append((a, b, 0.0))
         else:
-            result.points += bits(_frequency_key(b)) * s
+            # Partial credit for a near spelling: full at 1, two thirds at 0.9, none at 0.7.
+            result.points += bits(_frequency_key(b)) * max(0.0, (s - 0.7) / 0.3)
             result.full += 1
             result.pairs.append((a, b, s))
     for i, a in enumerate(ev):

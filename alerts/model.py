@@ -280,16 +280,22 @@ class Incident(Strict):
 
 IncidentChange = Literal["opened", "updated", "acknowledged", "escalated", "breached", "resolved"]
 
+NotificationKind = Literal["alert", "possible_match", "escalation", "update", "stand_down"]
+
+
 class IncidentCommand(Strict):
     """Asks the incident's owner (the triage agent, keyed by child reference) to change it."""
 
-    command: Literal["acknowledge", "escalate", "breach"]
+    command: Literal["acknowledge", "escalate", "breach", "fall_back"]
     incident_id: str
     child_reference: str
     at: AwareDatetime
-    by: Recipient | None = None
+    by: Recipient | None = Field(default=None, description="who acknowledged, or whom a delivery failed to reach")
     via: AckVia | None = None
     step: int | None = None
+    channel: str | None = Field(default=None, description="fall_back: the channel that failed")
+    kind: NotificationKind | None = Field(default=None, description="fall_back: the kind of message that failed")
+    reason: str | None = Field(default=None, description="fall_back: why it failed (a bounded reason)")
 
 
 class IncidentRecord(Strict):
@@ -300,7 +306,6 @@ class IncidentRecord(Strict):
     incident: Incident
 
 
-NotificationKind = Literal["alert", "possible_match", "escalation", "update", "stand_down"]
 
 
 class RenderedMessage(Strict):
@@ -315,6 +320,7 @@ class Notification(Strict):
     idempotency_key: str
     incident_id: str
     incident_reference: str
+    child_reference: str
     kind: NotificationKind
     channel: Channel
     recipient: Recipient
@@ -347,6 +353,17 @@ class DeliveryRecord(Strict):
     provider_id: str | None = None
     reason: str | None = None
     retryable: bool | None = None
+
+
+class DeliveryStatus(Strict):
+    """A provider's later word on a message it accepted (an SMS status callback), keyed like the notification."""
+
+    idempotency_key: str
+    provider_id: str
+    outcome: Literal["delivered", "failed"]
+    reason: str | None = None
+    error_code: int | None = None
+    at: AwareDatetime
 
 
 class Rejection(Strict):

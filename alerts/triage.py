@@ -74,6 +74,7 @@ def _notifications(
                 ),
                 incident_id=incident.incident_id,
                 incident_reference=incident.reference,
+                child_reference=incident.child_reference,
                 kind=kind,
                 channel=target.channel,
                 recipient=target.recipient,

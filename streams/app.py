@@ -24,14 +24,23 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import EventT, StreamT
 from prometheus_client import CollectorRegistry
 
-from alerts.channels import DeliveryError, Sender, build_senders
+from alerts.channels import DeliveryError, Sender, build_senders, send_with_retry
 from alerts.config import Config
 from alerts.directory import IncidentDirectory
 from alerts.errors import RejectedInput
-from alerts.escalation import acknowledge, breach, commands_due, escalate
 from alerts.intake import parse_event
+from alerts.lifecycle import acknowledge, breach, commands_due, escalate, fall_back
 from alerts.matching import ProfileIndex
-from alerts.model import DeliveryRecord, Incident, IncidentCommand, IncidentRecord, Notification, PlacementEvent, Rejection
+from alerts.model import (
+    DeliveryRecord,
+    DeliveryStatus,
+    Incident,
+    IncidentCommand,
+    IncidentRecord,
+    Notification,
+    PlacementEvent,
+    Rejection,
+)
 from alerts.rendering import Renderer
 from alerts.triage import Outcome, triage
 from streams import metrics
@@ -55,10 +64,13 @@ class Outputs(Protocol):
 
 
 class TopicOutputs:
-    def __init__(self, app: faust.App, names: list[str]) -> None:
-        self._topics = {name: app.topic(name, key_serializer="raw", value_serializer="raw") for name in names}
+    def __init__(self, app: faust.App) -> None:
+        self._app = app
+        self._topics: dict[str, Any] = {}
 
     async def emit(self, topic: str, key: str | None, value: bytes) -> None:
+        if topic not in self._topics:
+            self._topics[topic] = self._app.topic(topic, key_serializer="raw", value_serializer="raw")
         pending = await self._topics[topic].send(key=key.encode() if key is not None else None, value=value)
         await pending
 
@@ -128,9 +140,7 @@ def create_app(
     )
     renderer = Renderer.from_config(config)
     channel_senders = senders if senders is not None else build_senders(config)
-    out = outputs or TopicOutputs(
-        app, [names.rejected, names.incidents, names.notifications, names.deliveries, names.incident_commands]
-    )
+    out = outputs or TopicOutputs(app)
 
     registry = CollectorRegistry(auto_describe=True)
     for collector in metrics.ALL:
@@ -142,10 +152,11 @@ def create_app(
     # Placement events and incident commands share a key (the child's reference) and partition count,
     # so one agent, the single writer of each child's incident, reads both.
     events_and_commands = app.topic(names.placement_events, names.incident_commands, key_serializer="raw", value_serializer="raw")
-    notifications_topic = app.topic(names.notifications, key_serializer="raw", value_serializer="raw")
+    notifications_and_status = app.topic(names.notifications, names.delivery_status, key_serializer="raw", value_serializer="raw")
     open_incidents = app.Table("open-incidents", default=None, key_type=str, value_type=str)
     opening_events = app.Table("opening-events", default=None, key_type=str, value_type=str)
     ledger = app.Table("delivery-ledger", default=None, key_type=str, value_type=str)
+    notifications_sent = app.Table("notifications-sent", default=None, key_type=str, value_type=str)
 
     async def publish(outcome: Outcome) -> None:
         await asyncio.gather(
@@ -210,6 +221,15 @@ def create_app(
             outcome = escalate(incident, command.step, event, profile, config, renderer, now)
             if outcome.label == "escalated":
                 metrics.ESCALATIONS.labels(incident.priority.value).inc()
+        elif command.command == "fall_back" and command.by and command.channel and command.kind and command.reason:
+            opening = opening_events.get(command.child_reference)
+            if opening is None:
+                return
+            event = PlacementEvent.model_validate_json(opening)
+            profile = index.get(incident.match.profile_id or "")
+            outcome = fall_back(
+                incident, command.by, command.channel, command.kind, command.reason, event, profile, config, renderer, now
+            )
         elif command.command == "breach":
             outcome = breach(incident, now)
             if outcome.label == "breached":
@@ -230,6 +250,7 @@ def create_app(
                 await on_report(event.key, event.value)
 
     window_observed: set[str] = set()
+    in_flight: set[str] = set()
 
     async def record(note: Notification, state: str, attempts: int, **detail: Any) -> None:
         entry = DeliveryRecord(
@@ -246,34 +267,105 @@ def create_app(
         ledger[note.idempotency_key] = entry.model_dump_json()
         await out.emit(names.deliveries, note.idempotency_key, entry.model_dump_json().encode())
 
-    @app.agent(notifications_topic, name="deliver")
+    async def fall_back_from(note: Notification, reason: str) -> None:
+        """Ask the incident's owner to reach someone else (it holds the report to render from)."""
+        metrics.FALLBACKS.labels(note.channel, reason).inc()
+        command = IncidentCommand(
+            command="fall_back",
+            incident_id=note.incident_id,
+            child_reference=note.child_reference,
+            at=clock(),
+            by=note.recipient,
+            channel=note.channel,
+            kind=note.kind,
+            reason=reason,
+        )
+        await worker.command(command)
+
+    async def send(note: Notification, previous: DeliveryRecord | None) -> None:
+        sender = channel_senders[note.channel]
+        attempts_before = previous.attempts if previous else 0
+
+        async def on_attempt(attempt: int) -> None:
+            await record(note, "intent", attempts_before + attempt)  # before every provider call
+
+        async def on_retry(attempt: int, error: DeliveryError, pause_s: float) -> None:
+            metrics.RETRIES.labels(note.channel, error.reason).inc()
+            log.warning(
+                "%s %s to %s: %s; retry in %.1f s",
+                note.incident_reference,
+                note.channel,
+                note.recipient.agency_id,
+                error,
+                pause_s,
+            )
+
+        try:
+            accepted = await send_with_retry(sender, note, on_attempt=on_attempt, on_retry=on_retry)
+        except DeliveryError as exc:
+            await record(note, "failed", attempts_before + exc.attempts, reason=exc.reason, retryable=exc.retryable)
+            metrics.NOTIFICATIONS.labels(note.channel, "failed", exc.reason).inc()
+            log.error("%s %s to %s failed: %s", note.incident_reference, note.channel, note.recipient.agency_id, exc)
+            await fall_back_from(note, exc.reason)
+            return
+        await record(note, "accepted", attempts_before + accepted.attempts, provider_id=accepted.provider_id)
+        now = clock()
+        metrics.NOTIFICATIONS.labels(note.channel, "accepted", "").inc()
+        metrics.DISPATCH_LATENCY.labels(note.channel, note.priority.value).observe((now - note.received_at).total_seconds())
+        view = directory.get(note.incident_id)
+        if note.kind in ("alert", "possible_match") and note.incident_id not in window_observed and view is not None:
+            window_observed.add(note.incident_id)
+            metrics.WINDOW_LATENCY.labels(note.priority.value).observe((now - view.incident.last_seen_at).total_seconds())
+
+    async def on_notification(raw: bytes) -> None:
+        note = Notification.model_validate_json(raw)
+        key = note.idempotency_key
+        stored = ledger.get(key)
+        previous = DeliveryRecord.model_validate_json(stored) if stored else None
+        if key in in_flight or (previous is not None and previous.state in ("accepted", "delivered")):
+            metrics.NOTIFICATIONS.labels(note.channel, "duplicate", "already_accepted").inc()
+            return
+        if previous is not None and previous.state == "failed" and not previous.retryable:
+            metrics.NOTIFICATIONS.labels(note.channel, "duplicate", "already_failed").inc()
+            return
+        in_flight.add(key)
+        notifications_sent[key] = note.model_dump_json()
+        try:
+            await send(note, previous)
+        finally:
+            in_flight.discard(key)
+
+    async def on_status(raw: bytes) -> None:
+        status = DeliveryStatus.model_validate_json(raw)
+        stored, sent = ledger.get(status.idempotency_key), notifications_sent.get(status.idempotency_key)
+        if stored is None or sent is None:
+            log.warning("status for an unknown notification %s ignored", status.idempotency_key[:8])
+            return
+        previous, note = DeliveryRecord.model_validate_json(stored), Notification.model_validate_json(sent)
+        if previous.state in ("delivered", "failed") and previous.provider_id == status.provider_id:
+            return  # a repeated callback
+        if status.outcome == "delivered":
+            await record(note, "delivered", previous.attempts, provider_id=status.provider_id)
+            metrics.NOTIFICATIONS.labels(note.channel, "delivered", "").inc()
+            metrics.DELIVERY_LATENCY.labels(note.channel, note.priority.value).observe(
+                (status.at - note.received_at).total_seconds()
+            )
+        else:
+            reason = status.reason or "undelivered"
+            await record(note, "failed", previous.attempts, provider_id=status.provider_id, reason=reason, retryable=False)
+            metrics.NOTIFICATIONS.labels(note.channel, "failed", reason).inc()
+            await fall_back_from(note, reason)
+
+    # Notifications and the providers' status reports share a key (the idempotency key): one agent
+    # owns each notification's ledger entry. Several run at once so a slow provider stalls none.
+    @app.agent(notifications_and_status, name="deliver", concurrency=settings.delivery_concurrency)
     async def deliver(stream: StreamT[bytes]) -> None:
-        async for raw in stream:
-            note = Notification.model_validate_json(raw)
-            stored = ledger.get(note.idempotency_key)
-            previous = DeliveryRecord.model_validate_json(stored) if stored else None
-            if previous is not None and previous.state in ("accepted", "delivered"):
-                metrics.NOTIFICATIONS.labels(note.channel, "duplicate", "already_accepted").inc()
-                continue
-            attempts = (previous.attempts if previous else 0) + 1
-            await record(note, "intent", attempts)
-            sender = channel_senders[note.channel]
-            try:
-                accepted = await sender.send(note)
-            except DeliveryError as exc:
-                await record(note, "failed", attempts, reason=exc.reason, retryable=exc.retryable)
-                metrics.NOTIFICATIONS.labels(note.channel, "failed", exc.reason).inc()
-                log.error("delivery of %s %s failed: %s", note.incident_reference, note.channel, exc)
-                continue
-            await record(note, "accepted", attempts, provider_id=accepted.provider_id)
-            now = clock()
-            metrics.NOTIFICATIONS.labels(note.channel, "accepted", "").inc()
-            metrics.DISPATCH_LATENCY.labels(note.channel, note.priority.value).observe((now - note.received_at).total_seconds())
-            view = directory.get(note.incident_id)
-            if note.kind in ("alert", "possible_match") and note.incident_id not in window_observed and view is not None:
-                window_observed.add(note.incident_id)
-                last_seen = view.incident.last_seen_at
-                metrics.WINDOW_LATENCY.labels(note.priority.value).observe((now - last_seen).total_seconds())
+        event: EventT[bytes]
+        async for event in stream.events():
+            if event.message.topic == names.delivery_status:
+                await on_status(event.value)
+            else:
+                await on_notification(event.value)
 
     worker = Worker(
         app, config, clock, out, index, feed, directory, directory_feed, registry, triage_events, deliver, open_incidents, ledger

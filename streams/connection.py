@@ -80,6 +80,8 @@ def ensure_topics(config: Config) -> list[str]:
         NewTopic(names.deliveries, kafka.partitions, kafka.replication_factor),
         # Keyed by child reference like placement events, and read by the same agent: same partitions.
         NewTopic(names.incident_commands, kafka.partitions, kafka.replication_factor),
+        # Keyed by idempotency key like notifications, and read by the same agent.
+        NewTopic(names.delivery_status, kafka.partitions, kafka.replication_factor),
     ]
     admin = KafkaAdminClient(**kafka_python_kwargs(config))
     try:

@@ -142,7 +142,8 @@ class ReportForm:
                 f"default-src 'none'; style-src 'nonce-{nonce}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
             ),
             "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
+            # same-origin, not no-referrer: with no-referrer, browsers send "Origin: null" on form posts.
+            "Referrer-Policy": "same-origin",
             "X-Content-Type-Options": "nosniff",
             "X-Frame-Options": "DENY",
         }

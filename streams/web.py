@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from faust.web import Request, Response, View
 
+from streams.webhooks import register_webhooks
+
 if TYPE_CHECKING:
     from streams.app import Worker
 
@@ -15,6 +17,7 @@ def register_views(worker: Worker) -> None:
     from streams.api import register_ingest_views  # here: streams.api imports streams.app
 
     register_ingest_views(worker)  # POST /v1/events, GET /v1/openapi.json, the /report form
+    register_webhooks(worker)  # POST /twilio/status, POST /twilio/inbound
 
     @app.page("/ready")
     class Ready(View):

@@ -45,6 +45,7 @@ FLAGS = (
     "--disable-sync",
     "--disable-dev-shm-usage",
     "--no-default-browser-check",
+    "--lang=en-GB",  # dates in inputs as a UK user sees them
     "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",
 )

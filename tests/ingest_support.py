@@ -32,12 +32,19 @@ FLAGGED_CHILD = "HAR-2026-0192"
 
 
 def providers_yaml(
-    *, per_minute: int = 600, burst: int = 100, max_body_bytes: int = 65536, other_per_minute: int = 1, other_burst: int = 5
+    *,
+    per_minute: int = 600,
+    burst: int = 100,
+    max_body_bytes: int = 65536,
+    other_per_minute: int = 1,
+    other_burst: int = 5,
+    failed_auth_per_minute: int = 30,
 ) -> dict[str, Any]:
     """The shipped providers.yaml with test credentials in place of the shipped hashes. Larchwood's key
     has a generous rate limit; Brentside's (OTHER_API_KEY) a small one, to be reached in tests."""
     data: dict[str, Any] = yaml.safe_load((REPO / "config" / "providers.yaml").read_text())
     data["ingest"]["max_body_bytes"] = max_body_bytes
+    data["ingest"]["failed_auth_per_minute"] = failed_auth_per_minute
     larchwood = data["providers"]["larchwood-care"]
     larchwood["api_keys"] = [{"id": "larchwood-test", "sha256": hash_api_key(API_KEY)}]
     larchwood["hmac_keys"] = [{"id": HMAC_KEY_ID, "secret_env": HMAC_ENV}]
@@ -72,10 +79,19 @@ class Reply:
         return json.loads(self.body)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a 3xx comes back as the reply
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
 def request(port: int, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> Reply:
+    """One HTTP request to the worker; redirects are not followed."""
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(req, timeout=30) as reply:
+        with _opener.open(req, timeout=30) as reply:
             return Reply(reply.status, dict(reply.headers), reply.read())
     except urllib.error.HTTPError as exc:
         return Reply(exc.code, dict(exc.headers), exc.read())

@@ -81,6 +81,7 @@ def unique_topics(prefix: str) -> dict[str, str]:
         "notifications": f"{prefix}.notifications",
         "deliveries": f"{prefix}.deliveries",
         "incident_commands": f"{prefix}.incident-commands",
+        "delivery_status": f"{prefix}.delivery-status",
     }
 
 

@@ -492,11 +492,17 @@ def generate(seed: int, n_profiles: int = 300, n_true: int = 200, n_negative: in
             child = new_identity(rng, t.country, family=t.family, exclude_given={t.given[-1]}, dob=t.dob + timedelta(days=gap))
             variations = ["twin" if twin else "sibling"]
         elif kind == "common_name":
+            # A child with one of the country's most common family names, half the time the very name
+            # of a profiled child too (a namesake), born years apart from every profiled child so named.
             common = _pick(rng, [(w, s) for w, s in COUNTRIES[t.country]["family"][:3]])  # type: ignore[index]
-            child = new_identity(rng, t.country, t.sex, family=[common], dob=t.dob + timedelta(days=rng.choice((-1, 1)) * rng.randint(900, 2000)))
-            child.given = list(t.given) if rng.random() < 0.5 else child.given  # a namesake, born years apart
-            target = next((q for q in profiled if q.identity.family[0] == common and q.identity.given[-1] == child.given[-1]), target)
-            variations = ["namesake" if child.given == t.given else "common_name"]
+            child = new_identity(rng, t.country, t.sex, family=[common])
+            if rng.random() < 0.5:
+                child.given = list(t.given)
+            same = [q for q in profiled if q.identity.family[0] == common and q.identity.given[-1] == child.given[-1]]
+            target = same[0] if same else target
+            while any(abs((child.dob - q.identity.dob).days) < 900 for q in same):
+                child.dob = _true_dob(rng)
+            variations = ["namesake" if same else "common_name"]
         elif kind == "shared_dob":
             child = new_identity(rng, t.country, t.sex, dob=t.dob, exclude_given={t.given[-1]})
             variations = ["shared_dob"]

@@ -62,7 +62,7 @@ async def test_care_staff_report_a_child_from_a_phone(worker: RunningWorker, tmp
         await page.type(PASSWORD)
         async with page.navigation():
             await page.press("Enter")
-        assert (await page.url()) == f"{base}/report"
+        assert (await page.url()) == f"{base}/report", await page.text("main")
         assert await page.text("h1") == "Report a child missing from Larchwood Care Ltd"
         await check_accessible(page)
         await page.screenshot(tmp_path / "form.png")

@@ -45,6 +45,7 @@ def make_notification(
         idempotency_key=Notification.key_for(incident_id, recipient, channel, kind),
         incident_id=incident_id,
         incident_reference="CH-TEST01",
+        child_reference="HAR-T-0001",
         kind=kind,  # type: ignore[arg-type]
         channel=channel,
         recipient=recipient,

@@ -1,4 +1,4 @@
-"""Acknowledgement, escalation and window breach: pure transitions of an open incident.
+"""Acknowledgement, escalation, fallback and window breach: pure transitions of an open incident.
 
 The leader's timer asks `due_step` of every open incident; the incident's owner applies the
 resulting command with `escalate`, so a duplicate command (a tick before the owner's change is
@@ -17,12 +17,14 @@ from alerts.model import (
     Incident,
     IncidentCommand,
     IncidentStatus,
+    NotificationKind,
     PlacementEvent,
     Recipient,
     RiskProfile,
 )
+from alerts.phone import normalised
 from alerts.rendering import Renderer
-from alerts.routing import agency_routes
+from alerts.routing import SOCIAL_WORKER, Route, agency_routes, fallback
 from alerts.triage import Outcome, _notifications, _record, _with
 
 ESCALATABLE = (IncidentStatus.OPEN, IncidentStatus.ESCALATED)
@@ -115,3 +117,57 @@ def commands_due(incidents: list[Incident], config: Config, now: datetime) -> li
                 )
             )
     return commands
+
+
+FALLS_BACK: tuple[NotificationKind, ...] = ("alert", "possible_match", "escalation")
+
+
+def fallback_routes(recipient: Recipient, channel: str, profile: RiskProfile | None, config: Config, at: datetime) -> list[Route]:
+    """Whom to try when `recipient` cannot be reached on `channel`: the next person on call in their
+    rota, and, for a failed SMS, the same person by email when we know their address."""
+    routes = []
+    if (next_on_call := fallback(recipient, channel, config, at)) is not None:
+        routes.append(next_on_call)
+    if channel == "sms":
+        email: str | None = None
+        if recipient.agency_id == SOCIAL_WORKER and profile is not None and profile.social_worker is not None:
+            email = profile.social_worker.email
+        elif (agency := config.agencies.get(recipient.agency_id)) is not None:
+            email = next((c.email for c in agency.contacts if c.sms and _same_phone(c.sms, recipient.address) and c.email), None)
+        if email:
+            why = f"fallback: {recipient.name} could not be reached by sms; the same person by email"
+            routes.append(Route(Recipient(agency_id=recipient.agency_id, name=recipient.name, address=email), "email", why))
+    return routes
+
+
+def fall_back(
+    incident: Incident,
+    failed: Recipient,
+    channel: str,
+    kind: NotificationKind,
+    reason: str,
+    event: PlacementEvent,
+    profile: RiskProfile | None,
+    config: Config,
+    renderer: Renderer,
+    now: datetime,
+) -> Outcome:
+    """A delivery failed for good: alert the fallbacks, and put the failure on the incident's record."""
+    known = {(a.channel, a.recipient.address) for a in incident.alerted}
+    routes = fallback_routes(failed, channel, profile, config, now) if kind in FALLS_BACK else []
+    targets = [Alerted(channel=r.channel, recipient=r.recipient) for r in routes if (r.channel, r.recipient.address) not in known]
+    already = [r for r in routes if (r.channel, r.recipient.address) in known]
+    failure = f"{kind} by {channel} to {failed.name} ({failed.agency_id}) failed: {reason}"
+    if targets:
+        what = failure + "; falling back to " + ", ".join(f"{t.recipient.name} by {t.channel}" for t in targets)
+    elif already:
+        what = failure + "; already alerted by " + ", ".join(sorted({r.channel for r in already}))
+    else:
+        what = failure + "; no fallback — reported"
+    updated = _with(incident, now, what, alerted=[*incident.alerted, *targets])
+    notes = _notifications(kind, updated, event, profile, targets, renderer, now, variant=f"fallback:{kind}")
+    return Outcome("fell_back" if targets else "no_fallback", updated, [_record("updated", updated, now)], notes)
+
+
+def _same_phone(a: str, b: str) -> bool:
+    return normalised(a) == normalised(b)

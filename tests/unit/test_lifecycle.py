@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts.config import Config, load_config
-from alerts.escalation import acknowledge, breach, commands_due, due_step, escalate
+from alerts.lifecycle import acknowledge, breach, commands_due, due_step, escalate
 from alerts.intake import parse_event, parse_profile
 from alerts.matching import ProfileIndex
 from alerts.model import Incident, IncidentStatus, PlacementEvent, Priority, Recipient

@@ -1,0 +1,99 @@
+"""A worker subprocess wired to real peers: the Twilio-compatible server and an SMTP server."""
+
+from __future__ import annotations
+
+import secrets
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from twilio.request_validator import RequestValidator
+
+from tests.integration.worker import RunningWorker, prepare_worker
+from tests.peers.notifications import TwilioCredentials
+from tests.peers.remote import RemoteSmtpPeer, RemoteTwilioPeer
+
+FROM_NUMBER = "+447700900999"
+
+
+@dataclass
+class Stack:
+    worker: RunningWorker
+    twilio: RemoteTwilioPeer
+    smtp: RemoteSmtpPeer
+    credentials: TwilioCredentials
+
+    def sms_for(self, reference: str) -> list[dict[str, Any]]:
+        """SMS the Twilio peer accepted whose text names `reference`."""
+        return [r for r in self.twilio.requests() if r["status"] == 201 and reference in r["form"].get("Body", "")]
+
+    def emails_for(self, reference: str) -> list[dict[str, Any]]:
+        return [m for m in self.smtp.messages() if reference in (m["subject"] or "")]
+
+    def reply_sms(self, sender: str, body: str) -> tuple[int, str]:
+        """An SMS reply as Twilio posts it to the inbound webhook, signed with the account's token."""
+        url = f"http://127.0.0.1:{self.worker.port}/twilio/inbound"
+        form = {
+            "AccountSid": self.credentials.account_sid,
+            "From": sender,
+            "To": FROM_NUMBER,
+            "Body": body,
+            "MessageSid": "SM" + secrets.token_hex(16),
+        }
+        signature = RequestValidator(self.credentials.auth_token).compute_signature(url, form)
+        request = urllib.request.Request(
+            url, urllib.parse.urlencode(form).encode(), {"X-Twilio-Signature": signature}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as reply:
+                return reply.status, reply.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+
+@contextmanager
+def channel_stack(base: Path, bootstrap: str, escalation: dict[str, Any] | None = None) -> Iterator[Stack]:
+    credentials = TwilioCredentials.fresh()
+    smtp_password = secrets.token_urlsafe(12)
+    with (
+        RemoteTwilioPeer.spawn(credentials, record=base / "twilio.jsonl") as twilio,
+        RemoteSmtpPeer.spawn(base / "smtp-certs", password=smtp_password) as smtp,
+    ):
+        from tests.support import free_port
+
+        port = free_port()
+        worker = prepare_worker(
+            base,
+            bootstrap,
+            web={"port": port},
+            twilio={
+                "account_sid": credentials.account_sid,
+                "from_number": FROM_NUMBER,
+                "base_url": twilio.base_url,
+                "status_callback_url": f"http://127.0.0.1:{port}/twilio/status",
+                "inbound_url": f"http://127.0.0.1:{port}/twilio/inbound",
+                "retry": {"base_delay_s": 0.05, "max_delay_s": 0.5, "budget_s": 10},
+            },
+            smtp={
+                "host": "127.0.0.1",
+                "port": smtp.port,
+                "tls": "starttls",
+                "username": smtp.user,
+                "sender": "alerts@crucial-hour.example",
+                "ca_file": str(smtp.ca_file),
+                "retry": {"base_delay_s": 0.05, "max_delay_s": 0.5, "budget_s": 10},
+            },
+        )
+        if escalation is not None:
+            (worker.config_dir / "escalation.yaml").write_text(yaml.safe_dump(escalation))
+        worker.env |= {"TWILIO_AUTH_TOKEN": credentials.auth_token, "SMTP_PASSWORD": smtp_password}
+        worker.start()
+        try:
+            yield Stack(worker, twilio, smtp, credentials)
+        finally:
+            worker.close()

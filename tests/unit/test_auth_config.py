@@ -1,0 +1,184 @@
+"""providers.yaml: validated strictly, secrets refused when written in plain config, each credential
+and placement owned by one provider."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from alerts.config import load_config
+from alerts.errors import ConfigError
+from streams.auth import hash_api_key
+from tests.support import REPO
+
+Edit = Callable[[dict[str, Any]], Any]
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(REPO / "config", tmp_path / "config"))
+
+
+def message_after(config_dir: Path, change: Edit) -> str:
+    path = config_dir / "providers.yaml"
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_dir)
+    assert caught.value.file == str(path)
+    return f"{caught.value.key}: {caught.value.problem} — {caught.value.fix}"
+
+
+def larchwood(d: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = d["providers"]["larchwood-care"]
+    return result
+
+
+def test_the_shipped_providers_are_valid_and_hold_no_secret() -> None:
+    config = load_config(REPO / "config")
+    provider = config.providers.providers["larchwood-care"]
+    assert provider.placements["plc-harrow-07"].children[0].reference == "HAR-2026-0192"
+    assert config.providers.sessions.cookie_secure
+    text = (REPO / "config" / "providers.yaml").read_text()
+    assert "chk_" not in text
+
+
+PLAIN_SECRETS: list[tuple[str, Edit, str]] = [
+    (
+        "an HMAC key written out",
+        lambda d: larchwood(d)["hmac_keys"][0].update(secret="s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"),
+        "providers.larchwood-care.hmac_keys[0].secret: a secret is written in plain config — "
+        "remove it and set it in the environment (secret_env) or a secret file (secret_file)",
+    ),
+    (
+        "a raw API key",
+        lambda d: larchwood(d)["api_keys"][0].update(api_key="chk_abc"),
+        "providers.larchwood-care.api_keys[0].api_key: a secret is written in plain config — "
+        "remove it and set it in the environment (api_key_env) or a secret file (api_key_file)",
+    ),
+    (
+        "a staff password",
+        lambda d: larchwood(d)["staff"]["night.worker"].update(password="hunter2hunter2"),
+        "providers.larchwood-care.staff.night.worker.password: a secret is written in plain config — "
+        "remove it and set it in the environment (password_env) or a secret file (password_file)",
+    ),
+    (
+        "the session key",
+        lambda d: d["sessions"].update(secret="x" * 40),
+        "sessions.secret: a secret is written in plain config — "
+        "remove it and set it in the environment (secret_env) or a secret file (secret_file)",
+    ),
+    (
+        "the link key",
+        lambda d: d["links"].update(secret="x" * 40),
+        "links.secret: a secret is written in plain config — "
+        "remove it and set it in the environment (secret_env) or a secret file (secret_file)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "message"), PLAIN_SECRETS, ids=[c[0] for c in PLAIN_SECRETS])
+def test_check_config_refuses_a_secret_in_plain_config(config_dir: Path, case: str, change: Edit, message: str) -> None:
+    assert message_after(config_dir, change) == message
+
+
+def test_check_config_command_refuses_it_too(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from streams.cli import main
+
+    path = config_dir / "providers.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["sessions"]["secret"] = "x" * 40
+    path.write_text(yaml.safe_dump(data))
+    assert main(["check-config", "--config", str(config_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "sessions.secret: a secret is written in plain config" in err and "x" * 40 not in err
+
+
+INVALID: list[tuple[str, Edit, str]] = [
+    (
+        "an API key where its hash belongs",
+        lambda d: larchwood(d)["api_keys"][0].update(sha256="chk_" + "a" * 43),
+        "providers.larchwood-care.api_keys[0].sha256: String should match pattern '^[0-9a-f]{64}$' — correct the value's format",
+    ),
+    (
+        "a password where its hash belongs",
+        lambda d: larchwood(d)["staff"]["night.worker"].update(password_scrypt="hunter2"),
+        "providers.larchwood-care.staff.night.worker.password_scrypt: String should match pattern",
+    ),
+    (
+        "a provider without placements",
+        lambda d: larchwood(d).update(placements={}),
+        "providers.larchwood-care.placements: Dictionary should have at least 1 item after validation, not 0",
+    ),
+    (
+        "a child with an unknown field",
+        lambda d: larchwood(d)["placements"]["plc-harrow-07"]["children"][0].update(nickname="x"),
+        "providers.larchwood-care.placements.plc-harrow-07.children[0].nickname: unknown key — remove it, or correct its spelling",
+    ),
+    (
+        "a placement of two providers",
+        lambda d: d["providers"]["brentside-homes"]["placements"].update(
+            {"plc-harrow-07": {"name": "x", "local_authority": "Harrow", "postcode": "HA1 1AA"}}
+        ),
+        "providers.brentside-homes.placements.plc-harrow-07: placement 'plc-harrow-07' is also given at "
+        "providers.larchwood-care.placements.plc-harrow-07 — give each placement once",
+    ),
+    (
+        "one API key for two providers",
+        lambda d: d["providers"]["brentside-homes"]["api_keys"][0].update(sha256=larchwood(d)["api_keys"][0]["sha256"]),
+        "providers.brentside-homes.api_keys[0].sha256: API key hash",
+    ),
+    (
+        "one HMAC key id for two providers",
+        lambda d: d["providers"]["brentside-homes"].update(hmac_keys=[{"id": "larchwood-hmac-1", "secret_env": "X_HMAC"}]),
+        "providers.brentside-homes.hmac_keys[0].id: HMAC key id 'larchwood-hmac-1' is also given at",
+    ),
+    (
+        "one username for two providers",
+        lambda d: d["providers"]["brentside-homes"]["staff"].update(
+            {"night.worker": d["providers"]["brentside-homes"]["staff"]["duty.lead"]}
+        ),
+        "providers.brentside-homes.staff.night.worker: username 'night.worker' is also given at",
+    ),
+    (
+        "staff for an unknown placement",
+        lambda d: larchwood(d)["staff"]["night.worker"].update(placements=["plc-nowhere"]),
+        "providers.larchwood-care.staff.night.worker.placements[0]: unknown placement 'plc-nowhere' — "
+        "use one of larchwood-care's placements (plc-harrow-07)",
+    ),
+    (
+        "an HMAC env name that is not one",
+        lambda d: larchwood(d)["hmac_keys"][0].update(secret_env="the key is abc"),
+        "providers.larchwood-care.hmac_keys[0].secret_env: String should match pattern",
+    ),
+    (
+        "a body limit beyond a megabyte",
+        lambda d: d["ingest"].update(max_body_bytes=10_000_000),
+        "ingest.max_body_bytes: Input should be less than or equal to 1048576 — lower the value",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "message"), INVALID, ids=[c[0] for c in INVALID])
+def test_invalid_providers_name_the_key_and_fix(config_dir: Path, case: str, change: Edit, message: str) -> None:
+    assert message_after(config_dir, change).startswith(message)
+
+
+def test_a_missing_providers_file_is_named(config_dir: Path) -> None:
+    (config_dir / "providers.yaml").unlink()
+    with pytest.raises(ConfigError, match="providers.yaml: \\(file\\): file not found"):
+        load_config(config_dir)
+
+
+def test_hashes_made_by_the_helpers_are_accepted(config_dir: Path) -> None:
+    path = config_dir / "providers.yaml"
+    data = yaml.safe_load(path.read_text())
+    larchwood(data)["api_keys"].append({"id": "second", "sha256": hash_api_key("chk_x")})
+    path.write_text(yaml.safe_dump(data))
+    assert len(load_config(config_dir).providers.providers["larchwood-care"].api_keys) == 2
