@@ -63,6 +63,9 @@ class KafkaSettings(Schema):
 class WebSettings(Schema):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 6066
+    public_url: str | None = Field(
+        default=None, description="how people reach this port (for links in messages); default http://host:port"
+    )
 
 
 class OutboxSettings(Schema):
@@ -613,6 +616,21 @@ REASON_FIELDS = (
 )
 
 
+# --- board.yaml ---------------------------------------------------------------------------------
+
+
+class DutyStaff(Schema):
+    """Someone who may sign in to the situation board (police, emergency duty team, MASH duty staff)."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    password_scrypt: ScryptHash
+
+
+class Board(Schema):
+    refresh_seconds: Annotated[float, Field(ge=1, le=300)] = Field(default=5.0, description="how often the page refreshes itself")
+    staff: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")], DutyStaff] = {}
+
+
 class Config(Schema):
     """Everything the worker and the CLI need, validated together."""
 
@@ -623,6 +641,7 @@ class Config(Schema):
     rota: Rotas = Rotas()
     escalation: Escalation = Escalation()
     providers: Providers = Providers()
+    board: Board = Board()
     risk: Risk
 
     def path(self, relative: Path) -> Path:
@@ -637,6 +656,7 @@ FILES: dict[str, type[Schema]] = {
     "rota.yaml": Rotas,
     "escalation.yaml": Escalation,
     "providers.yaml": Providers,
+    "board.yaml": Board,
     "risk.yaml": Risk,
 }
 
@@ -740,6 +760,7 @@ def load_config(directory: Path | str = "config") -> Config:
         escalation=escalation,
         providers=providers,
         risk=risk,
+        board=parsed["board.yaml"],
     )
 
 

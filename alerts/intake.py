@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from datetime import datetime
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from alerts.errors import RejectedInput
-from alerts.model import PlacementEvent, RiskProfile
+from alerts.model import PlacementEvent, Rejection, RiskProfile
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -56,3 +58,13 @@ def parse_event(raw: bytes | str) -> PlacementEvent:
 
 def parse_profile(raw: bytes | str) -> RiskProfile:
     return parse(RiskProfile, raw)
+
+
+def rejection(raw: bytes | None, reasons: list[str], now: datetime, source: str) -> Rejection:
+    """What the rejected topic keeps: the payload whole (base64 too when not UTF-8) and the reasons."""
+    raw = raw or b""
+    try:
+        text, encoded = raw.decode("utf-8"), None
+    except UnicodeDecodeError:
+        text, encoded = raw.decode("utf-8", "replace"), base64.b64encode(raw).decode()
+    return Rejection(source=source, received_at=now, reasons=reasons, raw=text, raw_base64=encoded)

@@ -236,6 +236,11 @@ class Recipient(Strict):
     name: str
     address: str = Field(description="where the channel delivers: a phone number or an email address")
 
+    @property
+    def tag(self) -> str:
+        """A short stable token for this recipient (e.g. in a link), revealing neither name nor address."""
+        return hashlib.sha256(f"{self.agency_id}\x1f{self.address.lower()}".encode()).hexdigest()[:16]
+
 
 class Alerted(Strict):
     channel: Channel
@@ -347,6 +352,7 @@ class DeliveryRecord(Strict):
     channel: str
     kind: NotificationKind
     agency_id: str | None = None
+    recipient_tag: str | None = Field(default=None, description="Recipient.tag: which alerted recipient this is")
     state: DeliveryState
     at: AwareDatetime
     attempts: int = 0

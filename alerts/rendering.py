@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from alerts.errors import CrucialHourError
-from alerts.model import Incident, NotificationKind, PlacementEvent, RenderedMessage, RiskProfile
+from alerts.model import Incident, NotificationKind, PlacementEvent, Recipient, RenderedMessage, RiskProfile
 from alerts.sms import SmsCost, shorten, sms_cost, to_gsm7
 
 if TYPE_CHECKING:
@@ -58,6 +58,11 @@ class MessageFacts:
     incident: Incident
     event: PlacementEvent
     profile: RiskProfile | None
+    recipient: Recipient | None = None  # set when the message carries something personal (an ack link)
+
+
+# Makes a recipient's own acknowledgement link (signed, expiring); supplied by the app at start-up.
+AckLinks = Callable[[Incident, Recipient], str]
 
 
 def _one_line(value: object) -> str:
@@ -74,12 +79,15 @@ class Renderer:
         max_segments: int = 3,
         include_full_name: bool = False,
         ack_url: str | None = None,
+        ack_links: AckLinks | None = None,
     ) -> None:
-        """`ack_url`, when given, is a link template with {reference} and {incident_id}, shown in email."""
+        """`ack_url`, when given, is a link template with {reference} and {incident_id}, shown in email;
+        `ack_links` instead makes each email recipient a link of their own (see `personal`)."""
         self.zone = ZoneInfo(timezone)
         self.max_segments = max_segments
         self.include_full_name = include_full_name
         self.ack_url = ack_url
+        self.ack_links = ack_links
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(templates_dir),
             undefined=jinja2.StrictUndefined,
@@ -92,7 +100,7 @@ class Renderer:
         self.env.filters["local"] = self.local
 
     @classmethod
-    def from_config(cls, config: Config, *, ack_url: str | None = None) -> Renderer:
+    def from_config(cls, config: Config, *, ack_url: str | None = None, ack_links: AckLinks | None = None) -> Renderer:
         settings = config.settings
         return cls(
             config.path(settings.templates_dir),
@@ -100,7 +108,12 @@ class Renderer:
             max_segments=settings.sms.max_segments,
             include_full_name=settings.sms.include_full_name,
             ack_url=ack_url,
+            ack_links=ack_links,
         )
+
+    def personal(self, channel: str) -> bool:
+        """Whether each recipient on `channel` gets a message of their own (an email with their ack link)."""
+        return channel == "email" and self.ack_links is not None
 
     def local(self, moment: datetime, fmt: str = "%H:%M %Z %a %d %b") -> str:
         """A moment on the wall clock of people (Europe/London), e.g. 23:40 GMT Sat 28 Nov."""
@@ -115,7 +128,9 @@ class Renderer:
             age = f"{dob.age_on(incident.last_seen_at.date())}{' (est.)' if dob.estimated else ''}"
         circumstances = event.circumstances
         ack_url = None
-        if self.ack_url:
+        if self.ack_links is not None and facts.recipient is not None:
+            ack_url = self.ack_links(incident, facts.recipient)
+        elif self.ack_url:
             ack_url = self.ack_url.format(reference=incident.reference, incident_id=incident.incident_id)
         full_name = _one_line(f"{child.given_names} {child.family_name or ''}")
         return {

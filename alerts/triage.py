@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from alerts.config import Config
@@ -25,6 +25,7 @@ from alerts.model import (
     Notification,
     NotificationKind,
     PlacementEvent,
+    RenderedMessage,
     RiskProfile,
     TimelineEntry,
 )
@@ -62,11 +63,15 @@ def _notifications(
 ) -> list[Notification]:
     """One notification per target; `variant` (default: the event id) makes repeated kinds distinct."""
     facts = MessageFacts(kind=kind, incident=incident, event=event, profile=profile)
-    rendered: dict[str, object] = {}
+    rendered: dict[str, RenderedMessage] = {}
     out = []
     for target in targets:
-        if target.channel not in rendered:
-            rendered[target.channel] = renderer.render(facts, target.channel)
+        if renderer.personal(target.channel):
+            message = renderer.render(replace(facts, recipient=target.recipient), target.channel)
+        elif target.channel in rendered:
+            message = rendered[target.channel]
+        else:
+            message = rendered[target.channel] = renderer.render(facts, target.channel)
         out.append(
             Notification(
                 idempotency_key=Notification.key_for(
@@ -78,7 +83,7 @@ def _notifications(
                 kind=kind,
                 channel=target.channel,
                 recipient=target.recipient,
-                message=rendered[target.channel],  # type: ignore[arg-type]
+                message=message,
                 priority=incident.priority,
                 created_at=now,
                 received_at=incident.received_at,

@@ -34,10 +34,9 @@ from prometheus_client import Counter, Histogram
 
 from alerts.config import Provider
 from alerts.errors import RejectedInput
-from alerts.intake import parse_event
+from alerts.intake import parse_event, rejection
 from alerts.model import PlacementEvent
 from alerts.triage import incident_ids
-from streams.app import rejection
 from streams.auth import AuthError, Credential, ProviderAuthenticator, RateLimiter, load_hmac_secrets
 
 if TYPE_CHECKING:

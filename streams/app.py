@@ -11,7 +11,6 @@ acknowledgement views and the leader's escalation timer.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from alerts.channels import DeliveryError, Sender, build_senders, send_with_retr
 from alerts.config import Config
 from alerts.directory import IncidentDirectory
 from alerts.errors import RejectedInput
-from alerts.intake import parse_event
+from alerts.intake import parse_event, rejection
 from alerts.lifecycle import acknowledge, breach, commands_due, escalate, fall_back
 from alerts.matching import ProfileIndex
 from alerts.model import (
@@ -39,11 +38,11 @@ from alerts.model import (
     IncidentRecord,
     Notification,
     PlacementEvent,
-    Rejection,
 )
 from alerts.rendering import Renderer
 from alerts.triage import Outcome, triage
 from streams import metrics
+from streams.acklinks import AckLinks
 from streams.connection import faust_broker_settings
 from streams.follow import Follower
 from streams.profiles import ProfileFeed
@@ -75,15 +74,6 @@ class TopicOutputs:
         await pending
 
 
-def rejection(raw: bytes | None, reasons: list[str], now: datetime, source: str) -> Rejection:
-    raw = raw or b""
-    try:
-        text, encoded = raw.decode("utf-8"), None
-    except UnicodeDecodeError:
-        text, encoded = raw.decode("utf-8", "replace"), base64.b64encode(raw).decode()
-    return Rejection(source=source, received_at=now, reasons=reasons, raw=text, raw_base64=encoded)
-
-
 @dataclass
 class Worker:
     """The app and the handles the web views, tests and the CLI need."""
@@ -101,6 +91,7 @@ class Worker:
     deliver_agent: Any
     open_incidents: Any
     ledger: Any
+    ack_links: AckLinks
 
     async def command(self, command: IncidentCommand) -> None:
         """Ask the incident's owner to apply `command` (acknowledge, escalate, breach)."""
@@ -138,7 +129,8 @@ def create_app(
     directory_feed = Follower(
         config, [names.incidents, names.deliveries], _directory_updater(config, directory), "incident directory"
     )
-    renderer = Renderer.from_config(config)
+    ack_links = AckLinks.from_config(config)
+    renderer = Renderer.from_config(config, ack_links=ack_links)
     channel_senders = senders if senders is not None else build_senders(config)
     out = outputs or TopicOutputs(app)
 
@@ -259,6 +251,7 @@ def create_app(
             channel=note.channel,
             kind=note.kind,
             agency_id=note.recipient.agency_id,
+            recipient_tag=note.recipient.tag,
             state=state,  # type: ignore[arg-type]
             at=clock(),
             attempts=attempts,
@@ -368,7 +361,20 @@ def create_app(
                 await on_notification(event.value)
 
     worker = Worker(
-        app, config, clock, out, index, feed, directory, directory_feed, registry, triage_events, deliver, open_incidents, ledger
+        app,
+        config,
+        clock,
+        out,
+        index,
+        feed,
+        directory,
+        directory_feed,
+        registry,
+        triage_events,
+        deliver,
+        open_incidents,
+        ledger,
+        ack_links,
     )
 
     @app.timer(interval=config.escalation.tick_seconds, on_leader=True)  # type: ignore[untyped-decorator]

@@ -95,9 +95,8 @@ def cmd_emit(args: argparse.Namespace) -> int:
 
 
 def cmd_profiles_load(args: argparse.Namespace) -> int:
-    from streams.connection import ensure_topics
-
     from alerts.profile_files import read_profiles
+    from streams.connection import ensure_topics
 
     config = _config(args)
     good, bad = [], 0

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from faust.web import Request, Response, View
 
+from streams.board import register_board
 from streams.webhooks import register_webhooks
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ def register_views(worker: Worker) -> None:
 
     register_ingest_views(worker)  # POST /v1/events, GET /v1/openapi.json, the /report form
     register_webhooks(worker)  # POST /twilio/status, POST /twilio/inbound
+    register_board(worker)  # /board (situation board), /ack/<token> (acknowledgement links)
 
     @app.page("/ready")
     class Ready(View):

@@ -95,7 +95,9 @@ class Browser:
             deadline = time.monotonic() + timeout_s
             while not (port_file.exists() and len(port_file.read_text().splitlines()) >= 2):
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise BrowserError(f"chromium did not start: {(profile / 'chromium.log').read_text(errors='replace')[-2000:]}")
+                    raise BrowserError(
+                        f"chromium did not start: {(profile / 'chromium.log').read_text(errors='replace')[-2000:]}"
+                    )
                 await asyncio.sleep(0.05)
             port, ws_path = port_file.read_text().splitlines()[:2]
             ws = await http.ws_connect(f"ws://127.0.0.1:{port}{ws_path}", max_msg_size=0)
@@ -242,7 +244,9 @@ class Page:
             )
 
     async def focus(self, selector: str) -> None:
-        if not await self.evaluate(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e && e.focus(); return !!e; }})()"):
+        if not await self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e && e.focus(); return !!e; }})()"
+        ):
             raise BrowserError(f"no element matches {selector}")
 
     async def type(self, text: str) -> None:
@@ -288,9 +292,13 @@ class Page:
         unnamed = []
         for node in await self.accessibility_tree():
             role = node.get("role", {}).get("value")
-            if role in ("textbox", "radio", "checkbox", "button", "combobox", "spinbutton", "link") and not node.get("ignored"):
-                if not str(node.get("name", {}).get("value", "")).strip():
-                    unnamed.append(f"{role} (backend node {node.get('backendDOMNodeId')})")
+            named = str(node.get("name", {}).get("value", "")).strip()
+            if (
+                role in ("textbox", "radio", "checkbox", "button", "combobox", "spinbutton", "link")
+                and not node.get("ignored")
+                and not named
+            ):
+                unnamed.append(f"{role} (backend node {node.get('backendDOMNodeId')})")
         return unnamed
 
     async def contrast_failures(self, minimum: float = 4.5) -> list[str]:

@@ -6,11 +6,15 @@ with keys made here, and give the worker its signing keys through the environmen
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +118,43 @@ def signed_headers(body: bytes, *, timestamp: int | None = None, secret: str = H
         "X-Crucial-Timestamp": str(when),
         "X-Crucial-Signature": sign_request(secret.encode(), when, body),
     }
+
+
+# --- the report form without a browser -----------------------------------------------------------
+
+
+def cookies_of(reply: Reply) -> dict[str, str]:
+    jar: SimpleCookie = SimpleCookie()
+    for name, value in reply.headers.items():
+        if name.lower() == "set-cookie":
+            jar.load(value)
+    return {k: m.value for k, m in jar.items()}
+
+
+def raw_headers(reply: Reply) -> list[str]:
+    return [v for k, v in reply.headers.items() if k.lower() == "set-cookie"]
+
+
+def csrf_in(reply: Reply) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]*)"', reply.body.decode())
+    assert found, reply.body.decode()[:500]
+    return html.unescape(found.group(1))
+
+
+def post_form(port: int, path: str, fields: dict[str, str], cookies: dict[str, str], origin: str | None = None) -> Reply:
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+    if origin:
+        headers["Origin"] = origin
+    return request(port, "POST", path, urllib.parse.urlencode(fields).encode(), headers)
+
+
+def sign_in(port: int) -> tuple[dict[str, str], str]:
+    """(cookies, the report form's CSRF token) for the test staff member."""
+    login = request(port, "GET", "/report/login")
+    cookies = cookies_of(login)
+    reply = post_form(port, "/report/login", {"username": USERNAME, "password": PASSWORD, "csrf_token": csrf_in(login)}, cookies)
+    assert reply.status == 303 and reply.headers["Location"] == "/report", reply.status
+    cookies = {"crucial_report": cookies_of(reply)["crucial_report"]}
+    form = request(port, "GET", "/report", headers={"Cookie": f"crucial_report={cookies['crucial_report']}"})
+    assert form.status == 200
+    return cookies, csrf_in(form)

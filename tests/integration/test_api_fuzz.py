@@ -71,6 +71,7 @@ def tally() -> Counter[str]:
 def _count(tally: Counter[str], kind: str, status: int) -> None:
     tally[f"{kind} inputs"] += 1
     tally[str(status)] += 1
+    tally[f"{kind} {status}"] += 1
     assert status < 500, f"{kind}: {status}"
 
 
@@ -85,6 +86,11 @@ def test_generated_reports_get_conforming_answers(worker: RunningWorker, tally: 
         # Half the valid-shaped reports name the provider's own placement, so some are accepted (202).
         if own and isinstance(case.body, dict) and isinstance(case.body.get("placement"), dict):
             case.body["placement"]["id"] = OWN_PLACEMENT
+        # The description offers HMAC headers as an alternative to the key: schemathesis fills them with
+        # junk, and a request that carries a signature is judged by it (401). Bodies are the target here;
+        # bad signatures are tried in test_raw_bytes_and_wrong_headers_are_refused_cleanly.
+        if case.headers:
+            case.headers = {k: v for k, v in case.headers.items() if not k.lower().startswith("x-crucial-")}
         response = case.call(base_url=base_url, headers=AUTH, timeout=30)
         _count(tally, mode.value, response.status_code)
         case.validate_response(response, checks=CHECKS, headers=AUTH)
@@ -94,12 +100,18 @@ def test_generated_reports_get_conforming_answers(worker: RunningWorker, tally: 
 
 def test_raw_bytes_and_wrong_headers_are_refused_cleanly(worker: RunningWorker, tally: Counter[str]) -> None:
     url = f"http://127.0.0.1:{worker.port}/v1/events"
-    content_types = st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain", "", "application/x-www-form-urlencoded"])
-    bodies = st.binary(max_size=3000) | st.text(max_size=500).map(str.encode) | st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-        max_leaves=20,
-    ).map(lambda v: json.dumps(v).encode())
+    content_types = st.sampled_from(
+        ["application/json", "application/json; charset=utf-8", "text/plain", "", "application/x-www-form-urlencoded"]
+    )
+    bodies = (
+        st.binary(max_size=3000)
+        | st.text(max_size=500).map(str.encode)
+        | st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+            max_leaves=20,
+        ).map(lambda v: json.dumps(v).encode())
+    )
     credentials = st.sampled_from(
         [AUTH, {}, {"Authorization": "Bearer chk_wrong"}, {"Authorization": "Basic eDp5"}, {"X-Crucial-Signature": "sha256=00"}]
     )

@@ -4,17 +4,25 @@ sessions, CSRF, an expired sign-in that keeps what was typed."""
 
 from __future__ import annotations
 
-import html
 import re
-import urllib.parse
 from collections.abc import Iterator
-from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
 
 from tests.browser import Browser, Page, chromium_path
-from tests.ingest_support import FLAGGED_CHILD, PASSWORD, USERNAME, Reply, prepare_ingest_worker, request
+from tests.ingest_support import (
+    FLAGGED_CHILD,
+    PASSWORD,
+    USERNAME,
+    cookies_of,
+    csrf_in,
+    post_form,
+    prepare_ingest_worker,
+    raw_headers,
+    request,
+    sign_in,
+)
 from tests.integration.worker import RunningWorker
 
 pytestmark = pytest.mark.integration
@@ -113,43 +121,6 @@ async def test_care_staff_report_a_child_from_a_phone(worker: RunningWorker, tmp
 # --- without a browser: the session and CSRF edges --------------------------------------------------
 
 
-def cookies_of(reply: Reply) -> dict[str, str]:
-    jar: SimpleCookie = SimpleCookie()
-    for name, value in reply.headers.items():
-        if name.lower() == "set-cookie":
-            jar.load(value)
-    return {k: m.value for k, m in jar.items()}
-
-
-def raw_headers(reply: Reply) -> list[str]:
-    return [v for k, v in reply.headers.items() if k.lower() == "set-cookie"]
-
-
-def csrf_in(reply: Reply) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]*)"', reply.body.decode())
-    assert found, reply.body.decode()[:500]
-    return html.unescape(found.group(1))
-
-
-def post_form(port: int, path: str, fields: dict[str, str], cookies: dict[str, str], origin: str | None = None) -> Reply:
-    headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
-    if origin:
-        headers["Origin"] = origin
-    return request(port, "POST", path, urllib.parse.urlencode(fields).encode(), headers)
-
-
-def sign_in(port: int) -> tuple[dict[str, str], str]:
-    """(cookies, the report form's CSRF token) for the test staff member."""
-    login = request(port, "GET", "/report/login")
-    cookies = cookies_of(login)
-    reply = post_form(port, "/report/login", {"username": USERNAME, "password": PASSWORD, "csrf_token": csrf_in(login)}, cookies)
-    assert reply.status == 303 and reply.headers["Location"] == "/report", reply.status
-    cookies = {"crucial_report": cookies_of(reply)["crucial_report"]}
-    form = request(port, "GET", "/report", headers={"Cookie": f"crucial_report={cookies['crucial_report']}"})
-    assert form.status == 200
-    return cookies, csrf_in(form)
-
-
 def test_pages_send_strict_security_headers(worker: RunningWorker) -> None:
     login = request(worker.port, "GET", "/report/login")
     assert login.status == 200
@@ -183,7 +154,12 @@ def test_login_needs_its_csrf_token(worker: RunningWorker) -> None:
 
 def test_a_report_without_its_csrf_token_or_from_another_site_is_not_sent(worker: RunningWorker) -> None:
     cookies, csrf = sign_in(worker.port)
-    fields = {"child": FLAGGED_CHILD, "last_seen_at": "2026-01-01T10:00", "last_seen_place": "Gate", "callback_phone": "07700900401"}
+    fields = {
+        "child": FLAGGED_CHILD,
+        "last_seen_at": "2026-01-01T10:00",
+        "last_seen_place": "Gate",
+        "callback_phone": "07700900401",
+    }
     missing = post_form(worker.port, "/report", fields, cookies)
     assert missing.status == 403 and "the report was not sent" in missing.body.decode()
     assert 'value="Gate"' in missing.body.decode()  # nothing typed is lost
@@ -195,7 +171,12 @@ def test_a_report_without_its_csrf_token_or_from_another_site_is_not_sent(worker
 
 
 def test_an_expired_sign_in_keeps_the_report_through_the_login_page(worker: RunningWorker) -> None:
-    fields = {"child": FLAGGED_CHILD, "last_seen_place": "Side door", "clothing": "Red scarf", "event_id": "form-larchwood-care-0a1b"}
+    fields = {
+        "child": FLAGGED_CHILD,
+        "last_seen_place": "Side door",
+        "clothing": "Red scarf",
+        "event_id": "form-larchwood-care-0a1b",
+    }
     reply = post_form(worker.port, "/report", {**fields, "csrf_token": "stale"}, {})
     assert reply.status == 401
     page = reply.body.decode()

@@ -85,7 +85,11 @@ async def post(client: TestClient, body: Any, key: str | None = KEY, **headers: 
 async def test_a_good_report_is_produced_and_answered_with_its_reference(client: TestClient, intake: MemoryIntake) -> None:
     event = make_event()
     status, _, body = await post(client, event)
-    assert status == 202 and body == {"status": "accepted", "reference": incident_ids(event["event_id"])[1], "event_id": event["event_id"]}
+    assert status == 202 and body == {
+        "status": "accepted",
+        "reference": incident_ids(event["event_id"])[1],
+        "event_id": event["event_id"],
+    }
     assert [e.event_id for e in intake.produced] == [event["event_id"]] and intake.rejections == []
     assert (await post(client, event))[2]["reference"] == body["reference"]  # a retry: the same reference
 
@@ -93,7 +97,11 @@ async def test_a_good_report_is_produced_and_answered_with_its_reference(client:
 async def test_a_signed_report_is_accepted_without_a_key(client: TestClient, intake: MemoryIntake) -> None:
     data = json.dumps(make_event()).encode()
     now = int(time.time())
-    headers = {"X-Crucial-Key-Id": "larchwood-hmac-1", "X-Crucial-Timestamp": str(now), "X-Crucial-Signature": sign_request(HMAC_SECRET, now, data)}
+    headers = {
+        "X-Crucial-Key-Id": "larchwood-hmac-1",
+        "X-Crucial-Timestamp": str(now),
+        "X-Crucial-Signature": sign_request(HMAC_SECRET, now, data),
+    }
     assert (await post(client, data, key=None, **headers))[0] == 202
     status, _, body = await post(client, data, key=None, **headers)
     assert status == 401 and body["reasons"] == ["(auth): replayed signature"]
@@ -106,7 +114,11 @@ async def test_a_signed_report_is_accepted_without_a_key(client: TestClient, int
         (lambda e: e.update(type="vanished"), 422, "type: Input should be 'left_placement', 'returned' or 'update'"),
         (lambda e: e.pop("circumstances"), 422, "(root): circumstances are required when type is 'left_placement'"),
         (lambda e: e.update(surprise=1), 422, "surprise: Extra inputs are not permitted"),
-        (lambda e: e["placement"].update(id="plc-brent-03"), 403, "placement.id: placement 'plc-brent-03' is not one of provider 'larchwood-care'"),
+        (
+            lambda e: e["placement"].update(id="plc-brent-03"),
+            403,
+            "placement.id: placement 'plc-brent-03' is not one of provider 'larchwood-care'",
+        ),
     ],
 )
 async def test_refusals_name_the_field_and_are_kept(
@@ -136,13 +148,15 @@ async def test_malformed_bodies(client: TestClient, intake: MemoryIntake, data: 
 async def test_the_body_limit_applies_with_or_without_a_length(client: TestClient, intake: MemoryIntake) -> None:
     big = json.dumps({**make_event(), "pad": "x" * 3000}).encode()
     status, _, body = await post(client, big)
-    assert status == 413 and body["reasons"] == ["(request): body of %d bytes exceeds the limit of 2048 bytes" % len(big)]
+    assert status == 413 and body["reasons"] == [f"(request): body of {len(big)} bytes exceeds the limit of 2048 bytes"]
 
     async def chunks() -> AsyncIterator[bytes]:
         for _ in range(10):
             yield b"x" * 500
 
-    reply = await client.post("/v1/events", data=chunks(), headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+    reply = await client.post(
+        "/v1/events", data=chunks(), headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    )
     assert reply.status == 413
     assert [r[1][0].startswith("(request): body of") for r in intake.rejections] == [True, True]
     assert all(r[0] == b"" for r in intake.rejections)  # an oversized body is never kept
@@ -177,7 +191,7 @@ async def test_a_wrong_content_type_is_415(client: TestClient) -> None:
 
 async def test_no_acknowledgement_means_503_and_a_retry(client: TestClient, intake: MemoryIntake) -> None:
     intake.fail = True
-    status, headers, body = await post(client, make_event())
+    status, headers, _ = await post(client, make_event())
     assert status == 503 and headers["Retry-After"] == "5"
     status, _, _ = await post(client, make_event(), key=None)
     assert status == 503  # a refusal that cannot be kept is not answered as a refusal

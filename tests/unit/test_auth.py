@@ -177,7 +177,11 @@ def test_the_authenticator_tells_providers_apart() -> None:
     auth = ProviderAuthenticator(providers(), {"a-hmac": [KEY]}, 300)
     assert auth.authenticate({"Authorization": "Bearer chk_b"}, b"", NOW).provider_id == "care-b"
     body = b"{}"
-    headers = {"x-crucial-key-id": "a-hmac", "X-Crucial-Timestamp": str(int(NOW)), "X-CRUCIAL-SIGNATURE": sign_request(KEY, int(NOW), body)}
+    headers = {
+        "x-crucial-key-id": "a-hmac",
+        "X-Crucial-Timestamp": str(int(NOW)),
+        "X-CRUCIAL-SIGNATURE": sign_request(KEY, int(NOW), body),
+    }
     credential = auth.authenticate(headers, body, NOW)
     assert (credential.provider_id, credential.method, credential.limit_key) == ("care-a", "hmac", "care-a/a-hmac")
     with pytest.raises(AuthError, match="replayed signature"):

@@ -119,7 +119,8 @@ INVALID: list[tuple[str, Edit, str]] = [
     (
         "a child with an unknown field",
         lambda d: larchwood(d)["placements"]["plc-harrow-07"]["children"][0].update(nickname="x"),
-        "providers.larchwood-care.placements.plc-harrow-07.children[0].nickname: unknown key — remove it, or correct its spelling",
+        "providers.larchwood-care.placements.plc-harrow-07.children[0].nickname: unknown key — "
+        "remove it, or correct its spelling",
     ),
     (
         "a placement of two providers",
@@ -172,7 +173,7 @@ def test_invalid_providers_name_the_key_and_fix(config_dir: Path, case: str, cha
 
 def test_a_missing_providers_file_is_named(config_dir: Path) -> None:
     (config_dir / "providers.yaml").unlink()
-    with pytest.raises(ConfigError, match="providers.yaml: \\(file\\): file not found"):
+    with pytest.raises(ConfigError, match=r"providers\.yaml: \(file\): file not found"):
         load_config(config_dir)
 
 

@@ -1,0 +1,37 @@
+"""Acknowledgement links: each recipient's own signed, expiring link to /ack/<token>."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from alerts.config import Config
+from alerts.model import Incident, Recipient
+from streams.auth import LinkError, Signer, sign_link, verify_link
+
+
+class AckLinks:
+    """Each recipient's own acknowledgement link: /ack/<reference>:<recipient tag>.<expiry>.<signature>."""
+
+    def __init__(self, signer: Signer, base_url: str, valid_for: timedelta) -> None:
+        self.signer, self.base_url, self.valid_for = signer, base_url.rstrip("/"), valid_for
+
+    @classmethod
+    def from_config(cls, config: Config) -> AckLinks:
+        links, web_settings = config.providers.links, config.settings.web
+        base = web_settings.public_url or f"http://{web_settings.host}:{web_settings.port}"
+        from streams.form import signing_keys  # late: streams.form imports the app, which imports this
+
+        keys = signing_keys("links.secret", links.secret_env, links.secret_file)
+        return cls(Signer(keys, "ack"), base, timedelta(minutes=links.valid_minutes))
+
+    def __call__(self, incident: Incident, recipient: Recipient) -> str:
+        # Valid through the window and a while after: acknowledging late still tells the board who has it.
+        expires = max(incident.deadline, incident.received_at) + self.valid_for
+        return f"{self.base_url}/ack/{sign_link(self.signer, f'{incident.reference}:{recipient.tag}', expires)}"
+
+    def read(self, token: str, now: datetime) -> tuple[str, str]:
+        """(incident reference, recipient tag) of a good link; raises LinkError."""
+        reference, _, tag = verify_link(self.signer, token, now).partition(":")
+        if not reference or not tag:
+            raise LinkError("invalid")
+        return reference, tag

@@ -1,0 +1,272 @@
+"""The situation board for duty staff, and acknowledgement by a signed, expiring link.
+
+/board is behind a sign-in (board.yaml's staff; session cookie and CSRF from streams.auth). It is
+drawn from this worker's incident directory — which follows every partition — and refreshes itself:
+a small script swaps in /board/incidents (server-rendered, so escaped by Jinja) every few seconds
+and counts each deadline down every second. /ack/<token> shows whom the link is for and asks for a
+click (a POST): link scanners in mail clients fetch links, and a fetch must not acknowledge.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
+from zoneinfo import ZoneInfo
+
+import jinja2
+from aiohttp import web
+from faust.web import Request, Response, View
+
+from alerts.directory import IncidentView
+from alerts.model import IncidentCommand, Recipient
+from streams import metrics
+from streams.auth import LinkError, PageAuth, RateLimiter, Session, verify_password
+from streams.form import see_other, signing_keys
+
+if TYPE_CHECKING:
+    from streams.app import Worker
+
+log = logging.getLogger("crucial.board")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One recipient line on the board: alerted how, and what became of it."""
+
+    name: str
+    agency_id: str
+    channel: str
+    state: str
+    acknowledged: bool
+
+
+def rows(view: IncidentView) -> list[Row]:
+    latest: dict[tuple[str, str], str] = {}
+    for record in sorted(view.deliveries.values(), key=lambda r: r.at):
+        if record.recipient_tag:
+            latest[(record.recipient_tag, record.channel)] = record.state
+    acked = {a.by.tag for a in view.incident.acknowledgements}
+    return [
+        Row(
+            a.recipient.name,
+            a.recipient.agency_id,
+            a.channel,
+            latest.get((a.recipient.tag, a.channel), "queued"),
+            a.recipient.tag in acked,
+        )
+        for a in view.incident.alerted
+    ]
+
+
+def incident_json(view: IncidentView, now: datetime) -> dict[str, Any]:
+    incident = view.incident
+    return {
+        "reference": incident.reference,
+        "status": incident.status.value,
+        "priority": incident.priority.value,
+        "decision": incident.match.decision.value,
+        "explanation": incident.match.explanation,
+        "reasons": incident.reasons,
+        "last_seen_at": incident.last_seen_at.isoformat(),
+        "deadline": incident.deadline.isoformat(),
+        "seconds_left": round((incident.deadline - now).total_seconds()),
+        "escalation_step": incident.escalation_step,
+        "recipients": [row.__dict__ for row in rows(view)],
+        "acknowledgements": [
+            {"name": a.by.name, "agency_id": a.by.agency_id, "via": a.via, "at": a.at.isoformat()}
+            for a in incident.acknowledgements
+        ],
+        "timeline": [{"at": e.at.isoformat(), "what": e.what} for e in incident.timeline],
+    }
+
+
+class BoardPages:
+    def __init__(self, worker: Worker) -> None:
+        config = worker.config
+        sessions = config.providers.sessions
+        self.worker, self.board = worker, config.board
+        self.auth = PageAuth(
+            signing_keys("sessions.secret", sessions.secret_env, sessions.secret_file),
+            realm="board",
+            cookie_path="/",
+            ttl_s=sessions.minutes * 60,
+            secure=sessions.cookie_secure,
+        )
+        self.logins = RateLimiter(sessions.logins_per_minute, sessions.logins_per_minute)
+        self.zone = ZoneInfo(config.settings.timezone)
+        self.templates = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(config.path(config.settings.templates_dir) / "web"), autoescape=True
+        )
+        self.templates.filters["local"] = self.local
+
+    def local(self, moment: datetime, fmt: str = "%H:%M") -> str:
+        return moment.astimezone(self.zone).strftime(fmt)
+
+    def page(self, template: str, status: int = 200, script: bool = False, **context: Any) -> web.Response:
+        nonce = secrets.token_urlsafe(16)
+        html = self.templates.get_template(template).render(
+            nonce=nonce, errors=context.pop("errors", {}), signed_in=False, **context
+        )
+        scripts = f" script-src 'nonce-{nonce}'; connect-src 'self';" if script else ""
+        policy = (
+            f"default-src 'none'; style-src 'nonce-{nonce}';{scripts} form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        )
+        headers = {
+            "Content-Security-Policy": policy,
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "same-origin",
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY",
+        }
+        return web.Response(text=html, status=status, content_type="text/html", charset="utf-8", headers=headers)
+
+    def signed_in(self, request: web.Request) -> Session | None:
+        session = self.auth.session(request, time.time())
+        return session if session is not None and session.user in self.board.staff and session.scope == "board" else None
+
+    def open_incidents(self) -> list[IncidentView]:
+        return self.worker.directory.open()
+
+    # --- pages ---------------------------------------------------------------------------------
+
+    def login_form(self, request: web.Request, status: int = 200, error: str | None = None, username: str = "") -> web.Response:
+        nonce, new = self.auth.login_nonce(request)
+        response = self.page(
+            "board_login.html.j2", status, csrf=self.auth.csrf(nonce), username=username, errors={"_form": error} if error else {}
+        )
+        if new:
+            self.auth.set_login_nonce(response, nonce)
+        return response
+
+    async def login(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        username = str(form.get("username", "")).strip().lower()
+        if self.auth.refuse_post(request, form, request.cookies.get(self.auth.nonce_cookie)) is not None:
+            return self.login_form(request, 403, "The sign-in page had expired. Sign in again.", username)
+        if self.logins.take(request.remote or "?", time.time()) > 0:
+            return self.login_form(request, 429, "Too many attempts. Wait a minute and try again.", username)
+        member = self.board.staff.get(username)
+        if member is None or not verify_password(member.password_scrypt, str(form.get("password", ""))):
+            return self.login_form(request, 401, "The username or password is not right.", username)
+        _, token = self.auth.begin(username, "board", time.time())
+        response = see_other("/board")
+        self.auth.set_session_cookie(response, token)
+        log.info("board sign-in by %s", username)
+        return response
+
+    def board_page(self, session: Session) -> web.Response:
+        return self.page(
+            "board.html.j2",
+            script=True,
+            incidents=self.open_incidents(),
+            rows=rows,
+            now=self.worker.clock(),
+            user=self.board.staff[session.user].name,
+            refresh_ms=int(self.board.refresh_seconds * 1000),
+            at_risk_seconds=int(self.worker.config.escalation.window_at_risk_minutes * 60),
+            csrf=self.auth.csrf(session.sid),
+        )
+
+    def fragment(self) -> web.Response:
+        html = self.templates.get_template("board_incidents.html.j2").render(
+            incidents=self.open_incidents(), rows=rows, now=self.worker.clock()
+        )
+        return web.Response(text=html, content_type="text/html", charset="utf-8", headers={"Cache-Control": "no-store"})
+
+    # --- acknowledgement links -------------------------------------------------------------------
+
+    def _link_target(self, token: str) -> tuple[IncidentView, Recipient] | str:
+        try:
+            reference, tag = self.worker.ack_links.read(token, self.worker.clock())
+        except LinkError as exc:
+            return "This link has expired." if exc.reason == "expired" else "This link is not valid."
+        view = self.worker.directory.by_reference(reference)
+        recipient = next((a.recipient for a in view.incident.alerted if a.recipient.tag == tag), None) if view else None
+        if view is None or recipient is None:
+            return "This incident is closed or unknown."
+        return view, recipient
+
+    def ack_page(self, token: str) -> web.Response:
+        target = self._link_target(token)
+        if isinstance(target, str):
+            metrics.ACKNOWLEDGEMENTS.labels("link", "rejected").inc()
+            return self.page("ack.html.j2", 410, problem=target)
+        view, recipient = target
+        return self.page("ack.html.j2", incident=view.incident, recipient=recipient, token=token, done=False)
+
+    async def acknowledge(self, token: str) -> web.Response:
+        target = self._link_target(token)
+        if isinstance(target, str):
+            metrics.ACKNOWLEDGEMENTS.labels("link", "rejected").inc()
+            return self.page("ack.html.j2", 410, problem=target)
+        view, recipient = target
+        command = IncidentCommand(
+            command="acknowledge",
+            incident_id=view.incident.incident_id,
+            child_reference=view.incident.child_reference,
+            at=self.worker.clock(),
+            by=recipient,
+            via="link",
+        )
+        await self.worker.command(command)
+        log.info("acknowledgement of %s by %s received by link", view.incident.reference, recipient.agency_id)
+        return self.page("ack.html.j2", incident=view.incident, recipient=recipient, token=token, done=True)
+
+
+def register_board(worker: Worker) -> None:
+    app, pages = worker.app, BoardPages(worker)
+    # Faust's web views hand over aiohttp's request and take aiohttp's response: the casts say so.
+    aio = cast(Callable[[Request], web.Request], lambda request: request)
+    out = cast(Callable[[web.StreamResponse], Response], lambda response: response)
+
+    @app.page("/board")
+    class BoardView(View):
+        async def get(self, request: Request) -> Response:
+            session = pages.signed_in(aio(request))
+            return out(see_other("/board/login") if session is None else pages.board_page(session))
+
+    @app.page("/board/incidents")
+    class BoardIncidents(View):
+        async def get(self, request: Request) -> Response:
+            signed_in = pages.signed_in(aio(request)) is not None
+            return out(pages.fragment() if signed_in else web.Response(status=401, text="sign in at /board/login"))
+
+    @app.page("/board/data.json")
+    class BoardData(View):
+        async def get(self, request: Request) -> Response:
+            if pages.signed_in(aio(request)) is None:
+                return self.json({"error": "sign in at /board/login"}, status=401)
+            now = worker.clock()
+            return self.json({"now": now.isoformat(), "incidents": [incident_json(v, now) for v in pages.open_incidents()]})
+
+    @app.page("/board/login")
+    class BoardLogin(View):
+        async def get(self, request: Request) -> Response:
+            return out(pages.login_form(aio(request)))
+
+        async def post(self, request: Request) -> Response:
+            return out(await pages.login(aio(request)))
+
+    @app.page("/board/logout")
+    class BoardLogout(View):
+        async def post(self, request: Request) -> Response:
+            session = pages.signed_in(aio(request))
+            form = await aio(request).post()
+            if session is not None and pages.auth.refuse_post(aio(request), form, session.sid) is None:
+                response = see_other("/board/login")
+                pages.auth.end(response)
+                return out(response)
+            return out(web.Response(status=403, text="forbidden"))
+
+    @app.page("/ack/{token}")
+    class Acknowledge(View):
+        async def get(self, request: Request, token: str) -> Response:
+            return out(pages.ack_page(token))
+
+        async def post(self, request: Request, token: str) -> Response:
+            return out(await pages.acknowledge(token))
