@@ -464,6 +464,7 @@ class MatchWeights(Schema):
     identifier: Points = 20.0
     identifier_conflict: Points = 4.0
     initial: Points = 2.0
+    main_name: Points = Field(default=0.5, description="the report's name matched the profile's name, not an alias")
     name_unmatched_reported: Points = 2.0
     name_unmatched_profile: Points = 0.5
     dob_exact: Points = 6.0

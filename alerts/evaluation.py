@@ -55,6 +55,7 @@ class Outcome:
     profile_id: str | None
     score: float
     links: tuple[str, ...]
+    alternatives: tuple[str, ...] = ()
 
     @property
     def claim(self) -> str | None:
@@ -106,6 +107,15 @@ class Evaluation:
     def meets_targets(self) -> bool:
         return self.at_possible.recall >= TARGET_RECALL_AT_POSSIBLE and self.at_match.precision >= TARGET_PRECISION_AT_MATCH
 
+    @property
+    def surfaced(self) -> int:
+        """Labelled reports whose profile was not the one claimed but was named as almost as close."""
+        return sum(
+            1
+            for o in self.outcomes
+            if o.label.profile_id is not None and o.claim != o.label.profile_id and o.label.profile_id in o.alternatives
+        )
+
     def by(self, key: str) -> dict[str, Counter[str]]:
         """Decision counts per category (key='category') or per variation of true matches ('variation')."""
         table: dict[str, Counter[str]] = defaultdict(Counter)
@@ -146,7 +156,8 @@ def evaluate(index: ProfileIndex, events: list[PlacementEvent], labels: dict[str
             continue
         assessed = assess(event, index, risk)
         m = assessed.match
-        result.outcomes.append(Outcome(label, m.decision, m.profile_id, m.score, tuple(sorted({link.profile_id for link in m.links}))))
+        links = tuple(sorted({link.profile_id for link in m.links}))
+        result.outcomes.append(Outcome(label, m.decision, m.profile_id, m.score, links, tuple(m.alternatives)))
     return result
 
 
@@ -159,6 +170,11 @@ def render(evaluation: Evaluation, title: str) -> str:
     negatives = [o for o in evaluation.outcomes if o.label.profile_id is None]
     clean = sum(1 for o in negatives if o.claim is None)
     lines.append(f"{'no match (negatives)':<26}{len(negatives):>8}{clean:>9}{'':>11}{clean / len(negatives) if negatives else 1:>9.3f}")
+    if evaluation.surfaced:
+        lines.append(
+            f"  (and {evaluation.surfaced} more named as 'almost as close' in a possible match: "
+            f"recall at match-or-possible with them {(evaluation.at_possible.correct + evaluation.surfaced) / max(1, evaluation.positives):.3f})"
+        )
     found, wanted, stray = evaluation.links()
     lines.append(f"circumstantial links: {found}/{wanted} labelled links found; {stray} report(s) linked to an unlabelled profile")
     lines.append("")

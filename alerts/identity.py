@@ -81,6 +81,8 @@ _RESPELL = (
     ("ee", "i"),
     ("q", "k"),
     ("xh", "j"),  # Albanian xh is English j: Xhesika / Jessica
+    ("dj", "j"),  # Hodja / Hoxha, Djamal / Jamal
+    ("w", "v"),  # Nawid / Navid, Jawad / Javad
 )
 
 
@@ -95,6 +97,10 @@ def respelled(token: str) -> str:
         t = t.replace(old, new)
     if t[:1] == "j":  # Jusuf / Yusuf, Johannes / Yohannes
         t = "y" + t[1:]
+    elif t[:1] == "o":  # Omid / Umid, Osman / Usman, Omar / Umar
+        t = "u" + t[1:]
+    elif t[:1] == "e":  # Ebrahim / Ibrahim, Elira / Ilira
+        t = "i" + t[1:]
     t = t[:1] + t[1:].replace("y", "i")  # y as a vowel: Skye / Sky, Hayle / Haile, Maryam / Mariam
     return _DOUBLED.sub(r"\1", t)
 
@@ -111,8 +117,30 @@ def sound(token: str) -> str:
     return key
 
 
+_VOWELS = frozenset("aeiou")
+
+
+def without_article(token: str) -> str | None:
+    """'elsadig' -> 'sadig', 'alnour' -> 'nour': an Arabic article written onto the name; None when
+    there is none (a vowel after it, as in 'alexandra' or 'elena', or too short to tell)."""
+    if len(token) >= 6 and token[:2] in ("al", "el") and token[2] not in _VOWELS:
+        return token[2:]
+    return None
+
+
 @lru_cache(maxsize=400_000)
 def token_similarity(a: str, b: str) -> float:
+    """0..1 for two full folded tokens, allowing for an article written onto either ('Elsadig' / 'Sadiq')."""
+    best = _similarity(a, b)
+    if best < 1.0:
+        bare_a, bare_b = without_article(a), without_article(b)
+        for x, y in ((bare_a, b), (a, bare_b), (bare_a, bare_b)):
+            if x is not None and y is not None:
+                best = max(best, 0.95 * _similarity(x, y))
+    return best
+
+
+def _similarity(a: str, b: str) -> float:
     """0..1 for two full folded tokens: 1 when equal; sound-alikes at least 0.85 (0.9 when short).
 
     Jaro-Winkler flatters short strings ('anh' / 'an' 0.91, 'tuan' / 'tran' 0.85), and a short word's
@@ -121,9 +149,11 @@ def token_similarity(a: str, b: str) -> float:
     """
     if a == b:
         return 1.0
-    if respelled(a) == respelled(b):
+    ra, rb = respelled(a), respelled(b)
+    if ra == rb:
         return 0.95
-    jw: float = JaroWinkler.normalized_similarity(a, b)
+    # as written, or respelled (Umar / Omer -> umar / umer)
+    jw: float = max(JaroWinkler.normalized_similarity(a, b), JaroWinkler.normalized_similarity(ra, rb))
     key = sound(a)
     short = min(len(a), len(b)) <= 4
     if key == sound(b):
@@ -132,7 +162,7 @@ def token_similarity(a: str, b: str) -> float:
         if jw >= 0.85:
             return max(jw, 0.9)
     if short:
-        edit: float = Levenshtein.normalized_similarity(a, b)
+        edit: float = max(Levenshtein.normalized_similarity(a, b), Levenshtein.normalized_similarity(ra, rb))
         return edit
     return jw
 

@@ -20,17 +20,19 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from heapq import nlargest
-from itertools import combinations
+from itertools import combinations, pairwise
 
+from alerts.config import Links, Matching
 from alerts.identity import (
     Dob,
     dob_gap_days,
+    dob_of,
     fold,
     name_tokens,
     nationality_key,
@@ -43,17 +45,19 @@ from alerts.identity import (
     token_similarity,
     transposed,
     unpack_dob,
+    without_article,
 )
 from alerts.model import (
     Child,
     Decision,
     MatchResult,
     PlacementEvent,
+    Priority,
     ProfileLink,
     RiskProfile,
 )
-from alerts.config import Links, Matching
 
+_YEAR_FACTOR = {0: 1.0, 1: 0.75, 2: 0.5}  # a blocking key's year of birth this far from the report's
 MAX_RANGE_YEARS = 8  # a disputed range wider than this blocks like an unknown date of birth
 OLDEST_YEARS = 27  # with no date of birth in the report, look at every plausible year of birth
 _PHONE_IN_TEXT = re.compile(r"(?:\+|\b)[0-9][0-9 ()-]{8,18}[0-9]\b")
@@ -100,8 +104,14 @@ def _forms_of(person: Child | RiskProfile) -> list[Form]:
 # candidate, which is then scored (or, for identifiers and links, checked against the profile itself).
 
 
+def _token_codes(token: str) -> set[str]:
+    """Blocking codes of one full token: its sound, and that of the name without an article on it."""
+    bare = without_article(token)
+    return {sound(token), sound(bare)} if bare else {sound(token)}
+
+
 def _codes(forms: list[tuple[str, ...]]) -> list[str]:
-    return sorted({sound(t) for tokens in forms for t in tokens if len(t) > 1})
+    return sorted({code for tokens in forms for t in tokens if len(t) > 1 for code in _token_codes(t)})
 
 
 def _frequency_key(token: str) -> str:
@@ -115,24 +125,51 @@ def _frequency_keys(forms: list[tuple[str, ...]]) -> set[str]:
     return {_frequency_key(t) for tokens in forms for t in tokens if len(t) > 1}
 
 
-def _identity_keys(forms: list[tuple[str, ...]], years: list[int]) -> dict[int, int]:
-    """Blocking key -> weight: pairs of name sounds (3), a sound with another token's initial (2), a
-    single sound (1); each with a year of birth (0 when unknown)."""
+def _sexes(sex: str, probing: bool) -> tuple[str, ...]:
+    """Pair keys carry the sex; a profile of unknown sex is filed under 'u', which every probe reads."""
+    known = sex if sex in ("f", "m") else "u"
+    if not probing:
+        return (known,)
+    return (known, "u") if known != "u" else ("f", "m", "u")
+
+
+# Kinds of blocking key, with their weight in candidate ranking.
+PAIR, INITIAL, SINGLE = 3.0, 2.0, 1.0
+
+
+def _identity_keys(
+    forms: list[tuple[str, ...]], years: list[int], sexes: tuple[str, ...], probing: bool = False
+) -> dict[int, tuple[float, int]]:
+    """Blocking key -> (weight, year of birth): pairs of name sounds with the sex (PAIR), a sound with
+    another token's initial (INITIAL), a single sound (SINGLE); each with a year of birth (0: unknown).
+
+    A profile files every token under every other token's initial; a report looks that way only for
+    the initials it actually gives ('Mohamed A.')."""
     codes = _codes(forms)
-    keys: dict[int, int] = {}
+    heads = [
+        ({sound(t), respelled(t)[:3]}, {u[0] for u in tokens if u is not t and (len(u) == 1 or not probing)})
+        for tokens in forms
+        for t in tokens
+        if len(t) > 1 and len(tokens) > 1
+    ]
+    keys: dict[int, tuple[float, int]] = {}
     for year in years:
         y = str(year)
         for code in codes:
-            keys[hash(f"s\x1f{code}\x1f{y}")] = 1
+            keys[hash(f"s\x1f{code}\x1f{y}")] = (SINGLE, year)
         for a, b in combinations(codes, 2):
-            keys[hash(f"p\x1f{a}\x1f{b}\x1f{y}")] = 3
-        for tokens in forms:
-            for t in tokens:
-                if len(t) > 1:
-                    for u in tokens:
-                        if u is not t:
-                            keys.setdefault(hash(f"i\x1f{sound(t)}\x1f{u[0]}\x1f{y}"), 2)
+            for sex in sexes:
+                keys[hash(f"p\x1f{a}\x1f{b}\x1f{y}\x1f{sex}")] = (PAIR, year)
+        # by sound, and by the first letters (Mihail / Mihai sound apart)
+        for sounds_and_head, initials in heads:
+            for head in sounds_and_head:
+                for initial in initials:
+                    keys.setdefault(hash(f"i\x1f{head}\x1f{initial}\x1f{y}"), (INITIAL, year))
     return keys
+
+
+def _dob_key(value: int) -> int:
+    return hash(f"d\x1f{value}")
 
 
 def _profile_years(dob: Dob | None) -> list[int]:
@@ -185,14 +222,20 @@ class _Scoring:
     nationality: str
 
 
-def _record(profile: RiskProfile) -> tuple[str, int, str]:
+_RISK = {Priority.HIGH: "h", Priority.MEDIUM: "m", Priority.LOW: "l"}
+_RISK_OF = {v: k for k, v in _RISK.items()}
+Record = tuple[str, int, str]  # (name forms "tok tok|tok", packed date of birth, sex + risk + nationality)
+
+
+def _record(profile: RiskProfile) -> Record:
     forms = "|".join(" ".join(form.tokens) for form in _forms_of(profile))
-    return (forms, pack_dob(profile.date_of_birth), _SEX[profile.sex] + nationality_key(profile.nationality))
+    rest = _SEX[profile.sex] + _RISK[profile.risk_level] + nationality_key(profile.nationality)
+    return (forms, pack_dob(profile.date_of_birth), sys.intern(rest))
 
 
-def _decode(record: tuple[str, int, str]) -> _Scoring:
+def _decode(record: Record) -> _Scoring:
     forms, dob, rest = record
-    return _Scoring([tuple(f.split(" ")) for f in forms.split("|")], unpack_dob(dob), rest[0], rest[1:])
+    return _Scoring([tuple(f.split(" ")) for f in forms.split("|")], unpack_dob(dob), rest[0], rest[2:])
 
 
 # --- settings derived once ------------------------------------------------------------------------
@@ -265,11 +308,20 @@ def _compare_tokens(ev: tuple[str, ...], pr: tuple[str, ...], tuned: _Tuned, bit
 
 
 def _compare_names(
-    ev_forms: list[tuple[str, ...]], pr_forms: list[tuple[str, ...]], tuned: _Tuned, bits: Callable[[str], float]
+    ev_forms: list[tuple[str, ...]],
+    ev_sounds: list[frozenset[str]],
+    pr_forms: list[tuple[str, ...]],
+    tuned: _Tuned,
+    bits: Callable[[str], float],
 ) -> _NameMatch:
+    """The best pairing of a reported form with a profile form. Forms that share no name sound are
+    not compared in full (a near spelling alone scores too little to matter)."""
     best = _NameMatch(-math.inf)
-    for i, ev in enumerate(ev_forms):
-        for j, pr in enumerate(pr_forms):
+    for j, pr in enumerate(pr_forms):
+        pr_sounds = {sound(t) for t in pr if len(t) > 1}
+        for i, ev in enumerate(ev_forms):
+            if ev_sounds[i].isdisjoint(pr_sounds) and best.points > -math.inf:
+                continue
             found = _compare_tokens(ev, pr, tuned, bits)
             if found.points > best.points:
                 found.event_form, found.profile_form = i, j
@@ -279,43 +331,56 @@ def _compare_names(
 
 @dataclass
 class _Evidence:
-    """Points and the lines that explain them, for one candidate profile."""
+    """Points for one candidate profile, and what they came from (explained only for the best)."""
 
     slot: int
     points: float = 0.0
     name: _NameMatch | None = None
-    lines: list[str] = field(default_factory=list)
+    dob: str = ""  # one of the _DOB_* kinds, "" when either side has none
+    identifiers: list[str] = field(default_factory=list)
     against: list[str] = field(default_factory=list)
-    dob_note: str = ""
 
 
-def _dob_points(ev: Dob | None, pr: Dob | None, tuned: _Tuned) -> tuple[float, str, bool]:
-    """(points, explanation, is it against)."""
+_DOB_EXACT, _DOB_CLOSE, _DOB_CONSISTENT, _DOB_WITHIN, _DOB_CONFLICT = "exact", "close", "consistent", "within", "conflict"
+
+
+def _dob_points(ev: Dob | None, pr: Dob | None, tuned: _Tuned) -> tuple[float, str]:
+    """(points, kind) for two dates of birth."""
     if ev is None or pr is None:
-        return 0.0, "", False
+        return 0.0, ""
     weights, tolerance = tuned.settings.weights, tuned.settings.dob
     if ev.exact and pr.exact:
         gap = abs(ev.value - pr.value)
         if gap == 0:
-            return weights.dob_exact, f"date of birth {ev.describe()}", False
+            return weights.dob_exact, _DOB_EXACT
         if gap <= tolerance.exact_days or transposed(ev.value, pr.value) or _year_typo(ev.value, pr.value):
-            return weights.dob_close, f"date of birth {ev.describe()} close to the profile's {pr.describe()}", False
-        return -weights.dob_conflict, f"date of birth {ev.describe()} differs from the profile's {pr.describe()}", True
+            return weights.dob_close, _DOB_CLOSE
+        return -weights.dob_conflict, _DOB_CONFLICT
     margin = tolerance.estimated_margin_days
-    widened = [
-        Dob(d.lo - margin, d.hi + margin, d.value, d.estimated) if d.estimated and d.lo == d.hi else d for d in (ev, pr)
-    ]
-    gap = dob_gap_days(widened[0], widened[1])
-    same = "" if ev.describe() == pr.describe() else f", consistent with the profile's {pr.describe()}"
+    a = Dob(ev.lo - margin, ev.hi + margin, ev.value, True) if ev.estimated and ev.lo == ev.hi else ev
+    b = Dob(pr.lo - margin, pr.hi + margin, pr.value, True) if pr.estimated and pr.lo == pr.hi else pr
+    gap = dob_gap_days(a, b)
     if gap == 0:
         # Consistent: full weight when the recorded ranges themselves meet, less the further apart
         # the estimates are (half at a whole margin apart).
         raw = dob_gap_days(ev, pr)
         closeness = 1.0 - 0.5 * min(1.0, raw / margin) if margin else 1.0
-        return weights.dob_consistent * closeness, f"date of birth {ev.describe()}{same}", False
+        return weights.dob_consistent * closeness, _DOB_CONSISTENT
     if gap <= tolerance.tolerance_days:
-        return weights.dob_within_tolerance, f"date of birth {ev.describe()} within tolerance of the profile's {pr.describe()}", False
-    return -weights.dob_conflict, f"date of birth {ev.describe()} far from the profile's {pr.describe()}", True
+        return weights.dob_within_tolerance, _DOB_WITHIN
+    return -weights.dob_conflict, _DOB_CONFLICT
+
+
+def _dob_line(kind: str, ev: Dob, pr: Dob) -> str:
+    said, theirs = ev.describe(), pr.describe()
+    if kind == _DOB_EXACT or (kind == _DOB_CONSISTENT and said == theirs):
+        return f"date of birth {said}"
+    return {
+        _DOB_CLOSE: f"date of birth {said} close to the profile's {theirs}",
+        _DOB_CONSISTENT: f"date of birth {said}, consistent with the profile's {theirs}",
+        _DOB_WITHIN: f"date of birth {said} within tolerance of the profile's {theirs}",
+        _DOB_CONFLICT: f"date of birth {said} far from the profile's {theirs}",
+    }[kind]
 
 
 def _year_typo(a: int, b: int) -> bool:
@@ -329,13 +394,14 @@ class _Probe:
 
     forms: list[Form]
     tokens: list[tuple[str, ...]]
+    sounds: list[frozenset[str]]  # per form, the sounds of its full tokens
     dob: Dob | None
     sex: str
     nationality: str
     identifiers: list[tuple[str, str, str]]  # (scheme, normalised value, as written)
     plates: dict[str, str]  # normalised -> as written
     phones: dict[str, str]
-    companions: list[tuple[str, tuple[str, ...], bool]]  # (text, tokens, whole entry?) for associates
+    companions: list[tuple[tuple[str, ...], bool]]  # (tokens, a whole accompanied_by entry?) for associates
     reported: date
 
     @classmethod
@@ -345,7 +411,7 @@ class _Probe:
         identifiers = [(*i.key(), f"{i.scheme} {i.value}") for i in event.identifiers()]
         plates: dict[str, str] = {}
         phones: dict[str, str] = {}
-        companions: list[tuple[str, tuple[str, ...], bool]] = []
+        companions: list[tuple[tuple[str, ...], bool]] = []
         c = event.circumstances
         if c is not None:
             for text in c.vehicles:
@@ -353,16 +419,17 @@ class _Probe:
                     plates.setdefault(plate, text)
             for number in c.phone_numbers:
                 phones.setdefault(phone_key(number), number)
-            companions = [(text, name_tokens(text), True) for text in c.accompanied_by]
+            companions = [(name_tokens(text), True) for text in c.accompanied_by]
             if c.notes:
                 for plate in plate_keys(c.notes):
                     plates.setdefault(plate, plate)
                 for found in _PHONE_IN_TEXT.findall(c.notes):
                     phones.setdefault(phone_key(found), found.strip())
-                companions.append((c.notes, name_tokens(c.notes), False))
+                companions.append((name_tokens(c.notes), False))
         return cls(
             forms=forms,
             tokens=[f.tokens for f in forms],
+            sounds=[frozenset(sound(t) for t in f.tokens if len(t) > 1) for f in forms],
             dob=unpack_dob(pack_dob(child.date_of_birth)),
             sex=_SEX[child.sex],
             nationality=nationality_key(child.nationality),
@@ -387,6 +454,57 @@ def _decide(score: float, settings: Matching) -> Decision:
     return Decision.NO_MATCH
 
 
+class _Scorer:
+    """Scores candidates for one report; remembers name comparisons, which namesakes share."""
+
+    def __init__(self, index: ProfileIndex, probe: _Probe, tuned: _Tuned) -> None:
+        self.index, self.probe, self.tuned = index, probe, tuned
+        self.names: dict[tuple[str, str], _NameMatch] = {}
+        self.bits: dict[str, Callable[[str], float]] = {}
+
+    def score(self, slot: int, linked: bool, shared: list[str]) -> _Evidence:
+        record = self.index._records[slot]
+        assert record is not None
+        forms, packed, rest = record
+        sex, nationality = rest[0], rest[2:]
+        probe, weights = self.probe, self.tuned.settings.weights
+        evidence = _Evidence(slot)
+        if probe.tokens:
+            name = self.names.get((forms, nationality))
+            if name is None:
+                bits = self.bits.get(nationality)
+                if bits is None:
+                    bits = self.bits[nationality] = self.index._bits(nationality, self.tuned)
+                pr_forms = [tuple(f.split(" ")) for f in forms.split("|")]
+                name = _compare_names(probe.tokens, probe.sounds, pr_forms, self.tuned, bits)
+                self.names[(forms, nationality)] = name
+            evidence.name = name
+            evidence.points += name.points
+            if name.full > 0 and name.profile_form == 0:
+                evidence.points += weights.main_name
+        if probe.dob is not None and packed:
+            points, evidence.dob = _dob_points(probe.dob, unpack_dob(packed), self.tuned)
+            evidence.points += points
+        if probe.sex in "fm" and sex in "fm":
+            if probe.sex == sex:
+                evidence.points += weights.sex_agree
+            else:
+                evidence.points -= weights.sex_conflict
+                evidence.against.append("sex differs from the profile's")
+        if probe.nationality and nationality:
+            if probe.nationality == nationality:
+                evidence.points += weights.nationality_agree
+            else:
+                evidence.points -= weights.nationality_conflict
+                evidence.against.append("nationality differs from the profile's")
+        if shared:
+            evidence.points += weights.identifier
+            evidence.identifiers = shared
+        if linked:
+            evidence.points += weights.linked_same_profile
+        return evidence
+
+
 # --- the index ------------------------------------------------------------------------------------
 
 
@@ -396,7 +514,7 @@ class ProfileIndex:
         self._slot_of: dict[str, int] = {}
         self._ids: list[str | None] = []
         self._blobs: list[bytes | None] = []
-        self._records: list[tuple[str, int, str] | None] = []
+        self._records: list[Record | None] = []
         self._free: list[int] = []
         self._postings: dict[int, list[int]] = {}
         # How many profiles carry each name (by _frequency_key), per nationality ("*": all), for token weights.
@@ -454,7 +572,7 @@ class ProfileIndex:
         self._ids[slot] = self._blobs[slot] = self._records[slot] = None
         self._free.append(slot)
 
-    def _count(self, record: tuple[str, int, str], step: int) -> None:
+    def _count(self, record: Record, step: int) -> None:
         scoring = _decode(record)
         for nationality in {"*", scoring.nationality}:
             self._profiles_of[nationality] += step
@@ -478,9 +596,11 @@ class ProfileIndex:
         return bits
 
     @staticmethod
-    def _keys(profile: RiskProfile, record: tuple[str, int, str]) -> set[int]:
+    def _keys(profile: RiskProfile, record: Record) -> set[int]:
         scoring = _decode(record)
-        keys = set(_identity_keys(scoring.forms, _profile_years(scoring.dob)))
+        keys = set(_identity_keys(scoring.forms, _profile_years(scoring.dob), _sexes(scoring.sex, probing=False)))
+        if scoring.dob is not None:
+            keys.add(_dob_key(scoring.dob.value))
         keys.update(_identifier_key(*identifier.key()) for identifier in profile.identifiers)
         keys |= _link_keys(profile)
         return keys
@@ -502,10 +622,17 @@ class ProfileIndex:
         tuned = self._tuning(settings, links)
         probe = _Probe.of(event)
         found_links = self._links(probe, tuned)
-        linked = {link.profile_id for link in found_links}
-        slots = self._candidates(probe, tuned)
-        slots.update(self._slot_of[pid] for pid in linked if pid in self._slot_of)
-        scored = sorted((self._score(slot, probe, tuned, linked) for slot in slots), key=lambda e: (-e.points, self._ids[e.slot]))
+        linked = {self._slot_of[link.profile_id] for link in found_links if link.profile_id in self._slot_of}
+        shared = self._shared_identifiers(probe)
+        slots = self._candidates(probe, tuned) | linked | set(shared)
+        scorer = _Scorer(self, probe, tuned)
+        scored = [scorer.score(slot, slot in linked, shared.get(slot, [])) for slot in slots]
+        if tuned.unique and any(scheme in tuned.unique for scheme, _, _ in probe.identifiers):
+            # Only the leaders are opened to look for a conflicting Home Office / NRM reference.
+            scored.sort(key=lambda e: -e.points)
+            for evidence in scored[:5]:
+                self._identifier_conflicts(evidence, probe, tuned)
+        scored.sort(key=lambda e: (-e.points, self._ids[e.slot] or ""))
         link_lines = [link.detail for link in found_links]
         if not scored:
             return MatchResult(decision=Decision.NO_MATCH, links=found_links, explanation=link_lines)
@@ -517,102 +644,97 @@ class ProfileIndex:
         profile_id = self._ids[best.slot]
         assert profile_id is not None
         explanation = self._explain(best, probe, decision, score)
-        if len(scored) > 1:
-            runner = scored[1]
+        alternatives: list[str] = []
+        for runner in scored[1:]:
             runner_score = _sigmoid(runner.points, tuned.settings)
-            close = best.points - runner.points <= tuned.settings.ambiguity_margin
-            if close and runner_score >= tuned.settings.thresholds.possible_match:
-                if decision == Decision.MATCH:
-                    decision = Decision.POSSIBLE_MATCH
-                explanation.append(
-                    f"profile {self._ids[runner.slot]} is almost as close (score {runner_score:.2f}): a person must confirm which"
-                )
+            if best.points - runner.points > tuned.settings.ambiguity_margin:
+                break
+            if runner_score < tuned.settings.thresholds.possible_match:
+                continue
+            runner_id = self._ids[runner.slot]
+            assert runner_id is not None
+            alternatives.append(runner_id)
+            explanation.append(f"profile {runner_id} is almost as close (score {runner_score:.2f}): a person must confirm which")
+        if alternatives and decision == Decision.MATCH:
+            decision = Decision.POSSIBLE_MATCH
         return MatchResult(
             decision=decision,
             profile_id=profile_id,
             score=round(score, 3),
             explanation=explanation + link_lines,
             links=found_links,
+            alternatives=alternatives,
         )
 
-    def _candidates(self, probe: _Probe, tuned: _Tuned) -> set[int]:
-        """Slots sharing an identifier, plus the best-blocked by name and year of birth."""
-        slots: set[int] = set()
-        for scheme, value, _ in probe.identifiers:
-            slots.update(self._posting(_identifier_key(scheme, value)))
-        blocking = tuned.settings.blocking
-        hits: Counter[int] = Counter()
-        for key, weight in _identity_keys(probe.tokens, _probe_years(probe.dob, probe.reported)).items():
-            posting = self._postings.get(key)
-            if posting is None or len(posting) > blocking.max_block_size:
-                continue
-            for _ in range(weight):
-                hits.update(posting)
-        if len(hits) <= blocking.max_candidates:
-            slots.update(hits)
-        else:
-            slots.update(slot for slot, _ in nlargest(blocking.max_candidates, hits.items(), key=lambda kv: (kv[1], -kv[0])))
-        return slots
+    def _shared_identifiers(self, probe: _Probe) -> dict[int, list[str]]:
+        """Slots that carry one of the report's identifiers (checked on the profile) -> as written."""
+        shared: dict[int, list[str]] = {}
+        for scheme, value, written in probe.identifiers:
+            for slot in self._posting(_identifier_key(scheme, value)):
+                if any(i.key() == (scheme, value) for i in self._profile(slot).identifiers):
+                    shared.setdefault(slot, []).append(written)
+        return shared
 
-    def _score(self, slot: int, probe: _Probe, tuned: _Tuned, linked: set[str]) -> _Evidence:
-        record = self._records[slot]
-        assert record is not None
-        pr = _decode(record)
-        weights = tuned.settings.weights
-        evidence = _Evidence(slot)
-        name = _compare_names(probe.tokens, pr.forms, tuned, self._bits(pr.nationality, tuned)) if probe.tokens else _NameMatch(0.0)
-        evidence.name = name
-        evidence.points += name.points
-        dob_points, dob_line, dob_against = _dob_points(probe.dob, pr.dob, tuned)
-        evidence.points += dob_points
-        if dob_line:
-            (evidence.against if dob_against else evidence.lines).append(dob_line)
-            evidence.dob_note = "" if dob_against else dob_line
-        if probe.sex in "fm" and pr.sex in "fm":
-            if probe.sex == pr.sex:
-                evidence.points += weights.sex_agree
-            else:
-                evidence.points -= weights.sex_conflict
-                evidence.against.append("sex differs from the profile's")
-        if probe.nationality and pr.nationality:
-            if probe.nationality == pr.nationality:
-                evidence.points += weights.nationality_agree
-            else:
-                evidence.points -= weights.nationality_conflict
-                evidence.against.append("nationality differs from the profile's")
-        if probe.identifiers:
-            profile = None
-            ours = {(s, v) for s, v, _ in probe.identifiers}
-            for scheme, value, written in probe.identifiers:
-                if slot in self._posting(_identifier_key(scheme, value)):
-                    profile = profile or self._profile(slot)
-                    if any(i.key() == (scheme, value) for i in profile.identifiers):
-                        evidence.points += weights.identifier
-                        evidence.lines.insert(0, f"shared identifier {written}")
-            if tuned.unique & {s for s, _ in ours}:
-                profile = profile or self._profile(slot)
-                for identifier in profile.identifiers:
-                    scheme, value = identifier.key()
-                    if scheme in tuned.unique and any(s == scheme for s, _ in ours) and (scheme, value) not in ours:
-                        evidence.points -= weights.identifier_conflict
-                        evidence.against.append(f"a different {identifier.scheme} identifier")
-        if self._ids[slot] in linked:
-            evidence.points += weights.linked_same_profile
-        return evidence
+    def _identifier_conflicts(self, evidence: _Evidence, probe: _Probe, tuned: _Tuned) -> None:
+        ours = {(s, v) for s, v, _ in probe.identifiers}
+        schemes = {s for s, _ in ours} & tuned.unique
+        for identifier in self._profile(evidence.slot).identifiers:
+            scheme, value = identifier.key()
+            if scheme in schemes and (scheme, value) not in ours:
+                evidence.points -= tuned.settings.weights.identifier_conflict
+                evidence.against.append(f"a different {identifier.scheme} identifier")
+
+    def _candidates(self, probe: _Probe, tuned: _Tuned) -> set[int]:
+        """The best-blocked by name, sex and year of birth."""
+        return set(self._ranked(probe, tuned)[: tuned.settings.blocking.max_candidates])
+
+    def _ranked(self, probe: _Probe, tuned: _Tuned) -> list[int]:
+        """Candidates by name, best first: pairs of name sounds (or a sound and an initial) shared in a
+        year of birth near the report's, more for the same year; single sounds only when the report has
+        too little else; a boost for the very same recorded date of birth."""
+        cap = tuned.settings.blocking.max_block_size
+        keys = _identity_keys(probe.tokens, _probe_years(probe.dob, probe.reported), _sexes(probe.sex, probing=True), True)
+        center = date.fromordinal(probe.dob.value).year if probe.dob is not None else None
+        hits: dict[int, float] = {}
+        get = hits.get
+        singles: list[tuple[float, list[int]]] = []
+        postings = self._postings
+        for key, (weight, year) in keys.items():
+            posting = postings.get(key)
+            if posting is None or len(posting) > cap:
+                continue
+            if center is not None:
+                weight *= 0.5 if year == 0 else _YEAR_FACTOR.get(abs(year - center), 0.25)
+            if weight <= SINGLE:  # single sounds: only if the rest finds too little
+                singles.append((weight, posting))
+                continue
+            for slot in posting:
+                hits[slot] = get(slot, 0.0) + weight
+        if len(hits) < tuned.settings.blocking.max_candidates:
+            for weight, posting in singles:
+                for slot in posting:
+                    hits[slot] = get(slot, 0.0) + weight
+        if probe.dob is not None and hits:
+            for slot in self._posting(_dob_key(probe.dob.value)):
+                if slot in hits:
+                    hits[slot] += PAIR
+        return sorted(hits, key=lambda slot: (-hits[slot], slot))
 
     def _explain(self, best: _Evidence, probe: _Probe, decision: Decision, score: float) -> list[str]:
         profile = self._profile(best.slot)
         lines: list[str] = []
         name = best.name
-        headline = f"{'matched' if decision == Decision.MATCH else 'possibly matched'} profile {profile.profile_id} (score {score:.2f})"
+        verb = "matched" if decision == Decision.MATCH else "possibly matched"
+        headline = f"{verb} profile {profile.profile_id} (score {score:.2f})"
         parts: list[str] = []
         if name is not None and name.full > 0:
             form = _forms_of(profile)[name.profile_form]
             reported = probe.forms[name.event_form]
             said = "" if fold(reported.written) == fold(form.written) else f" (reported as '{reported.written}')"
             parts.append(f"on {form.kind} '{form.written}'{said}")
-        if best.dob_note:
-            parts.append(best.dob_note)
+        pr_dob = dob_of(profile.date_of_birth)
+        if best.dob and best.dob != _DOB_CONFLICT and probe.dob is not None and pr_dob is not None:
+            parts.append(_dob_line(best.dob, probe.dob, pr_dob))
         lines.append(headline + (": " + ", ".join(parts) if parts else ""))
         if name is not None and name.full > 0:
             details = []
@@ -625,9 +747,12 @@ class ProfileIndex:
                 details.append("word order differs (given and family names swapped)")
             if details:
                 lines.append("names: " + "; ".join(details))
-        lines += [line for line in best.lines if line != best.dob_note]
-        if best.against:
-            lines.append("against: " + "; ".join(best.against))
+        lines += [f"shared identifier {written}" for written in best.identifiers]
+        against = list(best.against)
+        if best.dob == _DOB_CONFLICT and probe.dob is not None and pr_dob is not None:
+            against.insert(0, _dob_line(best.dob, probe.dob, pr_dob))
+        if against:
+            lines.append("against: " + "; ".join(against))
         return lines
 
     # --- circumstantial links ---------------------------------------------------------------------
@@ -642,29 +767,30 @@ class ProfileIndex:
             return cache[slot]
 
         def add(slot: int, kind: str, value: str, detail: str) -> None:
-            p = profile(slot)
+            profile_id, record = self._ids[slot], self._records[slot]
+            assert profile_id is not None and record is not None
             found.setdefault(
-                (p.profile_id, kind, value),
-                ProfileLink(profile_id=p.profile_id, kind=kind, detail=detail, risk_level=p.risk_level),  # type: ignore[arg-type]
+                (profile_id, kind, value),
+                ProfileLink(profile_id=profile_id, kind=kind, detail=detail, risk_level=_RISK_OF[record[2][1]]),  # type: ignore[arg-type]
             )
 
-        for plate, written in probe.plates.items():
+        # Registrations and phone numbers are keyed exactly (a 64-bit hash of the normalised value):
+        # no need to open the profile to check.
+        for plate in probe.plates:
             for slot in self._posting(hash(f"v\x1f{plate}")):
-                if any(plate in profile_plates(v) for v in profile(slot).vehicles):
-                    add(slot, "vehicle", plate, f"vehicle {plate} in the report is recorded against profile {self._ids[slot]}")
+                add(slot, "vehicle", plate, f"vehicle {plate} in the report is recorded against profile {self._ids[slot]}")
         for key, written in probe.phones.items():
             for slot in self._posting(hash(f"t\x1f{key}")):
-                if any(phone_key(p) == key for p in profile(slot).phone_numbers):
-                    add(slot, "phone", key, f"phone {written} in the report is recorded against profile {self._ids[slot]}")
-        for text, tokens, whole in probe.companions:
+                add(slot, "phone", key, f"phone {written} in the report is recorded against profile {self._ids[slot]}")
+        for tokens, whole in probe.companions:
             names = [t for t in tokens if t not in tuned.ignore]
             codes = sorted({sound(t) for t in names if len(t) > 1})
             keys = {hash(f"a1\x1f{c}") for c in codes} if whole else set()
             if whole:
                 keys |= {hash(f"a\x1f{a}\x1f{b}") for a, b in combinations(codes, 2)}
             else:  # free-text notes: adjacent words only
-                full = [t for t in names if len(t) > 1]
-                keys |= {hash(f"a\x1f{min(sound(a), sound(b))}\x1f{max(sound(a), sound(b))}") for a, b in zip(full, full[1:], strict=False)}
+                full = [sound(t) for t in names if len(t) > 1]
+                keys |= {hash(f"a\x1f{min(a, b)}\x1f{max(a, b)}") for a, b in pairwise(full)}
             slots: set[int] = set()
             for key in keys:
                 posting = self._posting(key)

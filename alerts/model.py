@@ -214,6 +214,9 @@ class MatchResult(Strict):
     links: list[ProfileLink] = Field(
         default=[], description="profiles linked by circumstance, whether or not the child matched one"
     )
+    alternatives: list[str] = Field(
+        default=[], description="other profiles almost as close: the match is only possible and a person confirms which"
+    )
 
 
 class IncidentStatus(StrEnum):

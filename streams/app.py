@@ -120,6 +120,9 @@ def create_app(
         topic_replication_factor=settings.kafka.replication_factor,
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
+        # A worker that died is noticed in seconds, not the default minute: its partitions move on.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
         autodiscover=False,
         web_enabled=not in_memory,
     )

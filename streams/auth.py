@@ -28,6 +28,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
 import secrets
@@ -37,13 +38,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from alerts.config import Providers
+from alerts.config import LinkSettings, Providers, SessionSettings
 from alerts.errors import ConfigError, CrucialHourError
 
 if TYPE_CHECKING:
     from aiohttp import web
 
 T = TypeVar("T")
+log = logging.getLogger("crucial.auth")
 MAC_BYTES = 16  # 128-bit tags: short enough for an SMS link, far beyond guessing
 MIN_KEY_CHARS = 32
 
@@ -79,6 +81,17 @@ def load_keys(setting: str, env: str, file: Path | None, *, environ: Mapping[str
     if any(len(k) < MIN_KEY_CHARS for k in keys):
         raise ConfigError(source, key, f"a {setting} key is shorter than {MIN_KEY_CHARS} characters", "use new-secret")
     return [k.encode() for k in keys]
+
+
+def signing_keys(setting: str, env: str, file: Path | None) -> list[bytes]:
+    """load_keys, or — when unset — a random key for this process, with a warning. Fit for sessions
+    (signing in again after a restart is a small cost); not for links sent out in SMS or email, which
+    must outlive the process: use load_keys (or link_signer) for those, so a missing key is an error."""
+    try:
+        return load_keys(setting, env, file)
+    except ConfigError as exc:
+        log.warning("%s — using a random key for this process: what it signs is void once it stops", exc)
+        return [new_secret().encode()]
 
 
 def new_secret() -> str:
@@ -438,6 +451,12 @@ def _base36(number: int) -> str:
             return out
 
 
+def link_signer(links: LinkSettings, purpose: str, *, environ: Mapping[str, str] | None = None) -> Signer:
+    """The Signer for one kind of link ("ack", "receipt"...) under the configured link keys
+    (providers.yaml `links:`). Raises ConfigError when the keys are not set."""
+    return Signer(load_keys("links.secret", links.secret_env, links.secret_file, environ=environ), purpose)
+
+
 # --- aiohttp glue for pages -----------------------------------------------------------------------
 
 
@@ -499,6 +518,13 @@ class PageAuth:
         if not csrf_ok(self.csrf_signer, binding, token if isinstance(token, str) else None):
             return "missing or wrong CSRF token"
         return None
+
+
+def page_auth(sessions: SessionSettings, realm: str, cookie_path: str, *, environ: Mapping[str, str] | None = None) -> PageAuth:
+    """PageAuth for one family of pages (realm "report", "board") under the configured session keys
+    (providers.yaml `sessions:`). Raises ConfigError when the keys are not set."""
+    keys = load_keys("sessions.secret", sessions.secret_env, sessions.secret_file, environ=environ)
+    return PageAuth(keys, realm=realm, cookie_path=cookie_path, ttl_s=sessions.minutes * 60, secure=sessions.cookie_secure)
 
 
 # --- command line ---------------------------------------------------------------------------------

@@ -233,11 +233,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"report: emitted {json.loads(report)['event_id']}; waiting for the alert in {outbox}")
         alerts = _await_outbox(outbox, seen, timeout_s=60)
         print(f"alert: {len(alerts)} notification(s) in {time.monotonic() - emitted:.2f} s\n")
-        for note in alerts:
-            rcpt = note["recipient"]
+        for note in sorted(alerts, key=lambda n: n["channel"] != "sms"):
+            rcpt, message = note["recipient"], note["message"]
             print(f"--- {note['channel']} to {rcpt['name']} ({rcpt['agency_id']}) {rcpt['address']}")
-            print((note["message"]["subject"] + "\n") if note["message"]["subject"] else "", end="")
-            print(note["message"]["text"] if note["channel"] == "sms" else note["message"]["text"][:600] + "…")
+            print(message["text"] if note["channel"] == "sms" else f"Subject: {message['subject']}")
+        print(f"\n(the emails in full, with the child's details: {outbox})")
         if args.stay:
             print(f"\nthe worker keeps running (http://127.0.0.1:{config.settings.web.port}/metrics); Ctrl-C stops it")
             worker.wait()

@@ -681,3 +681,62 @@ def workdir(keep: bool = False) -> Iterator[Path]:
 
 def run_quiet(argv: list[str]) -> str:
     return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+
+
+# --- where the time goes: the stages, from the records' own timestamps -----------------------------
+
+
+def topic_records(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Any]:
+    """Every record on `topic` now (bounded by the end offsets at the call, and by `timeout_s`)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, consumer_timeout_ms=1000)
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        out: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and any(consumer.position(tp) < end[tp] for tp in tps):
+            for batch in consumer.poll(timeout_ms=500, max_records=5000).values():
+                out.extend(batch)
+        return out
+    finally:
+        consumer.close()
+
+
+def stages(stack: Stack, reports: Sequence[Report], sent: Sent, got: Received) -> dict[str, list[float]]:
+    """Seconds spent in each hop by the expected notifications, from Kafka's record timestamps (the
+    producing client's clock, ms) and the peers' receive times:
+    report ack → notification produced (hop 1 + triage) → intent recorded (hop 2 + queueing in the
+    delivery agent) → provider received the request → accepted recorded."""
+    expected = {e.key: e for r in reports if r.event_id in sent.acked for e in r.expected}
+    produced: dict[str, float] = {}
+    for record in topic_records(stack.bootstrap, stack.topics["notifications"]):
+        key = record.key.decode() if record.key else ""
+        if key in expected and key not in produced:
+            produced[key] = record.timestamp / 1000
+    intent: dict[str, float] = {}
+    accepted: dict[str, float] = {}
+    for record in topic_records(stack.bootstrap, stack.topics["deliveries"]):
+        key = record.key.decode() if record.key else ""
+        if key not in expected:
+            continue
+        state = json.loads(record.value).get("state")
+        if state == "intent" and key not in intent:
+            intent[key] = record.timestamp / 1000
+        elif state == "accepted" and key not in accepted:
+            accepted[key] = record.timestamp / 1000
+    first = {k: min(d.at for d in v) for k, v in got.by_key().items()}
+    out: dict[str, list[float]] = defaultdict(list)
+    for key, e in expected.items():
+        ack = sent.acked[e.event_id]
+        if key in produced:
+            out["ack → notification produced"].append(produced[key] - ack)
+            if key in intent:
+                out["notification → intent recorded"].append(intent[key] - produced[key])
+                if key in first:
+                    out[f"intent → {e.channel} received"].append(first[key] - intent[key])
+                    if key in accepted:
+                        out[f"{e.channel} received → accepted recorded"].append(accepted[key] - first[key])
+    return dict(out)

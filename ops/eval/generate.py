@@ -499,9 +499,14 @@ def generate(seed: int, n_profiles: int = 300, n_true: int = 200, n_negative: in
             if rng.random() < 0.5:
                 child.given = list(t.given)
             same = [q for q in profiled if q.identity.family[0] == common and q.identity.given[-1] == child.given[-1]]
-            target = same[0] if same else target
-            while any(abs((child.dob - q.identity.dob).days) < 900 for q in same):
+            for _ in range(50):
+                if all(abs((child.dob - q.identity.dob).days) >= 900 for q in same):
+                    break
                 child.dob = _true_dob(rng)
+            else:  # no year is far enough from them all: a different given name instead
+                child.given = new_identity(rng, t.country, t.sex, exclude_given={g for q in same for g in q.identity.given}).given
+                same = []
+            target = same[0] if same else target
             variations = ["namesake" if same else "common_name"]
         elif kind == "shared_dob":
             child = new_identity(rng, t.country, t.sex, dob=t.dob, exclude_given={t.given[-1]})

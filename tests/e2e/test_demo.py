@@ -35,4 +35,5 @@ def test_demo_prints_the_sample_alert(kafka_bootstrap: str, tmp_path: Path) -> N
     sent = [json.loads(line) for line in (tmp_path / "outbox.jsonl").read_text().splitlines()]
     assert len(sent) >= 3 and {n["kind"] for n in sent} == {"alert"}
     assert f"alert: {len(sent)} notification(s)" in result.stdout
-    assert "CRUCIAL HOUR HIGH CH-" in result.stdout
+    assert "CRUCIAL HOUR HIGH RISK CH-" in result.stdout
+    assert "Subject: [Crucial Hour]" in result.stdout

@@ -15,9 +15,13 @@ pytestmark = pytest.mark.integration
 FLAGGED = [{"scheme": "home_office", "value": "HO-S1234567"}]  # prof-0001: high risk, Harrow
 
 
-def routed(worker: RunningWorker, event: dict) -> set[tuple[str, str]]:  # type: ignore[type-arg]
-    """(agency, channel) the domain routes this event to: what the worker must have produced."""
-    return {(agency, channel) for agency, channel, _ in expected_notifications(event, worker.config)}
+def routed(worker: RunningWorker, event: dict) -> set[tuple[str, str, str]]:  # type: ignore[type-arg]
+    """(agency, channel, address) the domain routes this event to: what the worker must have produced."""
+    return expected_notifications(event, worker.config)
+
+
+def sent_to(notes: list[dict]) -> set[tuple[str, str, str]]:  # type: ignore[type-arg]
+    return {(n["recipient"]["agency_id"], n["channel"], n["recipient"]["address"]) for n in notes}
 
 
 def _child() -> str:
@@ -32,7 +36,7 @@ def test_matched_event_opens_incident_and_notifies_exactly_the_configured_recipi
     child = _child()
     event = make_event(child_reference=child, identifiers=FLAGGED)
     expected = routed(worker, event)
-    assert {"social-worker", "met-police-mispers"} <= {agency for agency, _ in expected}
+    assert {"social-worker", "met-police-mispers"} <= {agency for agency, _, _ in expected}
     worker.emit(event)
 
     incidents = worker.read(
@@ -48,7 +52,7 @@ def test_matched_event_opens_incident_and_notifies_exactly_the_configured_recipi
 
     mine = _for_incident(incident["incident_id"])
     notes = mine(worker.read(worker.topics.notifications, until=lambda rs: len(mine(rs)) >= len(expected), settle_s=1.0))
-    assert {(n["recipient"]["agency_id"], n["channel"]) for n in notes} == expected
+    assert sent_to(notes) == expected
     assert len(notes) == len(expected)
     assert len({n["idempotency_key"] for n in notes}) == len(notes)
 
@@ -130,4 +134,33 @@ def test_returned_event_resolves_the_incident_and_stands_everyone_down(worker: R
         )
         if n["kind"] == "stand_down"
     ]
-    assert {(n["recipient"]["agency_id"], n["channel"]) for n in stand_downs} == expected
+    assert sent_to(stand_downs) == expected
+
+
+def test_incident_show_prints_the_whole_timeline_from_the_topics(
+    worker: RunningWorker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streams.cli import main
+
+    child = _child()
+    left = make_event(child_reference=child, identifiers=FLAGGED)
+    worker.emit(left)
+    opened = worker.read(worker.topics.incidents, until=lambda rs: any(r["incident"]["event_id"] == left["event_id"] for r in rs))
+    incident = next(r["incident"] for r in opened if r["incident"]["event_id"] == left["event_id"])
+    worker.emit(make_event(type="returned", child_reference=child))
+    mine = _for_incident(incident["incident_id"])
+    worker.read(worker.topics.incidents, until=lambda rs: any(r["change"] == "resolved" for r in mine(rs)))
+    worker.read(
+        worker.topics.deliveries, until=lambda rs: any(r["kind"] == "stand_down" and r["state"] == "accepted" for r in mine(rs))
+    )
+
+    assert main(["incident", "show", incident["reference"], "--config", str(worker.config_dir)]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith(f"incident {incident['reference']} ({incident['incident_id']})")
+    changes = shown.split("changes:")[1].split("timeline:")[0]
+    assert changes.index("opened") < changes.index("resolved")
+    assert "child returned to placement: stand down" in shown
+    deliveries = shown.split("deliveries:")[1]
+    assert "alert" in deliveries and "stand_down" in deliveries and "accepted" in deliveries
+    assert "Tran" not in shown.split("match:")[0], "the header names no child (the match explanation may)"
+    assert main(["incident", "show", "CH-ZZZZZZ", "--config", str(worker.config_dir)]) == 1

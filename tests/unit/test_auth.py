@@ -320,3 +320,49 @@ def test_the_command_line_makes_credentials(capsys: pytest.CaptureFixture[str], 
     assert verify_password(stored, "a long enough password")
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["hash-password"]) == 1
+
+
+# --- the factories and the aiohttp glue the situation board can reuse ------------------------------
+
+
+def test_factories_read_the_configured_keys() -> None:
+    from alerts.config import LinkSettings, SessionSettings
+    from streams.auth import link_signer, page_auth
+
+    env = {"CRUCIAL_LINK_SECRET": "l" * 32, "CRUCIAL_SESSION_SECRET": "s" * 32}
+    token = sign_link(link_signer(LinkSettings(), "ack", environ=env), "CH-AAAAAA", datetime.now(UTC) + timedelta(minutes=5))
+    assert verify_link(link_signer(LinkSettings(), "ack", environ=env), token, datetime.now(UTC)) == "CH-AAAAAA"
+    auth = page_auth(SessionSettings(minutes=30), "board", "/board", environ=env)
+    assert auth.cookie == "crucial_board" and auth.ttl_s == 1800 and auth.secure
+    with pytest.raises(ConfigError):
+        link_signer(LinkSettings(), "ack", environ={})
+
+
+def test_page_auth_sets_reads_and_checks_cookies_and_posts() -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from streams.auth import PageAuth
+
+    auth = PageAuth([KEY], realm="board", cookie_path="/board", ttl_s=600, secure=True)
+    session, token = auth.begin("duty.officer", "agency:harrow-edt", NOW)
+    response = web.Response()
+    auth.set_session_cookie(response, token)
+    cookie = response.cookies["crucial_board"]
+    assert cookie.value == token and cookie["httponly"] and cookie["secure"] and cookie["samesite"] == "Strict"
+    assert cookie["path"] == "/board"
+
+    request = make_mocked_request("POST", "/board", headers={"Cookie": f"crucial_board={token}", "Host": "h:1"})
+    assert auth.session(request, NOW + 1) == session
+    assert auth.session(request, NOW + 600) is None
+    good = {"csrf_token": auth.csrf(session.sid)}
+    assert auth.refuse_post(request, good, session.sid) is None
+    assert auth.refuse_post(request, {}, session.sid) == "missing or wrong CSRF token"
+    assert auth.refuse_post(request, {"csrf_token": auth.csrf("other")}, session.sid) == "missing or wrong CSRF token"
+    foreign = make_mocked_request("POST", "/board", headers={"Host": "h:1", "Origin": "https://evil.example"})
+    assert auth.refuse_post(foreign, good, session.sid) == "cross-site post"
+
+    nonce, new = auth.login_nonce(make_mocked_request("GET", "/board/login"))
+    assert new and len(nonce) >= 16
+    again, new = auth.login_nonce(make_mocked_request("GET", "/board/login", headers={"Cookie": f"crucial_board_login={nonce}"}))
+    assert again == nonce and not new

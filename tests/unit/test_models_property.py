@@ -14,13 +14,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alerts.errors import RejectedInput
-from alerts.intake import parse_event, parse_profile
+from alerts.intake import parse_event, parse_profile, rejection
 from alerts.model import PlacementEvent
-from alerts.intake import rejection
 from tests.support import make_event
 
-MANY = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SOME = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example])
+# No example database: nothing written into the work tree (.hypothesis/).
+MANY = settings(max_examples=500, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+SOME = settings(
+    max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example]
+)
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
 json_values = st.recursive(
