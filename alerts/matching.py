@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 import sys
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from heapq import nlargest
 from itertools import combinations, pairwise
 
 from alerts.config import Links, Matching
@@ -147,7 +149,7 @@ def _identity_keys(
     the initials it actually gives ('Mohamed A.')."""
     codes = _codes(forms)
     heads = [
-        ({sound(t), respelled(t)[:3]}, {u[0] for u in tokens if u is not t and (len(u) == 1 or not probing)})
+        (sound(t), {u[0] for u in tokens if u is not t and (len(u) == 1 or not probing)})
         for tokens in forms
         for t in tokens
         if len(t) > 1 and len(tokens) > 1
@@ -160,11 +162,9 @@ def _identity_keys(
         for a, b in combinations(codes, 2):
             for sex in sexes:
                 keys[hash(f"p\x1f{a}\x1f{b}\x1f{y}\x1f{sex}")] = (PAIR, year)
-        # by sound, and by the first letters (Mihail / Mihai sound apart)
-        for sounds_and_head, initials in heads:
-            for head in sounds_and_head:
-                for initial in initials:
-                    keys.setdefault(hash(f"i\x1f{head}\x1f{initial}\x1f{y}"), (INITIAL, year))
+        for head, initials in heads:
+            for initial in initials:
+                keys.setdefault(hash(f"i\x1f{head}\x1f{initial}\x1f{y}"), (INITIAL, year))
     return keys
 
 
@@ -208,6 +208,37 @@ def _link_keys(profile: RiskProfile) -> set[int]:
 
 
 # --- the compact record ---------------------------------------------------------------------------
+
+_INT = struct.Struct("=i")
+# A preset dictionary for zlib: what every profile's JSON repeats, so each compresses to far less than
+# on its own. Only ever used in memory (rebuilt at start), so it may change between versions.
+_ZDICT = (
+    b'"scheme":"home_office","value":"HO-"scheme":"nrm","value":"NRM-"scheme":"la_reference","value":"'
+    b'"relationship":"claims to be uncle"relationship":"unknown"},{"name":"'
+    b'"places_of_concern":["'
+    b'"responsible_local_authority":"","police_force":"Metropolitan Police Service","social_worker":{"name":"'
+    b'"email":"@gov.uk","phone":"+447700900'
+    b'"vehicles":["","phone_numbers":["+447700900","+44'
+    b'"indicators":["debt bondage","cannabis cultivation","county lines","sexual exploitation","controlled phone"'
+    b'"risk_level":"high","risk_level":"medium","risk_level":"low","associates":[{"name":"'
+    b'"sex":"female","sex":"male","nationality":"Vietnamese","nationality":"Albanian","nationality":"Eritrean"'
+    b'"nationality":"Sudanese","nationality":"Afghan","nationality":"Nigerian","nationality":"Romanian","nationality":"British"'
+    b'"date_of_birth":{"value":"20","estimated":true,"earliest":"20","latest":"20'
+    b'"aliases":["","family_name":"","given_names":"Mohammed Nguyen "identifiers":[{"scheme":"la_reference","value":"'
+    b'{"profile_id":"'
+)
+
+
+def _pack(profile: RiskProfile) -> bytes:
+    """The validated profile as compressed JSON: a fraction of a pydantic object's memory."""
+    packer = zlib.compressobj(6, zdict=_ZDICT)
+    return packer.compress(profile.model_dump_json(exclude_defaults=True).encode()) + packer.flush()
+
+
+def _unpack(blob: bytes) -> RiskProfile:
+    unpacker = zlib.decompressobj(zdict=_ZDICT)
+    return RiskProfile.model_validate_json(unpacker.decompress(blob) + unpacker.flush())
+
 
 _SEX = {"female": "f", "male": "m", "other": "o", "unknown": "u"}
 
@@ -516,7 +547,10 @@ class ProfileIndex:
         self._blobs: list[bytes | None] = []
         self._records: list[Record | None] = []
         self._free: list[int] = []
-        self._postings: dict[int, list[int]] = {}
+        # Blocking key -> slots: one slot as a plain int, more as packed int32 in a bytearray. Compact,
+        # and invisible to the garbage collector (millions of lists or arrays would make every full
+        # collection walk them all).
+        self._postings: dict[int, int | bytearray] = {}
         # How many profiles carry each name (by _frequency_key), per nationality ("*": all), for token weights.
         self._profiles_of: Counter[str] = Counter()
         self._sound_count: Counter[tuple[str, str]] = Counter()
@@ -533,13 +567,13 @@ class ProfileIndex:
     def _profile(self, slot: int) -> RiskProfile:
         blob = self._blobs[slot]
         assert blob is not None
-        return RiskProfile.model_validate_json(zlib.decompress(blob))
+        return _unpack(blob)
 
     def upsert(self, profile: RiskProfile) -> None:
         self.remove(profile.profile_id)
         slot = self._free.pop() if self._free else len(self._ids)
         record = _record(profile)
-        blob = zlib.compress(profile.model_dump_json(exclude_defaults=True).encode(), 6)
+        blob = _pack(profile)
         if slot == len(self._ids):
             self._ids.append(profile.profile_id)
             self._blobs.append(blob)
@@ -548,12 +582,15 @@ class ProfileIndex:
             self._ids[slot], self._blobs[slot], self._records[slot] = profile.profile_id, blob, record
         self._slot_of[profile.profile_id] = slot
         self._count(record, +1)
+        postings = self._postings
         for key in self._keys(profile, record):
-            posting = self._postings.get(key)
+            posting = postings.get(key)
             if posting is None:
-                self._postings[key] = [slot]
+                postings[key] = slot
+            elif isinstance(posting, int):
+                postings[key] = bytearray(_INT.pack(posting) + _INT.pack(slot))
             else:
-                posting.append(slot)
+                posting += _INT.pack(slot)
 
     def remove(self, profile_id: str) -> None:
         slot = self._slot_of.get(profile_id)
@@ -561,12 +598,22 @@ class ProfileIndex:
             return
         profile, record = self._profile(slot), self._records[slot]
         assert record is not None
+        postings = self._postings
         for key in self._keys(profile, record):
-            posting = self._postings.get(key)
-            if posting is not None and slot in posting:
-                posting.remove(slot)
-                if not posting:
-                    del self._postings[key]
+            posting = postings.get(key)
+            if posting is None:
+                continue
+            if isinstance(posting, int):
+                if posting == slot:
+                    del postings[key]
+                continue
+            with memoryview(posting) as view, view.cast("i") as slots:
+                at = slots.tolist().index(slot) if slot in slots else -1
+            if at < 0:
+                continue
+            del posting[4 * at : 4 * at + 4]
+            if len(posting) == 4:  # one left: back to a plain int
+                postings[key] = _INT.unpack(posting)[0]
         self._count(record, -1)
         del self._slot_of[profile_id]
         self._ids[slot] = self._blobs[slot] = self._records[slot] = None
@@ -605,8 +652,13 @@ class ProfileIndex:
         keys |= _link_keys(profile)
         return keys
 
-    def _posting(self, key: int) -> list[int]:
-        return self._postings.get(key, [])
+    def _posting(self, key: int) -> Sequence[int]:
+        posting = self._postings.get(key)
+        if posting is None:
+            return ()
+        if isinstance(posting, int):
+            return (posting,)
+        return memoryview(posting).cast("i")
 
     # --- matching ---------------------------------------------------------------------------------
 
@@ -686,10 +738,10 @@ class ProfileIndex:
 
     def _candidates(self, probe: _Probe, tuned: _Tuned) -> set[int]:
         """The best-blocked by name, sex and year of birth."""
-        return set(self._ranked(probe, tuned)[: tuned.settings.blocking.max_candidates])
+        return set(self._ranked(probe, tuned, tuned.settings.blocking.max_candidates))
 
-    def _ranked(self, probe: _Probe, tuned: _Tuned) -> list[int]:
-        """Candidates by name, best first: pairs of name sounds (or a sound and an initial) shared in a
+    def _ranked(self, probe: _Probe, tuned: _Tuned, limit: int) -> list[int]:
+        """The `limit` best candidates by name, best first: pairs of name sounds (or a sound and an initial) shared in a
         year of birth near the report's, more for the same year; single sounds only when the report has
         too little else; a boost for the very same recorded date of birth."""
         cap = tuned.settings.blocking.max_block_size
@@ -697,11 +749,11 @@ class ProfileIndex:
         center = date.fromordinal(probe.dob.value).year if probe.dob is not None else None
         hits: dict[int, float] = {}
         get = hits.get
-        singles: list[tuple[float, list[int]]] = []
-        postings = self._postings
+        singles: list[tuple[float, Sequence[int]]] = []
+        posting_of = self._posting
         for key, (weight, year) in keys.items():
-            posting = postings.get(key)
-            if posting is None or len(posting) > cap:
+            posting = posting_of(key)
+            if not posting or len(posting) > cap:
                 continue
             if center is not None:
                 weight *= 0.5 if year == 0 else _YEAR_FACTOR.get(abs(year - center), 0.25)
@@ -718,7 +770,7 @@ class ProfileIndex:
             for slot in self._posting(_dob_key(probe.dob.value)):
                 if slot in hits:
                     hits[slot] += PAIR
-        return sorted(hits, key=lambda slot: (-hits[slot], slot))
+        return nlargest(limit, hits, key=lambda slot: (hits[slot], -slot))
 
     def _explain(self, best: _Evidence, probe: _Probe, decision: Decision, score: float) -> list[str]:
         profile = self._profile(best.slot)

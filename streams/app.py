@@ -43,7 +43,7 @@ from alerts.rendering import Renderer
 from alerts.triage import Outcome, triage
 from streams import metrics
 from streams.acklinks import AckLinks
-from streams.connection import faust_broker_settings
+from streams.connection import TABLES, faust_broker_settings
 from streams.follow import Follower
 from streams.profiles import ProfileFeed
 from streams.web import register_views
@@ -148,10 +148,11 @@ def create_app(
     # so one agent, the single writer of each child's incident, reads both.
     events_and_commands = app.topic(names.placement_events, names.incident_commands, key_serializer="raw", value_serializer="raw")
     notifications_and_status = app.topic(names.notifications, names.delivery_status, key_serializer="raw", value_serializer="raw")
-    open_incidents = app.Table("open-incidents", default=None, key_type=str, value_type=str)
-    opening_events = app.Table("opening-events", default=None, key_type=str, value_type=str)
-    ledger = app.Table("delivery-ledger", default=None, key_type=str, value_type=str)
-    notifications_sent = app.Table("notifications-sent", default=None, key_type=str, value_type=str)
+    open_incident_table, opening_event_table, ledger_table, sent_table = TABLES
+    open_incidents = app.Table(open_incident_table, default=None, key_type=str, value_type=str)
+    opening_events = app.Table(opening_event_table, default=None, key_type=str, value_type=str)
+    ledger = app.Table(ledger_table, default=None, key_type=str, value_type=str)
+    notifications_sent = app.Table(sent_table, default=None, key_type=str, value_type=str)
 
     async def publish(outcome: Outcome) -> None:
         await asyncio.gather(
@@ -174,7 +175,8 @@ def create_app(
             record = rejection(raw, exc.reasons, now, source=names.placement_events)
             await out.emit(names.rejected, key.decode("utf-8", "replace") if key else None, record.model_dump_json().encode())
             metrics.EVENTS.labels("rejected").inc()
-            log.warning("rejected event: %s", "; ".join(exc.reasons))
+            # Field paths only: a reason may quote the value (a date of birth), and logs carry no PII.
+            log.warning("rejected event: %s", ", ".join(reason.split(":", 1)[0] for reason in exc.reasons))
             return
         await feed.ready.wait()
         child = event.child.reference

@@ -25,8 +25,8 @@ from faust.web import Request, Response, View
 from alerts.directory import IncidentView
 from alerts.model import IncidentCommand, Recipient
 from streams import metrics
-from streams.auth import LinkError, PageAuth, RateLimiter, Session, verify_password
-from streams.form import see_other, signing_keys
+from streams.auth import LinkError, PageAuth, RateLimiter, Session, signing_keys, verify_password
+from streams.form import see_other
 
 if TYPE_CHECKING:
     from streams.app import Worker

@@ -45,8 +45,12 @@ def ensure_jars(libs_dir: Path = LIBS_DIR) -> Path:
 
 
 def _cluster_id() -> str:
-    # KRaft wants a base64url-encoded 16-byte UUID without padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A base64url-encoded 16-byte UUID without padding, as KRaft wants; never starting with "-",
+    which the storage tool would read as an option (Kafka's own Uuid.randomUuid avoids it too)."""
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
 
 
 @dataclass(frozen=True)

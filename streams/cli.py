@@ -57,12 +57,15 @@ def _producer(config: Config) -> Any:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     import faust
+    import prometheus_client
 
     from streams.app import create_app
     from streams.connection import ensure_topics
 
     config = _config(args)
     ensure_topics(config)
+    # One series per counter, not two: the *_created twins double what Prometheus stores for nothing.
+    prometheus_client.disable_created_metrics()
     worker = create_app(config)
     faust.Worker(worker.app, loglevel=args.loglevel, override_logging=True).execute_from_commandline()
     return 0
@@ -206,7 +209,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     outbox = config.path(config.settings.outbox.path)
     args.file = str(REPO_ROOT / "samples" / "profiles.jsonl")
     cmd_profiles_load(args)
-    log_path = REPO_ROOT / "var" / "worker.log"
+    log_path = outbox.parent / "worker.log"  # beside the outbox: var/ by default
     log_path.parent.mkdir(exist_ok=True)
     started = time.monotonic()
     with open(log_path, "ab") as log_file:
@@ -267,7 +270,7 @@ def _await_outbox(outbox: Path, offset: int, timeout_s: float) -> list[dict[str,
                     handle.seek(offset)
                     return [json.loads(line) for line in handle if line.strip()]
         time.sleep(0.1)
-    raise SystemExit(f"no alert reached {outbox} within {timeout_s:.0f} s; see var/worker.log")
+    raise SystemExit(f"no alert reached {outbox} within {timeout_s:.0f} s; see {outbox.parent / 'worker.log'}")
 
 
 def build_parser() -> argparse.ArgumentParser:

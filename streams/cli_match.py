@@ -139,7 +139,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         result = evaluate(index, events, labels, config.risk)
         took = time.perf_counter() - began
         seed = (directory / "SEED").read_text().strip() if (directory / "SEED").exists() else "?"
-        print(render(result, f"{directory} (seed {seed}; {loaded} profiles; {took * 1000 / max(1, len(events)):.2f} ms per report)"))
+        print(
+            render(result, f"{directory} (seed {seed}; {loaded} profiles; {took * 1000 / max(1, len(events)):.2f} ms per report)")
+        )
         if args.misses:
             print("\n".join(["misses:", *result.misses()]) if result.misses() else "misses: none")
         print()

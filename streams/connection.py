@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import ssl
+import time
 from typing import Any
 
 import faust
@@ -66,22 +67,37 @@ def faust_broker_settings(config: Config) -> dict[str, Any]:
     return settings
 
 
-def ensure_topics(config: Config) -> list[str]:
-    """Create the project's topics with the configured partitions; returns those created."""
+# The app's tables (streams/app.py); their changelog topics are created here with the rest, so that
+# Faust finds them complete at start rather than racing the broker's metadata for them.
+TABLES = ("open-incidents", "opening-events", "delivery-ledger", "notifications-sent")
+
+
+def changelog_topic(config: Config, table: str) -> str:
+    return f"{config.settings.kafka.app_id}-{table}-changelog"
+
+
+def ensure_topics(config: Config, timeout_s: float = 30.0) -> list[str]:
+    """Create the project's topics with the configured partitions, and wait until every partition has
+    a leader; returns the topics created."""
     kafka = config.settings.kafka
     names = kafka.topics
     compacted = {"cleanup.policy": "compact"}
+
+    def topic(name: str, **configs: str) -> NewTopic:
+        return NewTopic(name, kafka.partitions, kafka.replication_factor, topic_configs=configs or None)
+
     wanted = [
-        NewTopic(names.placement_events, kafka.partitions, kafka.replication_factor),
-        NewTopic(names.rejected, kafka.partitions, kafka.replication_factor),
-        NewTopic(names.profiles, kafka.partitions, kafka.replication_factor, topic_configs=compacted),
-        NewTopic(names.incidents, kafka.partitions, kafka.replication_factor),
-        NewTopic(names.notifications, kafka.partitions, kafka.replication_factor),
-        NewTopic(names.deliveries, kafka.partitions, kafka.replication_factor),
+        topic(names.placement_events),
+        topic(names.rejected),
+        topic(names.profiles, **compacted),
+        topic(names.incidents),
+        topic(names.notifications),
+        topic(names.deliveries),
         # Keyed by child reference like placement events, and read by the same agent: same partitions.
-        NewTopic(names.incident_commands, kafka.partitions, kafka.replication_factor),
+        topic(names.incident_commands),
         # Keyed by idempotency key like notifications, and read by the same agent.
-        NewTopic(names.delivery_status, kafka.partitions, kafka.replication_factor),
+        topic(names.delivery_status),
+        *(topic(changelog_topic(config, table), **compacted) for table in TABLES),
     ]
     admin = KafkaAdminClient(**kafka_python_kwargs(config))
     try:
@@ -90,6 +106,21 @@ def ensure_topics(config: Config) -> list[str]:
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
                 admin.create_topics(missing)
+            _wait_for_leaders(admin, [t.name for t in missing], kafka.partitions, timeout_s)
         return [t.name for t in missing]
     finally:
         admin.close()
+
+
+def _wait_for_leaders(admin: KafkaAdminClient, topics: list[str], partitions: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        described = admin.describe_topics(topics)
+        ready = [d for d in described if d["error_code"] == 0 and sum(p["leader_id"] >= 0 for p in d["partitions"]) == partitions]
+        if len(ready) == len(topics):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"topics without leaders after {timeout_s:.0f} s: {sorted(set(topics) - {d['name'] for d in ready})}"
+            )
+        time.sleep(0.1)

@@ -44,10 +44,10 @@ from ops.bench.floor import spawn_receiver
 from tests.peers.notifications import SMTP_USER
 from tests.peers.process import spawn_python_peer
 from tests.peers.remote import RemoteSmtpPeer
-from tests.support import free_port
+from tests.support import REPO, free_port
 
 BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager") or "/usr/bin/prometheus-alertmanager"
-CONFIG_DIR = h.REPO / "ops" / "alertmanager"
+CONFIG_DIR = REPO / "ops" / "alertmanager"
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,10 @@ def config(receiver_url: str, max_sms: int, max_email: int, smtp: Smtp | None = 
                 )
             else:
                 receivers.append(
-                    {"name": name, "webhook_configs": [{"url": f"{receiver_url}/am/{channel}/{k}", "send_resolved": False, "max_alerts": 0}]}
+                    {
+                        "name": name,
+                        "webhook_configs": [{"url": f"{receiver_url}/am/{channel}/{k}", "send_resolved": False, "max_alerts": 0}],
+                    }
                 )
             routes.append({"receiver": name, "matchers": [f'{channel}_{k}="y"'], "continue": True})
     smtp_global = (
@@ -184,7 +187,9 @@ class Alertmanager:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"alertmanager exited {self.process.returncode}: {(self.base / 'alertmanager.log').read_text()}")
+                raise RuntimeError(
+                    f"alertmanager exited {self.process.returncode}: {(self.base / 'alertmanager.log').read_text()}"
+                )
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/-/ready", timeout=1) as reply:
                     if reply.status == 200:
@@ -254,7 +259,6 @@ class Alertmanager:
             argv=self.argv,
         )
 
-
     def _seen(self) -> dict[tuple[str, str, str], list[float]]:
         """(report, channel, slot) -> arrival times, from the webhook record and the SMTP record."""
         seen: dict[tuple[str, str, str], list[float]] = defaultdict(list)
@@ -296,9 +300,24 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for channel in ("sms", "email"):
         s = h.summary(result.latencies[channel])
-        rows.append([f"alert acknowledged → {channel} received", len(result.latencies[channel]), *(h.ms(s[q]) for q in ("p50", "p95", "p99", "max"))])
-    print(h.table(f"Alertmanager at {args.rate:g} alerts/s, fan-out {args.sms} + {args.email}", ["ms", "n", "p50", "p95", "p99", "max"], rows))
-    print(f"\nposted {result.posted}, webhook calls expected {result.expected}, received {result.delivered}, duplicated {result.duplicated}")
+        rows.append(
+            [
+                f"alert acknowledged → {channel} received",
+                len(result.latencies[channel]),
+                *(h.ms(s[q]) for q in ("p50", "p95", "p99", "max")),
+            ]
+        )
+    print(
+        h.table(
+            f"Alertmanager at {args.rate:g} alerts/s, fan-out {args.sms} + {args.email}",
+            ["ms", "n", "p50", "p95", "p99", "max"],
+            rows,
+        )
+    )
+    print(
+        f"\nposted {result.posted}, deliveries expected {result.expected}, received {result.delivered}, "
+        f"duplicated {result.duplicated}"
+    )
     print(f"alertmanager CPU {result.cpu_percent:.0f} %, peak RSS {h.mib(result.peak_rss)}")
     return 0
 

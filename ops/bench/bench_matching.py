@@ -172,8 +172,10 @@ def main() -> int:
         )
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
 
-    print(f"\nProfileIndex benchmark ({os.cpu_count()} CPUs, Python {sys.version.split()[0]}); "
-          f"{rows[0]['samples']} timed matches per size (evaluation reports x {args.passes})")
+    print(
+        f"\nProfileIndex benchmark ({os.cpu_count()} CPUs, Python {sys.version.split()[0]}); "
+        f"{rows[0]['samples']} timed matches per size (evaluation reports x {args.passes})"
+    )
     header = (
         f"{'profiles':>10} {'build s':>8} {'µs/profile':>10} {'index MiB':>10} {'B/profile':>9} "
         f"{'match p50':>10} {'p99':>8} {'max':>8} {'assess p99':>11} {'recall':>7} {'prec.':>6}"

@@ -73,7 +73,9 @@ def measure(bootstrap: str, base: Path, rate: float, count: int) -> Floor:
                         key = message.key.decode()
                         consumed[key] = time.time()
                         posted[key] = time.time()
-                        connection.request("POST", f"/floor/{key}", body=message.value, headers={"Content-Type": "application/json"})
+                        connection.request(
+                            "POST", f"/floor/{key}", body=message.value, headers={"Content-Type": "application/json"}
+                        )
                         connection.getresponse().read()
         finally:
             connection.close()

@@ -254,7 +254,12 @@ def bench_producer(bootstrap: str) -> KafkaProducer:
     # As a placement's integration would: acks=all, no linger (each report on its own, at once);
     # retries for the broker-restart scenario, bounded by the delivery timeout.
     return KafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=0, retries=2**31 - 1, delivery_timeout_ms=180_000, request_timeout_ms=30_000
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=0,
+        retries=2**31 - 1,
+        delivery_timeout_ms=180_000,
+        request_timeout_ms=30_000,
     )
 
 
@@ -304,6 +309,7 @@ def drive(
 class WorkerHandle:
     running: RunningWorker
     index: int
+    ready_s: float = float("nan")  # start → /ready 200 (profiles loaded, partitions held)
 
     @property
     def pid(self) -> int:
@@ -334,6 +340,8 @@ class Stack:
         self.topics = {**unique_topics(self.prefix), "profiles": profiles_topic}
         self.credentials = TwilioCredentials.fresh()
         self.smtp_password = secrets.token_urlsafe(12)
+        # Made at run time, shared by the stack's workers (links signed by one verify on another).
+        self.link_secret, self.session_secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         self.twilio_record = base / "twilio.jsonl"
         self.smtp_record = base / "smtp.jsonl"
         self.workers: list[WorkerHandle] = []
@@ -400,7 +408,12 @@ class Stack:
         port = self.config.settings.web.port if n == 0 else free_port()
         config = self.config if n == 0 else self._write_config(self.base / f"config-{n}", port)
         env = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP"}
-        env |= {"TWILIO_AUTH_TOKEN": self.credentials.auth_token, "SMTP_PASSWORD": self.smtp_password}
+        env |= {
+            "TWILIO_AUTH_TOKEN": self.credentials.auth_token,
+            "SMTP_PASSWORD": self.smtp_password,
+            "CRUCIAL_LINK_SECRET": self.link_secret,
+            "CRUCIAL_SESSION_SECRET": self.session_secret,
+        }
         running = RunningWorker(config.directory, config, self.base / f"worker-{n}.log", self.base / "outbox.jsonl", env)
         handle = WorkerHandle(running, n)
         self.workers.append(handle)
@@ -410,6 +423,7 @@ class Stack:
 
     def start(self, worker: WorkerHandle, timeout_s: float = 600.0) -> float:
         took = worker.running.start(timeout_s)
+        worker.ready_s = took
         log(f"worker {worker.index} (pid {worker.pid}) ready in {took:.1f} s")
         return took
 
@@ -497,8 +511,11 @@ class Accounting:
 
 
 def account(reports: Sequence[Report], sent: Sent, got: Received, *, from_submit: bool = False) -> Accounting:
+    """Expected notifications of the reports sent against what the peers received. Deliveries that
+    arrived before the first of these reports was sent (a warm-up, an earlier step) are not counted."""
     expected = {e.key: e for r in reports if r.event_id in sent.submitted for e in r.expected}
-    by_key = got.by_key()
+    since = min(sent.submitted.values(), default=0.0)
+    by_key = Received([d for d in got.deliveries if d.at >= since or d.key in expected], 0, 0).by_key()
     latencies: dict[str, list[float]] = {"sms": [], "email": []}
     first_sms: dict[str, float] = {}
     lost: list[Expected] = []
@@ -531,9 +548,7 @@ def account(reports: Sequence[Report], sent: Sent, got: Received, *, from_submit
     )
 
 
-def wait_delivered(
-    stack: Stack, reports: Sequence[Report], sent: Sent, timeout_s: float, settle_s: float = 2.0
-) -> Received:
+def wait_delivered(stack: Stack, reports: Sequence[Report], sent: Sent, timeout_s: float, settle_s: float = 2.0) -> Received:
     """Poll the peers' records until every expected notification arrived (then `settle_s` more, to
     catch duplicates) or `timeout_s` passed."""
     want = {e.key for r in reports if r.event_id in sent.submitted for e in r.expected}
@@ -562,6 +577,8 @@ class ProcessWatch:
         self._t0 = 0.0
         self.cpu_s = 0.0
         self.wall_s = 0.0
+        self._wait0 = 0.0
+        self.waited_s = 0.0  # runnable, waiting for a CPU: the other processes' share of the machine
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -569,8 +586,17 @@ class ProcessWatch:
         times = self.process.cpu_times()
         return float(times.user + times.system)
 
+    def _waited(self) -> float:
+        """Seconds the process's threads spent runnable but waiting for a CPU (Linux schedstat)."""
+        total = 0
+        for task in Path(f"/proc/{self.pid}/task").glob("*/schedstat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int(task.read_text().split()[1])
+        return total / 1e9
+
     def start(self) -> ProcessWatch:
         self._cpu0, self._t0 = self._cpu(), time.monotonic()
+        self._wait0 = self._waited()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
@@ -584,6 +610,7 @@ class ProcessWatch:
     def stop(self) -> ProcessWatch:
         with contextlib.suppress(psutil.Error):
             self.cpu_s = self._cpu() - self._cpu0
+        self.waited_s = self._waited() - self._wait0
         self.wall_s = time.monotonic() - self._t0
         self._stop.set()
         if self._thread is not None:
@@ -604,6 +631,10 @@ class ProcessWatch:
     @property
     def cpu_percent(self) -> float:
         return 100.0 * self.cpu_s / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def waited_percent(self) -> float:
+        return 100.0 * self.waited_s / self.wall_s if self.wall_s else 0.0
 
 
 # --- statistics and tables -------------------------------------------------------------------------------
@@ -648,7 +679,9 @@ def table(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], note
     lines.append("| " + " | ".join(h.ljust(w) for h, w in zip(cells[0], widths, strict=True)) + " |")
     lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in cells[1:]:
-        lines.append("| " + " | ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+        lines.append(
+            "| " + " | ".join(c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        )
     if note:
         lines += ["", note]
     return "\n".join(lines)

@@ -123,9 +123,7 @@ def profiles(count: int, seed: int = 1) -> Iterator[dict[str, Any]]:
         yield profile(n, seed)
 
 
-def _report(
-    event_id: str, reference: str, la: str, child: dict[str, Any], now: datetime, rng: random.Random
-) -> dict[str, Any]:
+def _report(event_id: str, reference: str, la: str, child: dict[str, Any], now: datetime, rng: random.Random) -> dict[str, Any]:
     prefix = next((p for name, p, _ in LOCAL_AUTHORITIES if name == la), "HAR")
     postcode = next((pc for name, _, pc in LOCAL_AUTHORITIES if name == la), "HA1")
     last_seen = now - timedelta(minutes=rng.randint(5, 40))

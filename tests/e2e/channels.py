@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from twilio.request_validator import RequestValidator
 
+from streams.auth import new_secret
 from tests.integration.worker import RunningWorker, prepare_worker
 from tests.peers.notifications import TwilioCredentials
 from tests.peers.remote import RemoteSmtpPeer, RemoteTwilioPeer
@@ -91,7 +92,11 @@ def channel_stack(base: Path, bootstrap: str, escalation: dict[str, Any] | None 
         )
         if escalation is not None:
             (worker.config_dir / "escalation.yaml").write_text(yaml.safe_dump(escalation))
-        worker.env |= {"TWILIO_AUTH_TOKEN": credentials.auth_token, "SMTP_PASSWORD": smtp_password}
+        worker.env |= {
+            "TWILIO_AUTH_TOKEN": credentials.auth_token,
+            "SMTP_PASSWORD": smtp_password,
+            "CRUCIAL_LINK_SECRET": new_secret(),
+        }
         worker.start()
         try:
             yield Stack(worker, twilio, smtp, credentials)

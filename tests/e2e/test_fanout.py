@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,7 +111,7 @@ def test_forged_webhooks_are_refused(stack: Stack) -> None:
 
 
 def test_missed_acknowledgement_escalates_then_returned_stands_everyone_down(stack: Stack) -> None:
-    event, incident, expected = open_incident(stack)
+    event, incident, _ = open_incident(stack)
     changes = changes_of(stack, incident["incident_id"], until=lambda cs: "escalated" in cs)
     escalated = next(r["incident"] for r in changes if r["change"] == "escalated")
     assert escalated["status"] == "escalated" and escalated["escalation_step"] == 1

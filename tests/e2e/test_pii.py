@@ -116,12 +116,6 @@ def test_no_child_pii_in_the_log_or_metrics(worker: RunningWorker) -> None:
     assert not found, "child PII leaked:\n" + "\n".join(found[:20])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="streams/app.py on_report logs the rejection reasons whole, and alerts/model.py DateOfBirth._plausible "
-    "puts the date in its message ('value 1999-12-31 is more than 26 years ago'): a mistyped date of birth "
-    "produced straight to Kafka reaches the log. The API logs field paths only.",
-)
 def test_no_date_of_birth_in_the_log_when_an_event_produced_straight_to_kafka_is_rejected(worker: RunningWorker) -> None:
     bad = make_event(child_reference="HAR-PII-DIRECT")
     bad["child"]["date_of_birth"] = {"value": "1999-12-31"}

@@ -77,3 +77,10 @@ def test_profile_with_unknown_risk_level_or_no_name_is_rejected() -> None:
     with pytest.raises(RejectedInput) as caught:
         parse_profile(json.dumps(nameless))
     assert caught.value.reasons[0].startswith("given_names: String should have at least 1 character")
+
+
+def test_kraft_cluster_ids_never_look_like_an_option() -> None:
+    from streams.broker import _cluster_id
+
+    ids = [_cluster_id() for _ in range(2000)]  # about 1 in 64 raw candidates start with "-"
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
