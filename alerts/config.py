@@ -539,9 +539,6 @@ class Links(Schema):
         default=Priority.MEDIUM,
         description="open an incident for a child with no profile of their own when links grade the report at least this",
     )
-    ignore_words: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
-        default=[], description="words in 'accompanied by' and associates that are not names (unknown, adult, male…)"
-    )
     max_links: Annotated[int, Field(ge=1, le=100)] = 10
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from alerts.config import GradeWhen, Grading
 from alerts.identity import fold
 from alerts.model import MatchResult, PlacementEvent, Priority, RiskProfile
-from alerts.config import GradeWhen, Grading
 
 
 @dataclass(frozen=True)

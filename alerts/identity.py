@@ -271,6 +271,29 @@ def nationality_key(text: str | None) -> str:
     return folded.replace(" ", "")[:5]
 
 
+# --- associates -----------------------------------------------------------------------------------
+
+# Words in "accompanied by" and in associates' names that are not names.
+NOT_NAMES = frozenset(
+    """unknown adult adults male female man men woman women older old young boy boys girl girls friend friends
+    uncle aunt auntie cousin brother sister mr mrs ms miss with and the a an in of called named known as car
+    taxi driver person people group two three several some another other possibly maybe seen said by his her
+    their from school who at on drove driving claims claimed claiming be to relative relatives family""".split()
+)
+
+
+def name_words(text: str) -> list[str]:
+    """The words of a free text that could be part of a name: 'with a man called Van Long' -> ['van', 'long']."""
+    return [t for t in name_tokens(text) if len(t) > 1 and t not in NOT_NAMES]
+
+
+def associate_key(words: list[str]) -> str | None:
+    """A person's name as a key that ignores order and spelling variants; None under two words (a lone
+    first name links too many people)."""
+    codes = sorted({sound(w) for w in words})
+    return " ".join(codes) if len(codes) >= 2 else None
+
+
 # --- contact details ------------------------------------------------------------------------------
 
 _DIGITS = re.compile(r"\D+")

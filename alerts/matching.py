@@ -28,15 +28,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from heapq import nlargest
-from itertools import combinations, pairwise
+from itertools import combinations
 
 from alerts.config import Links, Matching
 from alerts.identity import (
     Dob,
+    associate_key,
     dob_gap_days,
     dob_of,
     fold,
     name_tokens,
+    name_words,
     nationality_key,
     pack_dob,
     phone_key,
@@ -181,7 +183,7 @@ def _profile_years(dob: Dob | None) -> list[int]:
 def _probe_years(dob: Dob | None, today: date) -> list[int]:
     if dob is None:
         return [0, *range(today.year - OLDEST_YEARS, today.year + 1)]
-    margin = 3 if dob.estimated else 2
+    margin = 2 if dob.estimated else 1
     years = dob.years
     return [0, *range(years.start - margin, years.stop + margin)]
 
@@ -191,13 +193,8 @@ def _identifier_key(scheme: str, value: str) -> int:
 
 
 def _associate_keys(names: list[str]) -> set[int]:
-    keys: set[int] = set()
-    for name in names:
-        codes = sorted({sound(t) for t in name_tokens(name) if len(t) > 1})
-        if len(codes) == 1:
-            keys.add(hash(f"a1\x1f{codes[0]}"))
-        keys.update(hash(f"a\x1f{a}\x1f{b}") for a, b in combinations(codes, 2))
-    return keys
+    keys = {associate_key(name_words(name)) for name in names}
+    return {hash(f"a\x1f{key}") for key in keys if key is not None}
 
 
 def _link_keys(profile: RiskProfile) -> set[int]:
@@ -276,11 +273,9 @@ def _decode(record: Record) -> _Scoring:
 class _Tuned:
     settings: Matching
     links: Links
-    ignore: frozenset[str] = frozenset()
     unique: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        self.ignore = frozenset(t for word in self.links.ignore_words for t in name_tokens(word))
         self.unique = frozenset(s.lower() for s in self.settings.unique_schemes)
 
 
@@ -432,7 +427,7 @@ class _Probe:
     identifiers: list[tuple[str, str, str]]  # (scheme, normalised value, as written)
     plates: dict[str, str]  # normalised -> as written
     phones: dict[str, str]
-    companions: list[tuple[tuple[str, ...], bool]]  # (tokens, a whole accompanied_by entry?) for associates
+    companions: list[tuple[list[str], str]]  # (name words, where in the report) to look for associates
     reported: date
 
     @classmethod
@@ -442,7 +437,7 @@ class _Probe:
         identifiers = [(*i.key(), f"{i.scheme} {i.value}") for i in event.identifiers()]
         plates: dict[str, str] = {}
         phones: dict[str, str] = {}
-        companions: list[tuple[tuple[str, ...], bool]] = []
+        companions: list[tuple[list[str], str]] = []
         c = event.circumstances
         if c is not None:
             for text in c.vehicles:
@@ -450,13 +445,13 @@ class _Probe:
                     plates.setdefault(plate, text)
             for number in c.phone_numbers:
                 phones.setdefault(phone_key(number), number)
-            companions = [(name_tokens(text), True) for text in c.accompanied_by]
+            companions = [(name_words(text), "the report") for text in c.accompanied_by]
             if c.notes:
                 for plate in plate_keys(c.notes):
                     plates.setdefault(plate, plate)
                 for found in _PHONE_IN_TEXT.findall(c.notes):
                     phones.setdefault(phone_key(found), found.strip())
-                companions.append((name_tokens(c.notes), False))
+                companions.append((name_words(c.notes), "the report's notes"))
         return cls(
             forms=forms,
             tokens=[f.tokens for f in forms],
@@ -810,67 +805,45 @@ class ProfileIndex:
     # --- circumstantial links ---------------------------------------------------------------------
 
     def _links(self, probe: _Probe, tuned: _Tuned) -> list[ProfileLink]:
-        found: dict[tuple[str, str, str], ProfileLink] = {}
-        cache: dict[int, RiskProfile] = {}
-
-        def profile(slot: int) -> RiskProfile:
-            if slot not in cache:
-                cache[slot] = self._profile(slot)
-            return cache[slot]
-
-        def add(slot: int, kind: str, value: str, detail: str) -> None:
-            profile_id, record = self._ids[slot], self._records[slot]
-            assert profile_id is not None and record is not None
-            found.setdefault(
-                (profile_id, kind, value),
-                ProfileLink(profile_id=profile_id, kind=kind, detail=detail, risk_level=_RISK_OF[record[2][1]]),  # type: ignore[arg-type]
-            )
-
-        # Registrations and phone numbers are keyed exactly (a 64-bit hash of the normalised value):
-        # no need to open the profile to check.
+        """Every profile that a registration, phone number or companion in the report is recorded on;
+        the highest-risk first, at most links.max_links. All exact keys: no profile is opened."""
+        found: dict[tuple[int, str, str], str] = {}
         for plate in probe.plates:
             for slot in self._posting(hash(f"v\x1f{plate}")):
-                add(slot, "vehicle", plate, f"vehicle {plate} in the report is recorded against profile {self._ids[slot]}")
+                found.setdefault((slot, "vehicle", plate), f"vehicle {plate} in the report is recorded against profile {{}}")
         for key, written in probe.phones.items():
             for slot in self._posting(hash(f"t\x1f{key}")):
-                add(slot, "phone", key, f"phone {written} in the report is recorded against profile {self._ids[slot]}")
-        for tokens, whole in probe.companions:
-            names = [t for t in tokens if t not in tuned.ignore]
-            codes = sorted({sound(t) for t in names if len(t) > 1})
-            keys = {hash(f"a1\x1f{c}") for c in codes} if whole else set()
-            if whole:
-                keys |= {hash(f"a\x1f{a}\x1f{b}") for a, b in combinations(codes, 2)}
-            else:  # free-text notes: adjacent words only
-                full = [sound(t) for t in names if len(t) > 1]
-                keys |= {hash(f"a\x1f{min(a, b)}\x1f{max(a, b)}") for a, b in pairwise(full)}
-            slots: set[int] = set()
-            for key in keys:
-                posting = self._posting(key)
-                if len(posting) <= tuned.settings.blocking.max_block_size:
-                    slots.update(posting)
-            for slot in sorted(slots):
-                for associate in profile(slot).associates:
-                    if _associate_named(associate.name, names, tuned):
-                        role = f" ({associate.relationship})" if associate.relationship != "unknown" else ""
-                        where = "the report" if whole else "the report's notes"
-                        add(
-                            slot,
-                            "associate",
-                            fold(associate.name),
-                            f"'{associate.name}' in {where} is a known associate{role} on profile {self._ids[slot]}",
-                        )
-        ranked = sorted(found.values(), key=lambda link: (-link.risk_level.rank, link.profile_id, link.kind, link.detail))
-        return ranked[: tuned.links.max_links]
+                found.setdefault((slot, "phone", key), f"phone {written} in the report is recorded against profile {{}}")
+        for words, where in probe.companions:
+            for size in (2, 3):
+                for start in range(len(words) - size + 1):
+                    window = words[start : start + size]
+                    name = associate_key(window)
+                    if name is None:
+                        continue
+                    said = " ".join(window)
+                    for slot in self._posting(hash(f"a\x1f{name}")):
+                        found.setdefault((slot, "associate", name), f"'{said}' in {where} is an associate recorded on profile {{}}")
 
+        def rank(item: tuple[tuple[int, str, str], str]) -> tuple[int, str, str]:
+            (slot, kind, _), _ = item
+            record = self._records[slot]
+            assert record is not None
+            return (-_RISK_OF[record[2][1]].rank, self._ids[slot] or "", kind)
 
-def _associate_named(name: str, words: list[str], tuned: _Tuned) -> bool:
-    """Every word of the associate's name (ignoring 'unknown', 'male'…) is among the report's words."""
-    wanted = [t for t in name_tokens(name) if t not in tuned.ignore and len(t) > 1]
-    if not wanted:
-        return False
-    if len(wanted) == 1:
-        return len(wanted[0]) >= 3 and wanted[0] in words
-    return all(any(token_similarity(w, t) >= 0.9 for t in words if len(t) > 1) for w in wanted)
+        links = []
+        for (slot, kind, _), detail in sorted(found.items(), key=rank)[: tuned.links.max_links]:
+            profile_id, record = self._ids[slot], self._records[slot]
+            assert profile_id is not None and record is not None
+            links.append(
+                ProfileLink(
+                    profile_id=profile_id,
+                    kind=kind,  # type: ignore[arg-type]
+                    detail=detail.format(profile_id),
+                    risk_level=_RISK_OF[record[2][1]],
+                )
+            )
+        return links
 
 
 __all__ = ["Form", "ProfileIndex", "name_forms"]

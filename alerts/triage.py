@@ -12,8 +12,8 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from alerts.config import Config
 from alerts.assessment import assess
+from alerts.config import Config
 from alerts.matching import ProfileIndex
 from alerts.model import (
     Alerted,
