@@ -151,6 +151,7 @@ class Settings(Schema):
     kafka: KafkaSettings = KafkaSettings()
     web: WebSettings = WebSettings()
     outbox: OutboxSettings = OutboxSettings()
+    data_dir: Path = Field(default=Path("var"), description="the worker's local files (Faust's data directory)")
     sms: SmsSettings = SmsSettings()
     twilio: TwilioSettings | None = None
     smtp: SmtpSettings | None = None

@@ -183,7 +183,7 @@ def _profile_years(dob: Dob | None) -> list[int]:
 def _probe_years(dob: Dob | None, today: date) -> list[int]:
     if dob is None:
         return [0, *range(today.year - OLDEST_YEARS, today.year + 1)]
-    margin = 2 if dob.estimated else 1
+    margin = 3 if dob.estimated else 2
     years = dob.years
     return [0, *range(years.start - margin, years.stop + margin)]
 
@@ -336,22 +336,20 @@ def _compare_tokens(ev: tuple[str, ...], pr: tuple[str, ...], tuned: _Tuned, bit
 def _compare_names(
     ev_forms: list[tuple[str, ...]],
     ev_sounds: list[frozenset[str]],
-    pr_forms: list[tuple[str, ...]],
-    tuned: _Tuned,
-    bits: Callable[[str], float],
+    pr_forms: list[str],
+    compare: Callable[[int, str], _NameMatch],
 ) -> _NameMatch:
     """The best pairing of a reported form with a profile form. Forms that share no name sound are
     not compared in full (a near spelling alone scores too little to matter)."""
     best = _NameMatch(-math.inf)
     for j, pr in enumerate(pr_forms):
-        pr_sounds = {sound(t) for t in pr if len(t) > 1}
-        for i, ev in enumerate(ev_forms):
+        pr_sounds = {sound(t) for t in pr.split(" ") if len(t) > 1}
+        for i in range(len(ev_forms)):
             if ev_sounds[i].isdisjoint(pr_sounds) and best.points > -math.inf:
                 continue
-            found = _compare_tokens(ev, pr, tuned, bits)
+            found = compare(i, pr)
             if found.points > best.points:
-                found.event_form, found.profile_form = i, j
-                best = found
+                best = _NameMatch(found.points, found.full, i, j, found.pairs, found.reordered)
     return best
 
 
@@ -486,7 +484,22 @@ class _Scorer:
     def __init__(self, index: ProfileIndex, probe: _Probe, tuned: _Tuned) -> None:
         self.index, self.probe, self.tuned = index, probe, tuned
         self.names: dict[tuple[str, str], _NameMatch] = {}
-        self.bits: dict[str, Callable[[str], float]] = {}
+        self.comparers: dict[str, Callable[[int, str], _NameMatch]] = {}
+
+    def _comparer(self, nationality: str) -> Callable[[int, str], _NameMatch]:
+        """Compares a reported form with one profile form, remembering results: namesakes and aliases
+        repeat the same forms across candidates."""
+        bits = self.index._bits(nationality, self.tuned)
+        memo: dict[tuple[int, str], _NameMatch] = {}
+        tokens, tuned = self.probe.tokens, self.tuned
+
+        def compare(i: int, form: str) -> _NameMatch:
+            found = memo.get((i, form))
+            if found is None:
+                found = memo[(i, form)] = _compare_tokens(tokens[i], tuple(form.split(" ")), tuned, bits)
+            return found
+
+        return compare
 
     def score(self, slot: int, linked: bool, shared: list[str]) -> _Evidence:
         record = self.index._records[slot]
@@ -498,11 +511,10 @@ class _Scorer:
         if probe.tokens:
             name = self.names.get((forms, nationality))
             if name is None:
-                bits = self.bits.get(nationality)
-                if bits is None:
-                    bits = self.bits[nationality] = self.index._bits(nationality, self.tuned)
-                pr_forms = [tuple(f.split(" ")) for f in forms.split("|")]
-                name = _compare_names(probe.tokens, probe.sounds, pr_forms, self.tuned, bits)
+                compare = self.comparers.get(nationality)
+                if compare is None:
+                    compare = self.comparers[nationality] = self._comparer(nationality)
+                name = _compare_names(probe.tokens, probe.sounds, forms.split("|"), compare)
                 self.names[(forms, nationality)] = name
             evidence.name = name
             evidence.points += name.points

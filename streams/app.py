@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import faust
@@ -113,6 +114,7 @@ def create_app(
         settings.kafka.app_id,
         **faust_broker_settings(config),
         store="memory://",
+        datadir=str(_data_dir(config)),
         web_host=settings.web.host,
         web_port=settings.web.port,
         web_bind=settings.web.host,
@@ -394,6 +396,13 @@ def create_app(
         app.task(directory_feed.run)
         register_views(worker)
     return worker
+
+
+def _data_dir(config: Config) -> Path:
+    # Faust makes only the last level of its data directory (even with in-memory tables).
+    path = config.path(config.settings.data_dir) / "faust"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _directory_updater(config: Config, directory: IncidentDirectory) -> Callable[[ConsumerRecord[bytes, bytes]], None]:

@@ -65,7 +65,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     config = _config(args)
     ensure_topics(config)
     # One series per counter, not two: the *_created twins double what Prometheus stores for nothing.
-    prometheus_client.disable_created_metrics()
+    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
     worker = create_app(config)
     faust.Worker(worker.app, loglevel=args.loglevel, override_logging=True).execute_from_commandline()
     return 0

@@ -133,9 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--broker-port", type=int, default=h.DEFAULT_BROKER_PORT)
+    parser.add_argument("--broker-dir", type=Path, help="the broker's data and log (default .cache/kafka/bench/PORT)")
     parser.add_argument("--keep-broker", action="store_true")
     args = parser.parse_args(argv)
-    with h.broker(args.broker_port, keep=args.keep_broker) as broker, h.workdir() as base:
+    with h.broker(args.broker_port, args.broker_dir, keep=args.keep_broker) as broker, h.workdir() as base:
         floor = measure(broker.bootstrap, base, args.rate, max(1, int(args.rate * args.seconds)))
     print(h.table(f"The floor at {args.rate:g}/s", HEADER, rows(floor)))
     return 0

@@ -212,9 +212,12 @@ def make_reports(
     seed: int,
     min_recipients: int = 3,
     run: str | None = None,
+    profile_seed: int | None = None,
 ) -> list[Report]:
     """`count` reports, a `matched_fraction` of them about profiled children who fan out to at least
-    `min_recipients` recipients; the rest about unprofiled children."""
+    `min_recipients` recipients; the rest about unprofiled children. `seed` picks the reports;
+    `profile_seed` (default: `seed`) is the seed the profiles on the topic were made with."""
+    profile_seed = seed if profile_seed is None else profile_seed
     rng = random.Random(seed * 7919 + count)
     run = run or uuid.uuid4().hex[:6]
     oracle = Oracle(config)
@@ -224,7 +227,7 @@ def make_reports(
         event_id = f"evt-{run}-{i:07d}"
         if rng.random() < matched_fraction:
             for _ in range(50):
-                p = synth.profile(rng.randrange(profile_count), seed)
+                p = synth.profile(rng.randrange(profile_count), profile_seed)
                 report = synth.matched_report(p, event_id, now, rng)
                 expected = oracle.expect(report, p, now)
                 if len({e.address for e in expected}) >= min_recipients:

@@ -140,7 +140,7 @@ class LatencyResult:
 def latency(args: argparse.Namespace) -> LatencyResult:
     machine = h.machine()
     count = max(1, int(args.rate * args.seconds))
-    with h.broker(args.broker_port, keep=args.keep_broker) as broker, h.workdir(args.keep) as base:
+    with h.broker(args.broker_port, args.broker_dir, keep=args.keep_broker) as broker, h.workdir(args.keep) as base:
         topic, loaded_s = h.load_profiles(broker.bootstrap, args.profiles, args.seed, args.partitions)
         floor = None
         if not args.no_floor:
@@ -320,7 +320,7 @@ class Step:
 def throughput(args: argparse.Namespace) -> list[Step]:
     steps: list[Step] = []
     rates = [float(r) for r in args.rates.split(",")]
-    with h.broker(args.broker_port, keep=args.keep_broker) as broker, h.workdir(args.keep) as base:
+    with h.broker(args.broker_port, args.broker_dir, keep=args.keep_broker) as broker, h.workdir(args.keep) as base:
         topic, _ = h.load_profiles(broker.bootstrap, args.profiles, args.seed, args.partitions)
         for workers in [int(w) for w in args.workers.split(",")]:
             with h.Stack(base / f"w{workers}", broker.bootstrap, topic, h.Tuning(partitions=args.partitions)) as stack:
@@ -346,6 +346,7 @@ def throughput(args: argparse.Namespace) -> list[Step]:
                         profile_count=args.profiles,
                         seed=args.seed + n,
                         run=f"s{n}",
+                        profile_seed=args.seed,
                     )
                     before = events_processed(stack)
                     h.log(f"{workers} worker(s): {count} reports at {rate:g}/s")
@@ -459,7 +460,7 @@ class ScalePoint:
 
 def scale(args: argparse.Namespace) -> list[ScalePoint]:
     points: list[ScalePoint] = []
-    with h.broker(args.broker_port, keep=args.keep_broker) as broker, h.workdir(args.keep) as base:
+    with h.broker(args.broker_port, args.broker_dir, keep=args.keep_broker) as broker, h.workdir(args.keep) as base:
         for size in [int(s) for s in args.sizes.split(",")]:
             topic, loaded_s = h.load_profiles(broker.bootstrap, size, args.seed, args.partitions)
             with h.Stack(base / f"p{size}", broker.bootstrap, topic, h.Tuning(partitions=args.partitions)) as stack:
@@ -554,6 +555,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--broker-port", type=int, default=h.DEFAULT_BROKER_PORT)
+    parser.add_argument("--broker-dir", type=Path, help="the broker's data and log (default .cache/kafka/bench/PORT)")
     parser.add_argument("--keep-broker", action="store_true", help="leave the benchmark's broker running (faster reruns)")
     parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs, peer records)")
     parser.add_argument("--json", type=Path, help="also write the figures here")

@@ -22,6 +22,7 @@ def test_demo_prints_the_sample_alert(kafka_bootstrap: str, tmp_path: Path) -> N
         kafka={"bootstrap": kafka_bootstrap, "app_id": f"crucial-{prefix}", "topics": unique_topics(prefix)},
         web={"port": free_port()},
         outbox={"path": str(tmp_path / "outbox.jsonl")},
+        data_dir=str(tmp_path / "data"),
     )
     result = subprocess.run(
         [sys.executable, "-m", "streams.cli", "demo", "--config", str(config_dir)],

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from alerts.config import Config, load_config
 from streams.connection import ensure_topics
@@ -129,13 +129,15 @@ class RunningWorker:
     ) -> list[dict[str, Any]]:
         """Every JSON record on `topic` once `until(records)` holds (then `settle_s` more, to catch extras)."""
         consumer = KafkaConsumer(
-            topic,
             bootstrap_servers=self.config.settings.kafka.bootstrap,
             group_id=None,
-            auto_offset_reset="earliest",
             enable_auto_commit=False,
             consumer_timeout_ms=200,
         )
+        # Assign every partition explicitly and read from the start: no group, no waiting for one.
+        partitions = [TopicPartition(topic, p) for p in range(self.config.settings.kafka.partitions)]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
         records: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout_s
         settled_at: float | None = None
@@ -164,6 +166,7 @@ def prepare_worker(base: Path, bootstrap: str, **settings: Any) -> RunningWorker
         "kafka": {"bootstrap": bootstrap, "app_id": f"crucial-{prefix}", "partitions": 2, "topics": unique_topics(prefix)},
         "web": {"port": free_port()},
         "outbox": {"path": str(base / "outbox.jsonl")},
+        "data_dir": str(base / "data"),
     }
     for key, value in settings.items():
         overrides[key] = {**overrides.get(key, {}), **value} if isinstance(value, dict) else value

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts.config import Config, load_config
-from alerts.lifecycle import acknowledge, breach, commands_due, due_step, escalate
 from alerts.intake import parse_event, parse_profile
+from alerts.lifecycle import acknowledge, breach, commands_due, due_step, escalate
 from alerts.matching import ProfileIndex
 from alerts.model import Incident, IncidentStatus, PlacementEvent, Priority, Recipient
 from alerts.rendering import Renderer

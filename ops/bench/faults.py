@@ -1,0 +1,331 @@
+"""Fault runs: a burst of reports while something breaks, then an account of every notification.
+
+Each scenario drives reports at --rate for --seconds (a --matched share about profiled children, each
+fanning out to 3+ recipients), breaks something part-way, repairs it, waits for the pipeline to
+catch up, and prints sent / expected / delivered / lost / duplicated / worst latency (from the
+moment each report was handed to the producer, since a fault can delay the broker's ack too).
+
+    kill-worker     SIGKILL the worker mid-burst, start it again at once
+    restart-broker  stop the broker mid-burst (cleanly), start it again
+    rebalance       two workers share the partitions; SIGKILL one mid-burst, the other takes over
+    twilio-500      the Twilio-compatible server answers 500 to every request for --outage seconds
+    twilio-429      ... 429 Too Many Requests with Retry-After: 1
+    smtp-down       the SMTP server refuses connections for --outage seconds
+    malformed       --malformed broken reports mixed evenly into the valid ones
+
+    .venv/bin/python -m ops.bench.faults all --rate 50 --seconds 60 --outage 60
+    .venv/bin/python -m ops.bench.faults kill-worker rebalance --seconds 20
+
+Lost: an expected notification (an SMS or email the domain says a report must produce) that never
+reached its peer. Duplicated: a notification that reached its peer more than once. Other: notifications
+no report asked for — fallbacks to another person or channel after a permanent failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ops.bench import harness as h
+from ops.bench.pipeline import events_processed, warm_up
+
+SCENARIOS = ("kill-worker", "restart-broker", "rebalance", "twilio-500", "twilio-429", "smtp-down", "malformed")
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    sent: int
+    expected: int
+    delivered: int
+    lost: int
+    duplicated: int
+    other: int
+    worst_s: float
+    p99_s: float
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _malformed(n: int, rng: random.Random) -> list[bytes | None]:
+    """Broken reports of many kinds: not JSON, not UTF-8, the wrong JSON, missing and mistyped fields,
+    unknown fields, naive and impossible datetimes, oversized text, and empty payloads."""
+    base = {
+        "event_id": "evt-bad",
+        "type": "left_placement",
+        "occurred_at": "2026-11-28T22:40:00Z",
+        "reported_at": "2026-11-28T22:55:00Z",
+        "placement": {
+            "id": "plc-1",
+            "name": "Home",
+            "local_authority": "Harrow",
+            "postcode": "HA1 9ZZ",
+            "placed_at": "2026-11-27T16:00:00Z",
+        },
+        "child": {"reference": "HAR-BAD-1", "given_names": "Test", "sex": "male"},
+        "circumstances": {"last_seen_at": "2026-11-28T22:40:00Z", "last_seen_place": "gate"},
+        "reporter": {"name": "Carer", "role": "carer", "callback_phone": "+447700900401"},
+    }
+
+    def mutate(i: int) -> bytes | None:
+        kind = i % 12
+        doc: Any = json.loads(json.dumps(base))
+        doc["event_id"] = f"evt-bad-{i:06d}"
+        if kind == 0:
+            return b"this is not json {" + str(i).encode()
+        if kind == 1:
+            return bytes(rng.getrandbits(8) for _ in range(64))
+        if kind == 2:
+            return json.dumps([doc]).encode()
+        if kind == 3:
+            del doc["child"]
+        elif kind == 4:
+            doc["type"] = "kidnapped"
+        elif kind == 5:
+            doc["occurred_at"] = "2026-11-28T22:40:00"  # naive
+        elif kind == 6:
+            doc["child"]["given_names"] = 42
+        elif kind == 7:
+            doc["surprise"] = {"nested": True}
+        elif kind == 8:
+            doc["child"]["reference"] = "x" * 5000
+        elif kind == 9:
+            doc["circumstances"]["last_seen_at"] = "2026-02-30T25:61:00Z"
+        elif kind == 10:
+            return b""
+        else:
+            doc["reporter"]["callback_phone"] = "call me"
+        return json.dumps(doc).encode()
+
+    return [mutate(i) for i in range(n)]
+
+
+def _at(when: float, action: Callable[[], None], done: threading.Event) -> threading.Thread:
+    """Run `action` `when` seconds from now on a thread (the driver keeps its pace meanwhile)."""
+
+    def run() -> None:
+        time.sleep(when)
+        try:
+            action()
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def scenario(name: str, args: argparse.Namespace, broker: h.Broker, base: Path, topic: str) -> Outcome:
+    count = max(1, int(args.rate * args.seconds))
+    workers = 2 if name == "rebalance" else 1
+    tuning = h.Tuning(partitions=args.partitions, retry=_retry(args))
+    with h.Stack(base / name, broker.bootstrap, topic, tuning) as stack:
+        for _ in range(workers):
+            stack.add_worker()
+        for worker in stack.workers:
+            stack.wait_idle(worker)
+        reports = h.make_reports(
+            stack.config, count, matched_fraction=args.matched, profile_count=args.profiles, seed=args.seed, run=name[:6]
+        )
+        producer = h.bench_producer(broker.bootstrap)
+        warm_up(
+            stack,
+            producer,
+            h.make_reports(
+                stack.config, 10, matched_fraction=0.5, profile_count=args.profiles, seed=9, run="w", profile_seed=args.seed
+            ),
+        )
+        half = args.seconds / 2
+        done = threading.Event()
+        note = ""
+        items: list[tuple[str, bytes | None, bytes]] = [(r.event_id, r.key, r.value) for r in reports]
+        rate = args.rate
+        malformed_ids: set[str] = set()
+        if name == "kill-worker":
+            worker = stack.workers[0]
+
+            def kill_and_restart() -> None:
+                stack.kill(worker)
+                h.log("worker SIGKILLed; starting it again")
+                stack.start(worker)
+
+            _at(half, kill_and_restart, done)
+            note = "SIGKILL at the midpoint, restarted at once"
+        elif name == "restart-broker":
+            if broker.local is None:
+                return Outcome(name, 0, 0, 0, 0, 0, 0, 0.0, 0.0, note="skipped: KAFKA_BOOTSTRAP is someone else's broker")
+
+            def restart() -> None:
+                took = broker.restart()
+                h.log(f"broker restarted: unreachable for {took:.1f} s")
+
+            _at(half, restart, done)
+            note = "clean stop and start at the midpoint"
+        elif name == "rebalance":
+            victim = stack.workers[1]
+
+            def kill() -> None:
+                stack.kill(victim)
+                h.log("worker 1 SIGKILLed; worker 0 takes its partitions")
+
+            _at(half, kill, done)
+            note = "two workers; one SIGKILLed at the midpoint and not restarted"
+        elif name in ("twilio-500", "twilio-429", "smtp-down"):
+            outage = args.outage
+
+            def break_it() -> None:
+                if name == "smtp-down":
+                    stack.smtp.down()
+                else:
+                    preset = "server_error" if name == "twilio-500" else "rate_limited"
+                    stack.twilio.fail(preset=preset, times=10**9)
+                h.log(f"{name}: for {outage:g} s")
+
+            def repair() -> None:
+                if name == "smtp-down":
+                    stack.smtp.up()
+                else:
+                    stack.twilio.reset()  # clears the fault; the record file keeps every request
+                h.log(f"{name}: repaired")
+
+            start_at = min(half, max(1.0, args.seconds - outage) / 2)
+            threading.Thread(target=lambda: (time.sleep(start_at), break_it()), daemon=True).start()
+            _at(start_at + outage, repair, done)
+            note = f"{outage:g} s outage from {start_at:g} s"
+        elif name == "malformed":
+            bad = _malformed(args.malformed, random.Random(args.seed))
+            mixed: list[tuple[str, bytes | None, bytes]] = []
+            step = len(bad) / max(1, len(items))
+            j = 0.0
+            for i, item in enumerate(items):
+                mixed.append(item)
+                while j < (i + 1) * step and int(j) < len(bad):
+                    bad_id = f"bad-{int(j):06d}"
+                    malformed_ids.add(bad_id)
+                    mixed.append((bad_id, None if int(j) % 3 == 0 else b"HAR-BAD", bad[int(j)] or b""))
+                    j += 1
+            items = mixed
+            rate = args.rate * len(items) / max(1, len(reports))
+            done.set()
+            note = f"{len(malformed_ids)} malformed among {len(reports)} valid, at {rate:.0f} reports/s in all"
+        h.log(f"{name}: {len(items)} reports at {rate:g}/s")
+        before = events_processed(stack)
+        sent = h.drive(producer, stack.topics["placement_events"], items, rate)
+        done.wait(timeout=args.outage + args.seconds + 120)
+        got = h.wait_delivered(stack, reports, sent, timeout_s=args.drain, settle_s=3.0)
+        acc = h.account(reports, sent, got, from_submit=True)
+        extra: dict[str, Any] = {
+            "sms requests": got.sms_attempts,
+            "sms refused by the fault": got.sms_refused,
+        }
+        if name == "malformed":
+            rejected = len(h.topic_records(broker.bootstrap, stack.topics["rejected"]))
+            extra["rejected topic"] = rejected
+            extra["malformed sent"] = len(malformed_ids)
+            extra["events counted"] = events_processed(stack) - before
+            note += f"; rejected topic holds {rejected}"
+        producer.close()
+        return Outcome(
+            name,
+            sent=len([k for k in sent.submitted if k not in malformed_ids]),
+            expected=acc.expected,
+            delivered=acc.delivered,
+            lost=acc.lost,
+            duplicated=acc.duplicated,
+            other=acc.extra,
+            worst_s=acc.worst_s,
+            p99_s=h.summary(acc.latencies["sms"] + acc.latencies["email"])["p99"],
+            note=note,
+            extra=extra,
+        )
+
+
+def _retry(args: argparse.Namespace) -> dict[str, Any] | None:
+    if args.retry == "default":
+        return None
+    # Rides out a provider outage of a few minutes: attempts every few seconds for up to 5 minutes.
+    return {"max_attempts": 20, "base_delay_s": 0.5, "max_delay_s": 10.0, "budget_s": 300.0}
+
+
+def print_outcomes(outcomes: list[Outcome], args: argparse.Namespace) -> None:
+    print("# Crucial Hour — fault runs\n")
+    print(h.table("Machine", ["", ""], h.machine().items()))
+    print(
+        f"\n{args.rate:g} reports/s for {args.seconds:g} s, {args.matched:.0%} about profiled children "
+        f"({args.profiles:,} profiles, {args.partitions} partitions); outages {args.outage:g} s; retry policy: {args.retry}."
+    )
+    rows = [
+        [
+            o.scenario,
+            o.sent,
+            o.expected,
+            o.delivered,
+            o.lost,
+            o.duplicated,
+            o.other,
+            h.ms(o.worst_s),
+            h.ms(o.p99_s),
+            o.note,
+        ]
+        for o in outcomes
+    ]
+    print(
+        h.table(
+            "Every notification accounted for (latency from the report's send, ms)",
+            ["scenario", "sent", "expected", "delivered", "lost", "duplicated", "other", "worst", "p99", "what happened"],
+            rows,
+        )
+    )
+    for o in outcomes:
+        if o.extra:
+            print(f"\n{o.scenario}: " + ", ".join(f"{k} {v}" for k, v in o.extra.items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ops.bench.faults", description=__doc__.splitlines()[0])
+    parser.add_argument("scenarios", nargs="+", choices=[*SCENARIOS, "all"])
+    parser.add_argument("--profiles", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--matched", type=float, default=0.1)
+    parser.add_argument("--outage", type=float, default=60.0, help="seconds a provider is down")
+    parser.add_argument("--malformed", type=int, default=10_000)
+    parser.add_argument("--drain", type=float, default=400.0, help="seconds to wait for the pipeline to catch up")
+    parser.add_argument(
+        "--retry",
+        choices=["default", "outage"],
+        default="default",
+        help="the shipped retry policy, or one that rides out a 5-minute outage",
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--broker-port", type=int, default=h.DEFAULT_BROKER_PORT)
+    parser.add_argument("--broker-dir", type=Path, help="the broker's data and log (default .cache/kafka/bench/PORT)")
+    parser.add_argument("--keep-broker", action="store_true")
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    chosen = list(SCENARIOS) if "all" in args.scenarios else args.scenarios
+    outcomes = []
+    with h.broker(args.broker_port, args.broker_dir, keep=args.keep_broker) as broker, h.workdir(args.keep) as base:
+        topic, _ = h.load_profiles(broker.bootstrap, args.profiles, args.seed, args.partitions)
+        for name in chosen:
+            h.log(f"=== {name}")
+            outcomes.append(scenario(name, args, broker, base, topic))
+            o = outcomes[-1]
+            h.log(f"{name}: expected {o.expected}, delivered {o.delivered}, lost {o.lost}, duplicated {o.duplicated}")
+    print_outcomes(outcomes, args)
+    if args.json:
+        args.json.write_text(json.dumps([o.__dict__ for o in outcomes], indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

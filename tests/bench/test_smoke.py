@@ -1,0 +1,110 @@
+"""Smoke runs of the benchmark harness (ops/bench), so it cannot rot: each part runs for a few seconds
+on tiny numbers and must print its tables with every notification accounted for. No timing is
+asserted — the figures live in docs/performance.md.
+
+    .venv/bin/pytest -m bench            # only these
+    .venv/bin/pytest -m "not bench"      # everything else
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops.bench import faults, pipeline
+from ops.bench.alertmanager import BINARY
+from streams.broker import LocalBroker
+from tests.support import free_port
+
+pytestmark = [pytest.mark.bench, pytest.mark.e2e]
+
+HAVE_ALERTMANAGER = shutil.which(BINARY) is not None
+
+
+@pytest.fixture
+def bench_env(kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The harness on the session's broker (it uses KAFKA_BOOTSTRAP when set)."""
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", kafka_bootstrap)
+    return kafka_bootstrap
+
+
+def run(main: Any, argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, Any]:
+    out_json = tmp_path / "figures.json"
+    assert main([*argv, "--json", str(out_json)]) == 0
+    return capsys.readouterr().out, json.loads(out_json.read_text())
+
+
+def test_latency_against_the_floor_and_alertmanager(bench_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["latency", "--profiles", "300", "--rate", "10", "--seconds", "2", "--matched", "0.5", "--warmup", "2"]
+    if not HAVE_ALERTMANAGER:
+        argv.append("--no-peer")
+    out, figures = run(pipeline.main, argv, tmp_path, capsys)
+    for title in ("Latency (milliseconds)", "Delivery", "Resources during the run", "Where the time goes", "The floor", "Targets"):
+        assert title in out
+    accounting = figures["run"]["accounting"]
+    assert accounting["sent"] == 20 and accounting["expected"] > 0
+    assert accounting["lost"] == 0 and accounting["delivered"] == accounting["expected"]
+    assert len(accounting["latencies"]["sms"]) + len(accounting["latencies"]["email"]) == accounting["expected"]
+    assert len(figures["floor"]["total"]) == 20
+    assert figures["run"]["peak_rss"] > 0
+    if HAVE_ALERTMANAGER:
+        assert "ours SMS ÷ Alertmanager SMS webhook" in out and "group_wait: 0s" in out
+        peer = figures["peer"]
+        assert peer["delivered"] == peer["expected"] == accounting["expected"]
+
+
+def test_throughput_steps_with_one_and_two_workers(bench_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["throughput", "--profiles", "300", "--rates", "5,10", "--step-seconds", "2", "--matched", "0.3", "--workers", "1,2"]
+    out, steps = run(pipeline.main, argv, tmp_path, capsys)
+    assert "Highest sustained rate" in out
+    assert {s["workers"] for s in steps} == {1, 2}
+    assert all(s["sent"] > 0 and s["lost"] == 0 for s in steps)
+
+
+def test_scale_at_two_sizes(bench_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["scale", "--sizes", "200,400", "--rate", "10", "--matched-rate", "2", "--seconds", "2"]
+    out, points = run(pipeline.main, argv, tmp_path, capsys)
+    assert "The worker at each size" in out
+    assert [p["profiles"] for p in points] == [200, 400]
+    assert all(p["rss_idle"] > 0 and p["lost"] == 0 for p in points)
+
+
+FAULT_ARGS = ["--profiles", "300", "--rate", "10", "--seconds", "4", "--matched", "0.3", "--outage", "2", "--drain", "90"]
+
+
+@pytest.mark.parametrize("scenario", ["kill-worker", "rebalance", "twilio-500", "twilio-429", "smtp-down", "malformed"])
+def test_fault_scenario_accounts_for_every_notification(
+    scenario: str, bench_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, outcomes = run(faults.main, [scenario, *FAULT_ARGS, "--malformed", "60"], tmp_path, capsys)
+    assert "Every notification accounted for" in out
+    [o] = outcomes
+    assert o["scenario"] == scenario and o["sent"] == 40 and o["expected"] > 0
+    assert o["lost"] == 0 and o["delivered"] == o["expected"]
+    if scenario == "malformed":
+        assert o["extra"]["rejected topic"] == 60
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[int, Path]]:
+    """A broker of the test's own, since the scenario restarts it."""
+    monkeypatch.delenv("KAFKA_BOOTSTRAP", raising=False)
+    port, state = free_port(), tmp_path / "kafka"
+    broker = LocalBroker(state_dir=state, port=port)
+    try:
+        yield port, state
+    finally:
+        broker.stop()
+
+
+def test_broker_restart_scenario(own_broker: tuple[int, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    port, state = own_broker
+    argv = ["restart-broker", *FAULT_ARGS, "--broker-port", str(port), "--broker-dir", str(state)]
+    out, [o] = run(faults.main, argv, tmp_path, capsys)
+    assert "restart-broker" in out
+    assert o["sent"] == 40 and o["lost"] == 0 and o["delivered"] == o["expected"] > 0
