@@ -25,7 +25,7 @@ from alerts.model import (
 from alerts.phone import normalised
 from alerts.rendering import Renderer
 from alerts.routing import SOCIAL_WORKER, Route, agency_routes, fallback
-from alerts.triage import Outcome, _notifications, _record, _with
+from alerts.triage import Outcome, incident_record, notifications_for, with_entry
 
 ESCALATABLE = (IncidentStatus.OPEN, IncidentStatus.ESCALATED)
 
@@ -64,7 +64,7 @@ def escalate(
     ]
     known = {(a.channel, a.recipient.address) for a in incident.alerted}
     alerted = [*incident.alerted, *(t for t in targets if (t.channel, t.recipient.address) not in known)]
-    escalated = _with(
+    escalated = with_entry(
         incident,
         now,
         f"not acknowledged: escalation step {step} to {', '.join(spec.notify)}",
@@ -72,8 +72,8 @@ def escalate(
         escalation_step=step,
         alerted=alerted,
     )
-    notes = _notifications("escalation", escalated, event, profile, targets, renderer, now, variant=f"step{step}")
-    return Outcome("escalated", escalated, [_record("escalated", escalated, now)], notes)
+    notes = notifications_for("escalation", escalated, event, profile, targets, renderer, now, variant=f"step{step}")
+    return Outcome("escalated", escalated, [incident_record("escalated", escalated, now)], notes)
 
 
 def acknowledge(incident: Incident, by: Recipient, via: AckVia, now: datetime) -> Outcome:
@@ -81,18 +81,18 @@ def acknowledge(incident: Incident, by: Recipient, via: AckVia, now: datetime) -
         return Outcome("duplicate_acknowledgement", incident)
     acks = [*incident.acknowledgements, Acknowledgement(by=by, via=via, at=now)]
     status = IncidentStatus.ACKNOWLEDGED if incident.status in ESCALATABLE else incident.status
-    acknowledged = _with(
+    acknowledged = with_entry(
         incident, now, f"acknowledged by {by.name} ({by.agency_id}) via {via}", acknowledgements=acks, status=status
     )
-    return Outcome("acknowledged", acknowledged, [_record("acknowledged", acknowledged, now)])
+    return Outcome("acknowledged", acknowledged, [incident_record("acknowledged", acknowledged, now)])
 
 
 def breach(incident: Incident, now: datetime) -> Outcome:
     """The window ended with nobody acknowledging: recorded once, for the audit trail and the metric."""
     if incident.breached or incident.acknowledged or now < incident.deadline:
         return Outcome("breach_not_due", incident)
-    breached = _with(incident, now, "the crucial hour ended without an acknowledgement", breached=True)
-    return Outcome("breached", breached, [_record("breached", breached, now)])
+    breached = with_entry(incident, now, "the crucial hour ended without an acknowledgement", breached=True)
+    return Outcome("breached", breached, [incident_record("breached", breached, now)])
 
 
 def commands_due(incidents: list[Incident], config: Config, now: datetime) -> list[IncidentCommand]:
@@ -164,9 +164,9 @@ def fall_back(
         what = failure + "; already alerted by " + ", ".join(sorted({r.channel for r in already}))
     else:
         what = failure + "; no fallback — reported"
-    updated = _with(incident, now, what, alerted=[*incident.alerted, *targets])
-    notes = _notifications(kind, updated, event, profile, targets, renderer, now, variant=f"fallback:{kind}")
-    return Outcome("fell_back" if targets else "no_fallback", updated, [_record("updated", updated, now)], notes)
+    updated = with_entry(incident, now, what, alerted=[*incident.alerted, *targets])
+    notes = notifications_for(kind, updated, event, profile, targets, renderer, now, variant=f"fallback:{kind}")
+    return Outcome("fell_back" if targets else "no_fallback", updated, [incident_record("updated", updated, now)], notes)
 
 
 def _same_phone(a: str, b: str) -> bool:

@@ -51,7 +51,7 @@ def incident_ids(event_id: str) -> tuple[str, str]:
     return f"inc-{digest.hex()[:20]}", f"CH-{short}"
 
 
-def _notifications(
+def notifications_for(
     kind: NotificationKind,
     incident: Incident,
     event: PlacementEvent,
@@ -93,11 +93,13 @@ def _notifications(
     return out
 
 
-def _record(change: IncidentChange, incident: Incident, now: datetime) -> IncidentRecord:
+def incident_record(change: IncidentChange, incident: Incident, now: datetime) -> IncidentRecord:
+    """The incidents-topic entry for a change."""
     return IncidentRecord(change=change, at=now, incident=incident)
 
 
-def _with(incident: Incident, now: datetime, what: str, **changes: object) -> Incident:
+def with_entry(incident: Incident, now: datetime, what: str, **changes: object) -> Incident:
+    """The incident after `changes`, with `what` added to its timeline."""
     timeline = [*incident.timeline, TimelineEntry(at=now, what=what)]
     return incident.model_copy(update={**changes, "timeline": timeline})
 
@@ -115,19 +117,19 @@ def triage(
         open_incident = None  # a replay of the opening event: derive the same outputs again
     if event.type == "left_placement":
         if open_incident is not None:
-            updated = _with(open_incident, now, f"further missing report {event.event_id} from the placement")
-            return Outcome("repeat_report", updated, [_record("updated", updated, now)])
+            updated = with_entry(open_incident, now, f"further missing report {event.event_id} from the placement")
+            return Outcome("repeat_report", updated, [incident_record("updated", updated, now)])
         return _open(event, index, config, renderer, now)
     if open_incident is None:
         return Outcome("no_open_incident", None)
     profile = index.get(open_incident.match.profile_id or "")
     if event.type == "returned":
-        resolved = _with(open_incident, now, "child returned to placement: stand down", status=IncidentStatus.RESOLVED)
-        notes = _notifications("stand_down", resolved, event, profile, resolved.alerted, renderer, now)
-        return Outcome("resolved", None, [_record("resolved", resolved, now)], notes)
-    updated = _with(open_incident, now, f"update {event.event_id} from the placement")
-    notes = _notifications("update", updated, event, profile, updated.alerted, renderer, now)
-    return Outcome("updated", updated, [_record("updated", updated, now)], notes)
+        resolved = with_entry(open_incident, now, "child returned to placement: stand down", status=IncidentStatus.RESOLVED)
+        notes = notifications_for("stand_down", resolved, event, profile, resolved.alerted, renderer, now)
+        return Outcome("resolved", None, [incident_record("resolved", resolved, now)], notes)
+    updated = with_entry(open_incident, now, f"update {event.event_id} from the placement")
+    notes = notifications_for("update", updated, event, profile, updated.alerted, renderer, now)
+    return Outcome("updated", updated, [incident_record("updated", updated, now)], notes)
 
 
 def _open(event: PlacementEvent, index: ProfileIndex, config: Config, renderer: Renderer, now: datetime) -> Outcome:
@@ -164,6 +166,6 @@ def _open(event: PlacementEvent, index: ProfileIndex, config: Config, renderer: 
     routes = route(incident, profile, config, event=event, at=event.reported_at)
     alerted = [Alerted(channel=r.channel, recipient=r.recipient) for r in routes]
     kind: NotificationKind = "alert" if match.decision == Decision.MATCH else "possible_match"
-    incident = _with(incident, now, f"matched ({match.decision.value}); alerting {len(alerted)} recipient(s)", alerted=alerted)
-    notes = _notifications(kind, incident, event, profile, alerted, renderer, now)
-    return Outcome("opened", incident, [_record("opened", incident, now)], notes, routes)
+    incident = with_entry(incident, now, f"matched ({match.decision.value}); alerting {len(alerted)} recipient(s)", alerted=alerted)
+    notes = notifications_for(kind, incident, event, profile, alerted, renderer, now)
+    return Outcome("opened", incident, [incident_record("opened", incident, now)], notes, routes)
