@@ -7,6 +7,7 @@ import json
 import shutil
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -119,3 +120,26 @@ UNFLAGGED_CHILD: dict[str, Any] = {
     "sex": "male",
     "nationality": "British",
 }
+
+
+Edit = Callable[[dict[str, Any]], Any]
+
+
+def edit_config(directory: Path, name: str, change: Edit) -> None:
+    """Apply `change` to the YAML of config file `name` in `directory`."""
+    path = directory / name
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+
+
+def config_error(directory: Path) -> Any:
+    """The ConfigError that loading `directory` raises (fails the test when none)."""
+    import pytest
+
+    from alerts.config import load_config
+    from alerts.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(directory)
+    return caught.value

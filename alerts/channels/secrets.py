@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from alerts.config import Config, TwilioSettings
 from alerts.errors import ConfigError
 
 
@@ -30,3 +31,9 @@ def read_secret(*, setting: str, env: str, file: Path | None) -> str:
             "environment", env, f"{setting} is not set", f"export {env}, or set {setting}_file in settings.yaml to a secret file"
         )
     return value
+
+
+def twilio_auth_token(config: Config, settings: TwilioSettings) -> str:
+    """The Twilio auth token, from the environment or the secret file named in settings."""
+    token_file = config.path(settings.auth_token_file) if settings.auth_token_file else None
+    return read_secret(setting="twilio.auth_token", env=settings.auth_token_env, file=token_file)

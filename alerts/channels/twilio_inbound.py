@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from twilio.twiml.messaging_response import MessagingResponse
 
-from alerts.channels.secrets import read_secret
+from alerts.channels.secrets import twilio_auth_token
 from alerts.channels.twilio_status import BadCallback, BadSignature, signature_valid
 from alerts.config import Config
 
@@ -66,9 +66,8 @@ def inbound_webhook_from_config(config: Config) -> InboundWebhook | None:
     settings = config.settings.twilio
     if settings is None or not settings.inbound_url:
         return None
-    token_file = config.path(settings.auth_token_file) if settings.auth_token_file else None
     return InboundWebhook(
-        auth_token=read_secret(setting="twilio.auth_token", env=settings.auth_token_env, file=token_file),
+        auth_token=twilio_auth_token(config, settings),
         account_sid=settings.account_sid,
         public_url=settings.inbound_url,
     )

@@ -33,7 +33,7 @@ from alerts import phone
 from alerts.channels import reasons
 from alerts.channels.base import Accepted, DeliveryError
 from alerts.channels.retry import RetryPolicy
-from alerts.channels.secrets import read_secret
+from alerts.channels.secrets import twilio_auth_token
 from alerts.channels.twilio_status import with_key
 from alerts.config import Config, TwilioSettings
 from alerts.errors import ConfigError
@@ -247,7 +247,6 @@ def from_config(config: Config) -> TwilioSmsSender | None:
     settings: TwilioSettings | None = config.settings.twilio
     if settings is None:
         return None
-    token_file = config.path(settings.auth_token_file) if settings.auth_token_file else None
     if settings.from_number is not None:
         try:
             to_e164(settings.from_number, settings.default_region)
@@ -257,7 +256,7 @@ def from_config(config: Config) -> TwilioSmsSender | None:
             ) from None
     return TwilioSmsSender(
         account_sid=settings.account_sid,
-        auth_token=read_secret(setting="twilio.auth_token", env=settings.auth_token_env, file=token_file),
+        auth_token=twilio_auth_token(config, settings),
         from_number=settings.from_number,
         messaging_service_sid=settings.messaging_service_sid,
         status_callback_url=settings.status_callback_url,

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 from twilio.request_validator import RequestValidator
 
 from alerts.channels import reasons
-from alerts.channels.secrets import read_secret
+from alerts.channels.secrets import twilio_auth_token
 from alerts.config import Config
 from alerts.errors import CrucialHourError
 
@@ -171,9 +171,8 @@ def status_callbacks_from_config(config: Config) -> StatusCallbacks | None:
     settings = config.settings.twilio
     if settings is None or not settings.status_callback_url:
         return None
-    token_file = config.path(settings.auth_token_file) if settings.auth_token_file else None
     return StatusCallbacks(
-        auth_token=read_secret(setting="twilio.auth_token", env=settings.auth_token_env, file=token_file),
+        auth_token=twilio_auth_token(config, settings),
         account_sid=settings.account_sid,
         public_url=settings.status_callback_url,
     )

@@ -3,8 +3,6 @@ and placement owned by one provider."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +12,7 @@ import yaml
 from alerts.config import load_config
 from alerts.errors import ConfigError
 from streams.auth import hash_api_key
-from tests.support import REPO
-
-Edit = Callable[[dict[str, Any]], Any]
-
-
-@pytest.fixture
-def config_dir(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(REPO / "config", tmp_path / "config"))
+from tests.support import REPO, Edit
 
 
 def message_after(config_dir: Path, change: Edit) -> str:

@@ -2,37 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from alerts.config import load_config
-from alerts.errors import ConfigError
-from tests.support import REPO
-
-Edit = Callable[[dict[str, Any]], None]
-
-
-@pytest.fixture
-def config_dir(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(REPO / "config", tmp_path / "config"))
-
-
-def edit(directory: Path, name: str, change: Edit) -> None:
-    path = directory / name
-    data = yaml.safe_load(path.read_text())
-    change(data)
-    path.write_text(yaml.safe_dump(data))
-
-
-def error_for(directory: Path) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        load_config(directory)
-    return caught.value
+from tests.support import REPO, Edit, config_error, edit_config
 
 
 def test_the_shipped_config_is_valid() -> None:
@@ -116,29 +91,29 @@ CASES: list[tuple[str, str, Edit, str]] = [
 
 @pytest.mark.parametrize(("file", "case", "change", "message"), CASES, ids=[c[1] for c in CASES])
 def test_invalid_config_names_file_key_and_fix(config_dir: Path, file: str, case: str, change: Edit, message: str) -> None:
-    edit(config_dir, file, change)
-    error = error_for(config_dir)
+    edit_config(config_dir, file, change)
+    error = config_error(config_dir)
     assert str(error).startswith(str(config_dir / message.split(": ", 1)[0]) + ": " + message.split(": ", 1)[1])
 
 
 def test_missing_file(config_dir: Path) -> None:
     (config_dir / "routing.yaml").unlink()
     assert (
-        str(error_for(config_dir))
+        str(config_error(config_dir))
         == f"{config_dir / 'routing.yaml'}: (file): file not found — create routing.yaml (see config/ in the repository)"
     )
 
 
 def test_broken_yaml_names_the_line(config_dir: Path) -> None:
     (config_dir / "agencies.yaml").write_text("agencies:\n  x: [unclosed\n")
-    error = error_for(config_dir)
+    error = config_error(config_dir)
     assert error.key == "line 3" and error.fix == "fix the YAML syntax"
 
 
 def test_check_config_command_exits_non_zero_with_the_message(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from streams.cli import main
 
-    edit(config_dir, "settings.yaml", lambda d: d.update(windw_minutes=30))
+    edit_config(config_dir, "settings.yaml", lambda d: d.update(windw_minutes=30))
     assert main(["check-config", "--config", str(config_dir)]) == 2
     assert "windw_minutes: unknown key" in capsys.readouterr().err
     assert main(["check-config", "--config", str(REPO / "config")]) == 0

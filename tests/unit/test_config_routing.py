@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,28 +9,7 @@ import pytest
 import yaml
 
 from alerts.config import load_config
-from alerts.errors import ConfigError
-from tests.support import REPO
-
-Edit = Callable[[dict[str, Any]], None]
-
-
-@pytest.fixture
-def config_dir(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(REPO / "config", tmp_path / "config"))
-
-
-def edit(directory: Path, name: str, change: Edit) -> None:
-    path = directory / name
-    data = yaml.safe_load(path.read_text())
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
-
-
-def error_for(directory: Path) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        load_config(directory)
-    return caught.value
+from tests.support import REPO, Edit, config_error, edit_config
 
 
 def agency(d: dict[str, Any], agency_id: str) -> dict[str, Any]:
@@ -202,8 +179,8 @@ CASES: list[tuple[str, str, Edit, str]] = [
 def test_invalid_routing_config_names_file_key_and_fix(
     config_dir: Path, file: str, case: str, change: Edit, message: str
 ) -> None:
-    edit(config_dir, file, change)
-    error = error_for(config_dir)
+    edit_config(config_dir, file, change)
+    error = config_error(config_dir)
     expected = str(config_dir / message.split(": ", 1)[0]) + ": " + message.split(": ", 1)[1]
     assert str(error).startswith(expected)
 
@@ -215,22 +192,22 @@ def test_the_case_indexes_still_point_at_the_rules_they_describe() -> None:
 
 
 def test_numbers_are_held_in_e164_however_they_are_written(config_dir: Path) -> None:
-    edit(config_dir, "agencies.yaml", lambda d: agency(d, "brent-edt")["contacts"][0].update(sms="07700 900202"))
-    edit(config_dir, "rota.yaml", lambda d: nw_rota(d)["people"]["nw-sgt-a"].update(sms="+44 (0)7700 900111"))
+    edit_config(config_dir, "agencies.yaml", lambda d: agency(d, "brent-edt")["contacts"][0].update(sms="07700 900202"))
+    edit_config(config_dir, "rota.yaml", lambda d: nw_rota(d)["people"]["nw-sgt-a"].update(sms="+44 (0)7700 900111"))
     config = load_config(config_dir)
     assert config.agencies["brent-edt"].contacts[0].sms == "+447700900202"
     assert config.rota.rotas["met-nw-mispers"].people["nw-sgt-a"].sms == "+447700900111"
 
 
 def test_the_phone_error_does_not_repeat_the_number(config_dir: Path) -> None:
-    edit(config_dir, "agencies.yaml", lambda d: agency(d, "brent-edt")["contacts"][0].update(sms="+44 7700 9"))
-    assert "7700 9" not in str(error_for(config_dir))
+    edit_config(config_dir, "agencies.yaml", lambda d: agency(d, "brent-edt")["contacts"][0].update(sms="+44 7700 9"))
+    assert "7700 9" not in str(config_error(config_dir))
 
 
 def test_a_missing_rota_file_is_named(config_dir: Path) -> None:
     (config_dir / "rota.yaml").unlink()
     assert (
-        str(error_for(config_dir))
+        str(config_error(config_dir))
         == f"{config_dir / 'rota.yaml'}: (file): file not found — create rota.yaml (see config/ in the repository)"
     )
 

@@ -1,0 +1,322 @@
+"""Identity matching: each test would fail if the path it names broke. Synthetic children only."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from alerts.config import Risk, load_config
+from alerts.intake import parse_event, parse_profile
+from alerts.matching import ProfileIndex, _Scorer
+from alerts.model import Decision, MatchResult, PlacementEvent, RiskProfile
+from tests.support import REPO
+
+NOW = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def risk() -> Risk:
+    return load_config(REPO / "config").risk
+
+
+def profile(profile_id: str, given: str, family: str | None, **extra: Any) -> RiskProfile:
+    data: dict[str, Any] = {
+        "profile_id": profile_id,
+        "given_names": given,
+        "risk_level": "high",
+        "responsible_local_authority": "Harrow",
+        "police_force": "Metropolitan Police Service",
+        **extra,
+    }
+    if family is not None:
+        data["family_name"] = family
+    return parse_profile(json.dumps(data))
+
+
+def report(given: str, family: str | None = None, *, event_id: str = "evt-t-1", **extra: Any) -> PlacementEvent:
+    circumstances = extra.pop("circumstances", {})
+    child: dict[str, Any] = {"reference": extra.pop("reference", "HAR-NEW-0001"), "given_names": given, **extra}
+    if family is not None:
+        child["family_name"] = family
+    seen = NOW - timedelta(minutes=20)
+    return parse_event(
+        json.dumps(
+            {
+                "event_id": event_id,
+                "type": "left_placement",
+                "occurred_at": seen.isoformat(),
+                "reported_at": NOW.isoformat(),
+                "placement": {"id": "plc-1", "name": "Larchwood", "local_authority": "Harrow", "postcode": "HA1 9ZZ"},
+                "child": child,
+                "circumstances": {"last_seen_at": seen.isoformat(), "last_seen_place": "front gate", **circumstances},
+                "reporter": {"name": "Night carer", "role": "care worker", "callback_phone": "+447700900401"},
+            }
+        )
+    )
+
+
+def index_of(*profiles: RiskProfile, risk: Risk | None = None) -> ProfileIndex:
+    index = ProfileIndex(risk.matching if risk else None, risk.links if risk else None)
+    for p in profiles:
+        index.upsert(p)
+    return index
+
+
+def match(index: ProfileIndex, event: PlacementEvent, risk: Risk) -> MatchResult:
+    return index.match(event, risk.matching, risk.links)
+
+
+# Distractors every test index carries, so a match is never just "the only profile there is".
+CROWD = [
+    profile("crowd-1", "Ardit", "Hoxha", sex="male", nationality="Albanian", date_of_birth={"value": "2010-05-05"}),
+    profile("crowd-2", "Senait", "Tesfay", sex="female", nationality="Eritrean", date_of_birth={"value": "2011-02-02"}),
+    profile("crowd-3", "Omar", "Hassan", sex="male", nationality="Sudanese", date_of_birth={"value": "2009-09-09"}),
+    profile(
+        "crowd-4",
+        "Thi Lan",
+        "Pham",
+        sex="female",
+        nationality="Vietnamese",
+        date_of_birth={"value": "2012-01-01", "estimated": True},
+    ),
+    profile("crowd-5", "Jack", "Smith", sex="male", nationality="British", date_of_birth={"value": "2010-10-10"}),
+]
+
+MOHAMMED = profile(
+    "prof-sd-1",
+    "Mohammed Ali",
+    "Osman",
+    aliases=["Mohamed A."],
+    date_of_birth={"value": "2009-06-01", "estimated": True, "earliest": "2008-09-01", "latest": "2010-03-31"},
+    sex="male",
+    nationality="Sudanese",
+)
+NGUYEN = profile(
+    "prof-vn-1",
+    "Thị Hoa",
+    "Nguyễn",
+    date_of_birth={"value": "2010-03-14"},
+    sex="female",
+    nationality="Vietnamese",
+    vehicles=["white Ford Transit LR19 XKP"],
+    phone_numbers=["+447700900555"],
+    associates=[{"name": "Van Long", "relationship": "claims to be uncle"}],
+)
+
+
+def test_a_transliterated_alias_with_a_disputed_date_of_birth_is_found(risk: Risk) -> None:
+    index = index_of(MOHAMMED, *CROWD, risk=risk)
+    found = match(index, report("Muhamed A.", date_of_birth={"value": "2009-01-01", "estimated": True}, sex="male"), risk)
+    assert found.decision in (Decision.MATCH, Decision.POSSIBLE_MATCH)
+    assert found.profile_id == "prof-sd-1"
+    assert found.explanation[0].startswith("possibly matched profile prof-sd-1") or found.decision == Decision.MATCH
+    assert "on alias 'Mohamed A.' (reported as 'Muhamed A.')" in found.explanation[0]
+    assert "date of birth 2009 (estimated), consistent with the profile's 2009-06-01 (disputed" in found.explanation[0]
+
+
+def test_a_first_name_and_an_initial_is_never_a_full_match(risk: Risk) -> None:
+    index = index_of(MOHAMMED, *CROWD, risk=risk)
+    exact = report(
+        "Mohamed A.",
+        date_of_birth={"value": "2009-06-01", "estimated": True, "earliest": "2008-09-01", "latest": "2010-03-31"},
+        sex="male",
+        nationality="Sudanese",
+    )
+    assert match(index, exact, risk).decision == Decision.POSSIBLE_MATCH
+
+
+def test_diacritics_are_folded_and_the_full_name_with_the_date_of_birth_matches(risk: Risk) -> None:
+    index = index_of(NGUYEN, *CROWD, risk=risk)
+    found = match(
+        index, report("Thi Hoa", "Nguyen", date_of_birth={"value": "2010-03-14"}, sex="female", nationality="Viet Nam"), risk
+    )
+    assert (found.decision, found.profile_id) == (Decision.MATCH, "prof-vn-1")
+    # the same name but for diacritics: not even "reported as"
+    headline = f"matched profile prof-vn-1 (score {found.score:.2f}): on name 'Thị Hoa Nguyễn', date of birth 2010-03-14"
+    assert found.explanation[0] == headline
+
+
+def test_given_and_family_names_swapped_still_match(risk: Risk) -> None:
+    index = index_of(NGUYEN, *CROWD, risk=risk)
+    found = match(index, report("Nguyen", "Thi Hoa", date_of_birth={"value": "2010-03-14"}, sex="female"), risk)
+    assert (found.decision, found.profile_id) == (Decision.MATCH, "prof-vn-1")
+    assert any("word order differs" in line for line in found.explanation)
+
+
+def test_spelling_variants_of_one_name_meet(risk: Risk) -> None:
+    index = index_of(MOHAMMED, *CROWD, risk=risk)
+    found = match(
+        index,
+        report(
+            "Muhammad Aly", "Usman", date_of_birth={"value": "2009-01-01", "estimated": True}, sex="male", nationality="Sudan"
+        ),
+        risk,
+    )
+    assert (found.decision, found.profile_id) == (Decision.MATCH, "prof-sd-1")
+    assert any("'muhammad' ~ 'mohammed'" in line for line in found.explanation)
+
+
+def test_a_sibling_is_not_matched(risk: Risk) -> None:
+    """Same family name, nationality and household; a different given name, born two years later."""
+    index = index_of(NGUYEN, *CROWD, risk=risk)
+    sibling = report("Thi Mai", "Nguyen", date_of_birth={"value": "2012-07-01"}, sex="female", nationality="Vietnamese")
+    assert match(index, sibling, risk).decision == Decision.NO_MATCH
+
+
+def test_a_namesake_born_years_apart_is_not_matched(risk: Risk) -> None:
+    index = index_of(NGUYEN, *CROWD, risk=risk)
+    namesake = report("Thi Hoa", "Nguyen", date_of_birth={"value": "2014-02-20"}, sex="female", nationality="Vietnamese")
+    found = match(index, namesake, risk)
+    assert found.decision == Decision.NO_MATCH
+
+
+def test_a_shared_date_of_birth_alone_is_not_a_match(risk: Risk) -> None:
+    index = index_of(NGUYEN, *CROWD, risk=risk)
+    stranger = report("Linh", "Tran", date_of_birth={"value": "2010-03-14"}, sex="female", nationality="Vietnamese")
+    assert match(index, stranger, risk).decision == Decision.NO_MATCH
+
+
+def test_two_profiles_equally_close_make_the_match_only_possible(risk: Risk) -> None:
+    twin_a = profile(
+        "prof-a", "Ardit", "Kola", sex="male", nationality="Albanian", date_of_birth={"value": "2011-01-01", "estimated": True}
+    )
+    twin_b = profile(
+        "prof-b", "Ardit", "Kola", sex="male", nationality="Albanian", date_of_birth={"value": "2011-01-01", "estimated": True}
+    )
+    index = index_of(twin_a, twin_b, *CROWD, risk=risk)
+    found = match(
+        index,
+        report("Ardit", "Kola", date_of_birth={"value": "2011-01-01", "estimated": True}, sex="male", nationality="Albanian"),
+        risk,
+    )
+    assert found.decision == Decision.POSSIBLE_MATCH
+    assert {found.profile_id, *found.alternatives} == {"prof-a", "prof-b"}
+    assert any("almost as close" in line for line in found.explanation)
+
+
+def test_a_shared_identifier_matches_despite_a_new_placement_reference(risk: Risk) -> None:
+    flagged = profile("prof-ho", "Elira", "Hoxha", identifiers=[{"scheme": "home_office", "value": "HO-S1234567"}], sex="female")
+    index = index_of(flagged, *CROWD, risk=risk)
+    found = match(
+        index,
+        report("Ela", "Gashi", reference="BRE-NEW-1", identifiers=[{"scheme": "home_office", "value": "ho-s1234567"}]),
+        risk,
+    )
+    assert (found.decision, found.profile_id) == (Decision.MATCH, "prof-ho")
+    assert "shared identifier home_office ho-s1234567" in found.explanation
+
+
+def test_a_different_home_office_reference_counts_against(risk: Risk) -> None:
+    flagged = profile(
+        "prof-ho",
+        "Elira",
+        "Hoxha",
+        identifiers=[{"scheme": "home_office", "value": "HO-S1234567"}],
+        sex="female",
+        nationality="Albanian",
+        date_of_birth={"value": "2010-04-04"},
+    )
+    index = index_of(flagged, *CROWD, risk=risk)
+    same = report("Elira", "Hoxha", sex="female", nationality="Albanian", date_of_birth={"value": "2010-04-04"})
+    other = report(
+        "Elira",
+        "Hoxha",
+        sex="female",
+        nationality="Albanian",
+        date_of_birth={"value": "2010-04-04"},
+        identifiers=[{"scheme": "home_office", "value": "HO-X7654321"}],
+    )
+    with_id, without = match(index, other, risk), match(index, same, risk)
+    assert with_id.score < without.score
+    assert any("a different home_office identifier" in line for line in with_id.explanation)
+
+
+def test_tombstone_removes_the_profile_and_every_key(risk: Risk) -> None:
+    index = index_of(NGUYEN, risk=risk)
+    event = report("Thi Hoa", "Nguyen", date_of_birth={"value": "2010-03-14"}, sex="female")
+    assert match(index, event, risk).profile_id == "prof-vn-1"
+    index.remove("prof-vn-1")
+    assert len(index) == 0 and index.get("prof-vn-1") is None
+    assert match(index, event, risk).decision == Decision.NO_MATCH
+    assert index._postings == {}, "a removed profile left blocking keys behind"
+    index.remove("prof-vn-1")  # a second tombstone is harmless
+
+
+def test_an_update_replaces_the_old_version(risk: Risk) -> None:
+    index = index_of(NGUYEN, *CROWD, risk=risk)
+    renamed = NGUYEN.model_copy(update={"given_names": "Thi Lan", "family_name": "Tran", "vehicles": [], "phone_numbers": []})
+    index.upsert(renamed)
+    assert len(index) == len(CROWD) + 1
+    assert (
+        match(index, report("Thi Hoa", "Nguyen", date_of_birth={"value": "2010-03-14"}, sex="female"), risk).decision
+        == Decision.NO_MATCH
+    )
+    assert (
+        match(index, report("Thi Lan", "Tran", date_of_birth={"value": "2010-03-14"}, sex="female"), risk).profile_id
+        == "prof-vn-1"
+    )
+    assert index.get("prof-vn-1") == renamed
+
+
+@pytest.mark.parametrize(
+    ("circumstances", "kind"),
+    [
+        ({"vehicles": ["silver car, registration lr19xkp"]}, "vehicle"),
+        ({"phone_numbers": ["07700 900555"]}, "phone"),
+        ({"accompanied_by": ["a man called Van Long"]}, "associate"),
+        ({"notes": "she was picked up by Long Van in a car"}, "associate"),
+    ],
+)
+def test_circumstantial_links_to_a_profile_for_a_child_without_one(risk: Risk, circumstances: dict[str, Any], kind: str) -> None:
+    index = index_of(NGUYEN, *CROWD, risk=risk)
+    stranger = report(
+        "Kai", "Walker", sex="male", nationality="British", date_of_birth={"value": "2012-05-01"}, circumstances=circumstances
+    )
+    found = match(index, stranger, risk)
+    assert found.decision == Decision.NO_MATCH and found.profile_id is None
+    assert [(link.profile_id, link.kind, link.risk_level.value) for link in found.links] == [("prof-vn-1", kind, "high")]
+    assert found.explanation == [found.links[0].detail]
+
+
+def test_no_link_from_generic_companions_or_a_lone_first_name(risk: Risk) -> None:
+    index = index_of(profile("prof-x", "Ardit", "Kola", associates=[{"name": "Unknown male"}, {"name": "Tuan"}]), risk=risk)
+    for companion in ("unknown adult male", "Tuan", "an older man, possibly called Tuan"):
+        assert match(index, report("Kai", "Walker", circumstances={"accompanied_by": [companion]}), risk).links == []
+
+
+def test_candidates_come_from_blocking_never_from_every_profile(risk: Risk, monkeypatch: pytest.MonkeyPatch) -> None:
+    crowd = [
+        profile(
+            f"crowd-{i}",
+            given,
+            "Smith",
+            sex="male",
+            nationality="British",
+            date_of_birth={"value": f"20{10 + i % 5}-0{1 + i % 9}-1{i % 9}"},
+        )
+        for i, given in enumerate(["Jack", "Oliver", "Harry", "Leo", "Kyle", "Liam", "Mason", "Riley", "Owen", "Logan"] * 30)
+    ]
+    index = index_of(NGUYEN, *crowd, risk=risk)
+    scored: list[int] = []
+    original = _Scorer.score
+    monkeypatch.setattr(_Scorer, "score", lambda self, slot, *a: scored.append(slot) or original(self, slot, *a))
+    found = match(index, report("Thi Hoa", "Nguyen", date_of_birth={"value": "2010-03-14"}, sex="female"), risk)
+    assert found.profile_id == "prof-vn-1"
+    assert len(scored) <= risk.matching.blocking.max_candidates < len(index)
+
+
+def test_a_report_with_no_usable_name_matches_nothing_but_still_links(risk: Risk) -> None:
+    index = index_of(NGUYEN, risk=risk)
+    found = match(index, report("?", circumstances={"phone_numbers": ["+44 7700 900555"]}), risk)
+    assert found.decision == Decision.NO_MATCH
+    assert [link.kind for link in found.links] == ["phone"]
+
+
+def test_the_default_matching_settings_are_the_shipped_ones(risk: Risk) -> None:
+    from alerts.config import Links, Matching
+
+    assert Matching() == risk.matching, "alerts.config Matching defaults drifted from config/risk.yaml"
+    assert Links() == risk.links
