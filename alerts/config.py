@@ -466,17 +466,17 @@ class MatchWeights(Schema):
     identifier_conflict: Points = 4.0
     initial: Points = 2.0
     main_name: Points = Field(default=0.5, description="the report's name matched the profile's name, not an alias")
-    name_unmatched_reported: Points = 2.0
+    name_unmatched_reported: Points = 3.0
     name_unmatched_profile: Points = 0.5
-    dob_exact: Points = 6.0
+    dob_exact: Points = 8.0
     dob_close: Points = 3.0
-    dob_consistent: Points = 3.0
-    dob_within_tolerance: Points = 1.0
-    dob_conflict: Points = 6.0
+    dob_consistent: Points = 2.5
+    dob_within_tolerance: Points = 0.5
+    dob_conflict: Points = 5.0
     sex_agree: Points = 1.0
     sex_conflict: Points = 5.0
-    nationality_agree: Points = 0.5
-    nationality_conflict: Points = 1.0
+    nationality_agree: Points = 1.5
+    nationality_conflict: Points = 2.0
     linked_same_profile: Points = 1.5
 
 
@@ -512,14 +512,17 @@ class Blocking(Schema):
         default=5000, description="a blocking key shared by more profiles than this is too common to select on"
     )
     max_candidates: Annotated[int, Field(ge=1, le=10_000)] = Field(
-        default=40, description="how many of the best-blocked candidates are scored in full"
+        default=12, description="how many of the best-blocked candidates are scored in full"
+    )
+    max_scanned: Annotated[int, Field(ge=100, le=10_000_000)] = Field(
+        default=2000, description="slots read from blocking keys per report, the most selective keys first"
     )
 
 
 class Matching(Schema):
     thresholds: MatchThresholds = MatchThresholds()
-    score_midpoint: float = Field(default=10.0, description="points at which the score is 0.5")
-    score_spread: Annotated[float, Field(gt=0)] = Field(default=2.0, description="points that move the score by one logit")
+    score_midpoint: float = Field(default=7.0, description="points at which the score is 0.5")
+    score_spread: Annotated[float, Field(gt=0)] = Field(default=2.5, description="points that move the score by one logit")
     min_token_similarity: Annotated[float, Field(ge=0.5, le=1)] = 0.8
     ambiguity_margin: Points = Field(
         default=2.0, description="a match is only possible when another profile scores within this many points"
@@ -556,7 +559,9 @@ class GradeWhen(Schema):
     has_profile: bool | None = Field(default=None, description="the report matched (or possibly matched) a profile")
     decision: Annotated[list[Literal["match", "possible_match", "no_match"]], Field(min_length=1)] | None = None
     profile_risk: Annotated[list[Priority], Field(min_length=1)] | None = None
-    indicators: RiskWords | None = Field(default=None, description="any of these among the profile's indicators (case-insensitive)")
+    indicators: RiskWords | None = Field(
+        default=None, description="any of these among the profile's indicators (case-insensitive)"
+    )
     age_under: Annotated[int, Field(ge=1, le=26)] | None = None
     age_at_least: Annotated[int, Field(ge=0, le=26)] | None = None
     local_time: GradeTime | None = Field(default=None, description="last seen between these times")
@@ -579,7 +584,9 @@ class GradeRule(Schema):
     when: GradeWhen
     points: Annotated[int, Field(ge=0, le=100)] = 0
     at_least: Priority | None = Field(default=None, description="the priority is at least this when the rule holds")
-    reason: Annotated[str, StringConstraints(min_length=1)] = Field(description="listed with the incident; may use {placeholders}")
+    reason: Annotated[str, StringConstraints(min_length=1)] = Field(
+        description="listed with the incident; may use {placeholders}"
+    )
 
 
 class GradeLevels(Schema):
@@ -771,13 +778,19 @@ def _check_escalation(directory: Path, agencies: dict[str, Agency], escalation: 
             key = f"chains.{priority.value}.steps[{i}]"
             if step.after_minutes <= previous:
                 raise ConfigError(
-                    path, f"{key}.after_minutes", f"{step.after_minutes} is not after the previous step ({previous})", "list steps in time order"
+                    path,
+                    f"{key}.after_minutes",
+                    f"{step.after_minutes} is not after the previous step ({previous})",
+                    "list steps in time order",
                 )
             previous = step.after_minutes
             for j, agency_id in enumerate(step.notify):
                 if agency_id not in agencies:
                     raise ConfigError(
-                        path, f"{key}.notify[{j}]", f"unknown agency '{agency_id}'", "define it in agencies.yaml or use a known id"
+                        path,
+                        f"{key}.notify[{j}]",
+                        f"unknown agency '{agency_id}'",
+                        "define it in agencies.yaml or use a known id",
                     )
 
 
@@ -1037,7 +1050,9 @@ def _check_risk(directory: Path, risk: Risk) -> None:
     for i, rule in enumerate(grading.rules):
         at = f"grading.rules[{i}]"
         if not rule.when.model_dump(exclude_none=True):
-            raise ConfigError(path, f"{at}.when", f"rule '{rule.name}' has no condition", "list at least one condition under when:")
+            raise ConfigError(
+                path, f"{at}.when", f"rule '{rule.name}' has no condition", "list at least one condition under when:"
+            )
         if rule.points == 0 and rule.at_least is None:
             raise ConfigError(path, at, f"rule '{rule.name}' changes nothing", "give it points: or at_least:")
         when = rule.when
@@ -1046,7 +1061,9 @@ def _check_risk(directory: Path, risk: Risk) -> None:
         try:
             fields = [name for _, name, _, _ in string.Formatter().parse(rule.reason) if name is not None]
         except ValueError as exc:
-            raise ConfigError(path, f"{at}.reason", f"not a valid template ({exc})", "write {{ and }} for literal braces") from None
+            raise ConfigError(
+                path, f"{at}.reason", f"not a valid template ({exc})", "write {{ and }} for literal braces"
+            ) from None
         for name in fields:
             if name not in REASON_FIELDS:
                 raise ConfigError(
@@ -1058,4 +1075,6 @@ def _check_risk(directory: Path, risk: Risk) -> None:
     names = [rule.name for rule in grading.rules]
     for i, name in enumerate(names):
         if name in names[:i]:
-            raise ConfigError(path, f"grading.rules[{i}].name", f"rule name '{name}' is used twice", "give each rule its own name")
+            raise ConfigError(
+                path, f"grading.rules[{i}].name", f"rule name '{name}' is used twice", "give each rule its own name"
+            )

@@ -43,7 +43,11 @@ def read_labels(text: str) -> dict[str, Label]:
         if line.strip():
             row = json.loads(line)
             labels[row["event_id"]] = Label(
-                row["event_id"], row.get("profile_id"), row.get("category", ""), tuple(row.get("variations", [])), row.get("link_profile")
+                row["event_id"],
+                row.get("profile_id"),
+                row.get("category", ""),
+                tuple(row.get("variations", [])),
+                row.get("link_profile"),
             )
     return labels
 
@@ -142,9 +146,13 @@ class Evaluation:
         for o in self.outcomes:
             truth = o.label.profile_id
             if truth is not None and o.claim != truth:
-                out.append(f"{o.label.event_id} ({o.label.category}: {', '.join(o.label.variations)}): {o.decision.value} {o.claim or ''} score {o.score:.2f}, wanted {truth}")
+                out.append(
+                    f"{o.label.event_id} ({o.label.category}: {', '.join(o.label.variations)}): {o.decision.value} {o.claim or ''} score {o.score:.2f}, wanted {truth}"
+                )
             elif truth is None and o.decision == Decision.MATCH and o.claim is not None:
-                out.append(f"{o.label.event_id} ({o.label.category}: {', '.join(o.label.variations)}): false match {o.claim} score {o.score:.2f}")
+                out.append(
+                    f"{o.label.event_id} ({o.label.category}: {', '.join(o.label.variations)}): false match {o.claim} score {o.score:.2f}"
+                )
         return out
 
 
@@ -169,14 +177,18 @@ def render(evaluation: Evaluation, title: str) -> str:
         lines.append(f"{level.name:<26}{level.claims:>8}{level.correct:>9}{level.precision:>11.3f}{recall}")
     negatives = [o for o in evaluation.outcomes if o.label.profile_id is None]
     clean = sum(1 for o in negatives if o.claim is None)
-    lines.append(f"{'no match (negatives)':<26}{len(negatives):>8}{clean:>9}{'':>11}{clean / len(negatives) if negatives else 1:>9.3f}")
+    lines.append(
+        f"{'no match (negatives)':<26}{len(negatives):>8}{clean:>9}{'':>11}{clean / len(negatives) if negatives else 1:>9.3f}"
+    )
     if evaluation.surfaced:
         lines.append(
             f"  (and {evaluation.surfaced} more named as 'almost as close' in a possible match: "
             f"recall at match-or-possible with them {(evaluation.at_possible.correct + evaluation.surfaced) / max(1, evaluation.positives):.3f})"
         )
     found, wanted, stray = evaluation.links()
-    lines.append(f"circumstantial links: {found}/{wanted} labelled links found; {stray} report(s) linked to an unlabelled profile")
+    lines.append(
+        f"circumstantial links: {found}/{wanted} labelled links found; {stray} report(s) linked to an unlabelled profile"
+    )
     lines.append("")
     lines.append(f"{'category / variation':<34}{'match':>7}{'possible':>10}{'no match':>10}{'wrong':>7}")
     for key in ("category", "variation"):

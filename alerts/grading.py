@@ -130,9 +130,7 @@ def _reason(template: str, facts: _Facts, matched: list[str], when: GradeWhen) -
     )
 
 
-def grade(
-    event: PlacementEvent, profile: RiskProfile | None, match: MatchResult, grading: Grading
-) -> tuple[Priority, list[str]]:
+def grade(event: PlacementEvent, profile: RiskProfile | None, match: MatchResult, grading: Grading) -> tuple[Priority, list[str]]:
     """The priority and, in rule order, the reason of every rule that held."""
     facts = _Facts.of(event, profile, match, grading.timezone)
     points, floor, reasons = 0, Priority.LOW, []

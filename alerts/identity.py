@@ -164,7 +164,8 @@ def _similarity(a: str, b: str) -> float:
     if short:
         edit: float = max(Levenshtein.normalized_similarity(a, b), Levenshtein.normalized_similarity(ra, rb))
         return edit
-    return jw
+    # Sounding different, only a near-identical spelling (a typo) counts: 'mahmoud' is not 'mohammed'.
+    return jw if jw >= 0.88 else 0.9 * jw
 
 
 # --- dates of birth -------------------------------------------------------------------------------
@@ -180,10 +181,7 @@ def pack_dob(dob: DateOfBirth | None) -> int:
         return 0
     lo, hi = dob.bounds
     return (
-        (lo.toordinal() << (2 * _BITS + 1))
-        | (hi.toordinal() << (_BITS + 1))
-        | (dob.value.toordinal() << 1)
-        | int(dob.estimated)
+        (lo.toordinal() << (2 * _BITS + 1)) | (hi.toordinal() << (_BITS + 1)) | (dob.value.toordinal() << 1) | int(dob.estimated)
     )
 
 
@@ -239,11 +237,9 @@ def dob_gap_days(a: Dob, b: Dob) -> int:
 
 
 def transposed(a: int, b: int) -> bool:
-    """The same date with day and month swapped (03/11 for 11/03), or one digit of the day or month off."""
+    """The same date with day and month swapped (03/11 written for 11/03)."""
     x, y = date.fromordinal(a), date.fromordinal(b)
-    if x.year != y.year:
-        return False
-    return (x.day, x.month) == (y.month, y.day) or x.month == y.month or x.day == y.day
+    return x.year == y.year and (x.day, x.month) == (y.month, y.day)
 
 
 # --- sex, nationality -----------------------------------------------------------------------------
@@ -278,7 +274,7 @@ NOT_NAMES = frozenset(
     """unknown adult adults male female man men woman women older old young boy boys girl girls friend friends
     uncle aunt auntie cousin brother sister mr mrs ms miss with and the a an in of called named known as car
     taxi driver person people group two three several some another other possibly maybe seen said by his her
-    their from school who at on drove driving claims claimed claiming be to relative relatives family""".split()
+    their from school who at on drove driving claims claimed claiming be to relative relatives family""".split()  # noqa: SIM905
 )
 
 

@@ -43,12 +43,14 @@ def parse(model: type[M], raw: bytes | str) -> M:
         except UnicodeDecodeError as exc:
             raise RejectedInput([f"(root): not UTF-8 ({exc.reason} at byte {exc.start})"]) from exc
     try:
-        json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise RejectedInput([f"(root): not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"]) from exc
-    try:
-        return model.model_validate_json(raw)
+        return model.model_validate_json(raw)  # parses and validates in one pass (pydantic-core)
     except ValidationError as exc:
+        if exc.errors(include_url=False)[0]["type"] == "json_invalid":
+            # Say where, in the words of the standard library's parser.
+            try:
+                json.loads(raw)
+            except json.JSONDecodeError as bad:
+                raise RejectedInput([f"(root): not JSON ({bad.msg} at line {bad.lineno} column {bad.colno})"]) from exc
         raise RejectedInput(reasons_of(exc)) from exc
 
 

@@ -9,6 +9,11 @@ Three paths, each adding points of evidence and a line of explanation:
     is recorded against any profile. A link is reported (`MatchResult.links`) whether or not the child
     has a profile of their own; grading uses it to raise the risk.
 
+Points become a score (0..1, a logistic curve) and the score a decision by the thresholds in
+risk.yaml. A match is only possible — a person confirms — when another profile is almost as close,
+when the name is a first name and an initial, or when profiles blocked as well as the best were left
+unscored (a very common name in a very large index).
+
 The index is held in memory by every worker, rebuilt from the compacted profiles topic at start and
 kept current by `upsert` / `remove`. Lookups go through blocking keys (phonetic keys of name tokens,
 alone and in pairs, with the year of birth; identifiers; registrations; phone numbers; associates),
@@ -18,6 +23,7 @@ slim record for scoring — so a million fit in well under the memory of a milli
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import struct
@@ -27,15 +33,16 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from heapq import nlargest
 from itertools import combinations
+from typing import Any
 
 from alerts.config import Links, Matching
 from alerts.identity import (
     Dob,
     associate_key,
     dob_gap_days,
-    dob_of,
     fold,
     name_tokens,
     name_words,
@@ -62,6 +69,7 @@ from alerts.model import (
 )
 
 _YEAR_FACTOR = {0: 1.0, 1: 0.75, 2: 0.5}  # a blocking key's year of birth this far from the report's
+MAX_ASSOCIATE_LINKS = 50  # an associate's name on more profiles than this is too common to link on
 MAX_RANGE_YEARS = 8  # a disputed range wider than this blocks like an unknown date of birth
 OLDEST_YEARS = 27  # with no date of birth in the report, look at every plausible year of birth
 _PHONE_IN_TEXT = re.compile(r"(?:\+|\b)[0-9][0-9 ()-]{8,18}[0-9]\b")
@@ -104,8 +112,10 @@ def _forms_of(person: Child | RiskProfile) -> list[Form]:
 
 
 # --- blocking keys --------------------------------------------------------------------------------
-# Hashes of short strings: an int key costs less memory than the string. A collision only adds a
-# candidate, which is then scored (or, for identifiers and links, checked against the profile itself).
+# Hashes of short strings: an int key costs less memory than the string. For names a collision only
+# adds a candidate, which is then scored; a shared identifier is checked against the profile itself; a
+# registration, phone number or associate is trusted to its 64-bit hash (a collision among a few
+# million keys has odds of about one in a million million).
 
 
 def _token_codes(token: str) -> set[str]:
@@ -232,9 +242,13 @@ def _pack(profile: RiskProfile) -> bytes:
     return packer.compress(profile.model_dump_json(exclude_defaults=True).encode()) + packer.flush()
 
 
-def _unpack(blob: bytes) -> RiskProfile:
+def _inflate(blob: bytes) -> bytes:
     unpacker = zlib.decompressobj(zdict=_ZDICT)
-    return RiskProfile.model_validate_json(unpacker.decompress(blob) + unpacker.flush())
+    return unpacker.decompress(blob) + unpacker.flush()
+
+
+def _unpack(blob: bytes) -> RiskProfile:
+    return RiskProfile.model_validate_json(_inflate(blob))
 
 
 _SEX = {"female": "f", "male": "m", "other": "o", "unknown": "u"}
@@ -282,7 +296,7 @@ class _Tuned:
 # --- scoring --------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _NameMatch:
     points: float
     full: int = 0
@@ -333,6 +347,11 @@ def _compare_tokens(ev: tuple[str, ...], pr: tuple[str, ...], tuned: _Tuned, bit
     return result
 
 
+@lru_cache(maxsize=200_000)
+def _form_sounds(form: str) -> frozenset[str]:
+    return frozenset(sound(t) for t in form.split(" ") if len(t) > 1)
+
+
 def _compare_names(
     ev_forms: list[tuple[str, ...]],
     ev_sounds: list[frozenset[str]],
@@ -343,7 +362,7 @@ def _compare_names(
     not compared in full (a near spelling alone scores too little to matter)."""
     best = _NameMatch(-math.inf)
     for j, pr in enumerate(pr_forms):
-        pr_sounds = {sound(t) for t in pr.split(" ") if len(t) > 1}
+        pr_sounds = _form_sounds(pr)
         for i in range(len(ev_forms)):
             if ev_sounds[i].isdisjoint(pr_sounds) and best.points > -math.inf:
                 continue
@@ -353,7 +372,7 @@ def _compare_names(
     return best
 
 
-@dataclass
+@dataclass(slots=True)
 class _Evidence:
     """Points for one candidate profile, and what they came from (explained only for the best)."""
 
@@ -554,6 +573,8 @@ class ProfileIndex:
         self._blobs: list[bytes | None] = []
         self._records: list[Record | None] = []
         self._free: list[int] = []
+        self._unscored: tuple[float, int] = (0.0, 0)  # of the last ranking: (best blocking score left out, how many)
+        self._blocked: dict[int, float] = {}
         # Blocking key -> slots: one slot as a plain int, more as packed int32 in a bytearray. Compact,
         # and invisible to the garbage collector (millions of lists or arrays would make every full
         # collection walk them all).
@@ -576,6 +597,13 @@ class ProfileIndex:
         assert blob is not None
         return _unpack(blob)
 
+    def _written(self, slot: int) -> dict[str, Any]:
+        """The stored profile as plain JSON (validated when it was stored): quicker than the model."""
+        blob = self._blobs[slot]
+        assert blob is not None
+        written: dict[str, Any] = json.loads(_inflate(blob))
+        return written
+
     def upsert(self, profile: RiskProfile) -> None:
         self.remove(profile.profile_id)
         slot = self._free.pop() if self._free else len(self._ids)
@@ -588,9 +616,10 @@ class ProfileIndex:
         else:
             self._ids[slot], self._blobs[slot], self._records[slot] = profile.profile_id, blob, record
         self._slot_of[profile.profile_id] = slot
-        self._count(record, +1)
+        scoring = _decode(record)
+        self._count(scoring, +1)
         postings = self._postings
-        for key in self._keys(profile, record):
+        for key in self._keys(profile, scoring):
             posting = postings.get(key)
             if posting is None:
                 postings[key] = slot
@@ -605,8 +634,9 @@ class ProfileIndex:
             return
         profile, record = self._profile(slot), self._records[slot]
         assert record is not None
+        scoring = _decode(record)
         postings = self._postings
-        for key in self._keys(profile, record):
+        for key in self._keys(profile, scoring):
             posting = postings.get(key)
             if posting is None:
                 continue
@@ -621,16 +651,16 @@ class ProfileIndex:
             del posting[4 * at : 4 * at + 4]
             if len(posting) == 4:  # one left: back to a plain int
                 postings[key] = _INT.unpack(posting)[0]
-        self._count(record, -1)
+        self._count(scoring, -1)
         del self._slot_of[profile_id]
         self._ids[slot] = self._blobs[slot] = self._records[slot] = None
         self._free.append(slot)
 
-    def _count(self, record: Record, step: int) -> None:
-        scoring = _decode(record)
+    def _count(self, scoring: _Scoring, step: int) -> None:
+        keys = _frequency_keys(scoring.forms)
         for nationality in {"*", scoring.nationality}:
             self._profiles_of[nationality] += step
-            for key in _frequency_keys(scoring.forms):
+            for key in keys:
                 self._sound_count[(nationality, key)] += step
 
     def _bits(self, nationality: str, tuned: _Tuned) -> Callable[[str], float]:
@@ -650,8 +680,7 @@ class ProfileIndex:
         return bits
 
     @staticmethod
-    def _keys(profile: RiskProfile, record: Record) -> set[int]:
-        scoring = _decode(record)
+    def _keys(profile: RiskProfile, scoring: _Scoring) -> set[int]:
         keys = set(_identity_keys(scoring.forms, _profile_years(scoring.dob), _sexes(scoring.sex, probing=False)))
         if scoring.dob is not None:
             keys.add(_dob_key(scoring.dob.value))
@@ -696,7 +725,7 @@ class ProfileIndex:
         if not scored:
             return MatchResult(decision=Decision.NO_MATCH, links=found_links, explanation=link_lines)
         best = scored[0]
-        score = _sigmoid(best.points, tuned.settings)
+        score = round(_sigmoid(best.points, tuned.settings), 3)
         decision = _decide(score, tuned.settings)
         if decision == Decision.NO_MATCH:
             return MatchResult(decision=decision, score=round(score, 3), links=found_links, explanation=link_lines)
@@ -716,6 +745,17 @@ class ProfileIndex:
             explanation.append(f"profile {runner_id} is almost as close (score {runner_score:.2f}): a person must confirm which")
         if alternatives and decision == Decision.MATCH:
             decision = Decision.POSSIBLE_MATCH
+        if decision == Decision.MATCH and not best.identifiers and (best.name is None or best.name.full < 2):
+            # A first name and an initial, however well the rest agrees, is for a person to confirm.
+            decision = Decision.POSSIBLE_MATCH
+        unscored_blocking, unscored = self._unscored
+        if decision == Decision.MATCH and unscored and unscored_blocking >= self._blocked.get(best.slot, 0.0):
+            # Profiles blocked as well as this one were left unscored (a very common name): it cannot be
+            # called the only one.
+            decision = Decision.POSSIBLE_MATCH
+            explanation.append(
+                f"{unscored} more profile(s) share as much of this name and year of birth than were compared: a person must confirm"
+            )
         return MatchResult(
             decision=decision,
             profile_id=profile_id,
@@ -748,50 +788,67 @@ class ProfileIndex:
         return set(self._ranked(probe, tuned, tuned.settings.blocking.max_candidates))
 
     def _ranked(self, probe: _Probe, tuned: _Tuned, limit: int) -> list[int]:
-        """The `limit` best candidates by name, best first: pairs of name sounds (or a sound and an initial) shared in a
-        year of birth near the report's, more for the same year; single sounds only when the report has
-        too little else; a boost for the very same recorded date of birth."""
-        cap = tuned.settings.blocking.max_block_size
+        """The `limit` best candidates by name, best first.
+
+        Pairs of name sounds (or a sound and an initial) shared in a year of birth near the report's
+        count, more for the same year; the most selective keys are read first, and reading stops at
+        blocking.max_scanned slots, so a very common name costs no more than a rare one. Single sounds
+        count only when the rest finds too little. The very same exact date of birth is a boost.
+        """
+        blocking = tuned.settings.blocking
         keys = _identity_keys(probe.tokens, _probe_years(probe.dob, probe.reported), _sexes(probe.sex, probing=True), True)
         center = date.fromordinal(probe.dob.value).year if probe.dob is not None else None
+        found: list[tuple[int, float, Sequence[int]]] = []
+        singles: list[tuple[int, float, Sequence[int]]] = []
+        posting_of = self._posting
+        for key, (kind, year) in keys.items():
+            posting = posting_of(key)
+            size = len(posting)
+            if not size or size > blocking.max_block_size:
+                continue
+            weight = kind if center is None else kind * (0.5 if year == 0 else _YEAR_FACTOR.get(abs(year - center), 0.25))
+            (singles if kind == SINGLE else found).append((size, weight, posting))
         hits: dict[int, float] = {}
         get = hits.get
-        singles: list[tuple[float, Sequence[int]]] = []
-        posting_of = self._posting
-        for key, (weight, year) in keys.items():
-            posting = posting_of(key)
-            if not posting or len(posting) > cap:
-                continue
-            if center is not None:
-                weight *= 0.5 if year == 0 else _YEAR_FACTOR.get(abs(year - center), 0.25)
-            if weight <= SINGLE:  # single sounds: only if the rest finds too little
-                singles.append((weight, posting))
-                continue
-            for slot in posting:
-                hits[slot] = get(slot, 0.0) + weight
-        if len(hits) < tuned.settings.blocking.max_candidates:
-            for weight, posting in singles:
+        budget = blocking.max_scanned
+        for group in (found, singles):
+            if group is singles and len(hits) >= blocking.max_candidates:
+                break
+            group.sort(key=lambda entry: entry[0])
+            for size, weight, posting in group:
+                if size > budget and hits:
+                    break
+                budget -= size
                 for slot in posting:
                     hits[slot] = get(slot, 0.0) + weight
-        if probe.dob is not None and hits:
-            for slot in self._posting(_dob_key(probe.dob.value)):
-                if slot in hits:
-                    hits[slot] += PAIR
-        return nlargest(limit, hits, key=lambda slot: (hits[slot], -slot))
+        if probe.dob is not None and probe.dob.exact and hits:
+            same_day = self._posting(_dob_key(probe.dob.value))
+            if len(same_day) <= blocking.max_block_size:
+                for slot in same_day:
+                    if slot in hits:
+                        hits[slot] += PAIR
+        best = nlargest(limit + 1, hits, key=lambda slot: (hits[slot], -slot))
+        self._unscored = (hits[best[limit]], len(hits) - limit) if len(best) > limit else (0.0, 0)
+        self._blocked = hits
+        # Those that share less than a third of the leader's blocking evidence could not win: not scored.
+        floor = hits[best[0]] / 3 if best else 0.0
+        return [slot for slot in best[:limit] if hits[slot] >= floor]
 
     def _explain(self, best: _Evidence, probe: _Probe, decision: Decision, score: float) -> list[str]:
-        profile = self._profile(best.slot)
+        record = self._records[best.slot]
+        assert record is not None
         lines: list[str] = []
         name = best.name
         verb = "matched" if decision == Decision.MATCH else "possibly matched"
-        headline = f"{verb} profile {profile.profile_id} (score {score:.2f})"
+        headline = f"{verb} profile {self._ids[best.slot]} (score {score:.2f})"
         parts: list[str] = []
         if name is not None and name.full > 0:
-            form = _forms_of(profile)[name.profile_form]
+            written = self._written(best.slot)  # the names as the profile spells them (the record is folded)
+            form = name_forms(written["given_names"], written.get("family_name"), written.get("aliases", []))[name.profile_form]
             reported = probe.forms[name.event_form]
             said = "" if fold(reported.written) == fold(form.written) else f" (reported as '{reported.written}')"
             parts.append(f"on {form.kind} '{form.written}'{said}")
-        pr_dob = dob_of(profile.date_of_birth)
+        pr_dob = unpack_dob(record[1])
         if best.dob and best.dob != _DOB_CONFLICT and probe.dob is not None and pr_dob is not None:
             parts.append(_dob_line(best.dob, probe.dob, pr_dob))
         lines.append(headline + (": " + ", ".join(parts) if parts else ""))
@@ -834,8 +891,13 @@ class ProfileIndex:
                     if name is None:
                         continue
                     said = " ".join(window)
-                    for slot in self._posting(hash(f"a\x1f{name}")):
-                        found.setdefault((slot, "associate", name), f"'{said}' in {where} is an associate recorded on profile {{}}")
+                    posting = self._posting(hash(f"a\x1f{name}"))
+                    if len(posting) > MAX_ASSOCIATE_LINKS:  # a name that common says nothing about who
+                        continue
+                    for slot in posting:
+                        found.setdefault(
+                            (slot, "associate", name), f"'{said}' in {where} is an associate recorded on profile {{}}"
+                        )
 
         def rank(item: tuple[tuple[int, str, str], str]) -> tuple[int, str, str]:
             (slot, kind, _), _ = item

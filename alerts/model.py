@@ -314,8 +314,6 @@ class IncidentRecord(Strict):
     incident: Incident
 
 
-
-
 class RenderedMessage(Strict):
     subject: str = ""
     text: str

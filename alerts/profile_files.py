@@ -1,8 +1,8 @@
 """Risk profiles from files: JSON Lines or CSV, each row validated on its own.
 
 A bad row never stops the rest: each yields its reasons, every one naming the row and the field
-(for CSV, the column). Used by `crucial profiles load` and `crucial match`. No file access here: the
-caller passes the bytes.
+(for CSV, the column). Reasons never repeat a name, date of birth or identifier from the file. Used by
+`crucial profiles load` and `crucial match`. No file access here: the caller passes the bytes.
 """
 
 from __future__ import annotations
@@ -109,18 +109,18 @@ def _row_to_profile(row: dict[str, str]) -> dict[str, Any]:
             out[column] = _split(cell[column])
     if cell.get("identifiers"):
         identifiers = []
-        for part in _split(cell["identifiers"]):
+        for n, part in enumerate(_split(cell["identifiers"]), start=1):
             scheme, colon, value = part.partition(":")
             if not colon or not scheme.strip() or not value.strip():
-                raise _CellError("identifiers", f"'{part}' is not scheme:value (e.g. home_office:HO-S1234567)")
+                raise _CellError("identifiers", f"entry {n} is not scheme:value (e.g. home_office:HO-S1234567)")
             identifiers.append({"scheme": scheme.strip(), "value": value.strip()})
         out["identifiers"] = identifiers
     if cell.get("associates"):
         associates = []
-        for part in _split(cell["associates"]):
+        for n, part in enumerate(_split(cell["associates"]), start=1):
             found = _ASSOCIATE.match(part)
             if not found:
-                raise _CellError("associates", f"'{part}' is not Name or Name (relationship)")
+                raise _CellError("associates", f"entry {n} is not Name or Name (relationship)")
             associate = {"name": found["name"].strip()}
             if found["relationship"]:
                 associate["relationship"] = found["relationship"].strip()
@@ -139,7 +139,11 @@ def _row_to_profile(row: dict[str, str]) -> dict[str, Any]:
         if "value" not in dob:
             raise _CellError("dob", "is empty but dob_estimated, dob_earliest or dob_latest is given")
         out["date_of_birth"] = dob
-    worker = {k: cell[c] for c, k in (("social_worker_name", "name"), ("social_worker_email", "email"), ("social_worker_phone", "phone")) if cell.get(c)}
+    worker = {
+        k: cell[c]
+        for c, k in (("social_worker_name", "name"), ("social_worker_email", "email"), ("social_worker_phone", "phone"))
+        if cell.get(c)
+    }
     if worker:
         out["social_worker"] = worker
     return out
@@ -178,7 +182,7 @@ def csv_profiles(name: str, data: bytes) -> Iterator[Row]:
     for row in reader:
         where = f"{name}: row {reader.line_num}"
         if None in row:  # more cells than columns
-            yield Row(where, None, [f"(row): {len(row[None])} more cell(s) than there are columns"])  # type: ignore[index]
+            yield Row(where, None, [f"(row): {len(row[None])} more cell(s) than there are columns"])
             continue
         if not any((v or "").strip() for v in row.values()):
             continue

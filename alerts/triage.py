@@ -166,6 +166,8 @@ def _open(event: PlacementEvent, index: ProfileIndex, config: Config, renderer: 
     routes = route(incident, profile, config, event=event, at=event.reported_at)
     alerted = [Alerted(channel=r.channel, recipient=r.recipient) for r in routes]
     kind: NotificationKind = "alert" if match.decision == Decision.MATCH else "possible_match"
-    incident = with_entry(incident, now, f"matched ({match.decision.value}); alerting {len(alerted)} recipient(s)", alerted=alerted)
+    incident = with_entry(
+        incident, now, f"matched ({match.decision.value}); alerting {len(alerted)} recipient(s)", alerted=alerted
+    )
     notes = notifications_for(kind, incident, event, profile, alerted, renderer, now)
     return Outcome("opened", incident, [incident_record("opened", incident, now)], notes, routes)

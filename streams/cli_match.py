@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from alerts.assessment import assess
-from alerts.config import load_config
+from alerts.config import Risk, load_config
 from alerts.errors import RejectedInput
 from alerts.evaluation import evaluate, read_labels, render
 from alerts.intake import parse_event
@@ -92,7 +92,7 @@ def read_events(source: str, err: IO[str]) -> tuple[list[PlacementEvent], int]:
     return events, rejected
 
 
-def decision_of(event: PlacementEvent, index: ProfileIndex, risk: Any) -> dict[str, Any]:
+def decision_of(event: PlacementEvent, index: ProfileIndex, risk: Risk) -> dict[str, Any]:
     assessed = assess(event, index, risk)
     m = assessed.match
     return {

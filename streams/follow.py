@@ -20,9 +20,14 @@ log = logging.getLogger("crucial.follow")
 
 class Follower:
     def __init__(
-        self, config: Config, topics: list[str], apply: Callable[[ConsumerRecord[bytes, bytes]], None], what: str
+        self,
+        config: Config,
+        topics: list[str],
+        apply: Callable[[ConsumerRecord[bytes, bytes]], None],
+        what: str,
+        on_ready: Callable[[], None] | None = None,
     ) -> None:
-        self.config, self.topics, self.apply, self.what = config, topics, apply, what
+        self.config, self.topics, self.apply, self.what, self.on_ready = config, topics, apply, what, on_ready
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
@@ -38,6 +43,8 @@ class Follower:
                     end = end or await self._end_offsets(consumer)
                     if end and all([await consumer.position(tp) >= offset for tp, offset in end.items()]):
                         log.info("%s ready", self.what)
+                        if self.on_ready is not None:
+                            self.on_ready()
                         self.ready.set()
                 batches = await consumer.getmany(timeout_ms=200)
                 for records in batches.values():

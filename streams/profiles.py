@@ -7,6 +7,7 @@ against a half-loaded index.
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from aiokafka import ConsumerRecord
@@ -39,7 +40,9 @@ def apply_profile_record(index: ProfileIndex, key: bytes | None, value: bytes | 
 class ProfileFeed(Follower):
     def __init__(self, config: Config, index: ProfileIndex) -> None:
         self.index = index
-        super().__init__(config, [config.settings.kafka.topics.profiles], self._apply, "profile index")
+        # Once loaded, the index (up to a million profiles) is moved out of the garbage collector's
+        # sight: full collections would otherwise walk it again and again for nothing.
+        super().__init__(config, [config.settings.kafka.topics.profiles], self._apply, "profile index", on_ready=gc.freeze)
 
     def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
         PROFILES.labels(apply_profile_record(self.index, record.key, record.value)).inc()

@@ -10,7 +10,8 @@ evaluation report is matched several times. Printed per size:
 
 - build: seconds to parse and index every profile (the worker's start-up catch-up), and per profile;
 - index memory: the process's resident memory after the build (and a full GC) minus before it;
-- match p50 / p99 / max: `ProfileIndex.match` per report (what the triage agent calls per event);
+- match p50 / p99 / max: `ProfileIndex.match` per report (what the triage agent calls per event), wall
+  clock, and the same as the thread's CPU time (the cost of the code itself on a shared machine);
 - assess p99: match + grade, the whole pure step per event;
 - recall / precision on the labelled reports with the extra profiles as distractors, to show that
   blocking keeps its recall as the index grows.
@@ -35,7 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "ops" / "eval"))
 
-CACHE = REPO / "var" / "bench"
+CACHE = REPO / "var" / "bench" / "v2"
 EVAL = REPO / "ops" / "eval" / "data"
 SEED = 7
 
@@ -62,6 +63,55 @@ def _bench_pool(rng: random.Random) -> Any:
     return BenchPool(rng)
 
 
+# Real name distributions have a long tail that ~30 names per country cannot give: at a million
+# profiles they would make thousands of children share each name. Part of the benchmark's names are
+# drawn from this tail of invented names instead (less so for Vietnamese family names, which really
+# are concentrated).
+_SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ra",
+    "tu",
+    "se",
+    "na",
+    "vo",
+    "di",
+    "ha",
+    "be",
+    "zu",
+    "ro",
+    "fa",
+    "ne",
+    "li",
+    "mo",
+    "sa",
+    "te",
+    "ya",
+    "ki",
+    "do",
+    "ru",
+    "pa",
+    "ge",
+    "so",
+    "wa",
+    "ji",
+]
+_TAIL = {"vn": (0.3, 0.05)}  # country -> (share of invented given names, of invented family names)
+
+
+def _invented(rng: random.Random) -> tuple[str]:
+    word = "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3))) + rng.choice(("", "n", "r", "l", "m", "s"))
+    return (word.capitalize(),)
+
+
+def _diverse(rng: random.Random, identity: Any) -> Any:
+    given_share, family_share = _TAIL.get(identity.country, (0.4, 0.4))
+    identity.given = [_invented(rng) if rng.random() < given_share else g for g in identity.given]
+    identity.family = [_invented(rng) if rng.random() < family_share else f for f in identity.family]
+    return identity
+
+
 def profiles_file(size: int) -> Path:
     """var/bench/profiles-<size>.jsonl: `size` synthetic profiles, then the evaluation set's profiles."""
     path = CACHE / f"profiles-{size}.jsonl"
@@ -76,7 +126,7 @@ def profiles_file(size: int) -> Path:
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", encoding="utf-8") as out:
         for n in range(size):
-            profiled = generate.make_profile(rng, n, generate.new_identity(rng), pool)
+            profiled = generate.make_profile(rng, n, _diverse(rng, generate.new_identity(rng)), pool)
             profiled.profile["profile_id"] = f"bench-{n:07d}"
             out.write(json.dumps(profiled.profile, ensure_ascii=False, separators=(",", ":")) + "\n")
         out.write((EVAL / "profiles.jsonl").read_text(encoding="utf-8"))
@@ -124,15 +174,17 @@ def measure(size: int, passes: int) -> dict[str, Any]:
     for event in events:  # warm the caches once, as a running worker has
         index.match(event, risk.matching, risk.links)
     match_ms: list[float] = []
+    match_cpu_ms: list[float] = []
     assess_ms: list[float] = []
     for _ in range(passes):
         for event in events:
-            t0 = time.perf_counter_ns()
+            c0, t0 = time.thread_time_ns(), time.perf_counter_ns()
             index.match(event, risk.matching, risk.links)
-            t1 = time.perf_counter_ns()
+            t1, c1 = time.perf_counter_ns(), time.thread_time_ns()
             assess(event, index, risk)
             t2 = time.perf_counter_ns()
             match_ms.append((t1 - t0) / 1e6)
+            match_cpu_ms.append((c1 - c0) / 1e6)
             assess_ms.append((t2 - t1) / 1e6)
     result = evaluate(index, events, labels, risk)
     return {
@@ -143,6 +195,8 @@ def measure(size: int, passes: int) -> dict[str, Any]:
         "match_p50_ms": _percentile(match_ms, 0.50),
         "match_p99_ms": _percentile(match_ms, 0.99),
         "match_max_ms": max(match_ms),
+        "match_cpu_p50_ms": _percentile(match_cpu_ms, 0.50),
+        "match_cpu_p99_ms": _percentile(match_cpu_ms, 0.99),
         "assess_p99_ms": _percentile(assess_ms, 0.99),
         "samples": len(match_ms),
         "recall": result.at_possible.recall,
@@ -178,7 +232,7 @@ def main() -> int:
     )
     header = (
         f"{'profiles':>10} {'build s':>8} {'µs/profile':>10} {'index MiB':>10} {'B/profile':>9} "
-        f"{'match p50':>10} {'p99':>8} {'max':>8} {'assess p99':>11} {'recall':>7} {'prec.':>6}"
+        f"{'match p50':>10} {'p99':>8} {'max':>8} {'cpu p50':>8} {'cpu p99':>8} {'assess p99':>11} {'recall':>7} {'prec.':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -187,8 +241,14 @@ def main() -> int:
             f"{r['profiles']:>10,} {r['build_s']:>8.1f} {r['build_s'] / r['profiles'] * 1e6:>10.0f} "
             f"{r['memory_bytes'] / 2**20:>10.0f} {r['memory_bytes'] / r['profiles']:>9.0f} "
             f"{r['match_p50_ms']:>8.3f}ms {r['match_p99_ms']:>6.3f}ms {r['match_max_ms']:>6.2f}ms "
+            f"{r['match_cpu_p50_ms']:>6.3f}ms {r['match_cpu_p99_ms']:>6.3f}ms "
             f"{r['assess_p99_ms']:>9.3f}ms {r['recall']:>7.3f} {r['precision']:>6.3f}"
         )
+    print(
+        "\nmatch = wall clock; cpu = the matching thread's CPU time (what the code costs, without waiting for"
+        " a busy machine's CPU). recall / precision: the labelled reports against the synthetic crowd too"
+        " (recall at match-or-possible, precision at match)."
+    )
     print("\ntargets at 1M profiles: match p99 <= 2 ms; index <= 1.5 GiB (1536 MiB)")
     return 0
 

@@ -225,6 +225,9 @@ def scenario(name: str, args: argparse.Namespace, broker: h.Broker, base: Path, 
             "sms requests": got.sms_attempts,
             "sms refused by the fault": got.sms_refused,
         }
+        if acc.lost_keys:
+            extra["lost"] = [f"{e.channel} {e.key[:12]} ({e.event_id})" for e in acc.lost_keys[:10]]
+            h.log(f"{name}: lost {', '.join(extra['lost'])}")
         if name == "malformed":
             rejected = len(h.topic_records(broker.bootstrap, stack.topics["rejected"]))
             extra["rejected topic"] = rejected

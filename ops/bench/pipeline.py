@@ -85,6 +85,7 @@ class Run:
     notifications: int
     seconds: float
     drain_s: float
+    wall_s: float = 0.0  # the window the CPU was measured over (sending and draining)
 
 
 def run_load(
@@ -118,6 +119,7 @@ def run_load(
         notifications=accounting.expected,
         seconds=driven,
         drain_s=drained,
+        wall_s=max((w.wall_s for w in watches), default=0.0),
     )
 
 
@@ -452,6 +454,7 @@ class ScalePoint:
     ready_s: float
     rss_idle: int
     rss_peak: int
+    idle_cpu_percent: float
     unprofiled_cpu_ms: float
     matched_cpu_ms: float
     matched_sms_p99_ms: float
@@ -474,6 +477,11 @@ def scale(args: argparse.Namespace) -> list[ScalePoint]:
                     producer,
                     h.make_reports(stack.config, 10, matched_fraction=0.5, profile_count=size, seed=args.seed, run="warm"),
                 )
+                # The idle worker's own CPU (timers, heartbeats, long polls), taken off the per-report figures.
+                idle = h.ProcessWatch(worker.pid).start()
+                time.sleep(args.idle_seconds)
+                idle.stop()
+                idle_rate = idle.cpu_s / idle.wall_s if idle.wall_s else 0.0
                 # Reports about nobody: parse, match, decide; nothing sent. CPU per report is the matching cost.
                 unprofiled = h.make_reports(
                     stack.config, int(args.rate * args.seconds), matched_fraction=0.0, profile_count=size, seed=args.seed, run="u"
@@ -484,7 +492,7 @@ def scale(args: argparse.Namespace) -> list[ScalePoint]:
                 sent = h.drive(producer, stack.topics["placement_events"], _items(unprofiled), args.rate)
                 _drain(stack, before + len(sent.submitted), timeout_s=300)
                 watch.stop()
-                unprofiled_cpu = watch.cpu_s / max(1, len(sent.submitted)) * 1000
+                unprofiled_cpu = (watch.cpu_s - idle_rate * watch.wall_s) / max(1, len(sent.submitted)) * 1000
                 # Reports about profiled children: match, grade, route, render, deliver to 3+ recipients.
                 matched = h.make_reports(
                     stack.config,
@@ -504,8 +512,9 @@ def scale(args: argparse.Namespace) -> list[ScalePoint]:
                         ready_s=ready_s,
                         rss_idle=rss_idle,
                         rss_peak=max(run.hwm, watch.peak_rss),
+                        idle_cpu_percent=idle_rate * 100,
                         unprofiled_cpu_ms=unprofiled_cpu,
-                        matched_cpu_ms=run.cpu_s / max(1, run.reports) * 1000,
+                        matched_cpu_ms=(run.cpu_s - idle_rate * run.wall_s) / max(1, run.reports) * 1000,
                         matched_sms_p99_ms=h.summary(run.accounting.latencies["sms"])["p99"] * 1000,
                         lost=run.accounting.lost,
                     )
@@ -522,7 +531,9 @@ def print_scale(points: Sequence[ScalePoint], args: argparse.Namespace) -> None:
             f"{p.ready_s:.1f} s",
             h.mib(p.rss_idle),
             h.mib(p.rss_peak),
+            f"{p.idle_cpu_percent:.1f} %",
             f"{p.unprofiled_cpu_ms:.2f}",
+            f"{1000 / p.unprofiled_cpu_ms:,.0f}" if p.unprofiled_cpu_ms > 0 else "—",
             f"{p.matched_cpu_ms:.1f}",
             f"{p.matched_sms_p99_ms:,.0f}",
             p.lost,
@@ -537,8 +548,10 @@ def print_scale(points: Sequence[ScalePoint], args: argparse.Namespace) -> None:
                 "profiles",
                 "start → ready",
                 "RSS when ready",
-                "peak RSS",
+                "peak RSS (since start)",
+                "idle CPU",
                 "CPU ms / unprofiled report",
+                "→ reports/s per core",
                 "CPU ms / matched report",
                 "matched: SMS p99 ms",
                 "lost",
@@ -585,6 +598,7 @@ def main(argv: list[str] | None = None) -> int:
     sca.add_argument("--rate", type=float, default=100.0, help="unprofiled reports per second")
     sca.add_argument("--matched-rate", type=float, default=5.0, help="matched reports per second")
     sca.add_argument("--seconds", type=float, default=20.0)
+    sca.add_argument("--idle-seconds", type=float, default=5.0, help="measure the idle worker's CPU this long first")
     _common(sca)
     args = parser.parse_args(argv)
     result: Any

@@ -155,7 +155,7 @@ def matched_report(p: dict[str, Any], event_id: str, now: datetime, rng: random.
         "sex": p["sex"],
         "nationality": p["nationality"],
     }
-    reference = f"{p['identifiers'][0]['value']}-{event_id[-6:]}"
+    reference = f"{p['identifiers'][0]['value']}-{event_id}"  # one child per report: each opens its own incident
     return _report(event_id, reference, p["responsible_local_authority"], child, now, rng)
 
 
@@ -185,7 +185,7 @@ def unprofiled_report(event_id: str, now: datetime, rng: random.Random) -> dict[
         "nationality": who["nationality"],
     }
     la = rng.choice(ROUTED)[0]
-    return _report(event_id, f"UNP-{event_id[-10:]}", la, child, now, rng)
+    return _report(event_id, f"UNP-{event_id}", la, child, now, rng)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,7 @@ from unidecode import unidecode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from names import COUNTRIES, COUNTRY_WEIGHTS, INDICATORS, LOCAL_AUTHORITIES, PLACES, Spellings, Table  # noqa: E402
+from names import COUNTRIES, COUNTRY_WEIGHTS, INDICATORS, LOCAL_AUTHORITIES, PLACES, Spellings, Table
 
 HERE = Path(__file__).resolve().parent
 EPOCH = datetime(2026, 10, 1, 6, 0, tzinfo=UTC)  # reports fall in the weeks after this
@@ -229,8 +229,12 @@ class Profiled:
 
 def make_profile(rng: random.Random, n: int, identity: Identity, pool: Pool, household: dict[str, Any] | None = None) -> Profiled:
     data: dict[str, Any] = COUNTRIES[identity.country]
-    written_given = [canonical(s) if rng.random() < 0.75 else variant(rng, s, canonical(s), identity.country) for s in identity.given]
-    written_family = [canonical(s) if rng.random() < 0.75 else variant(rng, s, canonical(s), identity.country) for s in identity.family]
+    written_given = [
+        canonical(s) if rng.random() < 0.75 else variant(rng, s, canonical(s), identity.country) for s in identity.given
+    ]
+    written_family = [
+        canonical(s) if rng.random() < 0.75 else variant(rng, s, canonical(s), identity.country) for s in identity.family
+    ]
     if rng.random() < 0.25:  # recorded without diacritics
         written_given = [unidecode(w) for w in written_given]
         written_family = [unidecode(w) for w in written_family]
@@ -251,7 +255,7 @@ def make_profile(rng: random.Random, n: int, identity: Identity, pool: Pool, hou
     if rng.random() < 0.15:  # a name given by traffickers
         other = new_identity(rng, identity.country, identity.sex)
         aliases.append(f"{canonical(other.given[-1])} {canonical(other.family[0])}")
-    la, prefix, postcode = rng.choice(LOCAL_AUTHORITIES)
+    la, prefix, _postcode = rng.choice(LOCAL_AUTHORITIES)
     identifiers = [{"scheme": "la_reference", "value": f"{prefix}-20{rng.randint(22, 26)}-{n:04d}"}]
     if identity.country != "uk" and rng.random() < 0.7:
         identifiers.append({"scheme": "home_office", "value": f"HO-{rng.choice('ABCDEFGHKLMS')}{rng.randint(1000000, 9999999)}"})
@@ -260,7 +264,12 @@ def make_profile(rng: random.Random, n: int, identity: Identity, pool: Pool, hou
     household = household if household is not None else {}
     associates = household.setdefault(
         "associates",
-        [{"name": adult_name(rng, identity.country), "relationship": rng.choice(("claims to be uncle", "older boyfriend", "unknown", "cousin", "employer"))}]
+        [
+            {
+                "name": adult_name(rng, identity.country),
+                "relationship": rng.choice(("claims to be uncle", "older boyfriend", "unknown", "cousin", "employer")),
+            }
+        ]
         if rng.random() < 0.5
         else [],
     )
@@ -354,7 +363,9 @@ def _circumstances(rng: random.Random, at: datetime) -> dict[str, Any]:
     }
     roll = rng.random()
     if roll < 0.25:
-        c["accompanied_by"] = [rng.choice(("unknown adult male", "older man in a grey coat", "two older boys", "unknown adult female"))]
+        c["accompanied_by"] = [
+            rng.choice(("unknown adult male", "older man in a grey coat", "two older boys", "unknown adult female"))
+        ]
     elif roll < 0.35:
         c["accompanied_by"] = ["a friend from school"]
     if rng.random() < 0.2:
@@ -433,7 +444,9 @@ def _link_into(rng: random.Random, report: dict[str, Any], profile: dict[str, An
 # --- the set --------------------------------------------------------------------------------------
 
 
-def generate(seed: int, n_profiles: int = 300, n_true: int = 200, n_negative: int = 150, n_linked: int = 25) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+def generate(
+    seed: int, n_profiles: int = 300, n_true: int = 200, n_negative: int = 150, n_linked: int = 25
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     rng = random.Random(seed)
     pool = Pool(rng)
     profiled: list[Profiled] = []
@@ -442,7 +455,10 @@ def generate(seed: int, n_profiles: int = 300, n_true: int = 200, n_negative: in
         if profiled and rng.random() < 0.06:  # a sibling of an earlier profiled child, profiled too
             elder = rng.choice(profiled)
             identity = new_identity(
-                rng, elder.identity.country, family=elder.identity.family, exclude_given={elder.identity.given[-1]},
+                rng,
+                elder.identity.country,
+                family=elder.identity.family,
+                exclude_given={elder.identity.given[-1]},
                 dob=elder.identity.dob + timedelta(days=rng.choice((0, 400, 700, -500, 1100))),
             )
             household = households[elder.profile["profile_id"]]
@@ -456,9 +472,19 @@ def generate(seed: int, n_profiles: int = 300, n_true: int = 200, n_negative: in
     labels: list[dict[str, Any]] = []
     n = 0
 
-    def add(report: dict[str, Any], profile_id: str | None, category: str, variations: list[str], link: str | None = None) -> None:
+    def add(
+        report: dict[str, Any], profile_id: str | None, category: str, variations: list[str], link: str | None = None
+    ) -> None:
         reports.append(report)
-        labels.append({"event_id": report["event_id"], "profile_id": profile_id, "category": category, "variations": variations, "link_profile": link})
+        labels.append(
+            {
+                "event_id": report["event_id"],
+                "profile_id": profile_id,
+                "category": category,
+                "variations": variations,
+                "link_profile": link,
+            }
+        )
 
     # True matches: the profiled child, recorded differently.
     for p in rng.sample(profiled, n_true):
@@ -517,21 +543,30 @@ def generate(seed: int, n_profiles: int = 300, n_true: int = 200, n_negative: in
         dob_kind = rng.choices(("exact", "estimated", "disputed"), (5, 3, 1))[0]
         if kind == "shared_dob":
             dob_kind = "exact"
-        given = " ".join(canonical(s) if rng.random() < 0.7 else variant(rng, s, canonical(s), child.country) for s in child.given)
+        given = " ".join(
+            canonical(s) if rng.random() < 0.7 else variant(rng, s, canonical(s), child.country) for s in child.given
+        )
         family = " ".join(canonical(s) for s in child.family)
         report = make_report(rng, n, child, given, family, [], record_dob(rng, child.dob, dob_kind))
         if kind == "sibling" and rng.random() < 0.3 and _link_into(rng, report, target.profile):
             link = target.profile["profile_id"]  # the household's car or phone: a true link, not the child
             variations.append("household_link")
-        add(report, None, f"negative:{kind}", variations + [f"near:{target.profile['profile_id']}"], link)
+        add(report, None, f"negative:{kind}", [*variations, f"near:{target.profile['profile_id']}"], link)
 
     # Children with no profile, linked by circumstance to a profile.
-    with_links = [p for p in profiled if p.profile.get("associates") or p.profile.get("vehicles") or p.profile.get("phone_numbers")]
+    with_links = [
+        p for p in profiled if p.profile.get("associates") or p.profile.get("vehicles") or p.profile.get("phone_numbers")
+    ]
     for target in rng.sample(with_links, n_linked):
         n += 1
         child = new_identity(rng)
         report = make_report(
-            rng, n, child, " ".join(canonical(s) for s in child.given), " ".join(canonical(s) for s in child.family), [],
+            rng,
+            n,
+            child,
+            " ".join(canonical(s) for s in child.given),
+            " ".join(canonical(s) for s in child.family),
+            [],
             record_dob(rng, child.dob, "exact"),
         )
         kind = _link_into(rng, report, target.profile)

@@ -44,7 +44,14 @@ def test_latency_against_the_floor_and_alertmanager(bench_env: str, tmp_path: Pa
     if not HAVE_ALERTMANAGER:
         argv.append("--no-peer")
     out, figures = run(pipeline.main, argv, tmp_path, capsys)
-    for title in ("Latency (milliseconds)", "Delivery", "Resources during the run", "Where the time goes", "The floor", "Targets"):
+    for title in (
+        "Latency (milliseconds)",
+        "Delivery",
+        "Resources during the run",
+        "Where the time goes",
+        "The floor",
+        "Targets",
+    ):
         assert title in out
     accounting = figures["run"]["accounting"]
     assert accounting["sent"] == 20 and accounting["expected"] > 0

@@ -83,7 +83,7 @@ def test_bad_csv_rows_are_reported_by_row_and_column_and_good_rows_kept() -> Non
     assert bad["p.csv: row 4"] == "column 'given_names' (given_names): Field required"
     assert bad["p.csv: row 5"] == "column 'risk_level' (risk_level): Input should be 'high', 'medium' or 'low'"
     assert bad["p.csv: row 6"] == "column 'dob_estimated': 'maybe' is not true or false"
-    assert bad["p.csv: row 7"] == "column 'identifiers': 'HO-123' is not scheme:value (e.g. home_office:HO-S1234567)"
+    assert bad["p.csv: row 7"] == "column 'identifiers': entry 1 is not scheme:value (e.g. home_office:HO-S1234567)"
 
 
 def test_a_csv_header_with_unknown_or_missing_columns_is_reported_once() -> None:

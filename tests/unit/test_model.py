@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +85,15 @@ def test_kraft_cluster_ids_never_look_like_an_option() -> None:
 
     ids = [_cluster_id() for _ in range(2000)]  # about 1 in 64 raw candidates start with "-"
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)
+
+
+def test_the_committed_json_schemas_are_the_models(tmp_path: Path) -> None:
+    from streams.cli import main
+    from tests.support import REPO
+
+    assert main(["schema", "--out", str(tmp_path)]) == 0
+    for generated in tmp_path.iterdir():
+        committed = REPO / "schemas" / generated.name
+        assert committed.exists() and committed.read_text() == generated.read_text(), (
+            f"run `crucial schema`: {generated.name} is stale"
+        )

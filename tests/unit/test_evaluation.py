@@ -1,0 +1,109 @@
+"""The labelled set, the evaluation, and the offline commands that run the worker's matcher."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from alerts.config import load_config
+from alerts.evaluation import Evaluation, Label, Outcome, evaluate, read_labels, render
+from alerts.intake import parse_event, parse_profile
+from alerts.matching import ProfileIndex
+from alerts.model import Decision
+from streams.cli import main
+from tests.support import REPO
+
+DATA = REPO / "ops" / "eval" / "data"
+
+
+def test_the_committed_set_meets_the_targets() -> None:
+    risk = load_config(REPO / "config").risk
+    index = ProfileIndex(risk.matching, risk.links)
+    for line in (DATA / "profiles.jsonl").read_bytes().splitlines():
+        index.upsert(parse_profile(line))
+    events = [parse_event(line) for line in (DATA / "reports.jsonl").read_bytes().splitlines()]
+    labels = read_labels((DATA / "labels.jsonl").read_text())
+    assert len(index) >= 300 and len(events) >= 300
+    result = evaluate(index, events, labels, risk)
+    assert result.at_possible.recall >= 0.98, "\n".join(result.misses())
+    assert result.at_match.precision >= 0.95, "\n".join(result.misses())
+    found, wanted, _ = result.links()
+    assert found == wanted
+
+
+def test_the_committed_set_is_what_the_generator_makes_and_small(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, str(REPO / "ops" / "eval" / "generate.py"), "--seed", "1", "--out", str(tmp_path)], check=True
+    )
+    for name in ("profiles.jsonl", "reports.jsonl", "labels.jsonl"):
+        assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), (
+            f"{name} differs: regenerate with ops/eval/generate.py"
+        )
+    assert sum((DATA / n).stat().st_size for n in ("profiles.jsonl", "reports.jsonl", "labels.jsonl")) < 1_000_000
+
+
+def test_the_set_covers_every_country_and_kind_of_variation() -> None:
+    labels = read_labels((DATA / "labels.jsonl").read_text())
+    categories = {label.category for label in labels.values()}
+    assert {"true_match", "negative:sibling", "negative:common_name", "negative:shared_dob", "linked_no_profile"} <= categories
+    variations = {v for label in labels.values() for v in label.variations}
+    assert {"transliterated", "alias", "swapped", "initial", "dob:estimated", "dob:disputed", "twin", "namesake"} <= variations
+    nationalities = {json.loads(line).get("nationality") for line in (DATA / "profiles.jsonl").read_text().splitlines()}
+    assert {"Vietnamese", "Albanian", "Eritrean", "Sudanese", "Afghan", "Nigerian", "Romanian", "British"} <= nationalities
+
+
+def outcome(truth: str | None, decision: Decision, claim: str | None, alternatives: tuple[str, ...] = ()) -> Outcome:
+    return Outcome(Label("e", truth, "true_match" if truth else "negative:x"), decision, claim, 0.9, (), alternatives)
+
+
+def test_precision_and_recall_per_level() -> None:
+    result = Evaluation(
+        [
+            outcome("p1", Decision.MATCH, "p1"),
+            outcome("p2", Decision.MATCH, "p9"),  # wrong profile
+            outcome("p3", Decision.POSSIBLE_MATCH, "p3"),
+            outcome("p4", Decision.POSSIBLE_MATCH, "p8", ("p4",)),  # named as almost as close
+            outcome("p5", Decision.NO_MATCH, None),
+            outcome(None, Decision.POSSIBLE_MATCH, "p6"),
+            outcome(None, Decision.NO_MATCH, None),
+        ]
+    )
+    assert (result.at_match.precision, result.at_match.recall) == (0.5, 0.2)
+    assert (result.at_possible.claims, result.at_possible.correct, result.at_possible.recall) == (5, 2, 0.4)
+    assert result.surfaced == 1
+    assert "match or possible match" in render(result, "tiny")
+
+
+def test_crucial_match_writes_one_decision_per_event(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = tmp_path / "events.jsonl"
+    lines = (DATA / "reports.jsonl").read_text().splitlines()[:20]
+    events.write_text("\n".join([*lines, '{"event_id": "broken"}']) + "\n")
+    out = tmp_path / "decisions.jsonl"
+    code = main(["match", "--profiles", str(DATA / "profiles.jsonl"), "--events", str(events), "--out", str(out)])
+    decisions = [json.loads(line) for line in out.read_text().splitlines()]
+    assert code == 1, "a rejected event makes the exit status non-zero"
+    assert [d["event_id"] for d in decisions] == [json.loads(line)["event_id"] for line in lines]
+    assert set(decisions[0]) == {
+        "event_id",
+        "decision",
+        "profile_id",
+        "score",
+        "explanation",
+        "priority",
+        "reasons",
+        "links",
+        "opens_incident",
+    }
+    assert any(d["decision"] == "match" and d["explanation"][0].startswith("matched profile") for d in decisions)
+    err = capsys.readouterr().err
+    assert f"{events}: row 21: " in err and "matched 20 event(s)" in err
+
+
+def test_crucial_evaluate_prints_the_table_and_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evaluate", "--data", str(DATA)]) == 0
+    printed = capsys.readouterr().out
+    assert "match or possible match" in printed and "targets:" in printed and ": met" in printed
