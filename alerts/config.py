@@ -78,13 +78,17 @@ class SmsSettings(Schema):
 
 
 class RetrySettings(Schema):
-    """Retries of a transient delivery failure: exponential backoff with full jitter, within a budget."""
+    """Retries of a transient delivery failure: exponential backoff with full jitter, within a budget.
 
-    max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
+    The defaults ride out a provider outage of a few minutes (an attempt at least every 10 s for up
+    to 5 minutes): giving up on an alert after seconds of 5xx would drop it into the fallback path
+    for a fault that is the provider's and passing."""
+
+    max_attempts: Annotated[int, Field(ge=1, le=200)] = 40
     base_delay_s: Annotated[float, Field(gt=0, le=60)] = 0.5
-    max_delay_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    max_delay_s: Annotated[float, Field(gt=0, le=600)] = 10.0
     budget_s: Annotated[float, Field(gt=0, le=3600)] = Field(
-        default=120.0, description="no attempt starts later than this after the first one"
+        default=300.0, description="no attempt starts later than this after the first one"
     )
 
 
@@ -139,7 +143,7 @@ class SmtpSettings(Schema):
     )
     timeout_s: Annotated[float, Field(gt=0, le=300)] = Field(default=15.0, description="per SMTP command")
     max_concurrency: Annotated[int, Field(ge=1, le=64)] = Field(default=8, description="connections at once")
-    retry: RetrySettings = RetrySettings(budget_s=300.0)
+    retry: RetrySettings = RetrySettings()
 
 
 class Settings(Schema):
