@@ -165,7 +165,7 @@ ACK_CHANNELS = ("sms", "link")
 ACK_OUTCOMES = ("accepted", "duplicate", "rejected")
 
 
-def _prime() -> None:
+def prime() -> None:
     """Create the label combinations known in advance at 0. Failure reasons are not primed: a closed set
     (alerts.channels.reasons) but ~30 of them per channel, mostly never seen; the rules sum over them."""
     for outcome in EVENT_OUTCOMES:
@@ -188,7 +188,7 @@ def _prime() -> None:
             ACKNOWLEDGEMENTS.labels(channel, outcome)
 
 
-_prime()
+prime()
 
 # --- gauges computed from the open incidents at scrape time -----------------------------------------
 

@@ -60,6 +60,10 @@ class Target:
 
 @pytest.fixture(scope="module")
 def target() -> Iterator[Target]:
+    # The metrics are module-level: start from zero, whatever tests ran before in this process.
+    for collector in metrics.ALL:
+        collector.clear()
+    metrics.prime()
     registry = CollectorRegistry(auto_describe=True)
     for collector in metrics.ALL:
         registry.register(collector)
