@@ -28,6 +28,8 @@ import json
 import random
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -227,6 +229,8 @@ def scenario(name: str, args: argparse.Namespace, broker: h.Broker, base: Path, 
         }
         if acc.lost_keys:
             extra["lost"] = [f"{e.channel} {e.key[:12]} ({e.event_id})" for e in acc.lost_keys[:10]]
+            extra["lost reports"] = len({e.event_id for e in acc.lost_keys})
+            extra["/ready of the live workers"] = [_ready(w) for w in stack.workers if w.alive()]
             h.log(f"{name}: lost {', '.join(extra['lost'])}")
         if name == "malformed":
             rejected = len(h.topic_records(broker.bootstrap, stack.topics["rejected"]))
@@ -248,6 +252,17 @@ def scenario(name: str, args: argparse.Namespace, broker: h.Broker, base: Path, 
             note=note,
             extra=extra,
         )
+
+
+def _ready(worker: h.WorkerHandle) -> str:
+    """What the worker's /ready says (an orchestrator's view of it)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{worker.running.port}/ready", timeout=5) as reply:
+            return f"{reply.status} {reply.read().decode()[:200]}"
+    except urllib.error.HTTPError as exc:
+        return f"{exc.code} {exc.read().decode()[:200]}"
+    except OSError as exc:
+        return f"no answer ({type(exc).__name__})"
 
 
 def _retry(args: argparse.Namespace) -> dict[str, Any] | None:

@@ -331,6 +331,7 @@ class Tuning:
     delivery_concurrency: int | None = None
     kafka_tuning: dict[str, Any] | None = None  # settings.kafka.tuning, when the config has it
     retry: dict[str, Any] | None = None  # twilio.retry and smtp.retry
+    smtp: bool = True  # False: email goes to the outbox file (a diagnostic: the SMS path without email's cost)
 
 
 class Stack:
@@ -390,21 +391,24 @@ class Stack:
                 "inbound_url": f"http://127.0.0.1:{port}/twilio/inbound",
                 **({"retry": retry} if retry else {}),
             },
-            "smtp": {
-                "host": "127.0.0.1",
-                "port": self.smtp.port,
-                "tls": "starttls",
-                "username": self.smtp.user,
-                "sender": "alerts@crucial-hour.example",
-                "ca_file": str(self.smtp.ca_file),
-                **({"retry": retry} if retry else {}),
-            },
+            **({"smtp": self._smtp_settings(retry)} if t.smtp else {}),
         }
         if t.delivery_concurrency is not None:
             settings["delivery_concurrency"] = t.delivery_concurrency
         if where.exists():
             shutil.rmtree(where)
         return load_config(write_config(where, **settings))
+
+    def _smtp_settings(self, retry: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "host": "127.0.0.1",
+            "port": self.smtp.port,
+            "tls": "starttls",
+            "username": self.smtp.user,
+            "sender": "alerts@crucial-hour.example",
+            "ca_file": str(self.smtp.ca_file),
+            **({"retry": retry} if retry else {}),
+        }
 
     def add_worker(self, start: bool = True, timeout_s: float = 600.0) -> WorkerHandle:
         n = len(self.workers)
