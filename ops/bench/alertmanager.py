@@ -290,8 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--print-config", action="store_true", help="print the configuration and exit")
     args = parser.parse_args(argv)
     if args.print_config:
-        smtp = Smtp(0, "crucial", "<secret>", "<the SMTP server's CA>")
-        print(yaml.safe_dump(config("http://127.0.0.1:PORT", args.sms, args.email, smtp), sort_keys=False))
+        # Placeholders for what a run fills in: the receiver's and SMTP server's ports, the password, the CA.
+        smtp = Smtp(2525, "crucial", "<secret>", "/path/to/smtp-ca.pem")
+        print(yaml.safe_dump(config("http://127.0.0.1:9099", args.sms, args.email, smtp), sort_keys=False))
         return 0
     count = max(1, int(args.rate * args.seconds))
     with h.workdir() as base, Alertmanager(base, args.sms, args.email) as am:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pytest
 from ops.bench import faults, pipeline
 from ops.bench.alertmanager import BINARY
 from streams.broker import LocalBroker
-from tests.support import free_port
+from tests.support import REPO, free_port
 
 pytestmark = [pytest.mark.bench, pytest.mark.e2e]
 
@@ -125,3 +126,18 @@ def test_broker_restart_scenario(own_broker: tuple[int, Path], tmp_path: Path, c
     out, [o] = run(faults.main, argv, tmp_path, capsys)
     assert "restart-broker" in out
     assert o["sent"] == 40 and o["lost"] == 0 and o["delivered"] == o["expected"] > 0
+
+
+def test_the_committed_alertmanager_config_is_the_generated_one(capsys: pytest.CaptureFixture[str]) -> None:
+    """ops/alertmanager/alertmanager.yml is what the benchmark runs (with the run's ports and secrets)."""
+    from ops.bench import alertmanager
+
+    committed = REPO / "ops" / "alertmanager" / "alertmanager.yml"
+    assert alertmanager.main(["--print-config", "--sms", "6", "--email", "8"]) == 0
+    generated = capsys.readouterr().out
+    body = "".join(line + "\n" for line in committed.read_text().splitlines() if not line.startswith("#"))
+    assert body.strip() == generated.strip()
+    amtool = shutil.which("amtool")
+    if amtool:
+        checked = subprocess.run([amtool, "check-config", str(committed)], capture_output=True, text=True, check=False)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
