@@ -196,7 +196,14 @@ def create_app(
             opening_events[child] = event.model_dump_json()
         keep(child, outcome, stored is not None)
         metrics.EVENTS.labels(outcome.label).inc()
-        log.info("event %s -> %s (%d notifications)", event.event_id, outcome.label, len(outcome.notifications))
+        # Most reports concern no profiled child: at hundreds a second their line is noise (and CPU).
+        log.log(
+            logging.DEBUG if outcome.label == "no_match" else logging.INFO,
+            "event %s -> %s (%d notifications)",
+            event.event_id,
+            outcome.label,
+            len(outcome.notifications),
+        )
 
     async def on_command(raw: bytes) -> None:
         command = IncidentCommand.model_validate_json(raw)

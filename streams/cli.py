@@ -67,8 +67,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
     # One series per counter, not two: the *_created twins double what Prometheus stores for nothing.
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
     worker = create_app(config)
-    faust.Worker(worker.app, loglevel=args.loglevel, override_logging=True).execute_from_commandline()
+    faust.Worker(
+        worker.app, loglevel=args.loglevel, override_logging=True, logging_config=plain_logging(args.loglevel)
+    ).execute_from_commandline()
     return 0
+
+
+def plain_logging(level: str) -> dict[str, Any]:
+    """One plain line per record on stdout. mode's default colour formatter cost a fifth of the event
+    loop's time under load (ops/bench profile), for colours nobody sees in a service's log."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"}},
+        "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stdout"}},
+        "root": {"level": level.upper(), "handlers": ["stdout"]},
+    }
 
 
 def cmd_emit(args: argparse.Namespace) -> int:

@@ -146,6 +146,44 @@ async def test_down_then_up(smtp_peer: SmtpPeer, smtp_password: str) -> None:
     assert len(smtp_peer.messages) == 1
 
 
+async def test_one_authenticated_session_carries_many_messages(smtp_peer: SmtpPeer, smtp_password: str) -> None:
+    sender = make_sender(smtp_peer, smtp_password)
+    for _ in range(5):
+        await sender.send(email())
+    assert len({mail.client_port for mail in smtp_peer.messages}) == 1
+    assert all(mail.login == SMTP_USER and mail.tls for mail in smtp_peer.messages)
+    assert smtp_peer.auth_attempts == [(SMTP_USER, True)]  # logged in once, not per message
+    await sender.close()
+
+
+async def test_concurrent_messages_use_at_most_max_concurrency_sessions(smtp_peer: SmtpPeer, smtp_password: str) -> None:
+    sender = make_sender(smtp_peer, smtp_password, max_concurrency=3)
+    await asyncio.gather(*(sender.send(email()) for _ in range(30)))
+    await asyncio.gather(*(sender.send(email()) for _ in range(30)))
+    assert len(smtp_peer.messages) == 60
+    assert 1 <= len({mail.client_port for mail in smtp_peer.messages}) <= 3
+    await sender.close()
+
+
+async def test_a_session_the_server_dropped_is_replaced_without_a_failure(smtp_peer: SmtpPeer, smtp_password: str) -> None:
+    sender = make_sender(smtp_peer, smtp_password)
+    await sender.send(email())
+    await asyncio.to_thread(smtp_peer.stop)  # drops the idle session
+    await asyncio.to_thread(smtp_peer.start)
+    await sender.send(email())
+    first, second = smtp_peer.messages
+    assert first.client_port != second.client_port
+
+
+async def test_a_server_gone_with_a_session_kept_is_a_retryable_connection_error(smtp_peer: SmtpPeer, smtp_password: str) -> None:
+    sender = make_sender(smtp_peer, smtp_password)
+    await sender.send(email())
+    await asyncio.to_thread(smtp_peer.stop)
+    with pytest.raises(DeliveryError) as caught:
+        await sender.send(email())
+    assert (caught.value.reason, caught.value.retryable) == ("connection", True)
+
+
 async def test_nothing_listening_is_a_retryable_connection_error(smtp_password: str, peer_certs: CertPaths) -> None:
     sender = SmtpEmailSender(
         host="127.0.0.1", port=free_port(), sender=SENDER, ca_file=peer_certs.ca, local_hostname="w.example", timeout_s=2

@@ -67,6 +67,7 @@ class ReceivedMail:
     data: bytes
     login: str | None
     tls: bool
+    client_port: int = 0  # tells the client's connections (sessions) apart
 
     @property
     def message(self) -> EmailMessage:
@@ -140,6 +141,7 @@ class _Handler:
             data=content,
             login=login,
             tls=session.ssl is not None or self.peer.mode == "implicit",
+            client_port=session.peer[1] if isinstance(session.peer, tuple) else 0,
         )
         self.peer._received(mail)
         return "250 2.0.0 Message accepted for delivery"
