@@ -47,6 +47,7 @@ from streams.acklinks import AckLinks
 from streams.connection import TABLES, faust_broker_settings
 from streams.follow import Follower
 from streams.profiles import ProfileFeed
+from streams.recovery import SeekThenResumeTableManager, SnapshotConsumer
 from streams.web import register_views
 
 log = logging.getLogger("crucial.stream")
@@ -127,7 +128,11 @@ def create_app(
         broker_heartbeat_interval=2.0,
         autodiscover=False,
         web_enabled=not in_memory,
+        # Resumes the agents' partitions only after the post-recovery seek (see streams/recovery.py).
+        TableManager=SeekThenResumeTableManager,
     )
+    # Fetches for a copy of the active partitions (ditto); the transport's class is the only hook.
+    app.transport.Consumer = SnapshotConsumer  # type: ignore[misc]
     index = ProfileIndex()
     feed = ProfileFeed(config, index)
     directory = IncidentDirectory()

@@ -1,0 +1,77 @@
+"""Two fixes to faust-streaming 0.15.3, which lost placement reports when a worker restarted under load.
+
+1. After recovery faust resumed the stream partitions, then awaited the seek to the committed offsets,
+   then cleared every agent's queue (`flow_control.resume()`). The fetcher was already running, so
+   records fetched during the seek were queued, then cleared; the position was past them and nothing
+   acked them: never fetched again, the partition's commits frozen (or a later gap committed over them).
+   Here the partitions stay paused through the seek and the clearing, and are resumed last.
+2. The consumer thread was handed the live set of active partitions. Recovery empties it (pausing the
+   changelogs) while a fetch is pending, and aiokafka reads an empty set as "every partition": it
+   returned every buffered record, faust dropped them as not active, the positions moved past them.
+   Here the thread gets a copy, and no fetch when nothing is active.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from faust.tables import TableManager
+from faust.tables.recovery import Recovery
+from faust.transport.drivers.aiokafka import Consumer
+from faust.types import TP
+
+
+class SeekThenResumeRecovery(Recovery):
+    async def on_recovery_completed(self, generation_id: int = 0) -> None:
+        app: Any = self.app
+        consumer = app.consumer
+        self.log.info("Restore complete!")
+        await app.on_rebalance_complete.send()
+        self._set_recovery_ended()
+        callbacks = [
+            asyncio.ensure_future(table.on_recovery_completed(self.actives_for_table[table], self.standbys_for_table[table]))
+            for table in self.tables.values()
+        ]
+        if callbacks:
+            await asyncio.wait(callbacks)
+        assignment = consumer.assignment()
+        if app.consumer_generation_id != generation_id:
+            self.log.warning(f"Recovery rebalancing again app id {app.consumer_generation_id} param {generation_id}")
+            return
+        if assignment:
+            self.log.info("Seek stream partitions to committed offsets.")
+            await self._wait(consumer.perform_seek(), timeout=app.conf.broker_request_timeout)
+        self.completed.set()
+        # Clears the agents' queues: nothing fetched for a stream partition can be in them yet.
+        app.flow_control.resume()
+        consumer.resume_partitions({tp for tp in assignment if not self._is_changelog_tp(tp)})
+        consumer.resume_flow()
+        await app._fetcher.maybe_start()
+        self.tables.on_actives_ready()
+        if not app.assignor.assigned_standbys():
+            self.tables.on_standbys_ready()
+        app.on_rebalance_end()
+        self.log.info("Worker ready")
+
+
+class SeekThenResumeTableManager(TableManager):
+    """Faust's table manager with the recovery above (the `TableManager` setting names it)."""
+
+    @property
+    def recovery(self) -> Recovery:
+        if self._recovery is None:
+            self._recovery = SeekThenResumeRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
+        return self._recovery
+
+
+class SnapshotConsumer(Consumer):
+    """Faust's aiokafka consumer, fetching for a copy of the active partitions (set on the transport)."""
+
+    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> Any:
+        if active_partitions is not None:
+            active_partitions = set(active_partitions)
+            if not active_partitions:
+                await asyncio.sleep(min(timeout, 0.1))
+                return {}
+        return await super()._getmany(active_partitions, timeout)
