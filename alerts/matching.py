@@ -448,6 +448,8 @@ class _Probe:
     phones: dict[str, str]
     companions: list[tuple[list[str], str]]  # (name words, where in the report) to look for associates
     reported: date
+    family: str | None = None  # the reported family name, as written
+    family_tokens: frozenset[str] = frozenset()  # its full tokens (not initials)
 
     @classmethod
     def of(cls, event: PlacementEvent) -> _Probe:
@@ -483,6 +485,8 @@ class _Probe:
             phones=phones,
             companions=companions,
             reported=event.reported_at.date(),
+            family=child.family_name,
+            family_tokens=frozenset(t for t in name_tokens(child.family_name or "") if len(t) > 1),
         )
 
 
@@ -497,6 +501,19 @@ def _decide(score: float, settings: Matching) -> Decision:
     if score >= settings.thresholds.possible_match:
         return Decision.POSSIBLE_MATCH
     return Decision.NO_MATCH
+
+
+def _family_name_missing(name: _NameMatch | None, probe: _Probe, profile_forms: str) -> bool:
+    """Whether the report's family name is in the form that matched, none of it was paired with a
+    profile name (word order is ignored: swapped names still pair), and the profile's form has a name
+    of its own left unpaired — a different family name, not merely none recorded."""
+    if name is None or name.event_form < 0 or name.profile_form < 0 or not probe.family_tokens:
+        return False
+    written = probe.family_tokens & set(probe.tokens[name.event_form])
+    if not written or not written.isdisjoint(a for a, _, _ in name.pairs):
+        return False
+    theirs = profile_forms.split("|")[name.profile_form].split(" ")
+    return any(len(t) > 1 for t in theirs) and not {t for t in theirs if len(t) > 1} <= {b for _, b, _ in name.pairs}
 
 
 class _Scorer:
@@ -754,6 +771,15 @@ class ProfileIndex:
         if decision == Decision.MATCH and not best.identifiers and (best.name is None or best.name.full < 2):
             # A first name and an initial, however well the rest agrees, is for a person to confirm.
             decision = Decision.POSSIBLE_MATCH
+        if (
+            decision == Decision.MATCH
+            and not best.identifiers
+            and _family_name_missing(best.name, probe, self._record_forms(best.slot))
+        ):
+            # Given names alone, with a family name the profile does not have at all, are for a person
+            # to confirm: in a large index another child often shares the given names and a near date.
+            decision = Decision.POSSIBLE_MATCH
+            explanation.append(f"the reported family name '{probe.family}' is not on the profile: a person must confirm")
         # A Home Office / NRM reference (tuned.unique) of the report's that this profile alone carries:
         # every profile carrying it was scored, so namesakes left unscored cannot be the child.
         sole_holder = any(
@@ -776,6 +802,11 @@ class ProfileIndex:
             links=found_links,
             alternatives=alternatives,
         )
+
+    def _record_forms(self, slot: int) -> str:
+        record = self._records[slot]
+        assert record is not None
+        return record[0]
 
     def _identifier_holders(self, probe: _Probe) -> list[list[int]]:
         """For each of the report's identifiers, the slots that carry it (checked on the profile)."""

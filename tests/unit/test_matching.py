@@ -410,3 +410,38 @@ def test_a_home_office_reference_two_profiles_hold_is_for_a_person_to_confirm(ri
     index.upsert(other)
     found = match(index, crowd_report(identifiers=[HO_REF]), risk)
     assert found.decision == Decision.POSSIBLE_MATCH
+
+
+# --- given names alone --------------------------------------------------------------------------
+
+CALLUM = {"sex": "male", "nationality": "British", "date_of_birth": {"value": "2011-03-12"}}
+
+
+def test_given_names_with_a_family_name_the_profile_does_not_have_are_only_possible(risk: Risk) -> None:
+    index = index_of(profile("prof-ct", "Callum Tyler", "Johnson", **CALLUM), risk=risk)
+    found = match(index, report("Callum Tyler", "Pellquildun", **CALLUM), risk)
+    assert (found.decision, found.profile_id) == (Decision.POSSIBLE_MATCH, "prof-ct")
+    assert "the reported family name 'Pellquildun' is not on the profile: a person must confirm" in found.explanation
+
+
+@pytest.mark.parametrize(
+    ("recorded", "reported"),
+    [
+        (("Callum", "Johnson"), ("Callum Tyler", "Johnson")),  # a middle name the profile lacks
+        (("Callum Tyler", None), ("Callum Tyler", "Johnson")),  # no family name on the profile
+        (("Callum Tyler", "Johnson"), ("Johnson", "Callum Tyler")),  # given and family names swapped
+    ],
+    ids=["extra-middle-name", "profile-without-family-name", "swapped"],
+)
+def test_a_family_name_that_pairs_or_has_nothing_to_differ_from_still_matches(
+    risk: Risk, recorded: tuple[str, str | None], reported: tuple[str, str]
+) -> None:
+    index = index_of(profile("prof-ct", *recorded, **CALLUM), risk=risk)
+    found = match(index, report(*reported, **CALLUM), risk)
+    assert (found.decision, found.profile_id) == (Decision.MATCH, "prof-ct")
+
+
+def test_a_shared_identifier_matches_whatever_family_name_is_reported(risk: Risk) -> None:
+    index = index_of(profile("prof-ct", "Callum Tyler", "Johnson", identifiers=[HO_REF], **CALLUM), risk=risk)
+    found = match(index, report("Callum Tyler", "Pellquildun", identifiers=[HO_REF], **CALLUM), risk)
+    assert (found.decision, found.profile_id) == (Decision.MATCH, "prof-ct")
