@@ -11,7 +11,8 @@ Three paths, each adding points of evidence and a line of explanation:
 
 Points become a score (0..1, a logistic curve) and the score a decision by the thresholds in
 risk.yaml. A match is only possible — a person confirms — when another profile is almost as close,
-when the name is a first name and an initial, or when profiles blocked as well as the best were left
+when the name is a first name and an initial, when only given names agree and the reported family
+name is not on the profile, or when profiles blocked as well as the best were left
 unscored (a very common name in a very large index) — unless the best alone carries the report's Home
 Office / NRM reference (matching.unique_schemes): every profile holding it is scored, so no unscored
 namesake can be the child.
