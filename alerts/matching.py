@@ -11,8 +11,11 @@ Three paths, each adding points of evidence and a line of explanation:
 
 Points become a score (0..1, a logistic curve) and the score a decision by the thresholds in
 risk.yaml. A match is only possible — a person confirms — when another profile is almost as close,
-when the name is a first name and an initial, or when profiles blocked as well as the best were left
-unscored (a very common name in a very large index).
+when the name is a first name and an initial, when only given names agree and the reported family
+name is not on the profile, or when profiles blocked as well as the best were left
+unscored (a very common name in a very large index) — unless the best alone carries the report's Home
+Office / NRM reference (matching.unique_schemes): every profile holding it is scored, so no unscored
+namesake can be the child.
 
 The index is held in memory by every worker, rebuilt from the compacted profiles topic at start and
 kept current by `upsert` / `remove`. Lookups go through blocking keys (phonetic keys of name tokens,
@@ -446,6 +449,8 @@ class _Probe:
     phones: dict[str, str]
     companions: list[tuple[list[str], str]]  # (name words, where in the report) to look for associates
     reported: date
+    family: str | None = None  # the reported family name, as written
+    family_tokens: frozenset[str] = frozenset()  # its full tokens (not initials)
 
     @classmethod
     def of(cls, event: PlacementEvent) -> _Probe:
@@ -481,6 +486,8 @@ class _Probe:
             phones=phones,
             companions=companions,
             reported=event.reported_at.date(),
+            family=child.family_name,
+            family_tokens=frozenset(t for t in name_tokens(child.family_name or "") if len(t) > 1),
         )
 
 
@@ -495,6 +502,19 @@ def _decide(score: float, settings: Matching) -> Decision:
     if score >= settings.thresholds.possible_match:
         return Decision.POSSIBLE_MATCH
     return Decision.NO_MATCH
+
+
+def _family_name_missing(name: _NameMatch | None, probe: _Probe, profile_forms: str) -> bool:
+    """Whether the report's family name is in the form that matched, none of it was paired with a
+    profile name (word order is ignored: swapped names still pair), and the profile's form has a name
+    of its own left unpaired — a different family name, not merely none recorded."""
+    if name is None or name.event_form < 0 or name.profile_form < 0 or not probe.family_tokens:
+        return False
+    written = probe.family_tokens & set(probe.tokens[name.event_form])
+    if not written or not written.isdisjoint(a for a, _, _ in name.pairs):
+        return False
+    theirs = profile_forms.split("|")[name.profile_form].split(" ")
+    return any(len(t) > 1 for t in theirs) and not {t for t in theirs if len(t) > 1} <= {b for _, b, _ in name.pairs}
 
 
 class _Scorer:
@@ -711,7 +731,11 @@ class ProfileIndex:
         probe = _Probe.of(event)
         found_links = self._links(probe, tuned)
         linked = {self._slot_of[link.profile_id] for link in found_links if link.profile_id in self._slot_of}
-        shared = self._shared_identifiers(probe)
+        holders = self._identifier_holders(probe)
+        shared: dict[int, list[str]] = {}
+        for (_, _, written), held in zip(probe.identifiers, holders, strict=True):
+            for slot in held:
+                shared.setdefault(slot, []).append(written)
         slots = self._candidates(probe, tuned) | linked | set(shared)
         scorer = _Scorer(self, probe, tuned)
         scored = [scorer.score(slot, slot in linked, shared.get(slot, [])) for slot in slots]
@@ -748,8 +772,23 @@ class ProfileIndex:
         if decision == Decision.MATCH and not best.identifiers and (best.name is None or best.name.full < 2):
             # A first name and an initial, however well the rest agrees, is for a person to confirm.
             decision = Decision.POSSIBLE_MATCH
+        if (
+            decision == Decision.MATCH
+            and not best.identifiers
+            and _family_name_missing(best.name, probe, self._record_forms(best.slot))
+        ):
+            # Given names alone, with a family name the profile does not have at all, are for a person
+            # to confirm: in a large index another child often shares the given names and a near date.
+            decision = Decision.POSSIBLE_MATCH
+            explanation.append(f"the reported family name '{probe.family}' is not on the profile: a person must confirm")
+        # A Home Office / NRM reference (tuned.unique) of the report's that this profile alone carries:
+        # every profile carrying it was scored, so namesakes left unscored cannot be the child.
+        sole_holder = any(
+            scheme in tuned.unique and held == [best.slot]
+            for (scheme, _, _), held in zip(probe.identifiers, holders, strict=True)
+        )
         unscored_blocking, unscored = self._unscored
-        if decision == Decision.MATCH and unscored and unscored_blocking >= self._blocked.get(best.slot, 0.0):
+        if decision == Decision.MATCH and not sole_holder and unscored and unscored_blocking >= self._blocked.get(best.slot, 0.0):
             # Profiles blocked as well as this one were left unscored (a very common name): it cannot be
             # called the only one.
             decision = Decision.POSSIBLE_MATCH
@@ -765,14 +804,21 @@ class ProfileIndex:
             alternatives=alternatives,
         )
 
-    def _shared_identifiers(self, probe: _Probe) -> dict[int, list[str]]:
-        """Slots that carry one of the report's identifiers (checked on the profile) -> as written."""
-        shared: dict[int, list[str]] = {}
-        for scheme, value, written in probe.identifiers:
-            for slot in self._posting(_identifier_key(scheme, value)):
-                if any(i.key() == (scheme, value) for i in self._profile(slot).identifiers):
-                    shared.setdefault(slot, []).append(written)
-        return shared
+    def _record_forms(self, slot: int) -> str:
+        record = self._records[slot]
+        assert record is not None
+        return record[0]
+
+    def _identifier_holders(self, probe: _Probe) -> list[list[int]]:
+        """For each of the report's identifiers, the slots that carry it (checked on the profile)."""
+        return [
+            [
+                slot
+                for slot in self._posting(_identifier_key(scheme, value))
+                if any(i.key() == (scheme, value) for i in self._profile(slot).identifiers)
+            ]
+            for scheme, value, _ in probe.identifiers
+        ]
 
     def _identifier_conflicts(self, evidence: _Evidence, probe: _Probe, tuned: _Tuned) -> None:
         ours = {(s, v) for s, v, _ in probe.identifiers}

@@ -320,3 +320,128 @@ def test_the_default_matching_settings_are_the_shipped_ones(risk: Risk) -> None:
 
     assert Matching() == risk.matching, "alerts.config Matching defaults drifted from config/risk.yaml"
     assert Links() == risk.links
+
+
+# --- a crowd of namesakes: more profiles share the name and year of birth than are scored ---------
+
+HO_REF = {"scheme": "home_office", "value": "HO-S7000001"}
+
+
+def namesake_crowd(risk: Risk, *, held_by: RiskProfile, first: bool) -> ProfileIndex:
+    """`held_by` among cap + 10 profiles of the same name, sex and year of birth (other nationalities,
+    born on other days), so name blocking ties and some of them go unscored."""
+    crowd = [
+        profile(
+            f"crowd-{i:02d}",
+            "Thi Hoa Linh",
+            "Nguyen",
+            sex="female",
+            nationality="Chinese" if i % 2 else "Cambodian",
+            date_of_birth={"value": f"2012-{1 + i % 12:02d}-{1 + i % 28:02d}"},
+        )
+        for i in range(risk.matching.blocking.max_candidates + 10)
+    ]
+    return index_of(*([held_by, *crowd] if first else [*crowd, held_by]), risk=risk)
+
+
+def held_by(**extra: Any) -> RiskProfile:
+    fields: dict[str, Any] = {
+        "sex": "female",
+        "nationality": "Vietnamese",
+        "date_of_birth": {"value": "2012-01-01", "estimated": True},
+        "identifiers": [HO_REF],
+    }
+    return profile("prof-held", "Thi Hoa Linh", "Nguyen", **(fields | extra))
+
+
+def crowd_report(**extra: Any) -> PlacementEvent:
+    fields: dict[str, Any] = {
+        "sex": "female",
+        "nationality": "Vietnamese",
+        "date_of_birth": {"value": "2012-01-01", "estimated": True},
+    }
+    return report("Thi Hoa Linh", "Nguyen", **(fields | extra))
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["blocked-with-the-crowd", "not-blocked"])
+def test_a_home_office_reference_only_one_profile_holds_is_a_match_however_many_namesakes(risk: Risk, first: bool) -> None:
+    index = namesake_crowd(risk, held_by=held_by(), first=first)
+    found = match(index, crowd_report(identifiers=[HO_REF]), risk)
+    assert (found.decision, found.profile_id) == (Decision.MATCH, "prof-held")
+    assert not any("share as much of this name" in line for line in found.explanation)
+
+
+def test_without_the_identifier_the_crowd_still_makes_the_same_report_only_possible(risk: Risk) -> None:
+    index = namesake_crowd(risk, held_by=held_by(), first=True)
+    found = match(index, crowd_report(), risk)
+    assert (found.decision, found.profile_id) == (Decision.POSSIBLE_MATCH, "prof-held")
+    assert any("share as much of this name and year of birth than were compared" in line for line in found.explanation)
+    # Alone, the same report is a match: it is the crowd that demotes it.
+    assert match(index_of(held_by(), risk=risk), crowd_report(), risk).decision == Decision.MATCH
+
+
+@pytest.mark.parametrize(
+    ("recorded", "conflict"),
+    [
+        ({"date_of_birth": {"value": "2012-01-01"}}, {"date_of_birth": {"value": "2012-11-30"}}),
+        ({"date_of_birth": {"value": "2012-01-01"}}, {"date_of_birth": {"value": "2012-11-30"}, "nationality": "Chinese"}),
+        (
+            {"identifiers": [HO_REF, {"scheme": "nrm", "value": "NRM-S111"}]},
+            {"identifiers": [HO_REF, {"scheme": "nrm", "value": "NRM-S999"}]},
+        ),
+    ],
+    ids=["dob", "dob-and-nationality", "another-nrm-reference"],
+)
+def test_an_identifier_match_with_evidence_against_is_decided_in_a_crowd_as_it_is_alone(
+    risk: Risk, recorded: dict[str, Any], conflict: dict[str, Any]
+) -> None:
+    flagged = held_by(**recorded)
+    event = crowd_report(**({"identifiers": [HO_REF]} | conflict))
+    alone = match(index_of(flagged, risk=risk), event, risk)
+    in_crowd = match(namesake_crowd(risk, held_by=flagged, first=True), event, risk)
+    assert alone.profile_id == in_crowd.profile_id == "prof-held"
+    assert (in_crowd.decision, in_crowd.score) == (alone.decision, alone.score)
+    assert any(line.startswith("against: ") for line in in_crowd.explanation)
+
+
+def test_a_home_office_reference_two_profiles_hold_is_for_a_person_to_confirm(risk: Risk) -> None:
+    other = held_by().model_copy(update={"profile_id": "prof-held-2", "date_of_birth": None})
+    index = namesake_crowd(risk, held_by=held_by(), first=True)
+    index.upsert(other)
+    found = match(index, crowd_report(identifiers=[HO_REF]), risk)
+    assert found.decision == Decision.POSSIBLE_MATCH
+
+
+# --- given names alone --------------------------------------------------------------------------
+
+CALLUM = {"sex": "male", "nationality": "British", "date_of_birth": {"value": "2011-03-12"}}
+
+
+def test_given_names_with_a_family_name_the_profile_does_not_have_are_only_possible(risk: Risk) -> None:
+    index = index_of(profile("prof-ct", "Callum Tyler", "Johnson", **CALLUM), risk=risk)
+    found = match(index, report("Callum Tyler", "Pellquildun", **CALLUM), risk)
+    assert (found.decision, found.profile_id) == (Decision.POSSIBLE_MATCH, "prof-ct")
+    assert "the reported family name 'Pellquildun' is not on the profile: a person must confirm" in found.explanation
+
+
+@pytest.mark.parametrize(
+    ("recorded", "reported"),
+    [
+        (("Callum", "Johnson"), ("Callum Tyler", "Johnson")),  # a middle name the profile lacks
+        (("Callum Tyler", None), ("Callum Tyler", "Johnson")),  # no family name on the profile
+        (("Callum Tyler", "Johnson"), ("Johnson", "Callum Tyler")),  # given and family names swapped
+    ],
+    ids=["extra-middle-name", "profile-without-family-name", "swapped"],
+)
+def test_a_family_name_that_pairs_or_has_nothing_to_differ_from_still_matches(
+    risk: Risk, recorded: tuple[str, str | None], reported: tuple[str, str]
+) -> None:
+    index = index_of(profile("prof-ct", *recorded, **CALLUM), risk=risk)
+    found = match(index, report(*reported, **CALLUM), risk)
+    assert (found.decision, found.profile_id) == (Decision.MATCH, "prof-ct")
+
+
+def test_a_shared_identifier_matches_whatever_family_name_is_reported(risk: Risk) -> None:
+    index = index_of(profile("prof-ct", "Callum Tyler", "Johnson", identifiers=[HO_REF], **CALLUM), risk=risk)
+    found = match(index, report("Callum Tyler", "Pellquildun", identifiers=[HO_REF], **CALLUM), risk)
+    assert (found.decision, found.profile_id) == (Decision.MATCH, "prof-ct")
