@@ -58,6 +58,10 @@ class KafkaSettings(Schema):
     replication_factor: Annotated[int, Field(ge=1, le=5)] = 1
     topics: Topics = Topics()
     security: KafkaSecurity = KafkaSecurity()
+    fetch_max_wait_ms: Annotated[int, Field(ge=1, le=1500)] = Field(
+        default=50,
+        description="longest a fetch waits for data; partitions left out of a pending fetch wait this long (faust: 1500)",
+    )
 
 
 class WebSettings(Schema):

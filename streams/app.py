@@ -47,7 +47,7 @@ from streams.acklinks import AckLinks
 from streams.connection import TABLES, faust_broker_settings
 from streams.follow import Follower
 from streams.profiles import ProfileFeed
-from streams.recovery import SeekThenResumeTableManager, SnapshotConsumer
+from streams.recovery import SeekThenResumeTableManager, consumer_class
 from streams.web import register_views
 
 log = logging.getLogger("crucial.stream")
@@ -131,9 +131,10 @@ def create_app(
         # Resumes the agents' partitions only after the post-recovery seek (see streams/recovery.py).
         TableManager=SeekThenResumeTableManager,
     )
-    # Fetches for a copy of the active partitions (ditto); the transport's class is the only hook.
-    app.transport.Consumer = SnapshotConsumer  # type: ignore[misc]
-    index = ProfileIndex()
+    # Fetches for a copy of the active partitions, waiting at most fetch_max_wait_ms (ditto); the
+    # transport's class is the only hook.
+    app.transport.Consumer = consumer_class(settings.kafka.fetch_max_wait_ms)  # type: ignore[misc]
+    index = ProfileIndex(config.risk.matching, config.risk.links)  # as `crucial match` builds it
     feed = ProfileFeed(config, index)
     directory = IncidentDirectory()
     directory_feed = Follower(

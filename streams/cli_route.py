@@ -78,7 +78,7 @@ def cmd_route(args: argparse.Namespace) -> int:
         for reason in exc.reasons:
             print(f"{args.event}: {reason}", file=sys.stderr)
         return 1
-    index = ProfileIndex()
+    index = ProfileIndex(config.risk.matching, config.risk.links)
     bad = _load_profiles(args.profiles, index)
     now: datetime = args.at or event.reported_at
     renderer = Renderer.from_config(config)

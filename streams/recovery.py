@@ -9,6 +9,12 @@
    changelogs) while a fetch is pending, and aiokafka reads an empty set as "every partition": it
    returned every buffered record, faust dropped them as not active, the positions moved past them.
    Here the thread gets a copy, and no fetch when nothing is active.
+
+And one setting faust fixes: its consumer waits up to 1,500 ms per fetch. aiokafka sends one fetch at
+a time to a broker, leaving out partitions whose records are still being processed; those wait for
+the pending fetch to return, which on a quiet topic takes the whole wait. On one broker that held
+reports and notifications back by up to 1.5 s under load (p99 report → SMS 2,980 ms at 1,500 ms,
+292 ms at 50 ms: docs/performance.md).
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiokafka
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
-from faust.transport.drivers.aiokafka import Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
 from faust.types import TP
 
 
@@ -75,3 +82,24 @@ class SnapshotConsumer(Consumer):
                 await asyncio.sleep(min(timeout, 0.1))
                 return {}
         return await super()._getmany(active_partitions, timeout)
+
+
+class _FetchWaitThread(AIOKafkaConsumerThread):
+    fetch_max_wait_ms = 1500  # faust's fixed value
+
+    def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = self.fetch_max_wait_ms  # read when the consumer starts its fetcher
+        return consumer
+
+
+def consumer_class(fetch_max_wait_ms: int) -> type[SnapshotConsumer]:
+    """SnapshotConsumer whose fetches wait at most `fetch_max_wait_ms` (settings.kafka.fetch_max_wait_ms)."""
+
+    class TunedConsumer(SnapshotConsumer):
+        def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+            thread = _FetchWaitThread(self, loop=self.loop, beacon=self.beacon)
+            thread.fetch_max_wait_ms = fetch_max_wait_ms
+            return thread
+
+    return TunedConsumer

@@ -42,6 +42,12 @@ CASES: list[tuple[str, str, Edit, str]] = [
     ),
     (
         "settings.yaml",
+        "fetch wait beyond faust's own",
+        lambda d: d["kafka"].update(fetch_max_wait_ms=5000),
+        "settings.yaml: kafka.fetch_max_wait_ms: Input should be less than or equal to 1500 — ",
+    ),
+    (
+        "settings.yaml",
         "bad time zone",
         lambda d: d.update(timezone="Europe/Londn"),
         "settings.yaml: timezone: unknown time zone 'Europe/Londn' — use an IANA name such as Europe/London",

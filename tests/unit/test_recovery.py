@@ -69,3 +69,16 @@ async def test_the_consumer_thread_fetches_for_a_copy_of_the_active_partitions()
     live.clear()  # recovery paused the changelogs: nothing is active
     assert await consumer._getmany(live, timeout=0.01) == {}
     assert len(asked) == 1, "no fetch for an empty set"
+
+
+async def test_the_worker_consumer_waits_at_most_the_configured_fetch_wait() -> None:
+    """faust fixes 1,500 ms; settings.kafka.fetch_max_wait_ms replaces it (reports waited behind it)."""
+    from alerts.config import load_config
+    from streams.app import create_app
+    from tests.support import REPO
+
+    config = load_config(REPO / "config")
+    worker = create_app(config, in_memory=True)
+    thread = worker.app.consumer._new_consumer_thread()
+    aiokafka_consumer = thread._create_worker_consumer(worker.app.transport)
+    assert aiokafka_consumer._fetch_max_wait_ms == config.settings.kafka.fetch_max_wait_ms == 50
