@@ -82,10 +82,10 @@ class SmsSettings(Schema):
 
 
 class RetrySettings(Schema):
-    """Retries of a transient delivery failure: exponential backoff with full jitter, within a budget.
+    """Retries of a transient delivery failure: exponential backoff with equal jitter, within a budget.
 
-    The defaults ride out a provider outage of a few minutes (an attempt at least every 10 s for up
-    to 5 minutes): giving up on an alert after seconds of 5xx would drop it into the fallback path
+    The defaults ride out a provider outage of at least three minutes (an attempt every 5–10 s, for
+    up to 5 minutes): giving up on an alert after seconds of 5xx would drop it into the fallback path
     for a fault that is the provider's and passing."""
 
     max_attempts: Annotated[int, Field(ge=1, le=200)] = 40

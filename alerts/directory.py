@@ -68,6 +68,14 @@ class IncidentDirectory:
     def get(self, incident_id: str) -> IncidentView | None:
         return self._views.get(incident_id)
 
+    def delivery(self, incident_id: str, idempotency_key: str) -> DeliveryRecord | None:
+        """The latest record of one notification, as the deliveries topic tells it."""
+        view = self._views.get(incident_id)
+        if view is not None:
+            return view.deliveries.get(idempotency_key)
+        early = [r for r in self._early_deliveries.get(incident_id, []) if r.idempotency_key == idempotency_key]
+        return early[-1] if early else None
+
     def by_reference(self, reference: str) -> IncidentView | None:
         incident_id = self._by_reference.get(reference.strip().upper())
         return self._views.get(incident_id) if incident_id else None

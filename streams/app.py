@@ -330,11 +330,22 @@ def create_app(
             window_observed.add(note.incident_id)
             metrics.WINDOW_LATENCY.labels(note.priority.value).observe((now - view.incident.last_seen_at).total_seconds())
 
+    def latest(note: Notification) -> DeliveryRecord | None:
+        stored = ledger.get(note.idempotency_key)
+        previous = DeliveryRecord.model_validate_json(stored) if stored else None
+        if previous is None or previous.state == "intent":
+            # The ledger's changelog is written in the background and a SIGKILL can cut its last
+            # records; the deliveries topic's were awaited, so it knows every send that was accepted.
+            known = directory.delivery(note.incident_id, note.idempotency_key)
+            if known is not None and known.state != "intent":
+                return known
+        return previous
+
     async def on_notification(raw: bytes) -> None:
         note = Notification.model_validate_json(raw)
         key = note.idempotency_key
-        stored = ledger.get(key)
-        previous = DeliveryRecord.model_validate_json(stored) if stored else None
+        await directory_feed.ready.wait()  # after a restart, the deliveries topic read to its end
+        previous = latest(note)
         if key in in_flight or (previous is not None and previous.state in ("accepted", "delivered")):
             metrics.NOTIFICATIONS.labels(note.channel, "duplicate", "already_accepted").inc()
             return

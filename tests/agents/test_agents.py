@@ -54,6 +54,7 @@ def worker(outputs: RecordingOutputs) -> Iterator[Worker]:
     for profile in sample_profiles():
         worker.index.upsert(parse_profile(json.dumps(profile)))
     worker.feed.ready.set()
+    worker.directory_feed.ready.set()
     yield worker
 
 
@@ -91,3 +92,32 @@ async def test_deliver_agent_sends_once_per_idempotency_key(worker: Worker, outp
     assert len(intents) == len(notes), "an intent is recorded before each send, and none for the duplicates"
     key = accepted[0]["idempotency_key"]
     assert DeliveryRecord.model_validate_json(worker.ledger[key]).state == "accepted"
+
+
+async def test_a_send_the_deliveries_topic_knows_is_not_repeated_when_the_ledger_lost_it(
+    worker: Worker, outputs: RecordingOutputs
+) -> None:
+    """After a SIGKILL the ledger's changelog may lack its last records; the deliveries topic (read
+    whole by the directory, its writes awaited) still says the notification was accepted."""
+    topics = worker.config.settings.kafka.topics
+    async with worker.triage_agent.test_context() as agent:
+        await agent.put(json.dumps(make_event(now=NOW, child_reference="HAR-2026-0192")).encode(), key=b"HAR-2026-0192")
+    notes = [Notification.model_validate_json(json.dumps(n)) for _, n in outputs.sent[topics.notifications]]
+    done, pending = notes[0], notes[1:]
+    for state in ("intent", "accepted"):
+        worker.directory.apply_delivery(
+            DeliveryRecord(
+                idempotency_key=done.idempotency_key,
+                incident_id=done.incident_id,
+                channel=done.channel,
+                kind=done.kind,
+                state=state,  # type: ignore[arg-type]
+                at=NOW,
+                attempts=1,
+            )
+        )
+    async with worker.deliver_agent.test_context() as agent:
+        for note in notes:
+            await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
+    intents = {r["idempotency_key"] for _, r in outputs.sent[topics.deliveries] if r["state"] == "intent"}
+    assert intents == {n.idempotency_key for n in pending}, "sent once already: not sent again"

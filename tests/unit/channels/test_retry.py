@@ -1,4 +1,4 @@
-"""The retry policy: backoff with full jitter, Retry-After honoured, a budget, no retry when permanent."""
+"""The retry policy: backoff with equal jitter, Retry-After honoured, a budget, no retry when permanent."""
 
 from __future__ import annotations
 
@@ -63,15 +63,24 @@ def test_ceiling_doubles_up_to_the_cap() -> None:
     assert POLICY.ceiling_s(10_000) == 8.0  # no overflow
 
 
-def test_full_jitter_spans_zero_to_the_ceiling() -> None:
+def test_equal_jitter_spans_half_the_ceiling_to_the_ceiling() -> None:
     error = transient()
-    assert POLICY.delay_s(3, error, rand=lambda: 0.0) == 0.0
-    assert POLICY.delay_s(3, error, rand=lambda: 0.5) == 2.0
+    assert POLICY.delay_s(3, error, rand=lambda: 0.0) == 2.0
+    assert POLICY.delay_s(3, error, rand=lambda: 0.5) == 3.0
     assert POLICY.delay_s(3, error, rand=lambda: 1.0) == 4.0
+
+
+def test_the_shipped_retries_ride_out_minutes_whatever_the_dice() -> None:
+    from alerts.config import RetrySettings
+
+    shipped = RetryPolicy.from_settings(RetrySettings())
+    assert shipped.covers_s() >= 175  # 40 attempts: waits of at least 5 s once the cap is reached
+    assert POLICY.covers_s() == 0.5 + 1 + 2 + 4  # 4 retries of a 5-attempt policy, each at its floor
 
 
 def test_retry_after_is_a_floor() -> None:
     assert POLICY.delay_s(1, transient(retry_after_s=5.0), rand=lambda: 0.1) == 5.0
+    assert POLICY.delay_s(1, transient(retry_after_s=0.1), rand=lambda: 0.0) == 0.5  # the jitter floor wins
     assert POLICY.delay_s(4, transient(retry_after_s=0.5), rand=lambda: 1.0) == 8.0
 
 
