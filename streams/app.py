@@ -415,6 +415,13 @@ def create_app(
             for command in commands_due([view.incident for view in directory.open()], config, clock()):
                 await worker.command(command)
 
+    async def close_channels(sender: Any, /, *_: Any, signal: Any, **__: Any) -> None:
+        """After the consumer stops: SMTP sessions end with QUIT, HTTP sessions close."""
+        for channel in channel_senders.values():
+            await channel.close()
+
+    app.on_before_shutdown.connect(close_channels)
+
     if not in_memory:
         app.task(feed.run)
         app.task(directory_feed.run)

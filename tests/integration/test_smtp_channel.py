@@ -153,7 +153,9 @@ async def test_one_authenticated_session_carries_many_messages(smtp_peer: SmtpPe
     assert len({mail.client_port for mail in smtp_peer.messages}) == 1
     assert all(mail.login == SMTP_USER and mail.tls for mail in smtp_peer.messages)
     assert smtp_peer.auth_attempts == [(SMTP_USER, True)]  # logged in once, not per message
-    await sender.close()
+    assert smtp_peer.quits == 0
+    await sender.close()  # at the worker's shutdown
+    assert smtp_peer.quits == 1
 
 
 async def test_concurrent_messages_use_at_most_max_concurrency_sessions(smtp_peer: SmtpPeer, smtp_password: str) -> None:

@@ -115,6 +115,11 @@ class _Handler:
                 return REPLIES.get(fault.code, f"{fault.code} {'4.0.0' if fault.code < 500 else '5.0.0'} Programmed failure")
         return None
 
+    async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self.peer.lock:
+            self.peer.quits += 1
+        return "221 Bye"
+
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]) -> str:
         if reply := self._fault("MAIL"):
             return reply
@@ -166,6 +171,7 @@ class SmtpPeer:
         self.lock = threading.Lock()
         self.messages: list[ReceivedMail] = []
         self.auth_attempts: list[tuple[str, bool]] = []  # (login, accepted)
+        self.quits = 0  # sessions the client ended politely
         self._handler = _Handler(self)
         self._controller: Controller | None = None
 
