@@ -229,16 +229,16 @@ class SmtpEmailSender:
         connection = self._reusable()
         if connection is not None:
             try:
-                await connection.smtp.send_message(msg, sender=self.sender, recipients=[recipient])
-            except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
-                connection.smtp.close()  # the server had closed the idle session: not a failure, reconnect
-            except BaseException:
-                connection.smtp.close()
-                raise
-            else:
-                self._keep(connection)
+                await self._send_on(connection, msg, recipient)
                 return
-        connection = _Connection(await self._connect())
+            except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+                # The server had closed the idle session: not a failure, so reconnect. (Had it dropped
+                # us after taking the DATA, the resend carries the same Message-ID.)
+                pass
+        await self._send_on(_Connection(await self._connect()), msg, recipient)
+
+    async def _send_on(self, connection: _Connection, msg: Message, recipient: str) -> None:
+        """Send on `connection`; keep it for the next message, or close it if anything went wrong."""
         try:
             await connection.smtp.send_message(msg, sender=self.sender, recipients=[recipient])
         except BaseException:
