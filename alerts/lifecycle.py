@@ -7,6 +7,7 @@ seen) is harmless: a step is taken once.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from alerts.config import Config, EscalationChain
@@ -122,11 +123,19 @@ def commands_due(incidents: list[Incident], config: Config, now: datetime) -> li
 FALLS_BACK: tuple[NotificationKind, ...] = ("alert", "possible_match", "escalation")
 
 
-def fallback_routes(recipient: Recipient, channel: str, profile: RiskProfile | None, config: Config, at: datetime) -> list[Route]:
-    """Whom to try when `recipient` cannot be reached on `channel`: the next person on call in their
-    rota, and, for a failed SMS, the same person by email when we know their address."""
+def fallback_routes(
+    recipient: Recipient,
+    channel: str,
+    profile: RiskProfile | None,
+    config: Config,
+    at: datetime,
+    tried: Collection[str] = (),
+) -> list[Route]:
+    """Whom to try when `recipient` cannot be reached on `channel` at `at`: whoever of their rota is on
+    call then (or the next in its order not in `tried`), and, for a failed SMS, the same person by
+    email when we know their address."""
     routes = []
-    if (next_on_call := fallback(recipient, channel, config, at)) is not None:
+    if (next_on_call := fallback(recipient, channel, config, at, tried=tried)) is not None:
         routes.append(next_on_call)
     if channel == "sms":
         email: str | None = None
@@ -154,7 +163,8 @@ def fall_back(
 ) -> Outcome:
     """A delivery failed for good: alert the fallbacks, and put the failure on the incident's record."""
     known = {(a.channel, a.recipient.address) for a in incident.alerted}
-    routes = fallback_routes(failed, channel, profile, config, now) if kind in FALLS_BACK else []
+    tried = [address for c, address in known if c == channel]
+    routes = fallback_routes(failed, channel, profile, config, now, tried) if kind in FALLS_BACK else []
     targets = [Alerted(channel=r.channel, recipient=r.recipient) for r in routes if (r.channel, r.recipient.address) not in known]
     already = [r for r in routes if (r.channel, r.recipient.address) in known]
     failure = f"{kind} by {channel} to {failed.name} ({failed.agency_id}) failed: {reason}"

@@ -4,7 +4,8 @@
 incident (placement local authority, priority, match decision), the child's risk profile when there
 is one (responsible local authority, police force, indicators, social worker) and the report's
 circumstances (near a port, airport…). A rota contact resolves to whoever is on call at the moment
-given — the time the report was received — so replaying the same incident gives the same people.
+given — the moment the report was received (the incident's received_at) — and a fallback resolves
+at the moment of the fallback, so a handover in between reaches the person now on duty.
 
 Recipients are unique per (agency, address, channel). The order is deterministic: rule order, then
 contact order, then channel order as the rule lists them; a recipient chosen again by a later rule
@@ -13,14 +14,14 @@ keeps its place and gains that rule's reason.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from alerts.config import Agency, Config, Contact, Rule
 from alerts.model import Decision, Incident, PlacementEvent, Recipient, RiskProfile
 from alerts.phone import normalised
-from alerts.rota import OnCall, next_on_call, on_call, on_call_order, person_by_address
+from alerts.rota import OnCall, on_call, on_call_order, person_by_address
 
 SOCIAL_WORKER = "social-worker"
 
@@ -206,11 +207,12 @@ def route(
     return found.routes()
 
 
-def fallback(recipient: Recipient, channel: str, config: Config, at: datetime) -> Route | None:
+def fallback(recipient: Recipient, channel: str, config: Config, at: datetime, *, tried: Collection[str] = ()) -> Route | None:
     """Whom to try instead when `recipient` cannot be reached on `channel` (e.g. an SMS failed
-    permanently): the next person on call in the rota that recipient was chosen from, who has an
-    address for that channel. None when the recipient was not chosen from a rota, or the rota is
-    exhausted. Ask again with the returned recipient to go further down the rota.
+    permanently) at `at`, the moment of the fallback: whoever of that recipient's rota is on call at
+    `at`, then the rest of the rota's order at `at` (alerts.rota.on_call_order) — skipping the
+    recipient, every address in `tried` (those already alerted) and anyone without an address for the
+    channel. None when the recipient was not chosen from a rota, or everyone has been tried.
     """
     agency = config.agencies.get(recipient.agency_id)
     if agency is None:
@@ -219,26 +221,24 @@ def fallback(recipient: Recipient, channel: str, config: Config, at: datetime) -
         if contact.rota is None:
             continue
         rota = config.rota.rotas[contact.rota]
-        person_id = person_by_address(rota, channel, recipient.address)
-        if person_id is None:
+        if person_by_address(rota, channel, recipient.address) is None:
             continue
-        tried = {person_id}
-        while True:
-            following = next_on_call(rota, person_id, at)
-            if following is None or following.person_id in tried:
-                return None
-            address = following.person.sms if channel == "sms" else following.person.email
-            if address:
-                why = (
-                    f"fallback: {recipient.name} could not be reached by {channel}; "
-                    f"next in rota '{contact.rota}' ({following.source})"
-                )
-                return Route(
-                    Recipient(agency_id=recipient.agency_id, name=following.person.name, address=address),
-                    channel,
-                    why,
-                    ("fallback",),
-                )
-            tried.add(following.person_id)
-            person_id = following.person_id
+        skip = {recipient.address, *tried}
+        for candidate in on_call_order(rota, at):
+            address = candidate.person.sms if channel == "sms" else candidate.person.email
+            if not address or address in skip:
+                continue
+            now_on_call = on_call(rota, at)
+            how = "on call at the fallback" if now_on_call and now_on_call.person_id == candidate.person_id else "next"
+            why = (
+                f"fallback: {recipient.name} could not be reached by {channel}; "
+                f"{how} in rota '{contact.rota}' ({candidate.source})"
+            )
+            return Route(
+                Recipient(agency_id=recipient.agency_id, name=candidate.person.name, address=address),
+                channel,
+                why,
+                ("fallback",),
+            )
+        return None
     return None

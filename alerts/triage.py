@@ -114,7 +114,8 @@ def triage(
     now: datetime,
 ) -> Outcome:
     if open_incident is not None and open_incident.event_id == event.event_id:
-        open_incident = None  # a replay of the opening event: derive the same outputs again
+        # A replay of the opening event: derive the same outputs again, from the same moment of receipt.
+        now, open_incident = open_incident.received_at, None
     if event.type == "left_placement":
         if open_incident is not None:
             updated = with_entry(open_incident, now, f"further missing report {event.event_id} from the placement")
@@ -162,8 +163,8 @@ def _open(event: PlacementEvent, index: ProfileIndex, config: Config, renderer: 
             TimelineEntry(at=event.reported_at, what=f"reported missing by {event.placement.name}"),
         ],
     )
-    # The report's own time picks who is on call, so a replay after a handover alerts the same people.
-    routes = route(incident, profile, config, event=event, at=event.reported_at)
+    # The moment of receipt picks who is on call (a replay keeps the first receipt: the same people).
+    routes = route(incident, profile, config, event=event)
     alerted = [Alerted(channel=r.channel, recipient=r.recipient) for r in routes]
     kind: NotificationKind = "alert" if match.decision == Decision.MATCH else "possible_match"
     incident = with_entry(

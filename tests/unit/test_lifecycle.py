@@ -100,3 +100,27 @@ def test_commands_due_asks_for_the_latest_step_and_the_breach(config: Config, op
     assert (command.command, command.step, command.child_reference) == ("escalate", 2, incident.child_reference)
     late = commands_due([incident], config, incident.deadline + timedelta(seconds=1))
     assert {c.command for c in late} == {"escalate", "breach"}
+
+
+def test_a_failed_sms_after_the_handover_falls_back_to_the_sergeant_now_on_duty(
+    config: Config, opened: tuple[Incident, PlacementEvent]
+) -> None:
+    from alerts.lifecycle import fall_back
+    from alerts.rota import on_call
+
+    incident, event = opened
+    rota = config.rota.rotas["met-nw-mispers"]
+    night = next(a.recipient for a in incident.alerted if a.recipient.agency_id == "met-nw-bcu" and a.channel == "sms")
+    after_handover = datetime(2026, 11, 29, 8, 5, tzinfo=UTC)  # 08:05 GMT: the days layer
+    on_duty = on_call(rota, after_handover)
+    assert on_duty is not None and on_duty.person.name != night.name
+    outcome = fall_back(incident, night, "sms", "alert", "invalid number", event, None, config, RENDERER, after_handover)
+    reached = {(n.recipient.name, n.channel) for n in outcome.notifications}
+    assert (on_duty.person.name, "sms") in reached, "the sergeant on duty at the fallback"
+    assert outcome.open_incident is not None
+    again = fall_back(
+        outcome.open_incident, night, "sms", "alert", "invalid number", event, None, config, RENDERER, after_handover
+    )
+    assert (on_duty.person.name, "sms") not in {(n.recipient.name, n.channel) for n in again.notifications}, (
+        "someone already alerted is not alerted again: the next in the order is"
+    )

@@ -7,6 +7,7 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -206,14 +207,14 @@ def test_fallback_is_the_next_person_on_call_with_that_channel(config: Config) -
     second = fallback(first, "sms", config, NIGHT)
     assert second is not None and second.recipient.name == "PS Casey Nwosu" and second.recipient.agency_id == "met-nw-bcu"
     assert second.recipient.address == "+447700900113" and second.why.startswith("fallback: PS Devon Ilves could not be reached")
-    third = fallback(second.recipient, "sms", config, NIGHT)
-    assert third is not None and third.recipient.name in ("PS Avery Quinn", "PS Blake Mercer")
     seen = {first.address, second.recipient.address}
+    third = fallback(second.recipient, "sms", config, NIGHT, tried=seen)
+    assert third is not None and third.recipient.name in ("PS Avery Quinn", "PS Blake Mercer")
     current: Recipient | None = third.recipient
     while current is not None:
         assert current.address not in seen
         seen.add(current.address)
-        step = fallback(current, "sms", config, NIGHT)
+        step = fallback(current, "sms", config, NIGHT, tried=seen)
         current = step.recipient if step else None
     assert len(seen) == 5  # everyone in the rota, then None
 
@@ -257,3 +258,55 @@ def test_agency_routes_resolve_rota_contacts_for_callers_outside_the_rules(confi
     assert (
         routes[0].why == "escalation step 1 — on-call missing persons sergeant: on call in rota 'met-nw-mispers' (layer 'days')"
     )
+
+
+# --- fallback at the moment of the fallback -------------------------------------------------------
+
+
+def _nw_rota(config: Config) -> Any:
+    return config.rota.rotas["met-nw-mispers"]
+
+
+@pytest.mark.parametrize(
+    ("received", "failed_at", "label"),
+    [
+        # 19:50 BST -> 20:05 BST, the evening handover of an ordinary July day
+        (datetime(2026, 7, 14, 18, 50, tzinfo=UTC), datetime(2026, 7, 14, 19, 5, tzinfo=UTC), "evening handover"),
+        # 28 March 2027: 07:50 BST -> 08:05 BST, the first morning handover after the spring change
+        (datetime(2027, 3, 28, 6, 50, tzinfo=UTC), datetime(2027, 3, 28, 7, 5, tzinfo=UTC), "spring change"),
+        # 31 October 2027: 07:50 GMT -> 08:05 GMT, the first morning handover after the autumn change
+        (datetime(2027, 10, 31, 7, 50, tzinfo=UTC), datetime(2027, 10, 31, 8, 5, tzinfo=UTC), "autumn change"),
+        # 31 October 2027 at 07:30 UTC is still before 08:00 GMT: nobody has handed over yet
+    ],
+)
+def test_a_fallback_after_a_handover_goes_to_whoever_is_on_call_then(
+    config: Config, received: datetime, failed_at: datetime, label: str
+) -> None:
+    from alerts.rota import on_call
+
+    london = ZoneInfo("Europe/London")
+    handover = failed_at.astimezone(london).replace(minute=0)
+    assert handover.hour in (8, 20), label  # an independent check that the rota hands over between the two
+    rota = _nw_rota(config)
+    off_going, on_coming = on_call(rota, received), on_call(rota, failed_at)
+    assert off_going is not None and on_coming is not None and off_going.person_id != on_coming.person_id
+    first = nw_sms(routes_for(config, prof=profile(), received_at=received))
+    assert first.name == off_going.person.name, "routed at the moment of receipt"
+    step = fallback(first, "sms", config, failed_at)
+    assert step is not None, label
+    assert step.recipient.name == on_coming.person.name, f"{label}: the fallback is whoever is on call at the fallback"
+    assert "on call" in step.why
+
+
+def test_after_the_person_on_call_the_fallback_walks_the_rest_of_the_order(config: Config) -> None:
+    from alerts.rota import on_call_order
+
+    failed_at = datetime(2027, 3, 28, 7, 5, tzinfo=UTC)
+    first = nw_sms(routes_for(config, prof=profile(), received_at=datetime(2027, 3, 28, 6, 50, tzinfo=UTC)))
+    order = [o.person.name for o in on_call_order(_nw_rota(config), failed_at)]
+    tried = {first.address}
+    reached = []
+    while (step := fallback(first, "sms", config, failed_at, tried=tried)) is not None:
+        reached.append(step.recipient.name)
+        tried.add(step.recipient.address)
+    assert reached == [name for name in order if name != first.name], "everyone once, on call first"

@@ -74,3 +74,11 @@ def test_route_refuses_a_moment_without_a_zone(capsys: pytest.CaptureFixture[str
     with pytest.raises(SystemExit):
         run(capsys, "--event", str(EVENT), "--at", "2026-07-14T20:51:00")
     assert "has no time zone" in capsys.readouterr().err
+
+
+def test_route_at_sets_the_moment_of_receipt_and_so_who_is_on_call(capsys: pytest.CaptureFixture[str]) -> None:
+    # The report says 21:50 BST (nights: PS Devon Ilves); received at 08:10 BST the next day, the days layer.
+    code, out, err = run(capsys, "--event", str(EVENT), "--profiles", str(PROFILES), "--at", "2026-07-15T07:10:00Z")
+    assert code == 0, err
+    assert "received 08:10 BST Wed 15 Jul 2026" in out
+    assert "PS Blake Mercer" in out and "PS Devon Ilves" not in out
