@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError
 
 from alerts.errors import ConfigError
 from alerts.intake import field_path
@@ -210,6 +210,29 @@ class Agency(Schema):
 
 class Agencies(Schema):
     agencies: dict[AgencyId, Agency]
+
+
+# --- indicators.yaml ----------------------------------------------------------------------------
+
+IndicatorId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+NrmCategory = Literal["sexual", "labour", "criminal", "domestic_servitude", "organ_harvesting", "none"]
+
+
+class Indicator(Schema):
+    label: Phrase
+    nrm_category: NrmCategory = Field(description="the NRM exploitation type; none for a means of control")
+    synonyms: list[Phrase] = Field(default=[], description="other wordings, compared exactly (case and punctuation aside)")
+
+
+class Vocabulary(Schema):
+    """The controlled list of indicators that grading and routing rules name (see alerts/indicators.py)."""
+
+    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
+        description="where the list and its wording come from"
+    )
+    indicators: Annotated[dict[IndicatorId, Indicator], Field(min_length=1)]
+    groups: dict[IndicatorId, Annotated[list[IndicatorId], Field(min_length=1)]] = {}
 
 
 # --- routing.yaml -------------------------------------------------------------------------------
@@ -608,6 +631,12 @@ class Grading(Schema):
     timezone: str = "Europe/London"
     levels: GradeLevels
     rules: Annotated[list[GradeRule], Field(min_length=1)]
+    # indicators.yaml, attached by load_config: the rules' `indicators` name its ids and groups.
+    _vocabulary: Vocabulary | None = PrivateAttr(default=None)
+
+    @property
+    def vocabulary(self) -> Vocabulary | None:
+        return self._vocabulary
 
 
 class Risk(Schema):
@@ -657,6 +686,7 @@ class Config(Schema):
     providers: Providers = Providers()
     board: Board = Board()
     risk: Risk
+    indicators: Vocabulary
 
     def path(self, relative: Path) -> Path:
         """Resolve a path from settings against the repository root (the config dir's parent)."""
@@ -672,6 +702,7 @@ FILES: dict[str, type[Schema]] = {
     "providers.yaml": Providers,
     "board.yaml": Board,
     "risk.yaml": Risk,
+    "indicators.yaml": Vocabulary,
 }
 
 _FIXES = {
@@ -765,6 +796,10 @@ def load_config(directory: Path | str = "config") -> Config:
     _check_providers(directory, providers)
     risk: Risk = parsed["risk.yaml"]
     _check_risk(directory, risk)
+    vocabulary: Vocabulary = parsed["indicators.yaml"]
+    _check_vocabulary(directory, vocabulary)
+    _check_indicator_names(directory, vocabulary, routing, risk)
+    risk.grading._vocabulary = vocabulary
     return Config(
         directory=directory,
         settings=settings,
@@ -775,6 +810,7 @@ def load_config(directory: Path | str = "config") -> Config:
         providers=providers,
         risk=risk,
         board=parsed["board.yaml"],
+        indicators=vocabulary,
     )
 
 
@@ -1086,3 +1122,57 @@ def _check_risk(directory: Path, risk: Risk) -> None:
             raise ConfigError(
                 path, f"grading.rules[{i}].name", f"rule name '{name}' is used twice", "give each rule its own name"
             )
+
+
+def _check_vocabulary(directory: Path, vocabulary: Vocabulary) -> None:
+    """Each phrase means one indicator; groups name known indicators and are not indicators themselves."""
+    from alerts.indicators import phrase_key
+
+    path = str(directory / "indicators.yaml")
+    first: dict[str, tuple[str, str]] = {}
+    for indicator_id, indicator in vocabulary.indicators.items():
+        phrases = [("label", indicator.label), *((f"synonyms[{j}]", p) for j, p in enumerate(indicator.synonyms))]
+        for key, phrase in phrases:
+            other = first.setdefault(phrase_key(phrase), (indicator_id, key))
+            if other[0] != indicator_id:
+                raise ConfigError(
+                    path,
+                    f"indicators.{indicator_id}.{key}",
+                    f"'{phrase}' already means '{other[0]}' (indicators.{other[0]}.{other[1]})",
+                    "give each wording to one indicator only",
+                )
+    for group_id, members in vocabulary.groups.items():
+        if group_id in vocabulary.indicators:
+            raise ConfigError(
+                path, f"groups.{group_id}", f"'{group_id}' is also an indicator id", "give the group a name of its own"
+            )
+        for j, member in enumerate(members):
+            if member not in vocabulary.indicators:
+                raise ConfigError(
+                    path,
+                    f"groups.{group_id}[{j}]",
+                    f"unknown indicator '{member}'",
+                    "define it under indicators: or use a known id",
+                )
+
+
+def _check_indicator_names(directory: Path, vocabulary: Vocabulary, routing: Routing, risk: Risk) -> None:
+    """Every indicator a routing or grading rule names is an id or group of indicators.yaml."""
+    from alerts.indicators import Indicators
+
+    known = Indicators(vocabulary)
+    named: list[tuple[str, str, list[str] | None]] = [
+        ("routing.yaml", f"rules[{i}].match.indicators", rule.match.indicators) for i, rule in enumerate(routing.rules)
+    ]
+    named += [("risk.yaml", f"grading.rules[{i}].when.indicators", r.when.indicators) for i, r in enumerate(risk.grading.rules)]
+    for file, key, names in named:
+        for j, name in enumerate(names or []):
+            if known.known(name):
+                continue
+            meant = known.suggestion(name)
+            fix = (
+                f"use the id '{meant}' ('{name}' is one of its wordings)"
+                if meant
+                else "use an indicator id or group of indicators.yaml, or add it there"
+            )
+            raise ConfigError(str(directory / file), f"{key}[{j}]", f"unknown indicator '{name}'", fix)

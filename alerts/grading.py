@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from alerts.config import GradeWhen, Grading
 from alerts.identity import fold
+from alerts.indicators import Indicators, indicators_of
 from alerts.model import MatchResult, PlacementEvent, Priority, RiskProfile
 
 
@@ -24,6 +25,8 @@ class _Facts:
 
     profile: RiskProfile | None
     match: MatchResult
+    vocabulary: Indicators | None  # None for a Grading built outside load_config
+    indicators: tuple[str, ...]  # the profile's, as ids of the vocabulary
     age: int | None
     age_estimated: bool
     local_minutes: int | None
@@ -35,15 +38,18 @@ class _Facts:
     episodes: int
 
     @classmethod
-    def of(cls, event: PlacementEvent, profile: RiskProfile | None, match: MatchResult, timezone: str) -> _Facts:
+    def of(cls, event: PlacementEvent, profile: RiskProfile | None, match: MatchResult, grading: Grading) -> _Facts:
         c = event.circumstances
         seen: datetime = c.last_seen_at if c is not None else event.reported_at
         dob = event.child.date_of_birth or (profile.date_of_birth if profile is not None else None)
-        local = seen.astimezone(ZoneInfo(timezone))
+        local = seen.astimezone(ZoneInfo(grading.timezone))
+        vocabulary = indicators_of(grading.vocabulary) if grading.vocabulary is not None else None
         placed = event.placement.placed_at
         return cls(
             profile=profile,
             match=match,
+            vocabulary=vocabulary,
+            indicators=vocabulary.of_profile(profile).ids if vocabulary is not None else (),
             age=dob.age_on(local.date()) if dob is not None else None,
             age_estimated=bool(dob and (dob.estimated or dob.earliest or dob.latest)),
             local_minutes=local.hour * 60 + local.minute if c is not None else None,
@@ -71,8 +77,10 @@ def _holds(when: GradeWhen, facts: _Facts) -> list[str] | None:
     if when.profile_risk is not None and (profile is None or profile.risk_level not in when.profile_risk):
         return None
     if when.indicators is not None:
-        wanted = [w.casefold() for w in when.indicators]
-        matched = [i for i in (profile.indicators if profile else []) if any(w in i.casefold() for w in wanted)]
+        if facts.vocabulary is None:
+            raise ValueError("a grading rule names indicators but no vocabulary is attached: load it with load_config")
+        wanted = facts.vocabulary.expand(when.indicators)
+        matched = [facts.vocabulary.label(i) for i in facts.indicators if i in wanted]
         if not matched:
             return None
     if when.age_under is not None and (facts.age is None or facts.age >= when.age_under):
@@ -105,6 +113,10 @@ def _holds(when: GradeWhen, facts: _Facts) -> list[str] | None:
     return matched
 
 
+def _labels(facts: _Facts) -> list[str]:
+    return [facts.vocabulary.label(i) for i in facts.indicators] if facts.vocabulary is not None else []
+
+
 def _reason(template: str, facts: _Facts, matched: list[str], when: GradeWhen) -> str:
     profile = facts.profile
     links = facts.match.links
@@ -119,7 +131,7 @@ def _reason(template: str, facts: _Facts, matched: list[str], when: GradeWhen) -
     hours = facts.hours_since_placement
     return template.format(
         risk=profile.risk_level.value if profile else "none",
-        indicators=", ".join(matched or (profile.indicators if profile else [])) or "none recorded",
+        indicators=", ".join(matched or _labels(facts)) or "none recorded",
         age=age,
         local_time=facts.local_time,
         near=", ".join(n.replace("_", " ") for n in facts.near) or "nowhere recorded",
@@ -132,7 +144,7 @@ def _reason(template: str, facts: _Facts, matched: list[str], when: GradeWhen) -
 
 def grade(event: PlacementEvent, profile: RiskProfile | None, match: MatchResult, grading: Grading) -> tuple[Priority, list[str]]:
     """The priority and, in rule order, the reason of every rule that held."""
-    facts = _Facts.of(event, profile, match, grading.timezone)
+    facts = _Facts.of(event, profile, match, grading)
     points, floor, reasons = 0, Priority.LOW, []
     for rule in grading.rules:
         matched = _holds(rule.when, facts)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from alerts.config import Agency, Config, Contact, Rule
+from alerts.indicators import Indicators, indicators_of
 from alerts.model import Decision, Incident, PlacementEvent, Recipient, RiskProfile
 from alerts.phone import normalised
 from alerts.rota import OnCall, on_call, on_call_order, person_by_address
@@ -47,8 +48,9 @@ class Facts:
     placement_la: str
     responsible_la: str | None
     forces: frozenset[str]
-    indicators: frozenset[str]
+    indicators: tuple[str, ...]  # ids of the vocabulary (indicators.yaml), in the profile's order
     near: frozenset[str]
+    vocabulary: Indicators
 
     @staticmethod
     def of(incident: Incident, profile: RiskProfile | None, event: PlacementEvent | None, config: Config) -> Facts:
@@ -64,14 +66,16 @@ class Facts:
             if authority is not None and authority in area_of:
                 forces.add(_fold(area_of[authority]))
         circumstances = event.circumstances if event is not None else None
+        vocabulary = indicators_of(config.indicators)
         return Facts(
             decision=incident.match.decision.value,
             priority=incident.priority.value,
             placement_la=placement_la,
             responsible_la=responsible_la,
             forces=frozenset(forces),
-            indicators=frozenset(_fold(i) for i in profile.indicators) if profile else frozenset(),
+            indicators=vocabulary.of_profile(profile).ids,
             near=frozenset(circumstances.near) if circumstances else frozenset(),
+            vocabulary=vocabulary,
         )
 
 
@@ -96,7 +100,6 @@ def explain_rule(rule: Rule, facts: Facts) -> list[str] | None:
         (when.responsible_local_authority, {facts.responsible_la or ""}, "responsible authority"),
         (when.police_force, facts.forces, "police force area"),
         ([p.value for p in when.priority] if when.priority is not None else None, {facts.priority}, "priority"),
-        (when.indicators, facts.indicators, "indicators"),
         (list(when.near) if when.near is not None else None, facts.near, "near"),
     ]
     for values, actual, label in checks:
@@ -105,6 +108,12 @@ def explain_rule(rule: Rule, facts: Facts) -> list[str] | None:
             return None
         if hits:
             said.append(f"{label} {', '.join(h.replace('_', ' ') for h in hits)}")
+    if when.indicators is not None:  # ids and groups of the one vocabulary, never text
+        wanted = facts.vocabulary.expand(when.indicators)
+        held = [facts.vocabulary.label(i) for i in facts.indicators if i in wanted]
+        if not held:
+            return None
+        said.append(f"indicators {', '.join(held)}")
     return said
 
 

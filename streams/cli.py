@@ -20,7 +20,7 @@ from alerts.config import Config, load_config
 from alerts.errors import ConfigError, RejectedInput
 from alerts.intake import parse_event
 from alerts.model import MODELS_FOR_SCHEMA
-from streams import cli_incident, cli_match, cli_route
+from streams import cli_incident, cli_indicators, cli_match, cli_route
 from streams.broker import BrokerError, LocalBroker
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -136,6 +136,7 @@ def cmd_profiles_load(args: argparse.Namespace) -> int:
     producer.flush()
     producer.close()
     print(f"loaded {len(good)} profile(s); rejected {bad}")
+    cli_indicators.report_unmapped(good, config)
     return 1 if bad else 0
 
 
@@ -338,6 +339,7 @@ EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
     cli_incident.register,
     cli_route.register,
     cli_match.register,
+    cli_indicators.register,
 ]
 
 

@@ -70,6 +70,12 @@ PROFILES = Counter(
     ["outcome"],
     registry=None,
 )
+PROFILE_INDICATORS_UNMAPPED = Counter(
+    "crucial_profile_indicators_unmapped_total",
+    "Free-text indicators on profiles loaded that map to no indicator of indicators.yaml (so count for "
+    "neither grading nor routing); `crucial indicators --profiles` lists them.",
+    registry=None,
+)
 NOTIFICATIONS = Counter(
     "crucial_notifications_total",
     "Notification attempts, by channel, outcome (accepted: the provider took it; delivered: the provider "
@@ -146,6 +152,7 @@ ACK_LATENCY = Histogram(
 ALL = (
     EVENTS,
     PROFILES,
+    PROFILE_INDICATORS_UNMAPPED,
     NOTIFICATIONS,
     RETRIES,
     FALLBACKS,

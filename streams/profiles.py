@@ -14,10 +14,11 @@ from aiokafka import ConsumerRecord
 
 from alerts.config import Config
 from alerts.errors import RejectedInput
+from alerts.indicators import indicators_of
 from alerts.intake import parse_profile
 from alerts.matching import ProfileIndex
 from streams.follow import Follower
-from streams.metrics import PROFILES
+from streams.metrics import PROFILE_INDICATORS_UNMAPPED, PROFILES
 
 log = logging.getLogger("crucial.profiles")
 
@@ -40,9 +41,23 @@ def apply_profile_record(index: ProfileIndex, key: bytes | None, value: bytes | 
 class ProfileFeed(Follower):
     def __init__(self, config: Config, index: ProfileIndex) -> None:
         self.index = index
+        self.indicators = indicators_of(config.indicators)
         # Once loaded, the index (up to a million profiles) is moved out of the garbage collector's
         # sight: full collections would otherwise walk it again and again for nothing.
         super().__init__(config, [config.settings.kafka.topics.profiles], self._apply, "profile index", on_ready=gc.freeze)
 
     def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        PROFILES.labels(apply_profile_record(self.index, record.key, record.value)).inc()
+        outcome = apply_profile_record(self.index, record.key, record.value)
+        PROFILES.labels(outcome).inc()
+        if outcome == "upserted" and record.key is not None:
+            self._report_unmapped(record.key.decode("utf-8", "replace"))
+
+    def _report_unmapped(self, profile_id: str) -> None:
+        """Indicators the vocabulary does not know count for neither grading nor routing: say so (no text)."""
+        profile = self.index.get(profile_id)
+        unmapped = len(self.indicators.of_profile(profile).unmapped) if profile is not None else 0
+        if unmapped:
+            PROFILE_INDICATORS_UNMAPPED.inc(unmapped)
+            log.warning(
+                "a profile has %d indicator(s) not in indicators.yaml: `crucial indicators --profiles` lists them", unmapped
+            )

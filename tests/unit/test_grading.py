@@ -82,7 +82,7 @@ def test_circumstances_raise_a_medium_profile_to_high_with_every_reason_listed(r
     assert priority == Priority.HIGH
     assert reasons == [
         "trafficking-risk profile graded medium",
-        "indicators on the profile: debt bondage",
+        "indicators on the profile: debt bondage, labour exploitation",  # "nail bar work" is a wording of it
         "last seen at night (22:30 UK time)",
         "left with an unknown adult",
         "a vehicle is involved",
