@@ -261,12 +261,20 @@ class RuleMatch(Schema):
     near: Annotated[list[Near], Field(min_length=1)] | None = Field(
         default=None, description="any of these in the report's circumstances.near"
     )
+    linked_by_circumstance: bool | None = Field(
+        default=None, description="the child has no profile of their own and is linked to one by a vehicle, phone or companion"
+    )
 
 
 class Rule(Schema):
     name: Annotated[str, StringConstraints(min_length=1)]
     match: RuleMatch = RuleMatch()
     notify: list[AgencyId] = []
+    notify_police_force: bool = Field(
+        default=False,
+        description="also the missing-person desk (police_forces) of each force of the child: the placement's area, "
+        "the responsible authority's area and the profile's force",
+    )
     social_worker: bool = False
     channels: Annotated[list[Literal["sms", "email"]], Field(min_length=1)] = ["sms", "email"]
 
@@ -274,6 +282,18 @@ class Rule(Schema):
 class Routing(Schema):
     rules: Annotated[list[Rule], Field(min_length=1)]
     police_force_areas: dict[str, Names] = Field(default={}, description="police force -> the local authorities in its area")
+    police_forces: dict[str, AgencyId] = Field(
+        default={}, description="police force -> the agency that is its missing-person desk (for notify_police_force)"
+    )
+
+
+def possible_match_allowed(rule: Rule, kind: AgencyKind) -> bool:
+    """Whether `rule` may tell an agency of `kind` of a possible match: emergency duty teams always; the
+    police only for high priority or a child linked by circumstance, with wording that says "possible"."""
+    if kind in POSSIBLE_MATCH_KINDS:
+        return True
+    police_case = rule.match.priority == [Priority.HIGH] or rule.match.linked_by_circumstance is True
+    return kind == "police" and police_case
 
 
 # --- rota.yaml ----------------------------------------------------------------------------------
@@ -356,10 +376,23 @@ class EscalationStep(Schema):
 
 
 class EscalationChain(Schema):
+    """Each step alerts only whom it adds (nobody already alerted); a possible match reaches only the
+    agencies routing may tell of one. After the last step, it repeats every `repeat_every_minutes`
+    (reaching whoever has come on call since) at most `max_repeats` times: then escalation stops, and
+    the timeline and the board say so."""
+
     steps: list[EscalationStep] = []
     repeat_every_minutes: Annotated[float, Field(gt=0, le=24 * 60)] | None = Field(
-        default=None, description="after the last step, repeat it this often until acknowledged"
+        default=None, description="after the last step, repeat it this often until acknowledged (up to max_repeats)"
     )
+    max_repeats: Annotated[int, Field(ge=0, le=96)] = Field(
+        default=0, description="the ceiling: how many repeats of the last step before escalation stops"
+    )
+
+    @property
+    def ceiling(self) -> int:
+        """The last step that is ever taken (1-based)."""
+        return len(self.steps) + (self.max_repeats if self.repeat_every_minutes else 0)
 
 
 class Escalation(Schema):
@@ -851,15 +884,24 @@ def _check_references(directory: Path, agencies: dict[str, Agency], routing: Rou
                     f"unknown agency '{agency_id}'",
                     f"define it in agencies.yaml or use a known id ({known})",
                 )
-            if "possible_match" in rule.match.decision and agencies[agency_id].kind not in POSSIBLE_MATCH_KINDS:
+            if "possible_match" in rule.match.decision and not possible_match_allowed(rule, agencies[agency_id].kind):
                 raise ConfigError(
                     routing_path,
                     f"rules[{i}].notify[{j}]",
                     f"rule '{rule.name}' would tell '{agency_id}' ({agencies[agency_id].kind}) of a possible match",
-                    "possible matches go only to emergency duty teams and the social worker, for a person to confirm: "
-                    "move the agency to a rule without possible_match in match.decision",
+                    "possible matches go to emergency duty teams and the social worker, for a person to confirm, and to "
+                    "the police only with match.priority: [high] or match.linked_by_circumstance: true: "
+                    "narrow the rule, or move the agency to a rule without possible_match in match.decision",
                 )
-        if not rule.notify and not rule.social_worker:
+        possible = "possible_match" in rule.match.decision
+        if rule.notify_police_force and possible and not possible_match_allowed(rule, "police"):
+            raise ConfigError(
+                routing_path,
+                f"rules[{i}].notify_police_force",
+                f"rule '{rule.name}' would tell the police of every possible match",
+                "give it match.priority: [high] or match.linked_by_circumstance: true",
+            )
+        if not rule.notify and not rule.social_worker and not rule.notify_police_force:
             raise ConfigError(
                 routing_path,
                 f"rules[{i}]",
@@ -877,6 +919,14 @@ def _check_references(directory: Path, agencies: dict[str, Agency], routing: Rou
                     f"'{authority}' is already in the area of '{other}'",
                     "list each local authority under one police force only",
                 )
+    for force, agency_id in routing.police_forces.items():
+        if agency_id not in agencies:
+            raise ConfigError(
+                routing_path,
+                f"police_forces.{force}",
+                f"unknown agency '{agency_id}'",
+                "define it in agencies.yaml or use a known id",
+            )
     for agency_id, agency in agencies.items():
         for k, contact in enumerate(agency.contacts):
             key = f"agencies.{agency_id}.contacts[{k}]"

@@ -10,16 +10,18 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from alerts.config import Config, EscalationChain
+from alerts.config import POSSIBLE_MATCH_KINDS, AgencyKind, Config, EscalationChain, EscalationStep
 from alerts.model import (
     Acknowledgement,
     AckVia,
     Alerted,
+    Decision,
     Incident,
     IncidentCommand,
     IncidentStatus,
     NotificationKind,
     PlacementEvent,
+    Priority,
     Recipient,
     RiskProfile,
 )
@@ -32,7 +34,8 @@ ESCALATABLE = (IncidentStatus.OPEN, IncidentStatus.ESCALATED)
 
 
 def due_step(incident: Incident, chain: EscalationChain | None, now: datetime) -> int:
-    """How many escalation steps should have fired by `now` (0 when none, or when acknowledged)."""
+    """How many escalation steps should have fired by `now` (0 when none, or when acknowledged); never
+    more than the chain's ceiling."""
     if chain is None or not chain.steps or incident.acknowledged or incident.status not in ESCALATABLE:
         return 0
     elapsed = now - incident.received_at
@@ -40,7 +43,33 @@ def due_step(incident: Incident, chain: EscalationChain | None, now: datetime) -
     if fired == len(chain.steps) and chain.repeat_every_minutes:
         since_last = elapsed - timedelta(minutes=chain.steps[-1].after_minutes)
         fired += int(since_last / timedelta(minutes=chain.repeat_every_minutes))
-    return fired
+    return min(fired, chain.ceiling)
+
+
+def _may_hear_of(incident: Incident, kind: AgencyKind) -> bool:
+    """Routing's rule for a possible match holds for escalation too: it never fans a possible match out."""
+    if incident.match.decision != Decision.POSSIBLE_MATCH:
+        return True
+    linked = incident.match.profile_id is None and bool(incident.match.links)
+    return kind in POSSIBLE_MATCH_KINDS or (kind == "police" and (incident.priority == Priority.HIGH or linked))
+
+
+def _step_targets(
+    incident: Incident, spec: EscalationStep, config: Config, now: datetime, why: str
+) -> tuple[list[Alerted], list[str]]:
+    """Everyone the step adds (nobody already alerted), and the agencies left out for a possible match."""
+    known = {(a.channel, a.recipient.address) for a in incident.alerted}
+    targets: list[Alerted] = []
+    left_out = []
+    for agency_id in spec.notify:
+        if not _may_hear_of(incident, config.agencies[agency_id].kind):
+            left_out.append(agency_id)
+            continue
+        for r in agency_routes(agency_id, spec.channels, config, now, why):
+            if (r.channel, r.recipient.address) not in known:
+                known.add((r.channel, r.recipient.address))
+                targets.append(Alerted(channel=r.channel, recipient=r.recipient))
+    return targets, left_out
 
 
 def escalate(
@@ -52,26 +81,39 @@ def escalate(
     renderer: Renderer,
     now: datetime,
 ) -> Outcome:
-    """Take escalation step `step` (1-based; beyond the chain, its last step repeats)."""
+    """Take escalation step `step` (1-based; beyond the chain, its last step repeats up to the ceiling)."""
     chain = config.escalation.chains.get(incident.priority)
-    if step <= incident.escalation_step or incident.acknowledged or incident.status not in ESCALATABLE or not chain:
+    if (
+        not chain
+        or step <= incident.escalation_step
+        or step > chain.ceiling
+        or incident.escalation_stopped
+        or incident.acknowledged
+        or incident.status not in ESCALATABLE
+    ):
         return Outcome("escalation_not_needed", incident)
     spec = chain.steps[min(step, len(chain.steps)) - 1]
     why = f"escalation step {step}"
-    targets = [
-        Alerted(channel=r.channel, recipient=r.recipient)
-        for agency_id in spec.notify
-        for r in agency_routes(agency_id, spec.channels, config, now, why)
-    ]
-    known = {(a.channel, a.recipient.address) for a in incident.alerted}
-    alerted = [*incident.alerted, *(t for t in targets if (t.channel, t.recipient.address) not in known)]
+    targets, left_out = _step_targets(incident, spec, config, now, why)
+    if targets:
+        what = f"not acknowledged: escalation step {step} to " + ", ".join(
+            f"{t.recipient.name} ({t.recipient.agency_id}) by {t.channel}" for t in targets
+        )
+    else:
+        what = f"not acknowledged: escalation step {step} adds nobody: everyone on it is already alerted"
+    if left_out:
+        what += f"; {', '.join(left_out)} not told of a possible match (a person confirms it first)"
+    stopped = step >= chain.ceiling
+    if stopped:
+        what += f"; escalation stopped at its ceiling (step {step} of {chain.ceiling}): nobody further is alerted automatically"
     escalated = with_entry(
         incident,
         now,
-        f"not acknowledged: escalation step {step} to {', '.join(spec.notify)}",
+        what,
         status=IncidentStatus.ESCALATED,
         escalation_step=step,
-        alerted=alerted,
+        escalation_stopped=stopped,
+        alerted=[*incident.alerted, *targets],
     )
     notes = notifications_for("escalation", escalated, event, profile, targets, renderer, now, variant=f"step{step}")
     return Outcome("escalated", escalated, [incident_record("escalated", escalated, now)], notes)

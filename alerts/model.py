@@ -278,6 +278,7 @@ class Incident(Strict):
     alerted: list[Alerted] = []
     acknowledgements: list[Acknowledgement] = []
     escalation_step: int = Field(default=0, description="escalation steps taken so far")
+    escalation_stopped: bool = Field(default=False, description="the chain reached its ceiling: no further automatic step")
     breached: bool = Field(default=False, description="the window ended before anyone acknowledged")
     timeline: list[TimelineEntry] = []
 

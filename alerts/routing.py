@@ -47,10 +47,11 @@ class Facts:
     priority: str
     placement_la: str
     responsible_la: str | None
-    forces: frozenset[str]
+    forces: tuple[str, ...]  # the placement's area's force, the responsible authority's, the profile's
     indicators: tuple[str, ...]  # ids of the vocabulary (indicators.yaml), in the profile's order
     near: frozenset[str]
     vocabulary: Indicators
+    linked: bool  # no profile of the child's own; linked to one by circumstance
 
     @staticmethod
     def of(incident: Incident, profile: RiskProfile | None, event: PlacementEvent | None, config: Config) -> Facts:
@@ -61,21 +62,25 @@ class Facts:
         }
         placement_la = _fold(incident.local_authority)
         responsible_la = _fold(profile.responsible_local_authority) if profile else None
-        forces = {_fold(profile.police_force)} if profile else set()
+        forces: dict[str, None] = {}
         for authority in (placement_la, responsible_la):
             if authority is not None and authority in area_of:
-                forces.add(_fold(area_of[authority]))
+                forces.setdefault(_fold(area_of[authority]))
+        if profile is not None:
+            forces.setdefault(_fold(profile.police_force))
         circumstances = event.circumstances if event is not None else None
         vocabulary = indicators_of(config.indicators)
+        match = incident.match
         return Facts(
-            decision=incident.match.decision.value,
+            decision=match.decision.value,
             priority=incident.priority.value,
             placement_la=placement_la,
             responsible_la=responsible_la,
-            forces=frozenset(forces),
+            forces=tuple(forces),
             indicators=vocabulary.of_profile(profile).ids,
             near=frozenset(circumstances.near) if circumstances else frozenset(),
             vocabulary=vocabulary,
+            linked=match.decision == Decision.POSSIBLE_MATCH and match.profile_id is None and bool(match.links),
         )
 
 
@@ -83,7 +88,7 @@ def explain_rule(rule: Rule, facts: Facts) -> list[str] | None:
     """The conditions of `rule` that hold, in words; None when any condition fails."""
     when, said = rule.match, []
 
-    def among(values: list[str] | None, actual: set[str] | frozenset[str]) -> list[str] | None:
+    def among(values: list[str] | None, actual: Collection[str]) -> list[str] | None:
         """[] when the condition is omitted; the matching values; None when it fails."""
         if values is None:
             return []
@@ -94,7 +99,12 @@ def explain_rule(rule: Rule, facts: Facts) -> list[str] | None:
         return None
     if when.decision != ["match"]:
         said.append(f"decision {facts.decision}")
-    checks: list[tuple[list[str] | None, set[str] | frozenset[str], str]] = [
+    if when.linked_by_circumstance is not None:
+        if when.linked_by_circumstance != facts.linked:
+            return None
+        if facts.linked:
+            said.append("linked by circumstance")
+    checks: list[tuple[list[str] | None, Collection[str], str]] = [
         (when.local_authority, {facts.placement_la, facts.responsible_la or ""}, "local authority"),
         (when.placement_local_authority, {facts.placement_la}, "placed in"),
         (when.responsible_local_authority, {facts.responsible_la or ""}, "responsible authority"),
@@ -181,6 +191,12 @@ def agency_routes(agency_id: str, channels: Sequence[str], config: Config, at: d
     return found.routes()
 
 
+def _force_desks(facts: Facts, config: Config) -> list[tuple[str, str]]:
+    """(agency, force) for the missing-person desk of each of the child's police forces (police_forces)."""
+    desks = {_fold(force): (agency_id, force) for force, agency_id in config.routing.police_forces.items()}
+    return list(dict.fromkeys(desks[force] for force in facts.forces if force in desks))
+
+
 def route(
     incident: Incident,
     profile: RiskProfile | None,
@@ -208,6 +224,8 @@ def route(
         reason = _rule_reason(rule, conditions)
         for agency_id in rule.notify:
             _add_agency(found, agency_id, rule.channels, config, at, reason, rule.name)
+        for agency_id, force in _force_desks(facts, config) if rule.notify_police_force else []:
+            _add_agency(found, agency_id, rule.channels, config, at, f"{reason}: the missing-person desk of {force}", rule.name)
         if rule.social_worker and profile is not None and profile.social_worker is not None:
             worker = profile.social_worker
             for channel in rule.channels:

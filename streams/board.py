@@ -76,6 +76,7 @@ def incident_json(view: IncidentView, now: datetime) -> dict[str, Any]:
         "deadline": incident.deadline.isoformat(),
         "seconds_left": round((incident.deadline - now).total_seconds()),
         "escalation_step": incident.escalation_step,
+        "escalation_stopped": incident.escalation_stopped,
         "recipients": [row.__dict__ for row in rows(view)],
         "acknowledgements": [
             {"name": a.by.name, "agency_id": a.by.agency_id, "via": a.via, "at": a.at.isoformat()}

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from alerts.config import Config, load_config
+from alerts.coverage import coverage_gaps
 from alerts.errors import ConfigError, RejectedInput
 from alerts.intake import parse_event
 from alerts.model import MODELS_FOR_SCHEMA
@@ -63,6 +64,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from streams.connection import ensure_topics
 
     config = _config(args)
+    for gap in coverage_gaps(config):  # the same warnings as check-config: the worker starts regardless
+        logging.getLogger("crucial.config").warning("routing coverage: %s", gap)
     ensure_topics(config)
     # One series per counter, not two: the *_created twins double what Prometheus stores for nothing.
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -165,6 +168,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = _config(args)
     rules = len(config.routing.rules)
     print(f"{config.directory}: OK — {len(config.agencies)} agencies, {rules} routing rules")
+    for gap in coverage_gaps(config):  # warnings, not errors: the worker starts and logs them too
+        print(f"warning: {gap}")
     return 0
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from alerts.config import load_config
+from alerts.coverage import coverage_table
 from alerts.errors import RejectedInput
 from alerts.intake import parse_event, parse_profile
 from alerts.matching import ProfileIndex
@@ -43,10 +44,19 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--event", required=True, help="a placement event as JSON (a file, or - for stdin)")
+    parser.add_argument("--event", help="a placement event as JSON (a file, or - for stdin)")
+    parser.add_argument(
+        "--explain-coverage",
+        action="store_true",
+        help="instead: per placement area and priority, which agencies a match and a possible match alert "
+        "(a Markdown table; docs/routing.md holds the shipped config's)",
+    )
     parser.add_argument("--profiles", help="risk profiles as JSON Lines to match against (default: none)")
     parser.add_argument(
-        "--at", type=_moment, help="the moment the report is received, ISO 8601 with a zone (default: the event's reported_at)"
+        "--at",
+        type=_moment,
+        help="the moment the report is received, ISO 8601 with a zone: it picks who is on call (default: the event's "
+        "reported_at)",
     )
     parser.add_argument("--messages", action="store_true", help="also print each rendered message once")
     parser.add_argument("--json", action="store_true", help="print the routes as JSON")
@@ -71,6 +81,12 @@ def _load_profiles(source: str | None, index: ProfileIndex) -> int:
 
 def cmd_route(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    if args.explain_coverage:
+        print(coverage_table(config))
+        return 0
+    if args.event is None:
+        print("crucial route: give --event FILE (or --explain-coverage)", file=sys.stderr)
+        return 2
     text = sys.stdin.read() if args.event == "-" else Path(args.event).read_text(encoding="utf-8")
     try:
         event = parse_event(text)

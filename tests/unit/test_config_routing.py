@@ -59,10 +59,11 @@ CASES: list[tuple[str, str, Edit, str]] = [
     (
         "routing.yaml",
         "possible match to the police",
-        lambda d: d["rules"][7]["match"].update(decision=["match", "possible_match"]),
-        "routing.yaml: rules[7].notify[0]: rule 'Met North West BCU' would tell 'met-nw-bcu' (police) of a possible match — "
-        "possible matches go only to emergency duty teams and the social worker, for a person to confirm: "
-        "move the agency to a rule without possible_match in match.decision",
+        lambda d: d["rules"][11]["match"].update(decision=["match", "possible_match"]),
+        "routing.yaml: rules[11].notify[0]: rule 'Met North West BCU' would tell 'met-nw-bcu' (police) of a possible match — "
+        "possible matches go to emergency duty teams and the social worker, for a person to confirm, and to "
+        "the police only with match.priority: [high] or match.linked_by_circumstance: true: "
+        "narrow the rule, or move the agency to a rule without possible_match in match.decision",
     ),
     (
         "routing.yaml",
@@ -80,8 +81,8 @@ CASES: list[tuple[str, str, Edit, str]] = [
     (
         "routing.yaml",
         "unknown place near",
-        lambda d: d["rules"][15]["match"].update(near=["harbour"]),
-        "routing.yaml: rules[15].match.near[0]: Input should be 'port', 'airport', 'coach_station' or 'railway_station' — "
+        lambda d: d["rules"][21]["match"].update(near=["harbour"]),
+        "routing.yaml: rules[21].match.near[0]: Input should be 'port', 'airport', 'coach_station' or 'railway_station' — "
         "use one of the values listed",
     ),
     (
@@ -187,8 +188,8 @@ def test_invalid_routing_config_names_file_key_and_fix(
 
 def test_the_case_indexes_still_point_at_the_rules_they_describe() -> None:
     rules = yaml.safe_load((REPO / "config" / "routing.yaml").read_text())["rules"]
-    assert rules[7]["name"] == "Met North West BCU"
-    assert "near" in rules[15]["match"]
+    assert rules[11]["name"] == "Met North West BCU"
+    assert "near" in rules[21]["match"]
 
 
 def test_numbers_are_held_in_e164_however_they_are_written(config_dir: Path) -> None:

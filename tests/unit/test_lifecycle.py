@@ -59,7 +59,8 @@ def test_escalation_notifies_the_step_and_is_taken_once(config: Config, opened: 
     assert outcome.label == "escalated"
     escalated = outcome.open_incident
     assert escalated is not None and escalated.status == IncidentStatus.ESCALATED and escalated.escalation_step == 1
-    assert {(n.recipient.agency_id, n.kind) for n in outcome.notifications} == {("met-police-mispers", "escalation")}
+    # The hub was alerted at opening (high risk): step 1 adds the duty officer only.
+    assert {(n.recipient.agency_id, n.kind) for n in outcome.notifications} == {("met-duty-officer", "escalation")}
     assert "ESCALATION" in next(n for n in outcome.notifications if n.channel == "sms").message.text
     again = escalate(escalated, 1, event, None, config, RENDERER, at + timedelta(seconds=15))
     assert again.label == "escalation_not_needed" and again.notifications == []
@@ -124,3 +125,62 @@ def test_a_failed_sms_after_the_handover_falls_back_to_the_sergeant_now_on_duty(
     assert (on_duty.person.name, "sms") not in {(n.recipient.name, n.channel) for n in again.notifications}, (
         "someone already alerted is not alerted again: the next in the order is"
     )
+
+
+# --- escalation: new tiers only, a ceiling, and a possible match stays possible ------------------------
+
+
+def test_escalation_never_re_alerts_someone_already_alerted(config: Config, opened: tuple[Incident, PlacementEvent]) -> None:
+    incident, event = opened
+    alerted = {(a.channel, a.recipient.address) for a in incident.alerted}
+    current = incident
+    for step in (1, 2):
+        outcome = escalate(current, step, event, None, config, RENDERER, NOW + timedelta(minutes=5 * step + 10))
+        assert outcome.label == "escalated" and outcome.open_incident is not None
+        sent = {(n.channel, n.recipient.address) for n in outcome.notifications}
+        assert not sent & alerted, f"step {step} re-alerted {sorted(sent & alerted)}"
+        alerted |= sent
+        current = outcome.open_incident
+
+
+def test_escalation_stops_at_its_ceiling_and_says_so(config: Config, opened: tuple[Incident, PlacementEvent]) -> None:
+    incident, event = opened
+    chain = config.escalation.chains[Priority.HIGH]
+    ceiling = len(chain.steps) + chain.max_repeats
+    far = NOW + timedelta(hours=6)
+    assert due_step(incident, chain, far) == ceiling, "no step beyond the ceiling, however long nobody answers"
+    current = incident
+    for step in range(1, ceiling + 1):
+        outcome = escalate(current, step, event, None, config, RENDERER, NOW + timedelta(minutes=15 * step))
+        assert outcome.open_incident is not None
+        current = outcome.open_incident
+    assert current.escalation_stopped
+    assert "escalation stopped at its ceiling" in current.timeline[-1].what
+    assert not [c for c in commands_due([current], config, far) if c.command == "escalate"]
+    from alerts.directory import IncidentView
+    from streams.board import incident_json  # the board shows it
+
+    assert incident_json(IncidentView(current), far)["escalation_stopped"] is True
+
+
+def test_a_possible_match_escalates_as_possible_and_only_to_whom_a_possible_match_may_go(config: Config) -> None:
+    index = ProfileIndex()
+    for row in sample_profiles():
+        index.upsert(parse_profile(json.dumps(row)))
+    data = make_event(now=NOW, child_reference="HAR-2026-7777", given_names="Minh", family_name="Tranh")
+    data["child"]["date_of_birth"] = {"value": "2010-06-01", "estimated": True}
+    ev = parse_event(json.dumps(data))
+    opened = triage(ev, open_incident=None, index=index, config=config, renderer=RENDERER, now=NOW)
+    incident = opened.open_incident
+    assert incident is not None and incident.match.decision.value == "possible_match", incident and incident.match
+    current = incident
+    for step in (1, 2):
+        outcome = escalate(current, step, ev, None, config, RENDERER, NOW + timedelta(minutes=15 * step))
+        assert outcome.open_incident is not None
+        current = outcome.open_incident
+        for note in outcome.notifications:
+            kind = config.agencies[note.recipient.agency_id].kind if note.recipient.agency_id in config.agencies else "social"
+            assert kind in ("emergency_duty_team", "police"), note.recipient.agency_id
+            text = note.message.text
+            assert "POSSIBLE" in text.upper() and "matches a trafficking-risk profile" not in text
+    assert any("not told of a possible match" in entry.what for entry in current.timeline)

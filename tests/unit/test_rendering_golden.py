@@ -125,3 +125,23 @@ def test_sms_golden_ucs2_place_that_would_overflow() -> None:
     text, cost = renderer(max_segments=1, include_full_name=True).fit_sms(facts)
     check_golden("messages/alert.sms.one-segment.txt", f"{text}\n")
     assert cost.segments == 1
+
+
+def test_escalation_of_a_possible_match_golden_says_possible_on_every_channel() -> None:
+    facts = golden_facts("escalation")
+    possible = facts.incident.match.model_copy(update={"decision": Decision.POSSIBLE_MATCH, "score": 0.72})
+    facts = MessageFacts(
+        kind="escalation",
+        incident=facts.incident.model_copy(update={"match": possible}),
+        event=facts.event,
+        profile=facts.profile,
+    )
+    sms = renderer().render(facts, "sms")
+    check_golden("messages/escalation.possible_match.sms.txt", f"{sms.text}\n")
+    email = renderer(ack_url="https://crucial.example/ack/{reference}").render(facts, "email")
+    assert email.html is not None
+    check_golden("messages/escalation.possible_match.email.txt", f"Subject: {email.subject}\n\n{email.text}")
+    check_golden("messages/escalation.possible_match.email.html", email.html if email.html.endswith("\n") else email.html + "\n")
+    for text in (sms.text, email.subject, email.text, email.html):
+        assert "POSSIBLE" in text.upper()
+    assert "matches a trafficking-risk profile" not in sms.text and "NOT YET CONFIRMED" in sms.text

@@ -111,7 +111,8 @@ def test_each_recipient_once_per_agency_address_and_channel_in_a_stable_order(co
 
 
 def test_possible_match_goes_only_to_the_emergency_duty_teams_and_the_social_worker(config: Config) -> None:
-    routes = routes_for(config, prof=profile(), decision=Decision.POSSIBLE_MATCH)
+    # Below high priority (high also reaches the police desk: tests/unit/test_routing_coverage.py).
+    routes = routes_for(config, prof=profile(), decision=Decision.POSSIBLE_MATCH, priority=Priority.MEDIUM)
     assert agencies(routes) == {"harrow-edt", "brent-edt", SOCIAL_WORKER}
     assert all(config.agencies[a].kind == "emergency_duty_team" for a in agencies(routes) - {SOCIAL_WORKER})
     assert all("decision possible_match" in r.why for r in routes)
@@ -126,7 +127,7 @@ def test_a_child_without_a_profile_is_routed_on_the_placement_alone(config: Conf
     # No responsible authority, indicators or social worker; the police force area comes from the placement.
     assert agencies(routes) == {"harrow-edt", "met-nw-bcu", "met-police-mispers", "border-force-national"}
     hub = next(r for r in routes if r.recipient.agency_id == "met-police-mispers")
-    assert "police force area Metropolitan Police Service" in hub.why
+    assert "the missing-person desk of Metropolitan Police Service" in hub.why
 
 
 def test_low_priority_does_not_reach_the_police(config: Config) -> None:
@@ -157,7 +158,9 @@ def test_city_of_london_police_by_the_profiles_force(config: Config) -> None:
 def test_why_says_which_conditions_held_and_gathers_every_rule(config: Config) -> None:
     routes = routes_for(config, prof=profile())
     nw = next(r for r in routes if r.recipient.agency_id == "met-nw-bcu" and r.channel == "sms")
-    assert nw.why.startswith("rule 'Met North West BCU' (placed in Harrow; priority high) — on-call missing persons sergeant:")
+    assert nw.why.startswith(
+        "rule 'Met North West BCU' (local authority Brent, Harrow; priority high) — on-call missing persons sergeant:"
+    )
     assert nw.rules == ("Met North West BCU",)
     worker = next(r for r in routes if r.recipient.agency_id == SOCIAL_WORKER and r.channel == "sms")
     assert "the child's social worker" in worker.why

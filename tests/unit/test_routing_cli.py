@@ -31,7 +31,7 @@ def test_route_explains_who_is_alerted_and_why(capsys: pytest.CaptureFixture[str
     # The routing decision is golden; the match and grade lines above it belong to matching/grading.
     routes = lines[next(i for i, line in enumerate(lines) if "notification(s) to" in line) :]
     check_golden("route/golden-event.txt", "\n".join(routes) + "\n")
-    assert "why: rule 'Met North West BCU' (placed in Harrow; priority high)" in out
+    assert "why: rule 'Met North West BCU' (local authority Brent, Harrow; priority high)" in out
 
 
 def test_route_prints_each_message_once(capsys: pytest.CaptureFixture[str]) -> None:
