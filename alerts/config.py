@@ -630,7 +630,9 @@ class GradeWhen(Schema):
     age_at_least: Annotated[int, Field(ge=0, le=26)] | None = None
     local_time: GradeTime | None = Field(default=None, description="last seen between these times")
     accompanied_by: RiskWords | None = Field(
-        default=None, description="any of these words in circumstances.accompanied_by (case-insensitive)"
+        default=None,
+        description="any of these phrases in circumstances.accompanied_by, as whole words and not negated "
+        "(alerts/phrases.py: 'not a stranger' is not 'stranger')",
     )
     vehicle: bool | None = Field(default=None, description="a vehicle is mentioned in the report")
     near: Annotated[list[Near], Field(min_length=1)] | None = None

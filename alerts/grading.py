@@ -14,9 +14,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from alerts.config import GradeWhen, Grading
-from alerts.identity import fold
 from alerts.indicators import Indicators, indicators_of
 from alerts.model import MatchResult, PlacementEvent, Priority, RiskProfile
+from alerts.phrases import any_phrase
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class _Facts:
     age_estimated: bool
     local_minutes: int | None
     local_time: str
-    accompanied: set[str]
+    companions: list[str]  # circumstances.accompanied_by, as the carer wrote it
     vehicle: bool
     near: list[str]
     hours_since_placement: float | None
@@ -54,7 +54,7 @@ class _Facts:
             age_estimated=bool(dob and (dob.estimated or dob.earliest or dob.latest)),
             local_minutes=local.hour * 60 + local.minute if c is not None else None,
             local_time=local.strftime("%H:%M"),
-            accompanied={word for text in (c.accompanied_by if c else []) for word in fold(text).split()},
+            companions=list(c.accompanied_by) if c else [],
             vehicle=bool(c and c.vehicles),
             near=list(c.near) if c else [],
             hours_since_placement=(seen - placed).total_seconds() / 3600 if placed is not None and c is not None else None,
@@ -94,9 +94,7 @@ def _holds(when: GradeWhen, facts: _Facts) -> list[str] | None:
         inside = start <= now < end if start < end else (now >= start or now < end)
         if not inside:
             return None
-    if when.accompanied_by is not None and not any(
-        set(fold(w).split()) <= facts.accompanied for w in when.accompanied_by if fold(w)
-    ):
+    if when.accompanied_by is not None and not any_phrase(facts.companions, when.accompanied_by):
         return None
     if when.vehicle is not None and when.vehicle != facts.vehicle:
         return None
@@ -111,6 +109,10 @@ def _holds(when: GradeWhen, facts: _Facts) -> list[str] | None:
     if when.linked_risk is not None and not any(link.risk_level in when.linked_risk for link in facts.match.links):
         return None
     return matched
+
+
+def _with_article(place: str) -> str:
+    return f"{'an' if place[:1] in 'aeiou' else 'a'} {place}"
 
 
 def _labels(facts: _Facts) -> list[str]:
@@ -134,7 +136,7 @@ def _reason(template: str, facts: _Facts, matched: list[str], when: GradeWhen) -
         indicators=", ".join(matched or _labels(facts)) or "none recorded",
         age=age,
         local_time=facts.local_time,
-        near=", ".join(n.replace("_", " ") for n in facts.near) or "nowhere recorded",
+        near=", ".join(_with_article(n.replace("_", " ")) for n in facts.near) or "nowhere recorded",
         hours_since_placement="unknown" if hours is None else f"{hours:.0f}",
         episodes=facts.episodes,
         linked="; ".join(f"{pid} ({', '.join(kinds)})" for pid, kinds in by_profile.items()) or "none",

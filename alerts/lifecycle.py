@@ -31,6 +31,20 @@ from alerts.routing import SOCIAL_WORKER, Route, agency_routes, fallback
 from alerts.triage import Outcome, incident_record, notifications_for, with_entry
 
 ESCALATABLE = (IncidentStatus.OPEN, IncidentStatus.ESCALATED)
+# Failure reasons (alerts.channels.reasons; spelt here to keep the domain free of the provider
+# packages) that say the address itself is wrong for the channel, not merely unreachable now: nothing
+# more — no update, no stand-down — is sent there.
+ADDRESS_INVALID = frozenset(
+    {
+        "invalid_number",
+        "unsubscribed",
+        "landline",
+        "unknown_destination",
+        "recipient_rejected",
+        "invalid_address",
+        "domain_not_allowed",
+    }
+)
 
 
 def due_step(incident: Incident, chain: EscalationChain | None, now: datetime) -> int:
@@ -216,7 +230,11 @@ def fall_back(
         what = failure + "; already alerted by " + ", ".join(sorted({r.channel for r in already}))
     else:
         what = failure + "; no fallback — reported"
-    updated = with_entry(incident, now, what, alerted=[*incident.alerted, *targets])
+    unreachable = list(incident.unreachable)
+    if reason in ADDRESS_INVALID and not any(u.channel == channel and u.recipient == failed for u in unreachable):
+        unreachable.append(Alerted(channel=channel, recipient=failed))
+        what += f"; {failed.name}'s {channel} address is known to be invalid: nothing more is sent there"
+    updated = with_entry(incident, now, what, alerted=[*incident.alerted, *targets], unreachable=unreachable)
     notes = notifications_for(kind, updated, event, profile, targets, renderer, now, variant=f"fallback:{kind}")
     return Outcome("fell_back" if targets else "no_fallback", updated, [incident_record("updated", updated, now)], notes)
 

@@ -276,6 +276,9 @@ class Incident(Strict):
     received_at: AwareDatetime
     deadline: AwareDatetime
     alerted: list[Alerted] = []
+    unreachable: list[Alerted] = Field(
+        default=[], description="alerted addresses a delivery showed invalid for their channel: nothing more is sent there"
+    )
     acknowledgements: list[Acknowledgement] = []
     escalation_step: int = Field(default=0, description="escalation steps taken so far")
     escalation_stopped: bool = Field(default=False, description="the chain reached its ceiling: no further automatic step")

@@ -23,6 +23,7 @@ value that reaches a header or an SMS is reduced to one line.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,8 +67,9 @@ AckLinks = Callable[[Incident, Recipient], str]
 
 
 def _one_line(value: object) -> str:
-    # Headers and SMS lines must never carry a line break from user input.
-    return " ".join(str(value).split())
+    # Headers and SMS lines must never carry a line break from user input; NFC so that a decomposed
+    # "ề" (e + two combining marks) is one character, as GSM-7 spelling and segment counts expect.
+    return unicodedata.normalize("NFC", " ".join(str(value).split()))
 
 
 class Renderer:
@@ -125,7 +127,9 @@ class Renderer:
         dob = child.date_of_birth
         age = None
         if dob is not None:
-            age = f"{dob.age_on(incident.last_seen_at.date())}{' (est.)' if dob.estimated else ''}"
+            # On the London date, as grading reads it: at 00:30 BST on a birthday the child is a year older.
+            local_day = incident.last_seen_at.astimezone(self.zone).date()
+            age = f"{dob.age_on(local_day)}{' (est.)' if dob.estimated else ''}"
         circumstances = event.circumstances
         ack_url = None
         if self.ack_links is not None and facts.recipient is not None:
@@ -180,7 +184,7 @@ class Renderer:
 
         def render(dropped: frozenset[str], where: str | None, gsm: bool, by_email: bool = False) -> tuple[str, SmsCost]:
             keep: Callable[[str], bool] = lambda part: part not in dropped  # noqa: E731
-            text = _one_line(template.render({**ctx, "keep": keep, "place": where, "place_by_email": by_email}))
+            text = _one_line(template.render({**ctx, "keep": keep, "place": where, "place_by_email": by_email}))  # NFC
             if gsm:
                 text = to_gsm7(text)[0]
             text = text.replace("....", "...")  # a shortened place before a full stop

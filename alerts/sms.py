@@ -109,7 +109,8 @@ class SmsCost:
 
 
 def sms_cost(text: str) -> SmsCost:
-    """Encoding, length in septets (GSM-7) or UTF-16 code units (UCS-2), and the number of segments."""
+    """Encoding, length in septets (GSM-7) or UTF-16 code units (UCS-2), and the number of segments, of
+    `text` as given (the renderer sends NFC; a decomposed text costs more, and that is what it costs)."""
     encoding: Encoding = "GSM-7" if is_gsm7(text) else "UCS-2"
     units = _units(text, encoding)
     total = sum(units)
@@ -135,7 +136,7 @@ def _spell(ch: str) -> str | None:
 def to_gsm7(text: str) -> tuple[str, bool]:
     """The text spelled in GSM-7, and whether that spelling is faithful (no character had to become '?')."""
     out, faithful = [], True
-    for ch in text:
+    for ch in unicodedata.normalize("NFC", text):  # a decomposed letter is one letter, not base + "?"
         spelled = _spell(ch)
         if spelled is None:
             faithful = False

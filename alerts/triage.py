@@ -124,12 +124,18 @@ def triage(
     if open_incident is None:
         return Outcome("no_open_incident", None)
     profile = index.get(open_incident.match.profile_id or "")
+    # Addresses a delivery showed invalid get nothing more (the same person on another channel still does).
+    reachable = [a for a in open_incident.alerted if a not in open_incident.unreachable]
+    skipped = len(open_incident.alerted) - len(reachable)
+    skipping = f" (skipping {skipped} address(es) known to be invalid)" if skipped else ""
     if event.type == "returned":
-        resolved = with_entry(open_incident, now, "child returned to placement: stand down", status=IncidentStatus.RESOLVED)
-        notes = notifications_for("stand_down", resolved, event, profile, resolved.alerted, renderer, now)
+        resolved = with_entry(
+            open_incident, now, f"child returned to placement: stand down{skipping}", status=IncidentStatus.RESOLVED
+        )
+        notes = notifications_for("stand_down", resolved, event, profile, reachable, renderer, now)
         return Outcome("resolved", None, [incident_record("resolved", resolved, now)], notes)
-    updated = with_entry(open_incident, now, f"update {event.event_id} from the placement")
-    notes = notifications_for("update", updated, event, profile, updated.alerted, renderer, now)
+    updated = with_entry(open_incident, now, f"update {event.event_id} from the placement{skipping}")
+    notes = notifications_for("update", updated, event, profile, reachable, renderer, now)
     return Outcome("updated", updated, [incident_record("updated", updated, now)], notes)
 
 

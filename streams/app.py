@@ -298,11 +298,14 @@ def create_app(
     async def send(note: Notification, previous: DeliveryRecord | None) -> None:
         sender = channel_senders[note.channel]
         attempts_before = previous.attempts if previous else 0
+        retry_reason: list[str] = []  # why the previous attempt failed: the audit record says why it retried
 
         async def on_attempt(attempt: int) -> None:
-            await record(note, "intent", attempts_before + attempt)  # before every provider call
+            reason = {"reason": retry_reason[-1], "retryable": True} if retry_reason else {}
+            await record(note, "intent", attempts_before + attempt, **reason)  # before every provider call
 
         async def on_retry(attempt: int, error: DeliveryError, pause_s: float) -> None:
+            retry_reason.append(error.reason)
             metrics.RETRIES.labels(note.channel, error.reason).inc()
             log.warning(
                 "%s %s to %s: %s; retry in %.1f s",

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from alerts.audit import format_audit
+from alerts.audit import audit_record, format_audit, format_markdown
 from alerts.config import Config, load_config
 from alerts.model import DeliveryRecord, IncidentRecord
 
@@ -46,23 +46,32 @@ def incident_history(config: Config, reference: str) -> tuple[list[IncidentRecor
 def cmd_incident_show(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     records, deliveries = incident_history(config, args.reference)
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "records": [r.model_dump(mode="json") for r in records],
-                    "deliveries": [d.model_dump(mode="json") for d in deliveries],
-                }
-            )
-        )
+    timezone = config.settings.timezone
+    fmt = "raw" if args.json else args.format
+    if fmt == "raw":
+        raw = {
+            "records": [r.model_dump(mode="json") for r in records],
+            "deliveries": [d.model_dump(mode="json") for d in deliveries],
+        }
+        print(json.dumps(raw))
+    elif fmt == "json":
+        print(json.dumps(audit_record(records, deliveries), indent=2, ensure_ascii=False))
+    elif fmt == "md":
+        print(format_markdown(records, deliveries, timezone))
     else:
-        print(format_audit(records, deliveries, config.settings.timezone))
+        print(format_audit(records, deliveries, timezone))
     return 0 if records else 1
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     incident = sub.add_parser("incident", parents=[common], help="incidents").add_subparsers(dest="action", required=True)
-    show = incident.add_parser("show", parents=[common], help="an incident's whole timeline, from the topics")
+    show = incident.add_parser("show", parents=[common], help="an incident's whole timeline, per person, from the topics")
     show.add_argument("reference", help="e.g. CH-4K7QX2")
-    show.add_argument("--json", action="store_true", help="the raw records instead of text")
+    show.add_argument(
+        "--format",
+        choices=["text", "md", "json"],
+        default="text",
+        help="text (default); md: a Markdown record for a serious case review; json: the same, structured",
+    )
+    show.add_argument("--json", action="store_true", help="the raw topic records instead (incidents and deliveries)")
     show.set_defaults(func=cmd_incident_show)

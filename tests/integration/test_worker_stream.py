@@ -160,7 +160,21 @@ def test_incident_show_prints_the_whole_timeline_from_the_topics(
     changes = shown.split("changes:")[1].split("timeline:")[0]
     assert changes.index("opened") < changes.index("resolved")
     assert "child returned to placement: stand down" in shown
-    deliveries = shown.split("deliveries:")[1]
-    assert "alert" in deliveries and "stand_down" in deliveries and "accepted" in deliveries
+    people = shown.split("people alerted:")[1]
+    assert "alert" in people and "stand_down" in people and "accepted" in people and "attempt 1" in people
     assert "Tran" not in shown.split("match:")[0], "the header names no child (the match explanation may)"
     assert main(["incident", "show", "CH-ZZZZZZ", "--config", str(worker.config_dir)]) == 1
+    capsys.readouterr()
+
+    # The serious-case-review record: per person, every attempt with its number, state and time.
+    assert main(["incident", "show", incident["reference"], "--config", str(worker.config_dir), "--format", "json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert {p["agency_id"] for p in record["people"]} == {a["recipient"]["agency_id"] for a in incident["alerted"]}
+    for person in record["people"]:
+        kinds = {s["kind"] for s in person["steps"]}
+        assert {"alert", "stand_down"} <= kinds, person["name"]
+        assert all(s["attempt"] >= 1 for s in person["steps"])
+    assert main(["incident", "show", incident["reference"], "--config", str(worker.config_dir), "--format", "md"]) == 0
+    md = capsys.readouterr().out
+    assert md.startswith(f"# Incident {incident['reference']}") and "## People alerted" in md
+    assert f"### {incident['alerted'][0]['recipient']['name']} — " in md

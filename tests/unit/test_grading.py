@@ -154,3 +154,32 @@ def test_an_unlinked_child_without_a_profile_opens_nothing(risk: Risk) -> None:
         index.upsert(parse_profile(json.dumps(p)))
     assessed = assess(event(seen=AFTERNOON, dob="2010-01-01"), index, risk)
     assert (assessed.opens_incident, assessed.match.decision, assessed.profile) == (False, Decision.NO_MATCH, None)
+
+
+# --- issue 17: phrase rules with negations; "an airport" ---------------------------------------------
+
+
+def unknown_adult(risk: Risk, companion: str) -> bool:
+    _, reasons = grade(event(seen=AFTERNOON, dob="2010-01-01", accompanied_by=[companion]), flagged("low"), MATCHED, risk.grading)
+    return "left with an unknown adult" in reasons
+
+
+@pytest.mark.parametrize(
+    ("companion", "unknown"),
+    [
+        ("his brother Tom (not a stranger)", False),
+        ("a man staff did not recognise", True),
+        ("an older man in a grey car", True),
+        ("her key worker, no strangers", False),
+        ("woman in her 30s, not known to staff", True),
+        ("her mum", False),
+    ],
+)
+def test_left_with_an_unknown_adult_reads_phrases_and_negations(risk: Risk, companion: str, unknown: bool) -> None:
+    assert unknown_adult(risk, companion) is unknown
+
+
+@pytest.mark.parametrize(("near", "said"), [("airport", "an airport"), ("port", "a port"), ("coach_station", "a coach station")])
+def test_near_says_a_or_an(risk: Risk, near: str, said: str) -> None:
+    _, reasons = grade(event(seen=AFTERNOON, dob="2010-01-01", near=[near]), flagged("low"), MATCHED, risk.grading)
+    assert f"last seen near {said}" in reasons

@@ -184,3 +184,35 @@ def test_a_possible_match_escalates_as_possible_and_only_to_whom_a_possible_matc
             text = note.message.text
             assert "POSSIBLE" in text.upper() and "matches a trafficking-risk profile" not in text
     assert any("not told of a possible match" in entry.what for entry in current.timeline)
+
+
+def test_a_stand_down_skips_addresses_known_to_be_invalid(config: Config, opened: tuple[Incident, PlacementEvent]) -> None:
+    from alerts.lifecycle import fall_back
+
+    incident, event = opened
+    edt = next(a.recipient for a in incident.alerted if a.recipient.agency_id == "harrow-edt" and a.channel == "sms")
+    failed = fall_back(incident, edt, "sms", "alert", "invalid_number", event, None, config, RENDERER, NOW + timedelta(minutes=1))
+    assert failed.open_incident is not None
+    index = ProfileIndex()
+    returned = parse_event(
+        json.dumps(make_event(type="returned", now=NOW + timedelta(minutes=20), child_reference="HAR-2026-0192"))
+    )
+    outcome = triage(
+        returned,
+        open_incident=failed.open_incident,
+        index=index,
+        config=config,
+        renderer=RENDERER,
+        now=NOW + timedelta(minutes=20),
+    )
+    sent = {(n.channel, n.recipient.address) for n in outcome.notifications}
+    assert ("sms", edt.address) not in sent, "a number known to be invalid is not texted again"
+    assert ("email", "edt@harrow.gov.example") in sent, "the same team by another channel still is"
+    assert "known to be invalid" in outcome.records[-1].incident.timeline[-1].what
+
+
+def test_the_invalid_address_reasons_are_reasons_the_channels_raise() -> None:
+    from alerts.channels.reasons import ALL
+    from alerts.lifecycle import ADDRESS_INVALID
+
+    assert ADDRESS_INVALID <= ALL

@@ -279,3 +279,33 @@ def test_any_place_fits_and_keeps_the_reference_and_the_ack(place: str, kind: No
     assert "CH-R3ND3R" in text
     if kind != "stand_down":
         assert text.endswith("Reply ACK CH-R3ND3R")
+
+
+# --- issue 17: the age on the local date; decomposed Unicode ------------------------------------------
+
+
+def test_the_sms_age_is_on_the_london_date_of_last_seen() -> None:
+    # 00:30 BST on 15 June 2027 is 23:30 UTC on 14 June: her 13th birthday in London.
+    data = json.loads((INPUT / "event.json").read_text())
+    data["child"]["date_of_birth"] = {"value": "2014-06-15"}
+    data["circumstances"]["last_seen_at"] = data["occurred_at"] = "2027-06-14T23:30:00Z"
+    data["reported_at"] = "2027-06-14T23:40:00Z"
+    event = parse_event(json.dumps(data))
+    text = renderer().render(facts("alert", event=event), "sms").text
+    assert "aged 13, female" in text
+    email = renderer().render(facts("alert", event=event), "email").text
+    assert "Age: 13;" in email
+
+
+@pytest.mark.parametrize("kind", ["alert", "escalation", "possible_match"])
+def test_decomposed_vietnamese_is_normalised_before_encoding_and_keeps_the_deadline(kind: NotificationKind) -> None:
+    import unicodedata
+
+    place = "Bến xe Mỹ Đình, cổng phía Nam"
+    composed = renderer().fit_sms(facts(kind, event=load_event(last_seen_place=unicodedata.normalize("NFC", place))))
+    decomposed = renderer().fit_sms(facts(kind, event=load_event(last_seen_place=unicodedata.normalize("NFD", place))))
+    assert decomposed == composed, "NFD and NFC of the same text are the same message"
+    text, cost = decomposed
+    assert unicodedata.is_normalized("NFC", text)
+    assert cost.segments <= 3 and "Crucial hour ends" in text, "the deadline is kept"
+    assert "?" not in text
