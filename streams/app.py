@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 import faust
 from aiokafka import ConsumerRecord
-from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import EventT, StreamT
 from prometheus_client import CollectorRegistry
 
@@ -149,8 +148,9 @@ def create_app(
     for collector in metrics.ALL:
         registry.register(collector)
     registry.register(metrics.IncidentGauges(lambda: [view.incident for view in directory.open()], clock))
-    if not in_memory:
-        setup_prometheus_sensors(app, registry=registry, name_prefix="crucial_faust")
+    if not in_memory:  # faust's sensor on a registry of its own, served in seconds on our /metrics
+        app.monitor = metrics.faust_monitor(registry)
+        metrics.serve_metrics(app, registry)
 
     # Placement events and incident commands share a key (the child's reference) and partition count,
     # so one agent, the single writer of each child's incident, reads both.

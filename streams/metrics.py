@@ -15,8 +15,11 @@ Two kinds of collector live here:
   from a source the app supplies and computes the counts, the oldest unacknowledged age and the least
   time left. Nothing needs to set them, and time left is exact at scrape time without a timer.
 
-Faust's own sensor (`setup_prometheus_sensors(..., name_prefix="crucial_faust")`) adds consumer and
-producer metrics to the same registry; it has no lag metric, so the rules derive lag as
+Faust's own sensor (its PrometheusMonitor, metrics prefixed `crucial_faust`) keeps consumer and
+producer metrics on a registry of its own, served beside ours through `FaustInSeconds` (`faust_monitor`): faust observes
+its latencies in milliseconds under names without a unit (`crucial_faust_producer_send_latency`) or
+with `_ms`, which `promtool check metrics` refuses; the collector serves them as `..._seconds`, values
+and bucket bounds divided by 1000, and everything else as it is. Faust has no lag metric, so the rules derive lag as
 `crucial_faust_topic_partition_end_offset - crucial_faust_topic_partition_offset_commited`.
 """
 
@@ -25,10 +28,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import CollectorRegistry
+from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
+
+if TYPE_CHECKING:
+    import faust
 
 from alerts.model import IncidentStatus, Priority
 
@@ -291,3 +300,58 @@ class IncidentGauges:
             for (state, priority), deadline in least.items():
                 left.add_metric([state.value, priority.value], (deadline - now).total_seconds())
         yield from (count, age, left)
+
+
+class FaustInSeconds:
+    """Faust's sensor metrics (on their own registry) with its millisecond histograms in seconds."""
+
+    def __init__(self, faust_registry: CollectorRegistry) -> None:
+        self.faust_registry = faust_registry
+
+    @staticmethod
+    def seconds_name(name: str) -> str:
+        return name.removesuffix("_ms") + "_seconds"
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.faust_registry.collect():
+            if family.type != "histogram" or family.name.endswith("_seconds"):
+                yield family
+                continue
+            renamed = self.seconds_name(family.name)
+            converted = Metric(renamed, f"{family.documentation} (seconds)", "histogram")
+            for sample in family.samples:
+                suffix = sample.name[len(family.name) :]
+                labels, value = dict(sample.labels), sample.value
+                if suffix == "_bucket" and labels.get("le") not in (None, "+Inf"):
+                    labels["le"] = floatToGoString(float(labels["le"]) / 1000)  # type: ignore[no-untyped-call]
+                if suffix == "_sum":
+                    value = value / 1000
+                converted.samples.append(Sample(renamed + suffix, labels, value, sample.timestamp, sample.exemplar))
+            yield converted
+
+
+def faust_monitor(registry: CollectorRegistry) -> Any:
+    """Faust's Prometheus monitor on a registry of its own, served through `registry` in seconds.
+
+    This is faust's setup_prometheus_sensors without its /metrics page, which would serve only the
+    registry it is given: the worker's /metrics is `serve_metrics`, ours and faust's together."""
+    from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+
+    faust_registry = CollectorRegistry(auto_describe=True)
+    monitor = PrometheusMonitor(metrics=FaustMetrics.create(faust_registry, "crucial_faust"))
+    registry.register(FaustInSeconds(faust_registry))
+    return monitor
+
+
+def serve_metrics(app: faust.App, registry: CollectorRegistry) -> None:
+    """GET /metrics on the worker's web port: the whole registry, in the Prometheus text format."""
+    from aiohttp.web import Response as AiohttpResponse
+    from faust.web import Request, Response, View
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    @app.page("/metrics")
+    class Metrics(View):
+        async def get(self, request: Request) -> Response:
+            # The aiohttp response itself, as faust's own page does: faust's bytes() refuses a charset.
+            body = generate_latest(registry)
+            return cast(Response, AiohttpResponse(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST}))

@@ -53,3 +53,25 @@ def test_prometheus_counts_the_alerts_the_worker_sent(worker: RunningWorker, tmp
             except PromQLError as exc:
                 failed.append(f"{where}: {exc}")
         assert not failed, "\n".join(failed)
+
+
+def test_the_workers_whole_metrics_output_passes_promtool_check_metrics(worker: RunningWorker) -> None:
+    import shutil
+    import subprocess
+    import urllib.request
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian package prometheus)")
+    # Traffic first, so that faust's labelled histograms (send latency, event runtime) have samples.
+    worker.emit(make_event(child_reference=f"HAR-L-{uuid.uuid4().hex[:6]}", identifiers=FLAGGED))
+    with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/metrics", timeout=10) as response:
+        exposition = response.read()
+    assert b"crucial_faust_" in exposition, "faust's own sensor is part of the output checked"
+    done = subprocess.run([promtool, "check", "metrics"], input=exposition, capture_output=True, timeout=60)
+    assert done.returncode == 0, (done.stdout + done.stderr).decode()
+    histograms = [
+        line.split()[2] for line in exposition.decode().splitlines() if line.startswith("# TYPE") and line.endswith(" histogram")
+    ]
+    faust = [name for name in histograms if name.startswith("crucial_faust_")]
+    assert faust and all(name.endswith("_seconds") for name in histograms), histograms

@@ -181,3 +181,23 @@ def test_the_dashboard_covers_the_crucial_hour() -> None:
     for panel in panels:
         assert panel["targets"] and panel["datasource"]["uid"] == "${datasource}", panel["title"]
         assert all(t["expr"].strip() and t["refId"] for t in panel["targets"]), panel["title"]
+
+
+def test_faust_millisecond_histograms_are_served_in_seconds() -> None:
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from streams.metrics import FaustInSeconds
+
+    faust_registry = CollectorRegistry()
+    latency = Histogram("crucial_faust_producer_send_latency", "Producer send latency in ms", buckets=[10, 250, 1000], registry=faust_registry)
+    runtime = Histogram("crucial_faust_events_runtime_ms", "Events runtime in ms", registry=faust_registry)
+    latency.observe(200)
+    runtime.observe(5)
+    served = CollectorRegistry()
+    served.register(FaustInSeconds(faust_registry))
+    text = generate_latest(served).decode()
+    assert 'crucial_faust_producer_send_latency_seconds_bucket{le="0.25"} 1.0' in text
+    assert 'crucial_faust_producer_send_latency_seconds_bucket{le="0.01"} 0.0' in text
+    assert "crucial_faust_producer_send_latency_seconds_sum 0.2" in text
+    assert "crucial_faust_events_runtime_seconds_count 1.0" in text
+    assert "_ms" not in text.replace("in ms", "")
