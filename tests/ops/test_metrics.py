@@ -189,7 +189,9 @@ def test_faust_millisecond_histograms_are_served_in_seconds() -> None:
     from streams.metrics import FaustInSeconds
 
     faust_registry = CollectorRegistry()
-    latency = Histogram("crucial_faust_producer_send_latency", "Producer send latency in ms", buckets=[10, 250, 1000], registry=faust_registry)
+    latency = Histogram(
+        "crucial_faust_producer_send_latency", "Producer send latency in ms", buckets=[10, 250, 1000], registry=faust_registry
+    )
     runtime = Histogram("crucial_faust_events_runtime_ms", "Events runtime in ms", registry=faust_registry)
     latency.observe(200)
     runtime.observe(5)
