@@ -17,7 +17,8 @@ pytestmark = pytest.mark.e2e
 
 FLAGGED = [{"scheme": "home_office", "value": "HO-S1234567"}]  # prof-0001: high risk, Harrow
 # Escalate quickly (seconds, not minutes) so the test sees it; the logic itself is unit-tested.
-FAST_ESCALATION = {"tick_seconds": 0.5, "chains": {"high": {"steps": [{"after_minutes": 0.1, "notify": ["met-police-mispers"]}]}}}
+# Step 1 names a tier not alerted at opening: escalation alerts only whom it adds (the hub already has it).
+FAST_ESCALATION = {"tick_seconds": 0.5, "chains": {"high": {"steps": [{"after_minutes": 0.1, "notify": ["met-duty-officer"]}]}}}
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +194,7 @@ def test_sigkill_mid_burst_loses_nothing(stack: Stack) -> None:
         missing.clear()
         for event_id, routes in expected.items():
             ref = refs[event_id]
-            # Alerts only: this module's fast escalation also texts the police hub about each incident.
+            # Alerts only: this module's fast escalation also texts the duty officer about each incident.
             sms = [
                 r["form"]["To"]
                 for r in requests
