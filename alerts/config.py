@@ -233,6 +233,9 @@ class Vocabulary(Schema):
     )
     indicators: Annotated[dict[IndicatorId, Indicator], Field(min_length=1)]
     groups: dict[IndicatorId, Annotated[list[IndicatorId], Field(min_length=1)]] = {}
+    qualifiers: list[Phrase] = Field(
+        default=[], description="leading words read off a profile's text before the lookup ('suspected', 'at risk of')"
+    )
 
 
 # --- routing.yaml -------------------------------------------------------------------------------
@@ -1179,6 +1182,7 @@ def _check_risk(directory: Path, risk: Risk) -> None:
 def _check_vocabulary(directory: Path, vocabulary: Vocabulary) -> None:
     """Each phrase means one indicator; groups name known indicators and are not indicators themselves."""
     from alerts.indicators import phrase_key
+    from alerts.phrases import NEGATIONS as NEGATION_WORDS
 
     path = str(directory / "indicators.yaml")
     first: dict[str, tuple[str, str]] = {}
@@ -1193,6 +1197,11 @@ def _check_vocabulary(directory: Path, vocabulary: Vocabulary) -> None:
                     f"'{phrase}' already means '{other[0]}' (indicators.{other[0]}.{other[1]})",
                     "give each wording to one indicator only",
                 )
+    for j, qualifier in enumerate(vocabulary.qualifiers):
+        if set(phrase_key(qualifier).split()) & NEGATION_WORDS:
+            raise ConfigError(
+                path, f"qualifiers[{j}]", f"'{qualifier}' is a negation", "remove it: a negated indicator must map to nothing"
+            )
     for group_id, members in vocabulary.groups.items():
         if group_id in vocabulary.indicators:
             raise ConfigError(

@@ -18,6 +18,8 @@ from alerts.config import Vocabulary
 from alerts.model import RiskProfile
 
 _NOT_WORD = re.compile(r"[^\w]+")
+# A trailing abbreviation in capitals, "child sexual exploitation (CSE)" — never "(none)" or "(ruled out)".
+_TRAILING_BRACKET = re.compile(r"\s*\((?!NO\b|NONE\b|NOT\b)[A-Z]{2,6}\)\s*$")
 
 
 def phrase_key(text: str) -> str:
@@ -67,11 +69,30 @@ class Indicators:
                 raise KeyError(name)
         return frozenset(out)
 
+    @cached_property
+    def qualifiers(self) -> tuple[str, ...]:
+        return tuple(sorted((phrase_key(q) + " " for q in self.vocabulary.qualifiers), key=len, reverse=True))
+
+    def lookup(self, text: str) -> str | None:
+        """The id `text` is a wording of: exactly, or once leading qualifiers ("suspected", "at risk
+        of") and a trailing bracketed abbreviation ("(CSE)") are read off — never by containment."""
+        key = phrase_key(text)
+        bracketed = _TRAILING_BRACKET.sub("", unicodedata.normalize("NFKC", text).strip())
+        for candidate in dict.fromkeys((key, phrase_key(bracketed))):
+            while candidate:
+                if candidate in self.by_phrase:
+                    return self.by_phrase[candidate]
+                stripped = next((candidate[len(q) :] for q in self.qualifiers if candidate.startswith(q)), None)
+                if stripped is None:
+                    break
+                candidate = stripped
+        return None
+
     def map_texts(self, texts: Iterable[str]) -> ProfileIndicators:
         ids: dict[str, None] = {}
         unmapped: list[str] = []
         for text in texts:
-            found = self.by_phrase.get(phrase_key(text))
+            found = self.lookup(text)
             if found is None:
                 unmapped.append(text)
             else:
@@ -83,7 +104,7 @@ class Indicators:
 
     def suggestion(self, name: str) -> str | None:
         """The id a rule probably meant when it named a label or synonym instead of an id."""
-        return self.by_phrase.get(phrase_key(name))
+        return self.lookup(name)
 
 
 def unmapped_counts(profiles: Iterable[RiskProfile], indicators: Indicators) -> dict[str, int]:

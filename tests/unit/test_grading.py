@@ -173,6 +173,9 @@ def unknown_adult(risk: Risk, companion: str) -> bool:
         ("her key worker, no strangers", False),
         ("woman in her 30s, not known to staff", True),
         ("her mum", False),
+        ("a man staff had never seen before", True),
+        ("two lads she knows from school, no adults", False),
+        ("her uncle, not an unidentified man", False),
     ],
 )
 def test_left_with_an_unknown_adult_reads_phrases_and_negations(risk: Risk, companion: str, unknown: bool) -> None:

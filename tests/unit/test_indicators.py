@@ -210,3 +210,26 @@ def test_the_worker_reports_unmapped_indicators_at_profile_load_without_profile_
     assert "2 indicator(s) not in indicators.yaml" in said
     for text in (row["profile_id"], row["given_names"], "Quoc", "friends"):
         assert text not in said
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("at risk of CSE", ("sexual_exploitation",)),
+        ("Suspected county lines", ("county_lines",)),
+        ("child sexual exploitation (CSE)", ("sexual_exploitation",)),
+        ("possible risk of being moved abroad", ("movement_abroad",)),
+        ("no concerns about CSE", ()),
+        ("sexual exploitation (none)", ()),
+        ("sexual exploitation (NONE)", ()),
+        ("CSE ruled out", ()),
+        ("not at risk of CSE", ()),
+    ],
+)
+def test_qualifiers_are_read_off_but_a_negation_never_is(config: Config, text: str, expected: tuple[str, ...]) -> None:
+    assert indicators_of(config.indicators).map_texts([text]).ids == expected
+
+
+def test_a_negation_among_the_qualifiers_is_refused(config_dir: Path) -> None:
+    edit_config(config_dir, "indicators.yaml", lambda d: d["qualifiers"].append("no concerns about"))
+    assert "qualifiers[18]: 'no concerns about' is a negation" in str(config_error(config_dir))
