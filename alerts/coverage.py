@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from alerts.config import Config
 from alerts.model import Decision, Incident, IncidentStatus, MatchResult, Priority, RiskProfile
@@ -28,10 +29,20 @@ class CoverageRow:
 
 
 def placement_areas(config: Config) -> list[str]:
-    """Every local authority a child may be placed in: the police force areas and the providers' placements."""
+    """Every local authority a child may be placed in: those of the police force areas, those routing
+    rules name, and those of the placements providers.yaml lists (when it lists any)."""
     areas = {a for authorities in config.routing.police_force_areas.values() for a in authorities}
-    areas |= {p.local_authority for provider in config.providers.providers.values() for p in provider.placements.values()}
-    return sorted(areas, key=str.casefold)
+    for rule in config.routing.rules:
+        when = rule.match
+        for names in (when.local_authority, when.placement_local_authority, when.responsible_local_authority):
+            areas.update(names or [])
+    for provider in config.providers.providers.values():
+        placements: dict[str, Any] = getattr(provider, "placements", None) or {}  # may move to a register topic
+        areas.update(p.local_authority for p in placements.values())
+    unique: dict[str, str] = {}
+    for area in sorted(areas):
+        unique.setdefault(area.casefold(), area)
+    return sorted(unique.values(), key=str.casefold)
 
 
 def _force_of(config: Config, area: str) -> str:
