@@ -100,6 +100,11 @@ def _summary(record: dict[str, Any], local: Any) -> list[str]:
     ]
 
 
+def _cell(text: str) -> str:
+    """Text a Markdown table cell can hold: no pipe or line break from a report breaks the table."""
+    return " ".join(text.replace("|", "\\|").split())
+
+
 def format_markdown(records: list[IncidentRecord], deliveries: list[DeliveryRecord], timezone: str = "Europe/London") -> str:
     record = audit_record(records, deliveries)
     if record["incident"] is None:
@@ -108,7 +113,7 @@ def format_markdown(records: list[IncidentRecord], deliveries: list[DeliveryReco
     i = record["incident"]
     lines = [f"# Incident {i['reference']} ({i['incident_id']})", "", *(f"- {line}" for line in _summary(record, local))]
     lines += ["", "## Timeline", "", "| time | what |", "|---|---|"]
-    lines += [f"| {local(e['at'])} | {e['what']} |" for e in record["timeline"]]
+    lines += [f"| {local(e['at'])} | {_cell(e['what'])} |" for e in record["timeline"]]
     lines += ["", "## People alerted", ""]
     for person in record["people"]:
         lines += [f"### {person['name']} — {person['agency_id']}, {person['channel']}", ""]
@@ -118,11 +123,10 @@ def format_markdown(records: list[IncidentRecord], deliveries: list[DeliveryReco
         )
         if person["unreachable"]:
             lines.append("address known to be invalid: no further message sent there")
-        lines += ["", "| time | message | attempt | state | reason |", "|---|---|---|---|---|"]
+        lines += ["", "| time | message | attempt | state | reason (or provider id) |", "|---|---|---|---|---|"]
         for s in person["steps"]:
-            lines.append(
-                f"| {local(s['at'], '%H:%M:%S %Z')} | {s['kind']} | {s['attempt']} | {s['state']} | {s['reason'] or s['provider_id'] or ''} |"
-            )
+            detail = _cell(s["reason"] or s["provider_id"] or "")
+            lines.append(f"| {local(s['at'])} | {s['kind']} | {s['attempt']} | {s['state']} | {detail} |")
         lines.append("")
     lines += ["## Changes", "", *(f"- {local(c['at'])} {c['change']}" for c in record["changes"])]
     return "\n".join(lines)

@@ -90,9 +90,9 @@ def test_markdown_names_the_person_and_the_failure_reason_not_the_message_id() -
     md = format_markdown(RECORDS, DELIVERIES)
     assert md.startswith("# Incident CH-AUDIT (inc-audit)")
     assert "### PS Devon Ilves — met-nw-bcu, sms" in md
-    assert "| 21:51:05 BST | alert | 2 | accepted | SM0123456789abcdef |" in md
-    assert "| 21:51:30 BST | alert | 2 | failed | undelivered |" in md
-    assert "| 21:51:04 BST | alert | 2 | intent | retry after timeout |" in md
+    assert "| 2026-07-14 21:51:05 BST | alert | 2 | accepted | SM0123456789abcdef |" in md
+    assert "| 2026-07-14 21:51:30 BST | alert | 2 | failed | undelivered |" in md
+    assert "| 2026-07-14 21:51:04 BST | alert | 2 | intent | retry after timeout |" in md
     assert "outcome: failed: undelivered" in md
 
 
@@ -102,6 +102,19 @@ def test_the_text_format_is_per_person_too() -> None:
     assert "attempt 2  failed     undelivered" in text
 
 
+def test_a_pipe_in_a_timeline_entry_does_not_break_the_table() -> None:
+    incident = RECORDS[0].incident
+    odd = incident.model_copy(update={"timeline": [TimelineEntry(at=T0, what="last seen at Gate | B\nnear the shop")]})
+    md = format_markdown([IncidentRecord(change="opened", at=T0, incident=odd)], [])
+    assert "| 2026-07-14 21:51:00 BST | last seen at Gate \\| B near the shop |" in md
+
+
 def test_no_records_says_so() -> None:
     assert format_markdown([], []) == "no such incident"
     assert audit_record([], []) == {"incident": None, "people": [], "changes": [], "timeline": []}
+
+
+def test_the_serious_case_review_record_golden() -> None:
+    from tests.golden.golden import check_golden
+
+    check_golden("audit/incident.md", format_markdown(RECORDS, DELIVERIES) + "\n")
