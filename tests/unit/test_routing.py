@@ -279,7 +279,10 @@ def _nw_rota(config: Config) -> Any:
         (datetime(2027, 3, 28, 6, 50, tzinfo=UTC), datetime(2027, 3, 28, 7, 5, tzinfo=UTC), "spring change"),
         # 31 October 2027: 07:50 GMT -> 08:05 GMT, the first morning handover after the autumn change
         (datetime(2027, 10, 31, 7, 50, tzinfo=UTC), datetime(2027, 10, 31, 8, 5, tzinfo=UTC), "autumn change"),
-        # 31 October 2027 at 07:30 UTC is still before 08:00 GMT: nobody has handed over yet
+        # received before the spring change (00:30 GMT), failed after it and the handover (08:05 BST)
+        (datetime(2027, 3, 28, 0, 30, tzinfo=UTC), datetime(2027, 3, 28, 7, 5, tzinfo=UTC), "across the spring change"),
+        # received in the hour that happens twice (01:30 BST, its first occurrence), failed at 08:05 GMT
+        (datetime(2027, 10, 31, 0, 30, tzinfo=UTC), datetime(2027, 10, 31, 8, 5, tzinfo=UTC), "across the autumn change"),
     ],
 )
 def test_a_fallback_after_a_handover_goes_to_whoever_is_on_call_then(
