@@ -69,20 +69,21 @@ def _may_hear_of(incident: Incident, kind: AgencyKind) -> bool:
 
 
 def _step_targets(
-    incident: Incident, spec: EscalationStep, config: Config, now: datetime, why: str
+    incident: Incident, specs: list[EscalationStep], config: Config, now: datetime, why: str
 ) -> tuple[list[Alerted], list[str]]:
-    """Everyone the step adds (nobody already alerted), and the agencies left out for a possible match."""
+    """Everyone the steps add (nobody already alerted), and the agencies left out for a possible match."""
     known = {(a.channel, a.recipient.address) for a in incident.alerted}
     targets: list[Alerted] = []
-    left_out = []
-    for agency_id in spec.notify:
-        if not _may_hear_of(incident, config.agencies[agency_id].kind):
-            left_out.append(agency_id)
-            continue
-        for r in agency_routes(agency_id, spec.channels, config, now, why):
-            if (r.channel, r.recipient.address) not in known:
-                known.add((r.channel, r.recipient.address))
-                targets.append(Alerted(channel=r.channel, recipient=r.recipient))
+    left_out: list[str] = []
+    for spec in specs:
+        for agency_id in spec.notify:
+            if not _may_hear_of(incident, config.agencies[agency_id].kind):
+                left_out += [agency_id] if agency_id not in left_out else []
+                continue
+            for r in agency_routes(agency_id, spec.channels, config, now, why):
+                if (r.channel, r.recipient.address) not in known:
+                    known.add((r.channel, r.recipient.address))
+                    targets.append(Alerted(channel=r.channel, recipient=r.recipient))
     return targets, left_out
 
 
@@ -106,9 +107,10 @@ def escalate(
         or incident.status not in ESCALATABLE
     ):
         return Outcome("escalation_not_needed", incident)
-    spec = chain.steps[min(step, len(chain.steps)) - 1]
+    # Every step not yet taken, not only the latest: a timer that was down (a restart) skips no tier.
+    specs = [chain.steps[min(k, len(chain.steps)) - 1] for k in range(incident.escalation_step + 1, step + 1)]
     why = f"escalation step {step}"
-    targets, left_out = _step_targets(incident, spec, config, now, why)
+    targets, left_out = _step_targets(incident, specs, config, now, why)
     if targets:
         what = f"not acknowledged: escalation step {step} to " + ", ".join(
             f"{t.recipient.name} ({t.recipient.agency_id}) by {t.channel}" for t in targets

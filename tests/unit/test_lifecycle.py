@@ -216,3 +216,20 @@ def test_the_invalid_address_reasons_are_reasons_the_channels_raise() -> None:
     from alerts.lifecycle import ADDRESS_INVALID
 
     assert ADDRESS_INVALID <= ALL
+
+
+def test_a_late_escalation_takes_every_step_it_missed(config: Config, opened: tuple[Incident, PlacementEvent]) -> None:
+    from alerts.config import EscalationChain, EscalationStep
+
+    incident, event = opened
+    chain = EscalationChain(
+        steps=[
+            EscalationStep(after_minutes=5, notify=["met-duty-officer"]),
+            EscalationStep(after_minutes=15, notify=["border-force-national"]),
+        ]
+    )
+    escalation = config.escalation.model_copy(update={"chains": {Priority.HIGH: chain}})
+    disjoint = config.model_copy(update={"escalation": escalation})
+    # The leader's timer was down: the first command it sends is for step 2. Step 1's tier is not skipped.
+    outcome = escalate(incident, 2, event, None, disjoint, RENDERER, NOW + timedelta(minutes=16))
+    assert {n.recipient.agency_id for n in outcome.notifications} == {"met-duty-officer", "border-force-national"}
