@@ -95,7 +95,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
     for where, text in _read_events(args.file):
         key: bytes | None = None
         try:
-            event = parse_event(text)
+            event = parse_event(text, config.settings.intake, datetime.now(UTC))
             key = event.child.reference.encode()
         except RejectedInput as exc:
             if not args.no_validate:
