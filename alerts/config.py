@@ -59,7 +59,7 @@ class Retention(Schema):
         default=None, description="incidents, deliveries, incident-commands, delivery-status; none: forever"
     )
     placement_events_days: Annotated[int, Field(ge=1, le=3650)] = Field(
-        default=30, description="raw reports: long enough to reprocess after an outage, no longer"
+        default=30, description="raw reports and notifications: long enough to reprocess after an outage, no longer"
     )
     quarantine_days: Annotated[int, Field(ge=1, le=3650)] = Field(
         default=14, description="placement-events.rejected and dead-letters: raw payloads kept for investigation"
