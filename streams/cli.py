@@ -85,7 +85,16 @@ def plain_logging(level: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"plain": {"format": "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"}},
-        "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stdout"}},
+        # No personal data in the log: exception messages and input values are dropped (streams/logsafe.py).
+        "filters": {"no_values": {"()": "streams.logsafe.NoValues"}},
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "plain",
+                "stream": "ext://sys.stdout",
+                "filters": ["no_values"],
+            }
+        },
         "root": {"level": level.upper(), "handlers": ["stdout"]},
     }
 
