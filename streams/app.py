@@ -49,7 +49,7 @@ from streams.connection import TABLES, faust_broker_settings
 from streams.follow import Follower
 from streams.profiles import ProfileFeed, count_rejected
 from streams.recovery import SeekThenResumeTableManager, consumer_class
-from streams.stage import DeadLetters, Record, Stage, where
+from streams.stage import DeadLetters, OnFailure, Record, Stage, where
 from streams.web import register_views
 
 log = logging.getLogger("crucial.stream")
@@ -141,7 +141,7 @@ def create_app(
     # quarantined on the dead-letter topic and the stream moves on.
     dead_letters = DeadLetters(out, names.dead_letters, settings.kafka.quarantine, clock)
 
-    def guard(name: str, on_failure: Any = None) -> Stage:
+    def guard(name: str, on_failure: OnFailure | None = None) -> Stage:
         return Stage(name, dead_letters, max_record_bytes=settings.kafka.quarantine.max_record_bytes, on_failure=on_failure)
 
     index = ProfileIndex(config.risk.matching, config.risk.links)  # as `crucial match` builds it
@@ -269,7 +269,7 @@ def create_app(
 
     async def fail_open(record: Record, exc: Exception) -> None:
         """An accepted report that failed after intake still reaches a person (alerts/manual_check.py)."""
-        if record.topic != names.placement_events or record.value is None:
+        if record.value is None:
             return
         now = clock()
         try:
@@ -286,7 +286,8 @@ def create_app(
         metrics.MANUAL_CHECKS.inc()
         log.error("event %s not processed automatically (%s): sent for a manual check", event.event_id, where(exc))
 
-    triage_guard = guard("triage", fail_open)
+    # One stage, two guards: only a report (not a command) that fails is sent for a manual check.
+    reports_guard, commands_guard = guard("triage", fail_open), guard("triage")
 
     @app.agent(events_and_commands, name="triage")
     async def triage_events(stream: StreamT[bytes]) -> None:
@@ -294,9 +295,9 @@ def create_app(
         async for event in stream.events():
             record = Record.of(event.message)
             if record.topic == names.incident_commands:
-                await triage_guard.handle(record, lambda r: on_command(r.value or b""))
+                await commands_guard.handle(record, lambda r: on_command(r.value or b""))
             else:
-                await triage_guard.handle(record, lambda r: on_report(r.key, r.value or b""))
+                await reports_guard.handle(record, lambda r: on_report(r.key, r.value or b""))
 
     window_observed: set[str] = set()
     in_flight: set[str] = set()
