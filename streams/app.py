@@ -49,7 +49,7 @@ from streams.connection import TABLES, faust_broker_settings
 from streams.follow import Follower
 from streams.profiles import ProfileFeed, count_rejected
 from streams.recovery import SeekThenResumeTableManager, consumer_class
-from streams.stage import DeadLetters, OnFailure, Record, Stage, where
+from streams.stage import MAX_KEY_BYTES, DeadLetters, OnFailure, Record, Stage, where
 from streams.web import register_views
 
 log = logging.getLogger("crucial.stream")
@@ -194,7 +194,9 @@ def create_app(
             event = parse_event(raw, settings.intake, now)
         except RejectedInput as exc:
             record = rejection(raw, exc.reasons, now, names.placement_events, settings.kafka.quarantine.max_raw_bytes)
-            await out.emit(names.rejected, key.decode("utf-8", "replace") if key else None, record.model_dump_json().encode())
+            # The key bounded like the value, so the rejection can always be written.
+            kept_key = key[:MAX_KEY_BYTES].decode("utf-8", "replace") if key else None
+            await out.emit(names.rejected, kept_key, record.model_dump_json().encode())
             metrics.EVENTS.labels("rejected").inc()
             # Field paths only: a reason may quote the value (a date of birth), and logs carry no PII.
             log.warning("rejected event: %s", ", ".join(reason.split(":", 1)[0] for reason in exc.reasons))

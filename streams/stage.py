@@ -153,8 +153,9 @@ class Stage:
     async def handle(self, record: Record, handler: Handler) -> bool:
         """Run `handler` on `record`; True when it succeeded, False when the record was quarantined."""
         try:
-            if record.value is not None and len(record.value) > self.max_record_bytes:
-                raise RecordTooLarge(f"{len(record.value)} bytes exceeds the limit of {self.max_record_bytes} bytes")
+            size = len(record.value or b"") + len(record.key or b"")
+            if size > self.max_record_bytes:
+                raise RecordTooLarge(f"{size} bytes (key and value) exceeds the limit of {self.max_record_bytes} bytes")
             result = handler(record)
             if inspect.isawaitable(result):
                 await result

@@ -138,3 +138,12 @@ def test_cancellation_is_never_swallowed() -> None:
     with pytest.raises(asyncio.CancelledError):
         run(guard, record(b"{}"), cancelled)
     assert out.written == []
+
+
+def test_a_huge_key_counts_towards_the_bound_and_is_kept_bounded() -> None:
+    guard, out = stage(max_record_bytes=2048)
+    called: list[Record] = []
+    assert run(guard, Record("notifications", 1, 7, b"k" * 900_000, b"{}"), called.append) is False
+    letter = letter_of(out)
+    assert called == [] and letter.reason_class == "too_large"
+    assert len(base64.b64decode(letter.key_base64 or "")) == 256
