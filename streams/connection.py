@@ -225,12 +225,14 @@ def _config_problems(config: Config, policy: TopicPolicy, have: dict[str, str]) 
             f"kafka-configs.sh --bootstrap-server {bootstrap} --alter --entity-type topics "
             f"--entity-name {policy.name} --add-config {key}={want}"
         )
-        problems.append(TopicProblem(policy.name, key, got, want, fix, _loses_data(key, got, want)))
+        problems.append(TopicProblem(policy.name, key, got, want, fix, _loses_data(key, got, want, have)))
     return problems
 
 
-def _loses_data(key: str, have: str, want: str) -> bool:
+def _loses_data(key: str, have: str, want: str, configs: dict[str, str]) -> bool:
     if key in ("retention.ms", "retention.bytes"):
+        if "delete" not in configs.get("cleanup.policy", "delete").split(","):
+            return False  # retention deletes nothing on a topic that is only compacted
         try:
             have_n, want_n = int(have), int(want)
         except ValueError:

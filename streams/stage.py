@@ -138,7 +138,18 @@ class DeadLetters:
         key = f"{record.topic}:{record.partition}:{record.offset}"
         await self.outputs.emit(self.topic, key, letter.model_dump_json().encode())
         metrics.DEAD_LETTERS.labels(stage, letter.reason_class).inc()
-        log.error("%s: record %s quarantined on %s: %s [%s]", stage, key, self.topic, letter.exception, "; ".join(letter.reasons))
+        # The log names field paths only (the letter keeps the messages); a processing fault, where it arose.
+        paths = {r.split(": ", 1)[0] for r in letter.reasons}
+        shown = letter.reasons if letter.reason_class == "processing" else sorted(paths)
+        log.error(
+            "%s: record %s quarantined on %s: %s %s [%s]",
+            stage,
+            key,
+            self.topic,
+            letter.reason_class,
+            letter.exception,
+            ", ".join(shown),
+        )
         return letter
 
 

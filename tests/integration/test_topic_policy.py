@@ -104,3 +104,25 @@ def test_a_longer_retention_on_a_raw_topic_is_reported_not_refused(kafka_bootstr
         admin.close()
     ensure_topics(config)  # a privacy difference, not a loss: the worker starts (and warns)
     assert main(["check-config", "--config", str(config.directory), "--kafka"]) == 0
+
+
+def test_retention_on_a_compacted_only_topic_loses_nothing(kafka_bootstrap: str, tmp_path: Path) -> None:
+    config = fresh_config(tmp_path, kafka_bootstrap)
+    profiles = config.settings.kafka.topics.profiles
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:  # compacted, with the broker's seven-day retention.ms, which compaction ignores
+        admin.create_topics([NewTopic(profiles, 2, 1, topic_configs={"cleanup.policy": "compact"})])
+    finally:
+        admin.close()
+    ensure_topics(config)
+    assert main(["check-config", "--config", str(config.directory), "--kafka"]) == 0
+    # ... but the same topic without compaction would lose profiles after seven days: refused.
+    other = fresh_config(tmp_path / "other", kafka_bootstrap)
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        admin.create_topics([NewTopic(other.settings.kafka.topics.profiles, 2, 1)])
+    finally:
+        admin.close()
+    with pytest.raises(TopicPolicyError) as refused:
+        ensure_topics(other)
+    assert {p.setting for p in refused.value.problems} == {"cleanup.policy", "retention.ms"}
