@@ -51,6 +51,18 @@ class NoValues(logging.Filter):
     """Rewrites each record so that no exception message or input value reaches the log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            self._scrub(record)
+        except Exception:  # a record that cannot be formatted: say so rather than fail the caller
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                "(a log record that could not be shown safely)",
+                (),
+                None,
+                None,
+            )
+        return True
+
+    def _scrub(self, record: logging.LogRecord) -> None:
         info = record.exc_info
         if info and info[1] is not None:
             record.exc_text = safe_traceback(info[1])
@@ -61,7 +73,6 @@ class NoValues(logging.Filter):
         message = record.getMessage()
         if "input_value=" in message:
             record.msg, record.args = _INPUT_VALUE.sub(f"input_value={HIDDEN}", message), ()
-        return True
 
 
 def install(logger: logging.Logger | None = None) -> None:

@@ -75,3 +75,9 @@ def test_the_projects_own_errors_keep_their_value_free_messages(logged: tuple[lo
         logger.error("refused: %s", RejectedInput(["date_of_birth.value: is in the future"]), exc_info=exc)
     text = buffer.getvalue()
     assert "date_of_birth.value: is in the future" in text and "2099" not in text
+
+
+def test_a_record_that_cannot_be_formatted_does_not_fail_the_caller(logged: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, buffer = logged
+    logger.warning("two places %s %s", "one")  # a bug in a log call must not become a crash
+    assert "could not be shown safely" in buffer.getvalue()
