@@ -103,6 +103,8 @@ class TopicProblem:
     loses_data: bool  # else a privacy or layout difference: reported, not refused
 
     def __str__(self) -> str:
+        if self.setting == "(topic)":
+            return f"topic {self.topic}: {self.have} — {self.fix}"
         what = "can lose data" if self.loses_data else "differs from the policy"
         return f"topic {self.topic}: {self.setting} is {self.have}, policy {self.want} ({what}) — {self.fix}"
 
@@ -185,7 +187,10 @@ def check_topics(config: Config) -> list[TopicProblem]:
         found = compare_topics(admin, config, [p for p in policies if p.name in existing])
     finally:
         admin.close()
-    absent = [TopicProblem(name, "(topic)", "missing", "present", "the worker creates it at start", False) for name in missing]
+    absent = [
+        TopicProblem(name, "(topic)", "missing", "present", "the worker creates it at start with the policy", False)
+        for name in missing
+    ]
     return absent + found
 
 
