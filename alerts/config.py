@@ -795,7 +795,7 @@ def _validate(path: Path, schema: type[Schema], data: dict[str, Any]) -> Any:
             problem = "unknown key"
         fix = _FIXES.get(first["type"], "correct the value")
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise ConfigError(str(path), field_path(tuple(first["loc"])), problem + more, fix) from None
+        raise ConfigError(str(path), field_path(tuple(first["loc"]), hide_keys=False), problem + more, fix) from None
 
 
 def load_config(directory: Path | str = "config") -> Config:

@@ -57,14 +57,15 @@ def safe_key(key: str) -> str:
     return key if _SAFE_KEY.match(key) else "?"
 
 
-def field_path(loc: tuple[int | str, ...]) -> str:
-    """('child', 'aliases', 2) -> 'child.aliases[2]'; a key that is not a plain identifier shows as '?'."""
+def field_path(loc: tuple[int | str, ...], hide_keys: bool = True) -> str:
+    """('child', 'aliases', 2) -> 'child.aliases[2]'; a key that is not a plain identifier shows as '?'
+    (`hide_keys=False` for the project's own config, whose keys are names like 'Tower Hamlets')."""
     path = ""
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
-            part = safe_key(part)
+            part = safe_key(part) if hide_keys else part
             path += f".{part}" if path else part
     return path or "(root)"
 

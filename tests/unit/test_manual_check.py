@@ -85,3 +85,45 @@ def test_manual_check_messages_match_the_golden_files() -> None:
     email = next(n for n in outcome.notifications if n.channel == "email").message
     check_golden("messages/manual_check.sms.txt", sms.text + "\n")
     check_golden("messages/manual_check.email.txt", f"{email.subject}\n\n{email.text}")
+
+
+def _routing_with(tmp_path, change):  # type: ignore[no-untyped-def]
+    import yaml
+
+    from tests.support import write_config
+
+    directory = write_config(tmp_path / "config")
+    routing = yaml.safe_load((directory / "routing.yaml").read_text())
+    change(routing)
+    (directory / "routing.yaml").write_text(yaml.safe_dump(routing, sort_keys=False))
+    return directory
+
+
+def test_the_manual_check_config_is_validated_naming_file_key_and_fix(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from alerts.errors import ConfigError
+
+    cases = [
+        (
+            lambda r: r["manual_check"]["emergency_duty_teams"].update({"Tower Hamlets": "no-such"}),
+            "manual_check.emergency_duty_teams.Tower Hamlets: unknown agency 'no-such'",
+        ),
+        (
+            lambda r: r["manual_check"]["emergency_duty_teams"].update({"Harrow": "met-police-mispers"}),
+            "is of kind police, not emergency_duty_team",
+        ),
+        (
+            lambda r: r["manual_check"]["missing_person_desks"].update({"Kent Police": "met-police-mispers"}),
+            "manual_check.missing_person_desks.Kent Police: not a force of police_force_areas",
+        ),
+        # a config key with spaces is named as written (report payloads hide such keys; config does not)
+        (
+            lambda r: r["police_force_areas"].update({"City of London Police": "City of London"}),
+            "police_force_areas.City of London Police: Input should be a valid list",
+        ),
+    ]
+    for n, (change, message) in enumerate(cases):
+        with pytest.raises(ConfigError) as refused:
+            load_config(_routing_with(tmp_path / str(n), change))
+        assert "routing.yaml" in str(refused.value) and message in str(refused.value), str(refused.value)
