@@ -39,6 +39,7 @@ class Topics(Schema):
     deliveries: str = "deliveries"
     incident_commands: str = "incident-commands"
     delivery_status: str = "delivery-status"
+    dead_letters: str = "dead-letters"
 
 
 class KafkaSecurity(Schema):
@@ -51,11 +52,41 @@ class KafkaSecurity(Schema):
     ca_file: Path | None = None
 
 
+class Retention(Schema):
+    """How long each kind of topic keeps its records (docs/operations.md gives the reasons)."""
+
+    audit_years: Annotated[int, Field(ge=1, le=100)] | None = Field(
+        default=None, description="incidents, deliveries, incident-commands, delivery-status; none: forever"
+    )
+    placement_events_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        default=30, description="raw reports and notifications: long enough to reprocess after an outage, no longer"
+    )
+    quarantine_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        default=14, description="placement-events.rejected and dead-letters: raw payloads kept for investigation"
+    )
+
+
+class Quarantine(Schema):
+    """Bounds on what the rejected and dead-letter topics keep of a bad record, so it can always be written."""
+
+    max_raw_bytes: Annotated[int, Field(ge=256, le=131072)] = Field(
+        default=16384, description="of the raw record; its full length and SHA-256 are kept too"
+    )
+    max_record_bytes: Annotated[int, Field(ge=1024, le=8388608)] = Field(
+        default=262144, description="a consumed record larger than this is quarantined undecoded"
+    )
+
+
 class KafkaSettings(Schema):
     bootstrap: str = "127.0.0.1:9092"
     app_id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$")] = "crucial-hour"
     partitions: Annotated[int, Field(ge=1, le=256)] = 4
     replication_factor: Annotated[int, Field(ge=1, le=5)] = 1
+    min_insync_replicas: Annotated[int, Field(ge=1, le=5)] = Field(
+        default=1, description="with acks=all, writes wait for this many replicas (at most replication_factor)"
+    )
+    retention: Retention = Retention()
+    quarantine: Quarantine = Quarantine()
     topics: Topics = Topics()
     security: KafkaSecurity = KafkaSecurity()
     fetch_max_wait_ms: Annotated[int, Field(ge=1, le=1500)] = Field(
@@ -150,6 +181,19 @@ class SmtpSettings(Schema):
     retry: RetrySettings = RetrySettings()
 
 
+class IntakeLimits(Schema):
+    """Bounds every way in (API, form, CLI, Kafka) applies to a report (docs/operations.md: why)."""
+
+    max_future_skew_s: Annotated[int, Field(ge=0, le=3600)] = Field(
+        default=300, description="how far ahead of the server clock a report's times may be"
+    )
+    max_last_seen_age_days: Annotated[int, Field(ge=1, le=366)] = Field(
+        default=31, description="how far back a last-seen (and occurred/reported) time may be"
+    )
+    max_json_depth: Annotated[int, Field(ge=4, le=64)] = 16
+    max_bytes: Annotated[int, Field(ge=1024, le=4194304)] = Field(default=262144, description="of one report or profile")
+
+
 class Settings(Schema):
     delivery_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(
         default=32, description="notifications in flight at once per worker, so a slow provider stalls none"
@@ -157,6 +201,7 @@ class Settings(Schema):
     window_minutes: Annotated[int, Field(ge=1, le=24 * 60)] = 60
     timezone: str = "Europe/London"
     kafka: KafkaSettings = KafkaSettings()
+    intake: IntakeLimits = IntakeLimits()
     web: WebSettings = WebSettings()
     outbox: OutboxSettings = OutboxSettings()
     data_dir: Path = Field(default=Path("var"), description="the worker's local files (Faust's data directory)")
@@ -282,12 +327,24 @@ class Rule(Schema):
     channels: Annotated[list[Literal["sms", "email"]], Field(min_length=1)] = ["sms", "email"]
 
 
+class ManualCheck(Schema):
+    """Who checks an accepted report by hand when it could not be processed automatically (fail open):
+    the placement's emergency duty team and its police force's missing-person desk; `otherwise` when
+    neither is known for the placement's local authority (and, when that is empty, every police and
+    emergency duty team agency)."""
+
+    emergency_duty_teams: dict[str, AgencyId] = Field(default={}, description="local authority -> agency")
+    missing_person_desks: dict[str, AgencyId] = Field(default={}, description="police force -> agency")
+    otherwise: list[AgencyId] = []
+
+
 class Routing(Schema):
     rules: Annotated[list[Rule], Field(min_length=1)]
     police_force_areas: dict[str, Names] = Field(default={}, description="police force -> the local authorities in its area")
     police_forces: dict[str, AgencyId] = Field(
         default={}, description="police force -> the agency that is its missing-person desk (for notify_police_force)"
     )
+    manual_check: ManualCheck = ManualCheck()
 
 
 def possible_match_allowed(rule: Rule, kind: AgencyKind) -> bool:
@@ -807,7 +864,7 @@ def _validate(path: Path, schema: type[Schema], data: dict[str, Any]) -> Any:
             problem = "unknown key"
         fix = _FIXES.get(first["type"], "correct the value")
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise ConfigError(str(path), field_path(tuple(first["loc"])), problem + more, fix) from None
+        raise ConfigError(str(path), field_path(tuple(first["loc"]), hide_keys=False), problem + more, fix) from None
 
 
 def load_config(directory: Path | str = "config") -> Config:
@@ -827,6 +884,7 @@ def load_config(directory: Path | str = "config") -> Config:
     rota: Rotas = parsed["rota.yaml"]
     _check_rotas(directory, rota)
     _check_references(directory, agencies, routing, rota)
+    _check_manual_check(directory, agencies, routing)
     _check_settings(directory, settings)
     escalation: Escalation = parsed["escalation.yaml"]
     _check_escalation(directory, agencies, escalation)
@@ -850,6 +908,27 @@ def load_config(directory: Path | str = "config") -> Config:
         board=parsed["board.yaml"],
         indicators=vocabulary,
     )
+
+
+def _check_manual_check(directory: Path, agencies: dict[str, Agency], routing: Routing) -> None:
+    path = str(directory / "routing.yaml")
+    manual = routing.manual_check
+    wanted: list[tuple[str, str, str | None]] = [
+        *((f"manual_check.emergency_duty_teams.{la}", a, "emergency_duty_team") for la, a in manual.emergency_duty_teams.items()),
+        *((f"manual_check.missing_person_desks.{force}", a, "police") for force, a in manual.missing_person_desks.items()),
+        *((f"manual_check.otherwise[{i}]", a, None) for i, a in enumerate(manual.otherwise)),
+    ]
+    for key, agency_id, kind in wanted:
+        agency = agencies.get(agency_id)
+        if agency is None:
+            raise ConfigError(path, key, f"unknown agency '{agency_id}'", "define it in agencies.yaml or correct the id")
+        if kind is not None and agency.kind != kind:
+            raise ConfigError(path, key, f"agency '{agency_id}' is of kind {agency.kind}, not {kind}", f"name a {kind} agency")
+    for force in manual.missing_person_desks:
+        if force not in routing.police_force_areas:
+            raise ConfigError(
+                path, f"manual_check.missing_person_desks.{force}", "not a force of police_force_areas", "add its area there"
+            )
 
 
 def _check_escalation(directory: Path, agencies: dict[str, Agency], escalation: Escalation) -> None:
@@ -1041,6 +1120,10 @@ def _check_rotas(directory: Path, rotas: Rotas) -> None:
 
 def _check_settings(directory: Path, settings: Settings) -> None:
     path = str(directory / "settings.yaml")
+    if settings.kafka.min_insync_replicas > settings.kafka.replication_factor:
+        raise ConfigError(
+            path, "kafka.min_insync_replicas", "exceeds kafka.replication_factor: no write could succeed", "lower it"
+        )
     try:
         from zoneinfo import ZoneInfo
 

@@ -1,28 +1,72 @@
-"""Decoding untrusted payloads into the contract, with reasons that name each field path."""
+"""Decoding untrusted payloads into the contract, with reasons that name each field path.
+
+One decoder for every way in (the API, the report form, `crucial emit`, the Kafka agent): the same
+bounds on size, JSON depth, duplicate keys, invisible characters and — given the server's clock —
+times. Reasons name field paths and what is wrong, never the values: they are logged and stored.
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
-from datetime import datetime
-from typing import TypeVar
+import re
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from alerts.errors import RejectedInput
 from alerts.model import PlacementEvent, Rejection, RiskProfile
 
+if TYPE_CHECKING:
+    from alerts.config import IntakeLimits
+
 M = TypeVar("M", bound=BaseModel)
 
+# A key that looks like a field or config name may be named in a reason; any other key (which could hold
+# anything a sender typed: a name, a date) is shown as '?'.
+_SAFE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,47}$")
+# What a text field may not hold: C0/C1 controls but tab and line breaks, lone surrogates, line and
+# paragraph separators, and the invisible format characters (zero-width space, bidi embeddings,
+# overrides and isolates, word joiners, BOM, tags...). The zero-width (non-)joiners U+200C/U+200D are
+# allowed: Persian, Indic scripts and emoji need them to spell correctly.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    "\u200b\u200e\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
+# Strings (skipped whole, escapes included) and brackets: enough to measure nesting before parsing.
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 
-def field_path(loc: tuple[int | str, ...]) -> str:
-    """('child', 'aliases', 2) -> 'child.aliases[2]'."""
+
+class _Duplicate(ValueError):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _limits(limits: IntakeLimits | None) -> IntakeLimits:
+    if limits is not None:
+        return limits
+    from alerts.config import IntakeLimits
+
+    return IntakeLimits()
+
+
+def safe_key(key: str) -> str:
+    return key if _SAFE_KEY.match(key) else "?"
+
+
+def field_path(loc: tuple[int | str, ...], hide_keys: bool = True) -> str:
+    """('child', 'aliases', 2) -> 'child.aliases[2]'; a key that is not a plain identifier shows as '?'
+    (`hide_keys=False` for the project's own config, whose keys are names like 'Tower Hamlets')."""
     path = ""
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
-            path += f".{part}" if path else str(part)
+            part = safe_key(part) if hide_keys else part
+            path += f".{part}" if path else part
     return path or "(root)"
 
 
@@ -35,38 +79,136 @@ def reasons_of(error: ValidationError) -> list[str]:
     return reasons
 
 
-def parse(model: type[M], raw: bytes | str) -> M:
-    """Validate a JSON payload strictly; raise RejectedInput naming every bad field."""
+def _depth(text: str) -> int:
+    deepest = depth = 0
+    for token in _TOKENS.finditer(text):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _Duplicate(key)
+        seen[key] = value
+    return seen
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _invisible(value: Any, loc: tuple[int | str, ...] = ()) -> list[str]:
+    """Reasons for every string (key or value) holding a control or invisible character."""
+    found: list[str] = []
+    if isinstance(value, str):
+        if hit := _INVISIBLE.search(value):
+            found.append(f"{field_path(loc)}: contains a control or invisible character (U+{ord(hit.group()):04X})")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if _INVISIBLE.search(key):
+                found.append(f"{field_path(loc)}: a key contains a control or invisible character")
+            found += _invisible(item, (*loc, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += _invisible(item, (*loc, i))
+    return found
+
+
+def structure(raw: bytes | str, limits: IntakeLimits | None = None) -> str:
+    """The payload as text once it is within size and depth, is JSON without duplicate keys and holds no
+    control or invisible characters; else RejectedInput."""
+    limits = _limits(limits)
+    size = len(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
+    if size > limits.max_bytes:
+        raise RejectedInput([f"(size): {size} bytes exceeds the limit of {limits.max_bytes} bytes"])
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise RejectedInput([f"(root): not UTF-8 ({exc.reason} at byte {exc.start})"]) from exc
+    if (depth := _depth(raw)) > limits.max_json_depth:
+        raise RejectedInput([f"(root): nested {depth} levels deep; the limit is {limits.max_json_depth}"])
     try:
-        return model.model_validate_json(raw)  # parses and validates in one pass (pydantic-core)
+        data = json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
+    except _Duplicate as dup:
+        raise RejectedInput([f"{safe_key(dup.key)}: key given more than once"]) from None
+    except json.JSONDecodeError as bad:
+        raise RejectedInput([f"(root): not JSON ({bad.msg} at line {bad.lineno} column {bad.colno})"]) from None
+    except (ValueError, RecursionError) as exc:
+        raise RejectedInput([f"(root): not JSON ({type(exc).__name__})"]) from None
+    if hidden := _invisible(data):
+        raise RejectedInput(hidden)
+    return raw
+
+
+def parse(model: type[M], raw: bytes | str, limits: IntakeLimits | None = None) -> M:
+    """Validate a JSON payload strictly; raise RejectedInput naming every bad field."""
+    text = structure(raw, limits)
+    try:
+        return model.model_validate_json(text)  # parses and validates in one pass (pydantic-core)
     except ValidationError as exc:
-        if exc.errors(include_url=False)[0]["type"] == "json_invalid":
-            # Say where, in the words of the standard library's parser.
-            try:
-                json.loads(raw)
-            except json.JSONDecodeError as bad:
-                raise RejectedInput([f"(root): not JSON ({bad.msg} at line {bad.lineno} column {bad.colno})"]) from exc
-        raise RejectedInput(reasons_of(exc)) from exc
+        raise RejectedInput(reasons_of(exc)) from None
 
 
-def parse_event(raw: bytes | str) -> PlacementEvent:
-    return parse(PlacementEvent, raw)
+def parse_event(raw: bytes | str, limits: IntakeLimits | None = None, now: datetime | None = None) -> PlacementEvent:
+    """A placement event; given `now` (the server's clock), its times must also lie within the limits."""
+    event = parse(PlacementEvent, raw, limits)
+    if now is not None and (reasons := time_reasons(event, now, _limits(limits))):
+        raise RejectedInput(reasons)
+    return event
 
 
-def parse_profile(raw: bytes | str) -> RiskProfile:
-    return parse(RiskProfile, raw)
+def time_reasons(event: PlacementEvent, now: datetime, limits: IntakeLimits) -> list[str]:
+    """What is wrong with the event's times against the server clock (docs/operations.md: why these bounds)."""
+    latest = now + timedelta(seconds=limits.max_future_skew_s)
+    earliest = now - timedelta(days=limits.max_last_seen_age_days)
+    times: list[tuple[str, datetime | None]] = [("occurred_at", event.occurred_at), ("reported_at", event.reported_at)]
+    if event.circumstances is not None:
+        times.append(("circumstances.last_seen_at", event.circumstances.last_seen_at))
+    reasons = []
+    for path, moment in times:
+        if moment is None:
+            continue
+        if moment > latest:
+            reasons.append(f"{path}: more than {limits.max_future_skew_s} s ahead of the server clock")
+        elif moment < earliest:
+            reasons.append(f"{path}: more than {limits.max_last_seen_age_days} days in the past")
+    placed = event.placement.placed_at
+    if placed is not None and placed > latest:
+        reasons.append(f"placement.placed_at: more than {limits.max_future_skew_s} s ahead of the server clock")
+    return reasons
 
 
-def rejection(raw: bytes | None, reasons: list[str], now: datetime, source: str) -> Rejection:
-    """What the rejected topic keeps: the payload whole (base64 too when not UTF-8) and the reasons."""
+def parse_profile(raw: bytes | str, limits: IntakeLimits | None = None) -> RiskProfile:
+    return parse(RiskProfile, raw, limits)
+
+
+def rejection(raw: bytes | None, reasons: list[str], now: datetime, source: str, max_raw_bytes: int = 16384) -> Rejection:
+    """What the rejected topic keeps: the payload up to `max_raw_bytes` (base64 too when not UTF-8),
+    its full length and SHA-256, and the reasons — bounded, so the record can always be written."""
     raw = raw or b""
+    kept = raw[:max_raw_bytes]
     try:
-        text, encoded = raw.decode("utf-8"), None
-    except UnicodeDecodeError:
-        text, encoded = raw.decode("utf-8", "replace"), base64.b64encode(raw).decode()
-    return Rejection(source=source, received_at=now, reasons=reasons, raw=text, raw_base64=encoded)
+        text, encoded = kept.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        if len(kept) < len(raw) and exc.start >= len(kept) - 3:  # cut inside a character: drop its start
+            text, encoded = kept[: exc.start].decode("utf-8", "replace"), None
+        else:
+            text, encoded = kept.decode("utf-8", "replace"), base64.b64encode(kept).decode()
+    return Rejection(
+        source=source[:200],
+        received_at=now,
+        reasons=[r[:300] for r in reasons[:20]],
+        raw=text,
+        raw_base64=encoded,
+        raw_length=len(raw),
+        raw_sha256=hashlib.sha256(raw).hexdigest(),
+        truncated=len(kept) < len(raw),
+    )

@@ -7,17 +7,34 @@ timezone-aware; `crucial schema` publishes these as JSON Schema for placements t
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime as _AnyAwareDatetime
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 Ref = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,79}$")]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{6,20}$")]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+# Every time in the contract lies on this stretch of the calendar, so that no deadline, age or window
+# arithmetic on a received time can overflow (0001-01-01 minus an hour, 9999-12-31 plus one); the ways
+# in bound report times much more tightly against the server clock (alerts.intake.time_reasons).
+EARLIEST_MOMENT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_MOMENT = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _on_the_calendar(moment: datetime) -> datetime:
+    if not EARLIEST_MOMENT <= moment < LATEST_MOMENT:
+        raise ValueError(f"must lie between {EARLIEST_MOMENT.year} and {LATEST_MOMENT.year}")
+    return moment
+
+
+# Timezone-aware and within the calendar above: every model below uses this, not pydantic's own.
+AwareDatetime = Annotated[_AnyAwareDatetime, AfterValidator(_on_the_calendar)]
 
 OLDEST_CHILD_YEARS = 26  # care leavers are supported to 25; anything older is a typo
 
@@ -65,10 +82,11 @@ class DateOfBirth(Strict):
         for name, day in (("value", self.value), ("earliest", self.earliest), ("latest", self.latest)):
             if day is None:
                 continue
+            # The date itself is never quoted: reasons are logged and stored.
             if day > today:
-                raise ValueError(f"{name} {day} is in the future")
+                raise ValueError(f"{name} is in the future")
             if day < today.replace(year=today.year - OLDEST_CHILD_YEARS):
-                raise ValueError(f"{name} {day} is more than {OLDEST_CHILD_YEARS} years ago")
+                raise ValueError(f"{name} is more than {OLDEST_CHILD_YEARS} years ago")
         if (self.earliest and self.value < self.earliest) or (self.latest and self.value > self.latest):
             raise ValueError("value must lie between earliest and latest")
         return self
@@ -292,7 +310,7 @@ class Incident(Strict):
 
 IncidentChange = Literal["opened", "updated", "acknowledged", "escalated", "breached", "resolved"]
 
-NotificationKind = Literal["alert", "possible_match", "escalation", "update", "stand_down"]
+NotificationKind = Literal["alert", "possible_match", "escalation", "update", "stand_down", "manual_check"]
 
 
 class IncidentCommand(Strict):
@@ -383,8 +401,32 @@ class Rejection(Strict):
     source: str
     received_at: AwareDatetime
     reasons: list[str]
-    raw: str = Field(description="the payload as received, decoded as UTF-8 with replacement")
+    raw: str = Field(description="the payload as received (up to a bound), decoded as UTF-8 with replacement")
     raw_base64: str | None = Field(default=None, description="set when the payload was not valid UTF-8")
+    raw_length: int | None = Field(default=None, description="the full payload's length in bytes")
+    raw_sha256: str | None = Field(default=None, description="the full payload's SHA-256 (hex)")
+    truncated: bool = Field(default=False, description="raw holds only the first bytes of the payload")
+
+
+DeadLetterReason = Literal["too_large", "not_utf8", "not_json", "schema", "processing"]
+
+
+class DeadLetter(Strict):
+    """A consumed record a stage could not process, kept (bounded) with where it came from and why."""
+
+    stage: str
+    source_topic: str
+    partition: int
+    offset: int
+    key_base64: str | None = Field(default=None, description="the record's key, up to a bound")
+    reason_class: DeadLetterReason
+    exception: str = Field(description="the exception's class")
+    reasons: list[str] = Field(description="field paths and what is wrong, or where the fault arose: never values")
+    at: AwareDatetime
+    raw_base64: str = Field(description="the record's value up to a bound")
+    raw_length: int = Field(description="the full value's length in bytes")
+    raw_sha256: str = Field(description="the full value's SHA-256 (hex)")
+    truncated: bool
 
 
 MODELS_FOR_SCHEMA: dict[str, type[BaseModel]] = {
@@ -395,4 +437,5 @@ MODELS_FOR_SCHEMA: dict[str, type[BaseModel]] = {
     "notification": Notification,
     "delivery-record": DeliveryRecord,
     "rejection": Rejection,
+    "dead-letter": DeadLetter,
 }

@@ -32,7 +32,7 @@ from aiohttp import web
 from faust.web import Request, Response, View
 from prometheus_client import Counter, Histogram
 
-from alerts.config import Provider
+from alerts.config import IntakeLimits, Provider
 from alerts.errors import RejectedInput
 from alerts.intake import parse_event, rejection
 from alerts.model import PlacementEvent
@@ -73,6 +73,7 @@ class Intake:
     def __init__(self, worker: Worker) -> None:
         config = worker.config
         self.settings = config.providers.ingest
+        self.max_raw_bytes = config.settings.kafka.quarantine.max_raw_bytes
         self.providers: Mapping[str, Provider] = config.providers.providers
         names = config.settings.kafka.topics
         self._events = worker.app.topic(names.placement_events, key_serializer="raw", value_serializer="raw")
@@ -113,7 +114,7 @@ class Intake:
 
     async def reject(self, raw: bytes, reasons: list[str], source: str) -> None:
         """Keep a refused payload with its reasons on the rejected topic, acknowledged."""
-        record = rejection(raw, reasons, datetime.now(UTC), source=source)
+        record = rejection(raw, reasons, datetime.now(UTC), source, self.max_raw_bytes)
         await self._produce(self._rejected, source.encode(), record.model_dump_json().encode())
 
 
@@ -141,8 +142,9 @@ async def read_limited(request: web.Request, limit: int) -> bytes | None:
 class IngestApi:
     """The request handling behind POST /v1/events (see the module docstring for the order of checks)."""
 
-    def __init__(self, intake: Intake, authenticator: ProviderAuthenticator) -> None:
+    def __init__(self, intake: Intake, authenticator: ProviderAuthenticator, limits: IntakeLimits | None = None) -> None:
         self.intake, self.auth = intake, authenticator
+        self.bounds = limits  # the intake bounds every way in shares (None: the defaults)
         self.settings = intake.settings
         self.limits = {pid: RateLimiter(p.rate_limit.per_minute, p.rate_limit.burst) for pid, p in intake.providers.items()}
         per_minute = self.settings.failed_auth_per_minute
@@ -174,7 +176,7 @@ class IngestApi:
             reason = f"(request): content type '{request.content_type}' is not application/json"
             return await self._refuse(415, "unsupported_media_type", "Unsupported media type", [reason], body, credential)
         try:
-            event = parse_event(body)
+            event = parse_event(body, self.bounds, datetime.now(UTC))
         except RejectedInput as exc:
             if any(r.startswith(("(root): not JSON", "(root): not UTF-8")) for r in exc.reasons):
                 return await self._refuse(400, "malformed", "Not a JSON document", exc.reasons, body, credential)
@@ -345,7 +347,9 @@ def register_ingest_views(worker: Worker) -> Intake:
     for line in problems:
         log.warning("%s", line)
     intake = Intake(worker)
-    api = IngestApi(intake, ProviderAuthenticator(config, secrets, config.ingest.signature_window_s))
+    api = IngestApi(
+        intake, ProviderAuthenticator(config, secrets, config.ingest.signature_window_s), worker.config.settings.intake
+    )
     document = openapi_text().encode()
     app = worker.app
 

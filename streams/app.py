@@ -29,6 +29,7 @@ from alerts.directory import IncidentDirectory
 from alerts.errors import RejectedInput
 from alerts.intake import parse_event, rejection
 from alerts.lifecycle import acknowledge, breach, commands_due, escalate, fall_back
+from alerts.manual_check import ManualCheckMessages, manual_check
 from alerts.matching import ProfileIndex
 from alerts.model import (
     DeliveryRecord,
@@ -45,8 +46,9 @@ from streams import metrics
 from streams.acklinks import AckLinks
 from streams.connection import TABLES, faust_broker_settings
 from streams.follow import Follower
-from streams.profiles import ProfileFeed
+from streams.profiles import ProfileFeed, count_rejected
 from streams.recovery import SeekThenResumeTableManager, consumer_class
+from streams.stage import MAX_KEY_BYTES, DeadLetters, OnFailure, Record, Stage, where
 from streams.web import register_views
 
 log = logging.getLogger("crucial.stream")
@@ -133,16 +135,27 @@ def create_app(
     # Fetches for a copy of the active partitions, waiting at most fetch_max_wait_ms (ditto); the
     # transport's class is the only hook.
     app.transport.Consumer = consumer_class(settings.kafka.fetch_max_wait_ms)  # type: ignore[misc]
+    out = outputs or TopicOutputs(app)
+    # Every consumer runs each record through a stage guard (streams/stage.py): bad records are
+    # quarantined on the dead-letter topic and the stream moves on.
+    dead_letters = DeadLetters(out, names.dead_letters, settings.kafka.quarantine, clock)
+
+    def guard(name: str, on_failure: OnFailure | None = None) -> Stage:
+        return Stage(name, dead_letters, max_record_bytes=settings.kafka.quarantine.max_record_bytes, on_failure=on_failure)
+
     index = ProfileIndex(config.risk.matching, config.risk.links)  # as `crucial match` builds it
-    feed = ProfileFeed(config, index)
+    feed = ProfileFeed(config, index, guard("profiles", count_rejected))
     directory = IncidentDirectory()
     directory_feed = Follower(
-        config, [names.incidents, names.deliveries], _directory_updater(config, directory), "incident directory"
+        config,
+        [names.incidents, names.deliveries],
+        _directory_updater(config, directory),
+        "incident directory",
+        guard("directory"),
     )
     ack_links = AckLinks.from_config(config)
     renderer = Renderer.from_config(config, ack_links=ack_links)
     channel_senders = senders if senders is not None else build_senders(config)
-    out = outputs or TopicOutputs(app)
 
     registry = CollectorRegistry(auto_describe=True)
     for collector in metrics.ALL:
@@ -178,10 +191,12 @@ def create_app(
     async def on_report(key: bytes | None, raw: bytes) -> None:
         now = clock()
         try:
-            event = parse_event(raw)
+            event = parse_event(raw, settings.intake, now)
         except RejectedInput as exc:
-            record = rejection(raw, exc.reasons, now, source=names.placement_events)
-            await out.emit(names.rejected, key.decode("utf-8", "replace") if key else None, record.model_dump_json().encode())
+            record = rejection(raw, exc.reasons, now, names.placement_events, settings.kafka.quarantine.max_raw_bytes)
+            # The key bounded like the value, so the rejection can always be written.
+            kept_key = key[:MAX_KEY_BYTES].decode("utf-8", "replace") if key else None
+            await out.emit(names.rejected, kept_key, record.model_dump_json().encode())
             metrics.EVENTS.labels("rejected").inc()
             # Field paths only: a reason may quote the value (a date of birth), and logs carry no PII.
             log.warning("rejected event: %s", ", ".join(reason.split(":", 1)[0] for reason in exc.reasons))
@@ -252,14 +267,39 @@ def create_app(
         keep(command.child_reference, outcome, True)
         log.info("incident %s: %s", incident.reference, outcome.label)
 
+    manual_messages = ManualCheckMessages.from_config(config)
+
+    async def fail_open(record: Record, exc: Exception) -> None:
+        """An accepted report that failed after intake still reaches a person (alerts/manual_check.py)."""
+        if record.value is None:
+            return
+        now = clock()
+        try:
+            event = parse_event(record.value, settings.intake, now)
+        except RejectedInput:
+            return  # never accepted; the rejected topic holds it
+        child = event.child.reference
+        stored = open_incidents.get(child)
+        outcome = manual_check(event, Incident.model_validate_json(stored) if stored else None, config, manual_messages, now)
+        await publish(outcome)
+        if stored is None:
+            opening_events[child] = event.model_dump_json()
+        keep(child, outcome, stored is not None)
+        metrics.MANUAL_CHECKS.inc()
+        log.error("event %s not processed automatically (%s): sent for a manual check", event.event_id, where(exc))
+
+    # One stage, two guards: only a report (not a command) that fails is sent for a manual check.
+    reports_guard, commands_guard = guard("triage", fail_open), guard("triage")
+
     @app.agent(events_and_commands, name="triage")
     async def triage_events(stream: StreamT[bytes]) -> None:
         event: EventT[bytes]
         async for event in stream.events():
-            if event.message.topic == names.incident_commands:
-                await on_command(event.value)
+            record = Record.of(event.message)
+            if record.topic == names.incident_commands:
+                await commands_guard.handle(record, lambda r: on_command(r.value or b""))
             else:
-                await on_report(event.key, event.value)
+                await reports_guard.handle(record, lambda r: on_report(r.key, r.value or b""))
 
     window_observed: set[str] = set()
     in_flight: set[str] = set()
@@ -385,14 +425,17 @@ def create_app(
 
     # Notifications and the providers' status reports share a key (the idempotency key): one agent
     # owns each notification's ledger entry. Several run at once so a slow provider stalls none.
+    deliver_guard = guard("deliver")
+
     @app.agent(notifications_and_status, name="deliver", concurrency=settings.delivery_concurrency)
     async def deliver(stream: StreamT[bytes]) -> None:
         event: EventT[bytes]
         async for event in stream.events():
-            if event.message.topic == names.delivery_status:
-                await on_status(event.value)
+            record = Record.of(event.message)
+            if record.topic == names.delivery_status:
+                await deliver_guard.handle(record, lambda r: on_status(r.value or b""))
             else:
-                await on_notification(event.value)
+                await deliver_guard.handle(record, lambda r: on_notification(r.value or b""))
 
     worker = Worker(
         app,

@@ -61,12 +61,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import prometheus_client
 
     from streams.app import create_app
-    from streams.connection import ensure_topics
+    from streams.connection import TopicPolicyError, ensure_topics
 
     config = _config(args)
     for gap in coverage_gaps(config):  # the same warnings as check-config: the worker starts regardless
         logging.getLogger("crucial.config").warning("routing coverage: %s", gap)
-    ensure_topics(config)
+    try:
+        ensure_topics(config)
+    except TopicPolicyError as exc:
+        for problem in exc.problems:
+            print(f"refusing to start: {problem}", file=sys.stderr)
+        return 2
     # One series per counter, not two: the *_created twins double what Prometheus stores for nothing.
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
     worker = create_app(config)
@@ -83,7 +88,16 @@ def plain_logging(level: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"plain": {"format": "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"}},
-        "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain", "stream": "ext://sys.stdout"}},
+        # No personal data in the log: exception messages and input values are dropped (streams/logsafe.py).
+        "filters": {"no_values": {"()": "streams.logsafe.NoValues"}},
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "plain",
+                "stream": "ext://sys.stdout",
+                "filters": ["no_values"],
+            }
+        },
         "root": {"level": level.upper(), "handlers": ["stdout"]},
     }
 
@@ -98,7 +112,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
     for where, text in _read_events(args.file):
         key: bytes | None = None
         try:
-            event = parse_event(text)
+            event = parse_event(text, config.settings.intake, datetime.now(UTC))
             key = event.child.reference.encode()
         except RejectedInput as exc:
             if not args.no_validate:
@@ -170,7 +184,27 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"{config.directory}: OK — {len(config.agencies)} agencies, {rules} routing rules")
     for gap in coverage_gaps(config):  # warnings, not errors: the worker starts and logs them too
         print(f"warning: {gap}")
-    return 0
+    return _check_kafka(config) if args.kafka else 0
+
+
+def _check_kafka(config: Config) -> int:
+    """The broker's topics against the retention and durability policy, as the worker checks them at start."""
+    from kafka.errors import KafkaError
+
+    from streams.connection import check_topics
+
+    try:
+        problems = check_topics(config)
+    except KafkaError as exc:
+        print(f"kafka: cannot check the topics at {config.settings.kafka.bootstrap}: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    for problem in problems:
+        print(f"{'ERROR' if problem.loses_data else 'note'}: {problem}", file=sys.stderr if problem.loses_data else sys.stdout)
+    refused = sum(p.loses_data for p in problems)
+    print(
+        f"kafka: {refused} difference(s) that can lose data; the worker {'would refuse to start' if refused else 'would start'}"
+    )
+    return 1 if refused else 0
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
@@ -323,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=cmd_schema)
 
     check = sub.add_parser("check-config", parents=[common], help="validate the configuration offline")
+    check.add_argument("--kafka", action="store_true", help="also compare the broker's topics with the retention policy")
     check.set_defaults(func=cmd_check_config)
 
     demo = sub.add_parser("demo", parents=[common], help="broker + worker + sample profiles + a sample report -> the alert")

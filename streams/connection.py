@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import ssl
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import faust
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from alerts.config import Config, KafkaSecurity
 from alerts.errors import ConfigError
+
+log = logging.getLogger("crucial.topics")
 
 
 def _credentials(security: KafkaSecurity) -> tuple[str, str]:
@@ -76,40 +80,180 @@ def changelog_topic(config: Config, table: str) -> str:
     return f"{config.settings.kafka.app_id}-{table}-changelog"
 
 
-def ensure_topics(config: Config, timeout_s: float = 30.0) -> list[str]:
-    """Create the project's topics with the configured partitions, and wait until every partition has
-    a leader; returns the topics created."""
+DAY_MS = 24 * 60 * 60 * 1000
+FOREVER = "-1"
+
+
+@dataclass(frozen=True)
+class TopicPolicy:
+    """What one topic must be: its configs (cleanup, retention, min.insync.replicas) and why."""
+
+    name: str
+    kind: str  # audit, state, reports, quarantine (docs/operations.md: retention and durability)
+    configs: dict[str, str]
+
+
+@dataclass(frozen=True)
+class TopicProblem:
+    topic: str
+    setting: str
+    have: str
+    want: str
+    fix: str
+    loses_data: bool  # else a privacy or layout difference: reported, not refused
+
+    def __str__(self) -> str:
+        if self.setting == "(topic)":
+            return f"topic {self.topic}: {self.have} — {self.fix}"
+        what = "can lose data" if self.loses_data else "differs from the policy"
+        return f"topic {self.topic}: {self.setting} is {self.have}, policy {self.want} ({what}) — {self.fix}"
+
+
+class TopicPolicyError(ConfigError):
+    """Existing topics differ from the retention and durability policy in a way that can lose data."""
+
+    def __init__(self, problems: list[TopicProblem]) -> None:
+        self.problems = problems
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"kafka topic {first.topic}", first.setting, f"is {first.have}, policy {first.want}{more}", first.fix)
+
+
+def topic_policies(config: Config) -> list[TopicPolicy]:
+    """Every topic the project owns, with the configs the policy in settings.yaml (kafka.retention) gives it."""
     kafka = config.settings.kafka
-    names = kafka.topics
-    compacted = {"cleanup.policy": "compact"}
+    names, retention = kafka.topics, kafka.retention
+    insync = {"min.insync.replicas": str(kafka.min_insync_replicas)}
+    audit_ms = FOREVER if retention.audit_years is None else str(int(retention.audit_years * 365.25) * DAY_MS)
 
-    def topic(name: str, **configs: str) -> NewTopic:
-        return NewTopic(name, kafka.partitions, kafka.replication_factor, topic_configs=configs or None)
+    def kept(days_or_ms: int | str) -> dict[str, str]:
+        ms = days_or_ms if isinstance(days_or_ms, str) else str(days_or_ms * DAY_MS)
+        return {"cleanup.policy": "delete", "retention.ms": ms, "retention.bytes": "-1", **insync}
 
-    wanted = [
-        topic(names.placement_events),
-        topic(names.rejected),
-        topic(names.profiles, **compacted),
-        topic(names.incidents),
-        topic(names.notifications),
-        topic(names.deliveries),
+    compacted = {"cleanup.policy": "compact", "retention.ms": FOREVER, "retention.bytes": "-1", **insync}
+    return [
+        TopicPolicy(names.placement_events, "reports", kept(retention.placement_events_days)),
+        # Rendered messages (full detail by email) waiting to be sent: personal data, kept like the reports.
+        TopicPolicy(names.notifications, "reports", kept(retention.placement_events_days)),
+        TopicPolicy(names.rejected, "quarantine", kept(retention.quarantine_days)),
+        TopicPolicy(names.dead_letters, "quarantine", kept(retention.quarantine_days)),
+        TopicPolicy(names.profiles, "state", compacted),
+        TopicPolicy(names.incidents, "audit", kept(audit_ms)),
+        TopicPolicy(names.deliveries, "audit", kept(audit_ms)),
         # Keyed by child reference like placement events, and read by the same agent: same partitions.
-        topic(names.incident_commands),
+        TopicPolicy(names.incident_commands, "audit", kept(audit_ms)),
         # Keyed by idempotency key like notifications, and read by the same agent.
-        topic(names.delivery_status),
-        *(topic(changelog_topic(config, table), **compacted) for table in TABLES),
+        TopicPolicy(names.delivery_status, "audit", kept(audit_ms)),
+        *(TopicPolicy(changelog_topic(config, table), "state", compacted) for table in TABLES),
     ]
+
+
+def ensure_topics(config: Config, timeout_s: float = 30.0) -> list[str]:
+    """Create the project's missing topics with the configured partitions, replication and policy configs,
+    wait until every partition has a leader, then refuse (TopicPolicyError) when an existing topic
+    differs from the policy in a way that can lose data. Returns the topics created."""
+    kafka = config.settings.kafka
+    policies = topic_policies(config)
     admin = KafkaAdminClient(**kafka_python_kwargs(config))
     try:
         existing = set(admin.list_topics())
-        missing = [t for t in wanted if t.name not in existing]
+        missing = [
+            NewTopic(p.name, kafka.partitions, kafka.replication_factor, topic_configs=p.configs)
+            for p in policies
+            if p.name not in existing
+        ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
                 admin.create_topics(missing)
             _wait_for_leaders(admin, [t.name for t in missing], kafka.partitions, timeout_s)
-        return [t.name for t in missing]
+        problems = compare_topics(admin, config, policies)
     finally:
         admin.close()
+    for problem in problems:
+        if not problem.loses_data:
+            log.warning("%s", problem)
+    if refused := [p for p in problems if p.loses_data]:
+        raise TopicPolicyError(refused)
+    return [t.name for t in missing]
+
+
+def check_topics(config: Config) -> list[TopicProblem]:
+    """Every difference between the broker's topics and the policy (`crucial check-config --kafka`)."""
+    policies = topic_policies(config)
+    admin = KafkaAdminClient(**kafka_python_kwargs(config))
+    try:
+        existing = set(admin.list_topics())
+        missing = [p.name for p in policies if p.name not in existing]
+        found = compare_topics(admin, config, [p for p in policies if p.name in existing])
+    finally:
+        admin.close()
+    absent = [
+        TopicProblem(name, "(topic)", "missing", "present", "the worker creates it at start with the policy", False)
+        for name in missing
+    ]
+    return absent + found
+
+
+def compare_topics(admin: KafkaAdminClient, config: Config, policies: list[TopicPolicy]) -> list[TopicProblem]:
+    if not policies:
+        return []
+    kafka = config.settings.kafka
+    resources = [ConfigResource(ConfigResourceType.TOPIC, p.name) for p in policies]
+    described = admin.describe_configs(resources, config_filter="all")
+    configs: dict[str, dict[str, Any]] = next(iter(described.values()), {}) if isinstance(described, dict) else {}
+    layout = {d["name"]: d for d in admin.describe_topics([p.name for p in policies])}
+    problems: list[TopicProblem] = []
+    for policy in policies:
+        have = {key: str(entry["value"]) for key, entry in configs.get(policy.name, {}).items()}
+        problems += _config_problems(config, policy, have)
+        partitions = layout.get(policy.name, {}).get("partitions", [])
+        replicas = min((len(p["replica_nodes"]) for p in partitions), default=0)
+        if replicas < kafka.replication_factor:
+            fix = f"reassign its partitions to {kafka.replication_factor} replicas (kafka-reassign-partitions.sh)"
+            problems.append(
+                TopicProblem(policy.name, "replication factor", str(replicas), str(kafka.replication_factor), fix, True)
+            )
+        if partitions and len(partitions) != kafka.partitions:
+            fix = "set kafka.partitions to match, or recreate the topic: co-partitioned topics must agree"
+            problems.append(TopicProblem(policy.name, "partitions", str(len(partitions)), str(kafka.partitions), fix, False))
+    return problems
+
+
+def _config_problems(config: Config, policy: TopicPolicy, have: dict[str, str]) -> list[TopicProblem]:
+    bootstrap = config.settings.kafka.bootstrap.split(",")[0]
+    problems = []
+    for key, want in policy.configs.items():
+        got = have.get(key, "(unset)")
+        if got == want:
+            continue
+        fix = (
+            f"kafka-configs.sh --bootstrap-server {bootstrap} --alter --entity-type topics "
+            f"--entity-name {policy.name} --add-config {key}={want}"
+        )
+        problems.append(TopicProblem(policy.name, key, got, want, fix, _loses_data(key, got, want, have)))
+    return problems
+
+
+def _loses_data(key: str, have: str, want: str, configs: dict[str, str]) -> bool:
+    if key in ("retention.ms", "retention.bytes"):
+        if "delete" not in configs.get("cleanup.policy", "delete").split(","):
+            return False  # retention deletes nothing on a topic that is only compacted
+        try:
+            have_n, want_n = int(have), int(want)
+        except ValueError:
+            return True
+        # Kept for less time (or fewer bytes) than the policy: records go early. Longer: a privacy
+        # difference on the raw topics, reported but not a loss.
+        return (want_n == -1 and have_n != -1) or (have_n != -1 and want_n != -1 and have_n < want_n)
+    if key == "cleanup.policy":
+        # Compaction drops an audit topic's history; deletion drops a state topic's records by age.
+        return set(have.split(",")) != set(want.split(","))
+    if key == "min.insync.replicas":
+        try:
+            return int(have) < int(want)
+        except ValueError:
+            return True
+    return False
 
 
 def _wait_for_leaders(admin: KafkaAdminClient, topics: list[str], partitions: int, timeout_s: float) -> None:

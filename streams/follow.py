@@ -1,7 +1,8 @@
 """Follow whole topics into memory: every partition, from the beginning, no consumer group.
 
 Each worker needs the whole picture (all profiles, all incidents), not its share of partitions.
-`ready` is set once the records that existed at start have been applied.
+`ready` is set once the records that existed at start have been applied. Each record is applied
+inside the follower's stage guard (streams/stage.py): a bad one is quarantined, the rest applied.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from alerts.config import Config
 from streams.connection import aiokafka_kwargs
+from streams.stage import Record, Stage
 
 log = logging.getLogger("crucial.follow")
 
@@ -25,9 +27,11 @@ class Follower:
         topics: list[str],
         apply: Callable[[ConsumerRecord[bytes, bytes]], None],
         what: str,
+        guard: Stage,
         on_ready: Callable[[], None] | None = None,
     ) -> None:
         self.config, self.topics, self.apply, self.what, self.on_ready = config, topics, apply, what, on_ready
+        self.guard = guard
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
@@ -49,14 +53,12 @@ class Follower:
                 batches = await consumer.getmany(timeout_ms=200)
                 for records in batches.values():
                     for record in records:
-                        try:
-                            self.apply(record)
-                        except Exception:  # one bad record must not stop the feed
-                            log.exception(
-                                "%s: record %s:%s:%s not applied", self.what, record.topic, record.partition, record.offset
-                            )
+                        await self.guard.handle(Record.of(record), self._applier(record))
         finally:
             await consumer.stop()
+
+    def _applier(self, record: ConsumerRecord[bytes, bytes]) -> Callable[[Record], None]:
+        return lambda _: self.apply(record)
 
     async def _end_offsets(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
         assigned = consumer.assignment()

@@ -102,6 +102,7 @@ class ReportForm:
     def __init__(self, worker: Worker, intake: Intake) -> None:
         config = worker.config
         self.intake = intake
+        self.bounds = config.settings.intake
         self.zone = ZoneInfo(config.settings.timezone)
         sessions, links = config.providers.sessions, config.providers.links
         self.auth = PageAuth(
@@ -317,7 +318,7 @@ class ReportForm:
         last_seen: datetime | None = None
         try:
             last_seen = datetime.strptime(values["last_seen_at"], "%Y-%m-%dT%H:%M").replace(tzinfo=self.zone).astimezone(UTC)
-        except ValueError:
+        except (ValueError, OverflowError):  # year 1 in London is before UTC's calendar begins
             errors["last_seen_at"] = "Enter the date and time they were last seen"
         if last_seen is not None and last_seen > now + timedelta(minutes=5):
             errors["last_seen_at"] = "The time they were last seen must not be in the future"
@@ -352,7 +353,7 @@ class ReportForm:
             "reporter": {"name": staff.member.name, "role": staff.member.role, "callback_phone": values["callback_phone"]},
         }
         try:
-            return parse_event(json.dumps(event)), {}
+            return parse_event(json.dumps(event), self.bounds, now), {}
         except RejectedInput as exc:
             for reason in exc.reasons:
                 path, _, message = reason.partition(": ")

@@ -158,7 +158,22 @@ ACK_LATENCY = Histogram(
     registry=None,
 )
 
+DEAD_LETTERS = Counter(
+    "crucial_dead_letters_total",
+    "Consumed records a stage could not process, quarantined on the dead-letter topic, by stage and reason "
+    "class (too_large, not_utf8, not_json, schema, processing).",
+    ["stage", "reason"],
+    registry=None,
+)
+MANUAL_CHECKS = Counter(
+    "crucial_manual_checks_total",
+    "Accepted reports that failed after intake and were sent to people to check by hand (fail open).",
+    registry=None,
+)
+
 ALL = (
+    DEAD_LETTERS,
+    MANUAL_CHECKS,
     EVENTS,
     PROFILES,
     PROFILE_INDICATORS_UNMAPPED,
@@ -179,11 +194,16 @@ PROFILE_OUTCOMES = ("upserted", "removed", "rejected")
 CHANNELS = ("sms", "email")
 ACK_CHANNELS = ("sms", "link")
 ACK_OUTCOMES = ("accepted", "duplicate", "rejected")
+STAGES = ("triage", "deliver", "profiles", "directory")
+DEAD_LETTER_REASONS = ("too_large", "not_utf8", "not_json", "schema", "processing")
 
 
 def prime() -> None:
     """Create the label combinations known in advance at 0. Failure reasons are not primed: a closed set
     (alerts.channels.reasons) but ~30 of them per channel, mostly never seen; the rules sum over them."""
+    for stage in STAGES:
+        for reason in DEAD_LETTER_REASONS:
+            DEAD_LETTERS.labels(stage, reason)
     for outcome in EVENT_OUTCOMES:
         EVENTS.labels(outcome)
     for outcome in PROFILE_OUTCOMES:

@@ -13,38 +13,34 @@ import logging
 from aiokafka import ConsumerRecord
 
 from alerts.config import Config
-from alerts.errors import RejectedInput
 from alerts.indicators import indicators_of
 from alerts.intake import parse_profile
 from alerts.matching import ProfileIndex
 from streams.follow import Follower
 from streams.metrics import PROFILE_INDICATORS_UNMAPPED, PROFILES
+from streams.stage import Record, Stage
 
 log = logging.getLogger("crucial.profiles")
 
 
 def apply_profile_record(index: ProfileIndex, key: bytes | None, value: bytes | None) -> str:
-    """Apply one record (a tombstone deletes); returns the outcome label."""
+    """Apply one record (a tombstone deletes); returns the outcome label. A profile that is not valid
+    raises RejectedInput, for the feed's guard to quarantine (its reasons name field paths only)."""
     if value is None:
         if key is not None:
             index.remove(key.decode("utf-8", "replace"))
         return "removed"
-    try:
-        profile = parse_profile(value)
-    except RejectedInput as exc:
-        log.error("profile record rejected (key %r): %s", key, exc)
-        return "rejected"
-    index.upsert(profile)
+    index.upsert(parse_profile(value))
     return "upserted"
 
 
 class ProfileFeed(Follower):
-    def __init__(self, config: Config, index: ProfileIndex) -> None:
+    def __init__(self, config: Config, index: ProfileIndex, guard: Stage) -> None:
         self.index = index
         self.indicators = indicators_of(config.indicators)
         # Once loaded, the index (up to a million profiles) is moved out of the garbage collector's
         # sight: full collections would otherwise walk it again and again for nothing.
-        super().__init__(config, [config.settings.kafka.topics.profiles], self._apply, "profile index", on_ready=gc.freeze)
+        super().__init__(config, [config.settings.kafka.topics.profiles], self._apply, "profile index", guard, on_ready=gc.freeze)
 
     def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
         outcome = apply_profile_record(self.index, record.key, record.value)
@@ -61,3 +57,8 @@ class ProfileFeed(Follower):
             log.warning(
                 "a profile has %d indicator(s) not in indicators.yaml: `crucial indicators --profiles` lists them", unmapped
             )
+
+
+async def count_rejected(record: Record, exc: Exception) -> None:
+    """The profile feed's failure step: the record is quarantined by the guard; count it as rejected."""
+    PROFILES.labels("rejected").inc()

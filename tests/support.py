@@ -83,6 +83,7 @@ def unique_topics(prefix: str) -> dict[str, str]:
         "deliveries": f"{prefix}.deliveries",
         "incident_commands": f"{prefix}.incident-commands",
         "delivery_status": f"{prefix}.delivery-status",
+        "dead_letters": f"{prefix}.dead-letters",
     }
 
 

@@ -121,3 +121,46 @@ async def test_a_send_the_deliveries_topic_knows_is_not_repeated_when_the_ledger
             await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
     intents = {r["idempotency_key"] for _, r in outputs.sent[topics.deliveries] if r["state"] == "intent"}
     assert intents == {n.idempotency_key for n in pending}, "sent once already: not sent again"
+
+
+async def test_bad_records_are_dead_lettered_and_each_agent_goes_on(worker: Worker, outputs: RecordingOutputs) -> None:
+    topics = worker.config.settings.kafka.topics
+    async with worker.deliver_agent.test_context() as agent:
+        await agent.put(b"\xff\xfe", key=b"k")
+        await agent.put(b'{"idempotency_key": 1}', key=b"k")
+        await agent.put(b"[" * 5000, key=b"k")
+    letters = [letter for _, letter in outputs.sent[topics.dead_letters]]
+    assert [(x["stage"], x["reason_class"]) for x in letters] == [
+        ("deliver", "not_json"),
+        ("deliver", "schema"),
+        ("deliver", "not_json"),
+    ]
+    async with worker.triage_agent.test_context() as agent:
+        await agent.put(json.dumps(make_event(now=NOW, child_reference="HAR-2026-0192")).encode(), key=b"HAR-2026-0192")
+    notes = outputs.sent[topics.notifications]
+    async with worker.deliver_agent.test_context() as agent:
+        await agent.put(b"garbage", key=b"k")
+        for _, note in notes:
+            await agent.put(json.dumps(note).encode(), key=note["idempotency_key"].encode())
+    accepted = [r for _, r in outputs.sent[topics.deliveries] if r["state"] == "accepted"]
+    assert len(accepted) == len(notes) and len(outputs.sent[topics.dead_letters]) == 4
+
+
+async def test_a_report_that_fails_after_intake_fails_open(
+    worker: Worker, outputs: RecordingOutputs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr("streams.app.triage", broken)
+    topics = worker.config.settings.kafka.topics
+    event = make_event(now=NOW, child_reference="HAR-2026-0192")
+    async with worker.triage_agent.test_context() as agent:
+        await agent.put(json.dumps(event).encode(), key=b"HAR-2026-0192")
+    [(_, opened)] = outputs.sent[topics.incidents]
+    assert opened["change"] == "opened" and opened["incident"]["priority"] == "high"
+    told = {(n["recipient"]["agency_id"], n["kind"]) for _, n in outputs.sent[topics.notifications]}
+    assert told == {("harrow-edt", "manual_check"), ("met-police-mispers", "manual_check")}
+    [(_, letter)] = outputs.sent[topics.dead_letters]
+    assert (letter["stage"], letter["reason_class"], letter["exception"]) == ("triage", "processing", "OverflowError")
+    assert worker.open_incidents["HAR-2026-0192"] is not None  # acknowledgement, escalation and return apply

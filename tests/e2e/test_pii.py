@@ -126,3 +126,40 @@ def test_no_date_of_birth_in_the_log_when_an_event_produced_straight_to_kafka_is
     )
     time.sleep(1.0)
     assert "1999-12-31" not in worker.log_path.read_text(errors="replace")
+
+
+def test_no_child_pii_in_the_log_for_bad_input_and_poison_records(worker: RunningWorker) -> None:
+    """The bad-input cases (impossible dates, deep JSON, duplicate keys, invisible characters) by API and
+    Kafka, and poison records carrying the child's details on every consumed topic: all refused or
+    quarantined, and the log still names no child."""
+    port = worker.port
+    year_one = make_event(child_reference=FLAGGED_CHILD, given_names="Minh", family_name="Tran")
+    year_one["circumstances"]["last_seen_at"] = "0001-01-01T00:00:00+00:00"
+    duplicate = json.dumps(make_event(child_reference=FLAGGED_CHILD, given_names="Minh")).replace(
+        '"given_names": "Minh"', '"given_names": "Minh", "given_names": "Anh Tran"'
+    )
+    hidden = make_event(child_reference=FLAGGED_CHILD, given_names="Minh\u202eTran")
+    bad_dob = make_event(child_reference=FLAGGED_CHILD, given_names="Elira", family_name="Hoxha")
+    bad_dob["child"]["date_of_birth"] = {"value": "2010-12-31", "earliest": "2009-06-01", "latest": "2010-01-01"}
+    bodies = [json.dumps(year_one).encode(), duplicate.encode(), json.dumps(hidden).encode(), json.dumps(bad_dob).encode()]
+    bodies.append(b'{"given_names": "Minh Tran", "x": ' + b"[" * 1000 + b"]" * 1000 + b"}")
+    for body in bodies:
+        assert post_event(port, body).status in (400, 422)
+        worker.emit(body, key=FLAGGED_CHILD)
+    details = {"name": "Minh Anh Tran", "phone": CHILD_PHONES[0], "date_of_birth": "2010-01-01", "dob": "01/01/2010"}
+    poison = json.dumps({"idempotency_key": details, "incident_id": "Tony", **details}).encode()
+    profile = json.dumps({"profile_id": "p-x", "given_names": "Minh", "date_of_birth": {"value": "2010-01-01"}, "risk_level": 7})
+    topics = worker.topics
+    for topic in (topics.incident_commands, topics.notifications, topics.delivery_status, topics.incidents, topics.deliveries):
+        worker.producer.send(topic, key=b"Minh Tran", value=poison)
+    worker.producer.send(topics.profiles, key=b"p-x", value=profile.encode())
+    worker.producer.flush()
+    worker.read(topics.dead_letters, lambda rs: len({r["source_topic"] for r in rs}) >= 6, timeout_s=60)
+    # The quarantine lines are written just after the dead letters are acknowledged: wait for all six.
+    deadline = time.monotonic() + 30
+    while worker.log_path.read_text(errors="replace").count("quarantined on") < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = worker.log_path.read_text(errors="replace")
+    assert log.count("quarantined on") >= 6  # the records did reach the stages
+    found = [f"worker log {leak}" for leak in leaks(log)]
+    assert not found, "child PII leaked:\n" + "\n".join(found[:20])

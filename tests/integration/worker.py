@@ -126,8 +126,10 @@ class RunningWorker:
         until: Callable[[list[dict[str, Any]]], bool],
         timeout_s: float = 30.0,
         settle_s: float = 0.0,
+        skip_undecodable: bool = False,
     ) -> list[dict[str, Any]]:
-        """Every JSON record on `topic` once `until(records)` holds (then `settle_s` more, to catch extras)."""
+        """Every JSON record on `topic` once `until(records)` holds (then `settle_s` more, to catch extras);
+        `skip_undecodable` passes over records that are not JSON objects (a poisoned topic)."""
         consumer = KafkaConsumer(
             bootstrap_servers=self.config.settings.kafka.bootstrap,
             group_id=None,
@@ -144,7 +146,15 @@ class RunningWorker:
         try:
             while time.monotonic() < deadline:
                 for message in consumer:
-                    records.append(json.loads(message.value))
+                    try:
+                        record = json.loads(message.value)
+                    except (ValueError, RecursionError):
+                        if skip_undecodable:
+                            continue
+                        raise
+                    if skip_undecodable and not isinstance(record, dict):
+                        continue
+                    records.append(record)
                 if settled_at is None and until(records):
                     settled_at = time.monotonic() + settle_s
                 if settled_at is not None and time.monotonic() >= settled_at:

@@ -176,6 +176,8 @@ def test_the_dashboard_covers_the_crucial_hour() -> None:
         'outcome="failed"',
         "consumer_lag",
         'outcome="rejected"',
+        "crucial_dead_letters_total",
+        "crucial_manual_checks_total",
     ):
         assert needed in exprs, needed
     for panel in panels:

@@ -1,0 +1,123 @@
+"""Intake bounds shared by every way in (alerts/intake.py): times, size, depth, duplicate keys, characters."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from alerts.config import IntakeLimits
+from alerts.errors import RejectedInput
+from alerts.intake import parse_event, parse_profile, rejection
+from tests.support import make_event
+
+NOW = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
+LIMITS = IntakeLimits()
+
+
+def reasons(raw: bytes | str, now: datetime | None = NOW, limits: IntakeLimits = LIMITS) -> list[str]:
+    with pytest.raises(RejectedInput) as caught:
+        parse_event(raw, limits, now)
+    return caught.value.reasons
+
+
+def event(**changes: object) -> dict:  # type: ignore[type-arg]
+    data = make_event(now=NOW)
+    data.update(changes)
+    return data
+
+
+def test_a_current_report_is_accepted() -> None:
+    assert parse_event(json.dumps(event()), LIMITS, NOW).event_id
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00", "1969-12-31T23:59:59Z"])
+@pytest.mark.parametrize("field", ["occurred_at", "reported_at", "last_seen_at"])
+def test_dates_that_would_overflow_arithmetic_are_refused_even_offline(field: str, moment: str) -> None:
+    data = event()
+    if field == "last_seen_at":
+        data["circumstances"]["last_seen_at"] = moment
+    else:
+        data[field] = moment
+    got = reasons(json.dumps(data), now=None)  # without a clock (e.g. `crucial match`), still refused
+    assert any("must lie between 1970 and 2200" in r for r in got)
+    assert not any(moment[:4] in r for r in got)  # the value is never quoted
+
+
+def test_times_ahead_of_the_server_clock_are_refused() -> None:
+    data = event(reported_at=(NOW + timedelta(minutes=6)).isoformat())
+    assert reasons(json.dumps(data)) == ["reported_at: more than 300 s ahead of the server clock"]
+    data = event(reported_at=(NOW + timedelta(minutes=4)).isoformat())
+    assert parse_event(json.dumps(data), LIMITS, NOW)
+
+
+def test_a_last_seen_time_too_far_back_is_refused() -> None:
+    data = make_event(now=NOW, last_seen_ago=timedelta(days=32))
+    assert reasons(json.dumps(data)) == [
+        "occurred_at: more than 31 days in the past",
+        "circumstances.last_seen_at: more than 31 days in the past",
+    ]
+    assert parse_event(json.dumps(make_event(now=NOW, last_seen_ago=timedelta(days=30))), LIMITS, NOW)
+
+
+def test_deep_json_is_refused_without_recursing() -> None:
+    for depth in (17, 1000, 100_000):
+        assert reasons("[" * depth + "]" * depth) == [f"(root): nested {depth} levels deep; the limit is 16"]
+    # brackets inside strings do not count
+    data = event()
+    data["circumstances"]["notes"] = "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[{{{{{{{{{{{{{{{{{{{{{{{{"
+    assert parse_event(json.dumps(data), LIMITS, NOW)
+
+
+def test_duplicate_keys_are_refused_anywhere() -> None:
+    text = json.dumps(event(type="left_placement"))
+    assert reasons(text.replace('"type": "left_placement"', '"type": "left_placement", "type": "returned"')) == [
+        "type: key given more than once"
+    ]
+    nested = text.replace('"given_names": ', '"given_names": "A", "given_names": ')
+    assert reasons(nested) == ["given_names: key given more than once"]
+
+
+def test_a_key_that_is_not_a_field_name_is_not_quoted() -> None:
+    data = event()
+    data["child"]["Minh Tran 2010-01-01"] = "x"
+    got = reasons(json.dumps(data))
+    assert got == ["child.?: Extra inputs are not permitted"]
+
+
+@pytest.mark.parametrize("char", ["\u200b", "\u202e", "\u2066", "\ufeff", "\x00", "\x1b", "\u2028", "\u00ad", "\ud800"])
+def test_control_and_invisible_characters_are_refused_with_the_field(char: str) -> None:
+    data = event()
+    data["child"]["given_names"] = f"Mi{char}nh"
+    got = reasons(json.dumps(data))
+    assert got == [f"child.given_names: contains a control or invisible character (U+{ord(char):04X})"]
+
+
+def test_joiners_and_line_breaks_in_free_text_are_kept() -> None:
+    data = event()
+    data["child"]["given_names"] = "Nasrin\u200cZahra"  # the zero-width non-joiner spells Persian names
+    data["circumstances"]["notes"] = "line one\nline two\ttabbed"
+    assert parse_event(json.dumps(data), LIMITS, NOW).child.given_names == "Nasrin\u200cZahra"
+
+
+def test_size_is_bounded_before_anything_is_parsed() -> None:
+    small = IntakeLimits(max_bytes=2048)
+    assert reasons(b"\xff" * 5000, limits=small) == ["(size): 5000 bytes exceeds the limit of 2048 bytes"]
+    with pytest.raises(RejectedInput):
+        parse_profile(b"{" * 10_000, small)
+
+
+def test_nan_is_not_json() -> None:
+    assert reasons('{"event_id": NaN}')[0].startswith("(root): not JSON")
+
+
+def test_rejection_records_are_bounded_with_length_and_hash() -> None:
+    raw = b"\xff" * 1_000_000
+    kept = rejection(raw, ["(root): not UTF-8"] * 100, NOW, "placement-events", max_raw_bytes=16384)
+    text = kept.model_dump_json()
+    assert len(text) < 100_000  # was 3.7 MB for this payload, which the broker refused
+    assert kept.truncated and kept.raw_length == 1_000_000 and len(kept.raw_sha256 or "") == 64
+    assert len(kept.reasons) == 20
+    whole = rejection(b'{"a": 1}', ["x: y"], NOW, "api")
+    assert whole.raw == '{"a": 1}' and not whole.truncated and whole.raw_base64 is None
