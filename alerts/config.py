@@ -329,12 +329,11 @@ class Rule(Schema):
 
 class ManualCheck(Schema):
     """Who checks an accepted report by hand when it could not be processed automatically (fail open):
-    the placement's emergency duty team and its police force's missing-person desk; `otherwise` when
+    the placement's emergency duty team and its police force's missing-person desk (`police_forces`); `otherwise` when
     neither is known for the placement's local authority (and, when that is empty, every police and
     emergency duty team agency)."""
 
     emergency_duty_teams: dict[str, AgencyId] = Field(default={}, description="local authority -> agency")
-    missing_person_desks: dict[str, AgencyId] = Field(default={}, description="police force -> agency")
     otherwise: list[AgencyId] = []
 
 
@@ -915,7 +914,6 @@ def _check_manual_check(directory: Path, agencies: dict[str, Agency], routing: R
     manual = routing.manual_check
     wanted: list[tuple[str, str, str | None]] = [
         *((f"manual_check.emergency_duty_teams.{la}", a, "emergency_duty_team") for la, a in manual.emergency_duty_teams.items()),
-        *((f"manual_check.missing_person_desks.{force}", a, "police") for force, a in manual.missing_person_desks.items()),
         *((f"manual_check.otherwise[{i}]", a, None) for i, a in enumerate(manual.otherwise)),
     ]
     for key, agency_id, kind in wanted:
@@ -924,11 +922,6 @@ def _check_manual_check(directory: Path, agencies: dict[str, Agency], routing: R
             raise ConfigError(path, key, f"unknown agency '{agency_id}'", "define it in agencies.yaml or correct the id")
         if kind is not None and agency.kind != kind:
             raise ConfigError(path, key, f"agency '{agency_id}' is of kind {agency.kind}, not {kind}", f"name a {kind} agency")
-    for force in manual.missing_person_desks:
-        if force not in routing.police_force_areas:
-            raise ConfigError(
-                path, f"manual_check.missing_person_desks.{force}", "not a force of police_force_areas", "add its area there"
-            )
 
 
 def _check_escalation(directory: Path, agencies: dict[str, Agency], escalation: Escalation) -> None:
@@ -1011,6 +1004,15 @@ def _check_references(directory: Path, agencies: dict[str, Agency], routing: Rou
                 f"unknown agency '{agency_id}'",
                 "define it in agencies.yaml or use a known id",
             )
+        if agencies[agency_id].kind != "police":
+            raise ConfigError(
+                routing_path,
+                f"police_forces.{force}",
+                f"agency '{agency_id}' is of kind {agencies[agency_id].kind}, not police",
+                "name the force's missing-person desk (a police agency)",
+            )
+        if force not in routing.police_force_areas:
+            raise ConfigError(routing_path, f"police_forces.{force}", "not a force of police_force_areas", "add its area there")
     for agency_id, agency in agencies.items():
         for k, contact in enumerate(agency.contacts):
             key = f"agencies.{agency_id}.contacts[{k}]"

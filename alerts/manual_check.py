@@ -51,7 +51,7 @@ def agencies_for(event: PlacementEvent, config: Config) -> list[str]:
     manual = config.routing.manual_check
     authority = _fold(event.placement.local_authority)
     found = [a for la, a in manual.emergency_duty_teams.items() if _fold(la) == authority]
-    for force, desk in manual.missing_person_desks.items():
+    for force, desk in config.routing.police_forces.items():
         if any(_fold(la) == authority for la in config.routing.police_force_areas.get(force, [])):
             found.append(desk)
     if not found:

@@ -197,8 +197,10 @@ def test_the_worker_reports_unmapped_indicators_at_profile_load_without_profile_
     from alerts.matching import ProfileIndex
     from streams.metrics import PROFILE_INDICATORS_UNMAPPED
     from streams.profiles import ProfileFeed
+    from tests.unit.test_stage import stage
 
-    feed = ProfileFeed(config, ProfileIndex(config.risk.matching, config.risk.links))
+    guard, _ = stage()
+    feed = ProfileFeed(config, ProfileIndex(config.risk.matching, config.risk.links), guard)
     row = sample_profiles()[0] | {"indicators": ["debt bondage", "sleeps at friends' houses", "Quoc's flat"]}
     value = json.dumps(row).encode()
     record = ConsumerRecord("profiles", 0, 0, 0, 0, row["profile_id"].encode(), value, None, 0, len(value), [])

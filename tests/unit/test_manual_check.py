@@ -33,7 +33,7 @@ def messages(config: Config = CONFIG) -> ManualCheckMessages:
 def test_the_placements_duty_team_and_its_forces_desk_are_told() -> None:
     assert agencies_for(golden_event(local_authority="Harrow"), CONFIG) == ["harrow-edt", "met-police-mispers"]
     assert agencies_for(golden_event(local_authority="  tower   hamlets "), CONFIG) == ["tower-hamlets-edt", "met-police-mispers"]
-    assert agencies_for(golden_event(local_authority="City of London"), CONFIG) == ["city-of-london-police"]
+    assert agencies_for(golden_event(local_authority="City of London"), CONFIG) == ["city-of-london-edt", "city-of-london-police"]
     assert agencies_for(golden_event(local_authority="Nowhere"), CONFIG) == ["met-police-mispers"]  # otherwise
 
 
@@ -114,8 +114,8 @@ def test_the_manual_check_config_is_validated_naming_file_key_and_fix(tmp_path) 
             "is of kind police, not emergency_duty_team",
         ),
         (
-            lambda r: r["manual_check"]["missing_person_desks"].update({"Kent Police": "met-police-mispers"}),
-            "manual_check.missing_person_desks.Kent Police: not a force of police_force_areas",
+            lambda r: r["police_forces"].update({"Wessex Constabulary": "met-police-mispers"}),
+            "police_forces.Wessex Constabulary: not a force of police_force_areas",
         ),
         # a config key with spaces is named as written (report payloads hide such keys; config does not)
         (
