@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import os
 import string
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from alerts.errors import ConfigError
+from alerts.errors import ConfigError, ConfigErrors
 from alerts.intake import field_path
 from alerts.model import Child, Email, Phone, Priority, Ref, Text
 
 AgencyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 SECRET_KEYS = ("auth_token", "password", "api_key", "secret", "token")
+# Package data: the templates ship inside the wheel, so an installed worker never looks for them
+# next to whatever directory its config happens to be in.
+PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 class Schema(BaseModel):
@@ -163,7 +167,9 @@ class Settings(Schema):
     sms: SmsSettings = SmsSettings()
     twilio: TwilioSettings | None = None
     smtp: SmtpSettings | None = None
-    templates_dir: Path = Path("templates")
+    templates_dir: Path | None = Field(
+        default=None, description="your own message templates (relative to the config directory); default: the package's"
+    )
 
 
 # --- agencies.yaml ------------------------------------------------------------------------------
@@ -659,8 +665,13 @@ class Config(Schema):
     risk: Risk
 
     def path(self, relative: Path) -> Path:
-        """Resolve a path from settings against the repository root (the config dir's parent)."""
-        return relative if relative.is_absolute() else self.directory.parent / relative
+        """Resolve a path from the config files against the config directory (as Prometheus does)."""
+        return relative if relative.is_absolute() else self.directory / relative
+
+    def templates(self) -> Path:
+        """The message and page templates: settings' templates_dir when given, else the package's own."""
+        given = self.settings.templates_dir
+        return PACKAGE_TEMPLATES if given is None else self.path(given)
 
 
 FILES: dict[str, type[Schema]] = {
@@ -697,7 +708,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(str(path), "(file)", "file not found", f"create {path.name} (see config/ in the repository)") from None
+        raise ConfigError(
+            str(path), "(file)", "file not found", f"create {path.name} (`crucial init DIR` writes a complete starter config)"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -732,39 +745,72 @@ def _validate(path: Path, schema: type[Schema], data: dict[str, Any]) -> Any:
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        problem = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            problem = "unknown key"
-        fix = _FIXES.get(first["type"], "correct the value")
-        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise ConfigError(str(path), field_path(tuple(first["loc"])), problem + more, fix) from None
+        errors: list[ConfigError] = []
+        for error in exc.errors(include_url=False):
+            problem = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                problem = "unknown key"
+            fix = _FIXES.get(error["type"], "correct the value")
+            errors.append(ConfigError(str(path), field_path(tuple(error["loc"])), problem, fix))
+        raise ConfigErrors(errors) from None
+
+
+class _Collector:
+    """Runs each check and keeps every ConfigError, so one run reports all the problems."""
+
+    def __init__(self) -> None:
+        self.errors: list[ConfigError] = []
+
+    def run(self, check: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return check(*args)
+        except ConfigError as exc:
+            self.errors.extend(ConfigErrors.flatten([exc]))
+            return None
+
+
+def _read_file(path: Path, schema: type[Schema]) -> Any:
+    data = _read_yaml(path)
+    _refuse_plain_secrets(path, data)
+    return _validate(path, schema, data)
 
 
 def load_config(directory: Path | str = "config") -> Config:
-    """Read and validate the whole configuration; raise the first ConfigError found."""
+    """Read and validate the whole configuration; raise ConfigErrors listing every problem found
+    (a check across files runs when the files it reads are valid)."""
     directory = Path(directory)
-    parsed: dict[str, Any] = {}
-    for name, schema in FILES.items():
-        path = directory / name
-        data = _read_yaml(path)
-        _refuse_plain_secrets(path, data)
-        parsed[name] = _validate(path, schema, data)
-    settings: Settings = parsed["settings.yaml"]
-    if bootstrap := os.environ.get("KAFKA_BOOTSTRAP"):
+    if not directory.is_dir():
+        raise ConfigError(
+            str(directory),
+            "(directory)",
+            "no such config directory",
+            "give --config DIR or set CRUCIAL_CONFIG; `crucial init DIR` writes one",
+        )
+    found = _Collector()
+    parsed: dict[str, Any] = {name: found.run(_read_file, directory / name, schema) for name, schema in FILES.items()}
+    settings: Settings | None = parsed["settings.yaml"]
+    if settings is not None and (bootstrap := os.environ.get("KAFKA_BOOTSTRAP")):
         settings = settings.model_copy(update={"kafka": settings.kafka.model_copy(update={"bootstrap": bootstrap})})
-    agencies: dict[str, Agency] = parsed["agencies.yaml"].agencies
-    routing: Routing = parsed["routing.yaml"]
-    rota: Rotas = parsed["rota.yaml"]
-    _check_rotas(directory, rota)
-    _check_references(directory, agencies, routing, rota)
-    _check_settings(directory, settings)
-    escalation: Escalation = parsed["escalation.yaml"]
-    _check_escalation(directory, agencies, escalation)
-    providers: Providers = parsed["providers.yaml"]
-    _check_providers(directory, providers)
-    risk: Risk = parsed["risk.yaml"]
-    _check_risk(directory, risk)
+    agencies: dict[str, Agency] | None = parsed["agencies.yaml"].agencies if parsed["agencies.yaml"] else None
+    routing: Routing | None = parsed["routing.yaml"]
+    rota: Rotas | None = parsed["rota.yaml"]
+    escalation: Escalation | None = parsed["escalation.yaml"]
+    providers: Providers | None = parsed["providers.yaml"]
+    risk: Risk | None = parsed["risk.yaml"]
+    if rota is not None:
+        found.run(_check_rotas, directory, rota)
+    if agencies is not None and routing is not None and rota is not None:
+        found.run(_check_references, directory, agencies, routing, rota)
+    if settings is not None:
+        found.run(_check_settings, directory, settings)
+    if agencies is not None and escalation is not None:
+        found.run(_check_escalation, directory, agencies, escalation)
+    if providers is not None:
+        found.run(_check_providers, directory, providers)
+    if risk is not None:
+        found.run(_check_risk, directory, risk)
+    if found.errors:
+        raise ConfigErrors(found.errors)
     return Config(
         directory=directory,
         settings=settings,

@@ -103,7 +103,7 @@ class Renderer:
     def from_config(cls, config: Config, *, ack_url: str | None = None, ack_links: AckLinks | None = None) -> Renderer:
         settings = config.settings
         return cls(
-            config.path(settings.templates_dir),
+            config.templates(),
             settings.timezone,
             max_segments=settings.sms.max_segments,
             include_full_name=settings.sms.include_full_name,

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from alerts.config import Config, load_config
-from alerts.errors import ConfigError, RejectedInput
+from alerts.errors import ConfigError, ConfigErrors, RejectedInput
 from alerts.intake import parse_event
 from alerts.model import MODELS_FOR_SCHEMA
-from streams import cli_incident, cli_match, cli_route
+from streams import cli_config, cli_incident, cli_match, cli_route
 from streams.broker import BrokerError, LocalBroker
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +62,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from streams.app import create_app
     from streams.connection import ensure_topics
 
-    config = _config(args)
+    # The same checks as check-config, so the worker starts only with config whose every message renders.
+    config = cli_config.checked(args.config).config
     ensure_topics(config)
     # One series per counter, not two: the *_created twins double what Prometheus stores for nothing.
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -157,13 +158,6 @@ def cmd_schema(args: argparse.Namespace) -> int:
         path = out / f"{name}.schema.json"
         path.write_text(json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n")
         print(path)
-    return 0
-
-
-def cmd_check_config(args: argparse.Namespace) -> int:
-    config = _config(args)
-    rules = len(config.routing.rules)
-    print(f"{config.directory}: OK — {len(config.agencies)} agencies, {rules} routing rules")
     return 0
 
 
@@ -289,8 +283,14 @@ def _await_outbox(outbox: Path, offset: int, timeout_s: float) -> list[dict[str,
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crucial", description="Crucial Hour: missing-child rapid alerts.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {cli_config.version()}")
+    # SUPPRESS: a --config given at any level (`crucial profiles --config X load f`) is kept, not
+    # overwritten by a deeper parser's default; main() resolves it once (cli_config.config_dir).
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default=str(REPO_ROOT / "config"), help="configuration directory (default: %(default)s)")
+    common.add_argument(
+        "--config", default=argparse.SUPPRESS, help="configuration directory (default: $CRUCIAL_CONFIG, else ./config)"
+    )
+    parser.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
 
     worker = sub.add_parser("worker", parents=[common], help="run the stream worker")
@@ -316,9 +316,6 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--out", default=str(REPO_ROOT / "schemas"))
     schema.set_defaults(func=cmd_schema)
 
-    check = sub.add_parser("check-config", parents=[common], help="validate the configuration offline")
-    check.set_defaults(func=cmd_check_config)
-
     demo = sub.add_parser("demo", parents=[common], help="broker + worker + sample profiles + a sample report -> the alert")
     demo.add_argument("--stay", action="store_true", help="keep the worker running afterwards")
     demo.set_defaults(func=cmd_demo)
@@ -335,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that live in modules of their own: each exposes register(subparsers, common_parent).
 EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
+    cli_config.register,
     cli_incident.register,
     cli_route.register,
     cli_match.register,
@@ -342,17 +340,36 @@ EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 ok, 1 invalid input or config, 2 usage (argparse), 3 Kafka unreachable."""
     args = build_parser().parse_args(argv)
+    args.config = cli_config.config_dir(getattr(args, "config", None))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    # kafka-python logs every failed connection attempt at ERROR; the CLI says it once, below.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
     try:
         return int(args.func(args))
+    except ConfigErrors as exc:
+        print(exc.report(), file=sys.stderr)
+        return 1
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
-        return 2
+        return 1
     except BrokerError as exc:
         print(f"broker error: {exc}", file=sys.stderr)
         return 3
+    except Exception as exc:
+        unreachable = cli_config.kafka_unreachable(exc)
+        if unreachable is None:
+            raise
+        print(f"kafka unreachable at {_bootstrap(args)}: {unreachable} — is the broker running?", file=sys.stderr)
+        return 3
+
+
+def _bootstrap(args: argparse.Namespace) -> str:
+    try:
+        return load_config(args.config).settings.kafka.bootstrap
+    except ConfigError:
+        return "the configured bootstrap"
 
 
 if __name__ == "__main__":
