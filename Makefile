@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade 'pip>=25.1'
 	$(BIN)/pip install -q --require-hashes -r requirements.lock
-	$(BIN)/pip install -q --no-deps -e .
+	@# -qq: setuptools warns on every editable install of a flat layout ("folders with the same name as
+	@# your package may take precedence") — true of any checkout, nothing to act on; errors still show.
+	$(BIN)/pip install -qq --no-deps -e .
 	touch $@
 
 # The project's dependencies and the dev group (PEP 735), for every platform, with hashes.

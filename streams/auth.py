@@ -530,6 +530,19 @@ def page_auth(sessions: SessionSettings, realm: str, cookie_path: str, *, enviro
 # --- command line ---------------------------------------------------------------------------------
 
 
+def _read_password() -> str:
+    """Asked twice without echo on a terminal (getpass); else the first line of stdin (a pipe, a script)."""
+    import getpass
+    import sys
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise SystemExit("the two passwords differ: nothing hashed")
+    return first
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
@@ -538,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="what", required=True)
     sub.add_parser("new-api-key", help="a provider API key and its sha256 for providers.yaml")
     sub.add_parser("new-secret", help="a random key for a secret file or environment variable")
-    sub.add_parser("hash-password", help="password_scrypt for a staff member (password on stdin)")
+    sub.add_parser("hash-password", help="password_scrypt for a staff member (asked without echo, or one line on stdin)")
     args = parser.parse_args(argv)
     if args.what == "new-api-key":
         key = new_api_key()
@@ -546,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.what == "new-secret":
         print(new_secret())
     else:
-        password = sys.stdin.readline().rstrip("\n")
+        password = _read_password()
         if len(password) < 10:
             print("use at least 10 characters", file=sys.stderr)
             return 1

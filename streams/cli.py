@@ -19,7 +19,7 @@ from typing import Any
 from alerts.config import Config, load_config
 from alerts.errors import ConfigError, ConfigErrors, RejectedInput
 from alerts.intake import parse_event
-from alerts.model import MODELS_FOR_SCHEMA
+from alerts.model import MODELS_FOR_SCHEMA, RiskProfile
 from streams import cli_config, cli_incident, cli_match, cli_route
 from streams.broker import BrokerError, LocalBroker
 
@@ -115,27 +115,35 @@ def cmd_emit(args: argparse.Namespace) -> int:
 def cmd_profiles_load(args: argparse.Namespace) -> int:
     from alerts.profile_files import read_profiles
     from streams.connection import ensure_topics
+    from streams.progress import Progress
 
     config = _config(args)
-    good, bad = [], 0
+    good: list[RiskProfile] = []
+    bad = 0
     # JSON Lines or CSV (by extension, else by the first character); every bad row is reported with
     # its row number and field, and the good rows are loaded.
     data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    checking = Progress("profiles checked")
     for row in read_profiles(args.file, data):
+        checking.update(len(good) + bad)
         if row.profile is not None:
             good.append(row.profile)
             continue
         bad += 1
         for reason in row.reasons:
             print(f"{row.where}: {reason}", file=sys.stderr)
+    checking.finish()
     ensure_topics(config)
     producer = _producer(config)
-    for profile in good:
+    sending = Progress("profiles sent", len(good))
+    for sent, profile in enumerate(good):
+        sending.update(sent)
         producer.send(
             config.settings.kafka.topics.profiles, key=profile.profile_id.encode(), value=profile.model_dump_json().encode()
         )
     producer.flush()
     producer.close()
+    sending.finish()
     print(f"loaded {len(good)} profile(s); rejected {bad}")
     return 1 if bad else 0
 
@@ -339,10 +347,16 @@ EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
 ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Exit codes: 0 ok, 1 invalid input or config, 2 usage (argparse), 3 Kafka unreachable."""
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with args.config resolved (--config at any level, else $CRUCIAL_CONFIG, else ./config)."""
     args = build_parser().parse_args(argv)
     args.config = cli_config.config_dir(getattr(args, "config", None))
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 ok, 1 invalid input or config, 2 usage (argparse), 3 Kafka unreachable."""
+    args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # kafka-python logs every failed connection attempt at ERROR; the CLI says it once, below.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)

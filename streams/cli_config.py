@@ -36,13 +36,13 @@ def config_dir(given: str | None) -> Path:
 
 def kafka_unreachable(exc: BaseException) -> KafkaUnreachable | None:
     """The one-line form of a Kafka client's "no broker answers", or None for any other error."""
-    from kafka.errors import KafkaConnectionError, NoBrokersAvailable
-    from kafka.errors import KafkaTimeoutError as Timeout
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 
     if isinstance(exc, KafkaUnreachable):
         return exc
-    if isinstance(exc, NoBrokersAvailable | KafkaConnectionError | Timeout):
-        return KafkaUnreachable(f"{type(exc).__name__}: no Kafka broker answered")
+    if isinstance(exc, KafkaConnectionError | KafkaTimeoutError):
+        # kafka-python 3 says "KafkaTimeoutError: Unable to bootstrap from [...]" after its bootstrap timeout.
+        return KafkaUnreachable(str(exc).removeprefix(f"{type(exc).__name__}: "))
     return None
 
 
