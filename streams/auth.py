@@ -38,6 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from alerts.channels.secrets import environment_secret
 from alerts.config import LinkSettings, Providers, SessionSettings
 from alerts.errors import ConfigError, CrucialHourError
 
@@ -74,7 +75,7 @@ def load_keys(setting: str, env: str, file: Path | None, *, environ: Mapping[str
         except OSError as exc:
             raise ConfigError(str(file), f"{setting}_file", f"secret file cannot be read ({exc.strerror})", "create it") from None
     else:
-        text, source, key = environ.get(env, ""), "environment", env
+        (text, source), key = environment_secret(env, environ), env  # also <env>_FILE, $CREDENTIALS_DIRECTORY
     keys = text.split()
     if not keys:
         raise ConfigError(source, key, f"{setting} is not set", f"export {env} or set {setting}_file (new-secret makes one)")

@@ -132,3 +132,24 @@ def test_the_worker_refuses_what_check_config_refuses(starter: Path, own_templat
     # Offline: the worker stops at the same check, before it reaches Kafka.
     assert cli.main(["worker", "--config", str(starter)]) == 1
     assert capsys.readouterr().err == checked
+
+
+def test_secrets_from_a_file_variable_or_systemd_credentials(
+    starter: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alerts.channels.secrets import environment_secret
+
+    monkeypatch.delenv(TOKEN, raising=False)
+    monkeypatch.delenv("CRUCIAL_LINK_SECRET", raising=False)
+    edit_config(starter, "settings.yaml", lambda d: d.update(twilio=TWILIO))
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / TOKEN).write_text("t" * 32 + "\n")
+    (tmp_path / "link").write_text("k" * 43)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))  # systemd LoadCredential=TWILIO_AUTH_TOKEN:...
+    monkeypatch.setenv("CRUCIAL_LINK_SECRET_FILE", str(tmp_path / "link"))  # a container's mounted secret
+    validated_config(starter)
+    assert environment_secret(TOKEN) == ("t" * 32 + "\n", str(credentials / TOKEN))
+    monkeypatch.setenv("CRUCIAL_LINK_SECRET_FILE", str(tmp_path / "missing"))
+    (problem,) = _problems(starter)
+    assert problem.startswith(f"{tmp_path / 'missing'}: CRUCIAL_LINK_SECRET: secret file cannot be read")
