@@ -124,7 +124,9 @@ def test_every_cross_file_problem_is_listed(starter: Path) -> None:
     assert "escalation.yaml: chains.high.steps[1].after_minutes" in problems[1]
 
 
-def test_the_worker_refuses_what_check_config_refuses(starter: Path, own_templates: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_worker_refuses_what_check_config_refuses(
+    starter: Path, own_templates: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = own_templates / "sms" / "alert.txt.j2"
     path.write_text("{{ ref ")
     assert cli.main(["check-config", "--config", str(starter)]) == 1
