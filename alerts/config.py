@@ -154,6 +154,21 @@ class SmtpSettings(Schema):
     retry: RetrySettings = RetrySettings()
 
 
+class HealthSettings(Schema):
+    """When /live and /ready (streams/health.py) stop answering 200."""
+
+    loop_block_seconds: Annotated[float, Field(gt=0, le=600)] = Field(
+        default=5.0, description="/live fails when the event loop was blocked this long"
+    )
+    stall_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=120.0, description="/ready fails when a held partition has lag and no commit for this long"
+    )
+    crash_limit: Annotated[int, Field(ge=0, le=1000)] = Field(
+        default=3, description="/ready fails after more agent crashes than this within crash_window_seconds"
+    )
+    crash_window_seconds: Annotated[float, Field(gt=0, le=86400)] = 300.0
+
+
 class Settings(Schema):
     delivery_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(
         default=32, description="notifications in flight at once per worker, so a slow provider stalls none"
@@ -167,6 +182,7 @@ class Settings(Schema):
     sms: SmsSettings = SmsSettings()
     twilio: TwilioSettings | None = None
     smtp: SmtpSettings | None = None
+    health: HealthSettings = HealthSettings()
     templates_dir: Path | None = Field(
         default=None, description="your own message templates (relative to the config directory); default: the package's"
     )
