@@ -444,6 +444,8 @@ def _watch_health(worker: Worker, names: Any) -> None:
     worker.reloader = Reloader(worker, validated_config)
     watch_agents([worker.triage_agent, worker.deliver_agent], worker.progress)
     worker.registry.register(metrics.ProfileIndexGauges(lambda: len(worker.index), worker.feed.ready.is_set))
+    for collector in metrics.PROCESS:
+        worker.registry.register(collector)
     metrics.set_build_info()
     agent_topics = {names.placement_events, names.incident_commands, names.notifications, names.delivery_status}
 

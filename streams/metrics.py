@@ -211,10 +211,10 @@ ALL = (
     CONFIG_RELOAD_SUCCESS,
     CONFIG_RELOAD_LAST_SUCCESS,
     AGENT_CRASHES,
-    # process_* (CPU, memory, open files, start time) and python_info, as every Prometheus client exports.
-    PROCESS_COLLECTOR,
-    PLATFORM_COLLECTOR,
 )
+# process_* (CPU, memory, open files, start time) and python_info, as every Prometheus client exports;
+# registered beside ALL (they keep the client's own names, not crucial_*).
+PROCESS = (PROCESS_COLLECTOR, PLATFORM_COLLECTOR)
 
 EVENT_OUTCOMES = ("opened", "repeat_report", "updated", "resolved", "no_match", "no_open_incident", "rejected")
 PROFILE_OUTCOMES = ("upserted", "removed", "rejected")
