@@ -26,6 +26,8 @@ lock:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q uv
 	$(BIN)/uv pip compile pyproject.toml --group dev --universal --generate-hashes --python-version 3.11 -q -o requirements.lock
+	@# The worker's dependencies alone, for the container image (ops/container/Containerfile).
+	$(BIN)/uv pip compile pyproject.toml --universal --generate-hashes --python-version 3.11 -q -o requirements-runtime.lock
 
 $(JARS): ops/kafka/pom.xml
 	cd ops/kafka && mvn -B -q dependency:copy-dependencies
