@@ -1,4 +1,4 @@
-"""Render notifications from the Jinja2 templates in templates/.
+"""Render notifications from the Jinja2 templates in alerts/templates/ (package data; settings.templates_dir may name your own).
 
 SMS carries the minimum by policy — reference, age, sex, priority, last seen when and where, the
 carer's callback number, how to acknowledge — and never the child's name unless
