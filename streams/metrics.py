@@ -228,6 +228,7 @@ def prime() -> None:
     (alerts.channels.reasons) but ~30 of them per channel, mostly never seen; the rules sum over them."""
     for outcome in ("success", "failure"):
         CONFIG_RELOADS.labels(outcome)
+    CONFIG_RELOAD_SUCCESS.set(1)  # a process runs only on a config that loaded
     for agent in ("triage", "deliver"):
         AGENT_CRASHES.labels(agent)
     for outcome in EVENT_OUTCOMES:
