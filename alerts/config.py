@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -777,6 +777,10 @@ class _Collector:
     def __init__(self) -> None:
         self.errors: list[ConfigError] = []
 
+    def every(self, check: Callable[..., Iterator[ConfigError]], *args: Any) -> None:
+        """A check that yields each problem it finds: all of them are kept."""
+        self.errors.extend(self.run(lambda: list(check(*args))) or [])
+
     def run(self, check: Callable[..., Any], *args: Any) -> Any:
         try:
             return check(*args)
@@ -814,17 +818,17 @@ def load_config(directory: Path | str = "config") -> Config:
     providers: Providers | None = parsed["providers.yaml"]
     risk: Risk | None = parsed["risk.yaml"]
     if rota is not None:
-        found.run(_check_rotas, directory, rota)
+        found.every(_check_rotas, directory, rota)
     if agencies is not None and routing is not None and rota is not None:
-        found.run(_check_references, directory, agencies, routing, rota)
+        found.every(_check_references, directory, agencies, routing, rota)
     if settings is not None:
-        found.run(_check_settings, directory, settings)
+        found.every(_check_settings, directory, settings)
     if agencies is not None and escalation is not None:
-        found.run(_check_escalation, directory, agencies, escalation)
+        found.every(_check_escalation, directory, agencies, escalation)
     if providers is not None:
-        found.run(_check_providers, directory, providers)
+        found.every(_check_providers, directory, providers)
     if risk is not None:
-        found.run(_check_risk, directory, risk)
+        found.every(_check_risk, directory, risk)
     if found.errors:
         raise ConfigErrors(found.errors)
     return Config(
@@ -840,14 +844,14 @@ def load_config(directory: Path | str = "config") -> Config:
     )
 
 
-def _check_escalation(directory: Path, agencies: dict[str, Agency], escalation: Escalation) -> None:
+def _check_escalation(directory: Path, agencies: dict[str, Agency], escalation: Escalation) -> Iterator[ConfigError]:
     path = str(directory / "escalation.yaml")
     for priority, chain in escalation.chains.items():
         previous = 0.0
         for i, step in enumerate(chain.steps):
             key = f"chains.{priority.value}.steps[{i}]"
             if step.after_minutes <= previous:
-                raise ConfigError(
+                yield ConfigError(
                     path,
                     f"{key}.after_minutes",
                     f"{step.after_minutes} is not after the previous step ({previous})",
@@ -856,7 +860,7 @@ def _check_escalation(directory: Path, agencies: dict[str, Agency], escalation: 
             previous = step.after_minutes
             for j, agency_id in enumerate(step.notify):
                 if agency_id not in agencies:
-                    raise ConfigError(
+                    yield ConfigError(
                         path,
                         f"{key}.notify[{j}]",
                         f"unknown agency '{agency_id}'",
@@ -864,21 +868,24 @@ def _check_escalation(directory: Path, agencies: dict[str, Agency], escalation: 
                     )
 
 
-def _check_references(directory: Path, agencies: dict[str, Agency], routing: Routing, rotas: Rotas | None = None) -> None:
+def _check_references(
+    directory: Path, agencies: dict[str, Agency], routing: Routing, rotas: Rotas | None = None
+) -> Iterator[ConfigError]:
     rota_ids = rotas.rotas if rotas is not None else {}
     routing_path, agencies_path = str(directory / "routing.yaml"), str(directory / "agencies.yaml")
     for i, rule in enumerate(routing.rules):
         for j, agency_id in enumerate(rule.notify):
             if agency_id not in agencies:
                 known = ", ".join(sorted(agencies)) or "none defined"
-                raise ConfigError(
+                yield ConfigError(
                     routing_path,
                     f"rules[{i}].notify[{j}]",
                     f"unknown agency '{agency_id}'",
                     f"define it in agencies.yaml or use a known id ({known})",
                 )
+                continue
             if "possible_match" in rule.match.decision and agencies[agency_id].kind not in POSSIBLE_MATCH_KINDS:
-                raise ConfigError(
+                yield ConfigError(
                     routing_path,
                     f"rules[{i}].notify[{j}]",
                     f"rule '{rule.name}' would tell '{agency_id}' ({agencies[agency_id].kind}) of a possible match",
@@ -886,7 +893,7 @@ def _check_references(directory: Path, agencies: dict[str, Agency], routing: Rou
                     "move the agency to a rule without possible_match in match.decision",
                 )
         if not rule.notify and not rule.social_worker:
-            raise ConfigError(
+            yield ConfigError(
                 routing_path,
                 f"rules[{i}]",
                 f"rule '{rule.name}' notifies nobody",
@@ -897,7 +904,7 @@ def _check_references(directory: Path, agencies: dict[str, Agency], routing: Rou
         for j, authority in enumerate(authorities):
             other = area_of.setdefault(authority.casefold(), force)
             if other != force:
-                raise ConfigError(
+                yield ConfigError(
                     routing_path,
                     f"police_force_areas.{force}[{j}]",
                     f"'{authority}' is already in the area of '{other}'",
@@ -908,7 +915,7 @@ def _check_references(directory: Path, agencies: dict[str, Agency], routing: Rou
             key = f"agencies.{agency_id}.contacts[{k}]"
             if contact.rota is not None:
                 if contact.sms is not None or contact.email is not None:
-                    raise ConfigError(
+                    yield ConfigError(
                         agencies_path,
                         key,
                         f"contact names rota '{contact.rota}' and also an sms or email",
@@ -916,7 +923,7 @@ def _check_references(directory: Path, agencies: dict[str, Agency], routing: Rou
                     )
                 if contact.rota not in rota_ids:
                     known = ", ".join(sorted(rota_ids)) or "none defined"
-                    raise ConfigError(
+                    yield ConfigError(
                         agencies_path,
                         f"{key}.rota",
                         f"unknown rota '{contact.rota}'",
@@ -924,7 +931,7 @@ def _check_references(directory: Path, agencies: dict[str, Agency], routing: Rou
                     )
                 continue
             if contact.sms is None and contact.email is None:
-                raise ConfigError(
+                yield ConfigError(
                     agencies_path,
                     key,
                     f"contact '{contact.name}' has no sms or email",
@@ -932,7 +939,7 @@ def _check_references(directory: Path, agencies: dict[str, Agency], routing: Rou
                 )
 
 
-def _check_rotas(directory: Path, rotas: Rotas) -> None:
+def _check_rotas(directory: Path, rotas: Rotas) -> Iterator[ConfigError]:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -950,12 +957,12 @@ def _check_rotas(directory: Path, rotas: Rotas) -> None:
         try:
             ZoneInfo(rota.timezone)
         except Exception:
-            raise ConfigError(
+            yield ConfigError(
                 path, f"{at}.timezone", f"unknown time zone '{rota.timezone}'", "use an IANA name such as Europe/London"
-            ) from None
+            )
         for person_id, person in rota.people.items():
             if person.sms is None and person.email is None:
-                raise ConfigError(
+                yield ConfigError(
                     path,
                     f"{at}.people.{person_id}",
                     f"'{person_id}' has no sms or email",
@@ -966,7 +973,7 @@ def _check_rotas(directory: Path, rotas: Rotas) -> None:
         for i, layer in enumerate(rota.layers):
             for j, person_id in enumerate(layer.people):
                 if person_id not in rota.people:
-                    raise ConfigError(
+                    yield ConfigError(
                         path,
                         f"{at}.layers[{i}].people[{j}]",
                         f"unknown person '{person_id}'",
@@ -977,7 +984,7 @@ def _check_rotas(directory: Path, rotas: Rotas) -> None:
                 continue
             start, end = minutes(layer.hours.start), minutes(layer.hours.end)
             if start == end:
-                raise ConfigError(
+                yield ConfigError(
                     path,
                     f"{at}.layers[{i}].hours",
                     "start and end are the same time",
@@ -992,7 +999,7 @@ def _check_rotas(directory: Path, rotas: Rotas) -> None:
             while last + 1 < len(covered) and not covered[last + 1]:
                 last += 1
             gap = f"{first // 60:02d}:{first % 60:02d} to {(last + 1) // 60 % 24:02d}:{(last + 1) % 60:02d}"
-            raise ConfigError(
+            yield ConfigError(
                 path,
                 f"{at}.layers",
                 f"nobody is on call from {gap} on any day",
@@ -1000,42 +1007,40 @@ def _check_rotas(directory: Path, rotas: Rotas) -> None:
             )
         for k, override in enumerate(rota.overrides):
             if override.person not in rota.people:
-                raise ConfigError(
+                yield ConfigError(
                     path,
                     f"{at}.overrides[{k}].person",
                     f"unknown person '{override.person}'",
                     f"add them under {at}.people or use a known id ({known})",
                 )
             if moment(override.end) <= moment(override.start):
-                raise ConfigError(path, f"{at}.overrides[{k}].end", "ends before it starts", "give an end later than start")
+                yield ConfigError(path, f"{at}.overrides[{k}].end", "ends before it starts", "give an end later than start")
 
 
-def _check_settings(directory: Path, settings: Settings) -> None:
+def _check_settings(directory: Path, settings: Settings) -> Iterator[ConfigError]:
     path = str(directory / "settings.yaml")
     try:
         from zoneinfo import ZoneInfo
 
         ZoneInfo(settings.timezone)
     except Exception:
-        raise ConfigError(
-            path, "timezone", f"unknown time zone '{settings.timezone}'", "use an IANA name such as Europe/London"
-        ) from None
+        yield ConfigError(path, "timezone", f"unknown time zone '{settings.timezone}'", "use an IANA name such as Europe/London")
     twilio = settings.twilio
     if twilio is not None and (twilio.from_number is None) == (twilio.messaging_service_sid is None):
-        raise ConfigError(path, "twilio", "give exactly one sender", "set from_number or messaging_service_sid, not both")
+        yield ConfigError(path, "twilio", "give exactly one sender", "set from_number or messaging_service_sid, not both")
     if twilio is not None:
         for key in ("base_url", "status_callback_url", "inbound_url"):
             url = getattr(twilio, key)
             if url is not None and not _is_http_url(url):
-                raise ConfigError(path, f"twilio.{key}", f"'{url}' is not an http(s) URL", "give a URL such as https://host/path")
+                yield ConfigError(path, f"twilio.{key}", f"'{url}' is not an http(s) URL", "give a URL such as https://host/path")
         if twilio.base_url is not None and (twilio.region or twilio.edge):
-            raise ConfigError(path, "twilio.base_url", "base_url cannot be combined with region or edge", "remove one of them")
+            yield ConfigError(path, "twilio.base_url", "base_url cannot be combined with region or edge", "remove one of them")
     smtp = settings.smtp
     for name, retry in (("twilio", twilio.retry if twilio else None), ("smtp", smtp.retry if smtp else None)):
         if retry is not None and retry.max_delay_s < retry.base_delay_s:
-            raise ConfigError(path, f"{name}.retry.max_delay_s", "is less than base_delay_s", "raise max_delay_s")
+            yield ConfigError(path, f"{name}.retry.max_delay_s", "is less than base_delay_s", "raise max_delay_s")
     if smtp is not None and smtp.tls == "none" and smtp.username and smtp.host not in ("127.0.0.1", "::1", "localhost"):
-        raise ConfigError(
+        yield ConfigError(
             path, "smtp.tls", "AUTH would send the password unencrypted", "use tls: starttls or implicit, or drop username"
         )
 
@@ -1050,31 +1055,31 @@ def _is_http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def _check_providers(directory: Path, providers: Providers) -> None:
+def _check_providers(directory: Path, providers: Providers) -> Iterator[ConfigError]:
     """Each placement, HMAC key id, API key hash and username appears once across all providers."""
     path = str(directory / "providers.yaml")
     first_at: dict[tuple[str, str], str] = {}
 
-    def once(kind: str, value: str, key: str) -> None:
+    def once(kind: str, value: str, key: str) -> Iterator[ConfigError]:
         other = first_at.setdefault((kind, value), key)
         if other != key:
-            raise ConfigError(path, key, f"{kind} '{value}' is also given at {other}", f"give each {kind} once")
+            yield ConfigError(path, key, f"{kind} '{value}' is also given at {other}", f"give each {kind} once")
 
     for provider_id, provider in providers.providers.items():
         at = f"providers.{provider_id}"
         for placement_id, placement in provider.placements.items():
-            once("placement", placement_id, f"{at}.placements.{placement_id}")
+            yield from once("placement", placement_id, f"{at}.placements.{placement_id}")
             for i, child in enumerate(placement.children):
-                once("child reference", child.reference, f"{at}.placements.{placement_id}.children[{i}].reference")
+                yield from once("child reference", child.reference, f"{at}.placements.{placement_id}.children[{i}].reference")
         for i, hmac_key in enumerate(provider.hmac_keys):
-            once("HMAC key id", hmac_key.id, f"{at}.hmac_keys[{i}].id")
+            yield from once("HMAC key id", hmac_key.id, f"{at}.hmac_keys[{i}].id")
         for i, api_key in enumerate(provider.api_keys):
-            once("API key hash", api_key.sha256, f"{at}.api_keys[{i}].sha256")
+            yield from once("API key hash", api_key.sha256, f"{at}.api_keys[{i}].sha256")
         for username, member in provider.staff.items():
-            once("username", username, f"{at}.staff.{username}")
+            yield from once("username", username, f"{at}.staff.{username}")
             for j, placement_id in enumerate(member.placements or []):
                 if placement_id not in provider.placements:
-                    raise ConfigError(
+                    yield ConfigError(
                         path,
                         f"{at}.staff.{username}.placements[{j}]",
                         f"unknown placement '{placement_id}'",
@@ -1082,12 +1087,12 @@ def _check_providers(directory: Path, providers: Providers) -> None:
                     )
 
 
-def _check_risk(directory: Path, risk: Risk) -> None:
+def _check_risk(directory: Path, risk: Risk) -> Iterator[ConfigError]:
     """Cross-checks the schema cannot express; raise the first ConfigError found."""
     path = str(directory / "risk.yaml")
     thresholds = risk.matching.thresholds
     if thresholds.possible_match >= thresholds.match:
-        raise ConfigError(
+        yield ConfigError(
             path,
             "matching.thresholds.possible_match",
             f"{thresholds.possible_match} is not below match ({thresholds.match})",
@@ -1095,7 +1100,7 @@ def _check_risk(directory: Path, risk: Risk) -> None:
         )
     frequency = risk.matching.name_frequency
     if frequency.min_points > frequency.max_points:
-        raise ConfigError(
+        yield ConfigError(
             path,
             "matching.name_frequency.min_points",
             f"{frequency.min_points} is above max_points ({frequency.max_points})",
@@ -1107,11 +1112,11 @@ def _check_risk(directory: Path, risk: Risk) -> None:
 
         ZoneInfo(grading.timezone)
     except Exception:
-        raise ConfigError(
+        yield ConfigError(
             path, "grading.timezone", f"unknown time zone '{grading.timezone}'", "use an IANA name such as Europe/London"
-        ) from None
+        )
     if grading.levels.medium >= grading.levels.high:
-        raise ConfigError(
+        yield ConfigError(
             path,
             "grading.levels.medium",
             f"{grading.levels.medium} points is not below high ({grading.levels.high})",
@@ -1120,23 +1125,22 @@ def _check_risk(directory: Path, risk: Risk) -> None:
     for i, rule in enumerate(grading.rules):
         at = f"grading.rules[{i}]"
         if not rule.when.model_dump(exclude_none=True):
-            raise ConfigError(
+            yield ConfigError(
                 path, f"{at}.when", f"rule '{rule.name}' has no condition", "list at least one condition under when:"
             )
         if rule.points == 0 and rule.at_least is None:
-            raise ConfigError(path, at, f"rule '{rule.name}' changes nothing", "give it points: or at_least:")
+            yield ConfigError(path, at, f"rule '{rule.name}' changes nothing", "give it points: or at_least:")
         when = rule.when
         if when.age_under is not None and when.age_at_least is not None and when.age_at_least >= when.age_under:
-            raise ConfigError(path, f"{at}.when.age_at_least", "no age is both at least this and under age_under", "lower it")
+            yield ConfigError(path, f"{at}.when.age_at_least", "no age is both at least this and under age_under", "lower it")
         try:
             fields = [name for _, name, _, _ in string.Formatter().parse(rule.reason) if name is not None]
         except ValueError as exc:
-            raise ConfigError(
-                path, f"{at}.reason", f"not a valid template ({exc})", "write {{ and }} for literal braces"
-            ) from None
+            yield ConfigError(path, f"{at}.reason", f"not a valid template ({exc})", "write {{ and }} for literal braces")
+            continue
         for name in fields:
             if name not in REASON_FIELDS:
-                raise ConfigError(
+                yield ConfigError(
                     path,
                     f"{at}.reason",
                     f"unknown placeholder {{{name}}}",
@@ -1145,6 +1149,6 @@ def _check_risk(directory: Path, risk: Risk) -> None:
     names = [rule.name for rule in grading.rules]
     for i, name in enumerate(names):
         if name in names[:i]:
-            raise ConfigError(
+            yield ConfigError(
                 path, f"grading.rules[{i}].name", f"rule name '{name}' is used twice", "give each rule its own name"
             )

@@ -116,12 +116,29 @@ def test_every_problem_is_listed_not_the_first(starter: Path, capsys: pytest.Cap
 
 
 def test_every_cross_file_problem_is_listed(starter: Path) -> None:
-    edit_config(starter, "routing.yaml", lambda d: d["rules"][0].update(notify=["nobody-known"]))
+    """Not one per check: every unknown agency, in every rule and chain, and every grading rule."""
+
+    def routing(d: dict[str, object]) -> None:
+        rules = d["rules"]
+        assert isinstance(rules, list)
+        rules[0].update(notify=["nobody-known"])
+        rules[2].update(notify=["police-mispers", "also-unknown"])
+
+    def risk(d: dict[str, object]) -> None:
+        rules = d["grading"]["rules"]  # type: ignore[index]
+        rules[0].update(reason="{no_such_field}")
+        rules[1].update(points=0, at_least=None)
+
+    edit_config(starter, "routing.yaml", routing)
     edit_config(starter, "escalation.yaml", lambda d: d["chains"]["high"]["steps"][1].update(after_minutes=1))
+    edit_config(starter, "risk.yaml", risk)
     problems = _problems(starter)
-    assert len(problems) == 2
+    assert len(problems) == 5, problems
     assert "routing.yaml: rules[0].notify[0]: unknown agency 'nobody-known'" in problems[0]
-    assert "escalation.yaml: chains.high.steps[1].after_minutes" in problems[1]
+    assert "routing.yaml: rules[2].notify[1]: unknown agency 'also-unknown'" in problems[1]
+    assert "escalation.yaml: chains.high.steps[1].after_minutes" in problems[2]
+    assert "risk.yaml: grading.rules[0].reason: unknown placeholder {no_such_field}" in problems[3]
+    assert "risk.yaml: grading.rules[1]: rule" in problems[4] and "changes nothing" in problems[4]
 
 
 def test_the_worker_refuses_what_check_config_refuses(
