@@ -740,21 +740,22 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _refuse_plain_secrets(path: Path, data: Any, prefix: str = "") -> None:
+def _refuse_plain_secrets(path: Path, data: Any, prefix: str = "") -> Iterator[ConfigError]:
     if isinstance(data, dict):
         for key, value in data.items():
             dotted = f"{prefix}.{key}" if prefix else str(key)
             if str(key).lower() in SECRET_KEYS and value not in (None, ""):
-                raise ConfigError(
+                yield ConfigError(
                     str(path),
                     dotted,
                     "a secret is written in plain config",
                     f"remove it and set it in the environment ({key}_env) or a secret file ({key}_file)",
                 )
-            _refuse_plain_secrets(path, value, dotted)
+                continue
+            yield from _refuse_plain_secrets(path, value, dotted)
     elif isinstance(data, list):
         for i, item in enumerate(data):
-            _refuse_plain_secrets(path, item, f"{prefix}[{i}]")
+            yield from _refuse_plain_secrets(path, item, f"{prefix}[{i}]")
 
 
 def _validate(path: Path, schema: type[Schema], data: dict[str, Any]) -> Any:
@@ -791,7 +792,8 @@ class _Collector:
 
 def _read_file(path: Path, schema: type[Schema]) -> Any:
     data = _read_yaml(path)
-    _refuse_plain_secrets(path, data)
+    if plain := list(_refuse_plain_secrets(path, data)):
+        raise ConfigErrors(plain)
     return _validate(path, schema, data)
 
 

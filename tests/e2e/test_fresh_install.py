@@ -36,8 +36,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """bin/ of a fresh virtualenv holding only the wheel and its declared dependencies."""
     base = tmp_path_factory.mktemp("fresh-install")
     wheels, venv = base / "wheels", base / "venv"
-    # The wheel as an operator gets it: built in isolation from the source tree (pip wheel).
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)], cwd=base)
+    # The wheel as an operator gets it: built in isolation (pip wheel) from a clean copy of what the
+    # sdist holds, so neither a stale build/ in the checkout nor any other repository file leaks in.
+    source = base / "source"
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, source / name)
+    for package in ("alerts", "streams"):
+        shutil.copytree(REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)], cwd=base)
     (wheel,) = wheels.glob("crucial_hour-*.whl")
     uv = shutil.which("uv", path=str(Path(sys.executable).parent))
     if uv:  # uv makes and fills the venv from its cache in seconds; pip does the same, slower
