@@ -296,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     # overwritten by a deeper parser's default; main() resolves it once (cli_config.config_dir).
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--config", default=argparse.SUPPRESS, help="configuration directory (default: $CRUCIAL_CONFIG, else ./config)"
+        "--config",
+        default=argparse.SUPPRESS,
+        help="configuration directory (default: $CRUCIAL_CONFIG, else ./config, else . when it holds settings.yaml)",
     )
     parser.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)

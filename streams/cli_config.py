@@ -30,8 +30,13 @@ def version() -> str:
 
 
 def config_dir(given: str | None) -> Path:
-    """--config when given (at any level of the command line), else $CRUCIAL_CONFIG, else ./config."""
-    return Path(given or os.environ.get(CONFIG_ENV) or "config")
+    """--config when given (at any level of the command line), else $CRUCIAL_CONFIG, else ./config,
+    else the working directory itself when it is a config directory (holds settings.yaml)."""
+    if chosen := given or os.environ.get(CONFIG_ENV):
+        return Path(chosen)
+    if not Path("config").is_dir() and Path("settings.yaml").is_file():
+        return Path(".")
+    return Path("config")
 
 
 def kafka_unreachable(exc: BaseException) -> KafkaUnreachable | None:

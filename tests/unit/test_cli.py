@@ -69,6 +69,17 @@ def test_config_is_taken_wherever_it_is_given(
     assert cli.parse_args([*path, *positionals]).config == Path("config")
 
 
+def test_without_config_a_config_directory_as_working_directory_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CRUCIAL_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert cli.parse_args(["check-config"]).config == Path("config")  # neither: the error will name ./config
+    assert cli.main(["init", "."]) == 0
+    assert cli.parse_args(["check-config"]).config == Path(".")
+    assert cli.main(["check-config"]) == 0
+    (tmp_path / "config").mkdir()
+    assert cli.parse_args(["check-config"]).config == Path("config")  # ./config first, as documented
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         cli.main(["--version"])
