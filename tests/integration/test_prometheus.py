@@ -65,6 +65,7 @@ def target() -> Iterator[Target]:
     for collector in metrics.ALL:
         collector.clear()
     metrics.prime()
+    metrics.set_build_info()  # as streams/app.py does at start
     registry = CollectorRegistry(auto_describe=True)
     for collector in metrics.ALL:
         registry.register(collector)
