@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import os
 import string
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError
 
-from alerts.errors import ConfigError
+from alerts.errors import ConfigError, ConfigErrors
 from alerts.intake import field_path
 from alerts.model import Child, Email, Phone, Priority, Ref, Text
 
 AgencyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 SECRET_KEYS = ("auth_token", "password", "api_key", "secret", "token")
+# Package data: the templates ship inside the wheel, so an installed worker never looks for them
+# next to whatever directory its config happens to be in.
+PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 class Schema(BaseModel):
@@ -194,6 +198,21 @@ class IntakeLimits(Schema):
     max_bytes: Annotated[int, Field(ge=1024, le=4194304)] = Field(default=262144, description="of one report or profile")
 
 
+class HealthSettings(Schema):
+    """When /live and /ready (streams/health.py) stop answering 200."""
+
+    loop_block_seconds: Annotated[float, Field(gt=0, le=600)] = Field(
+        default=5.0, description="/live fails when the event loop was blocked this long"
+    )
+    stall_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=120.0, description="/ready fails when a held partition has lag and no commit for this long"
+    )
+    crash_limit: Annotated[int, Field(ge=0, le=1000)] = Field(
+        default=3, description="/ready fails after more agent crashes than this within crash_window_seconds"
+    )
+    crash_window_seconds: Annotated[float, Field(gt=0, le=86400)] = 300.0
+
+
 class Settings(Schema):
     delivery_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(
         default=32, description="notifications in flight at once per worker, so a slow provider stalls none"
@@ -208,7 +227,10 @@ class Settings(Schema):
     sms: SmsSettings = SmsSettings()
     twilio: TwilioSettings | None = None
     smtp: SmtpSettings | None = None
-    templates_dir: Path = Path("templates")
+    health: HealthSettings = HealthSettings()
+    templates_dir: Path | None = Field(
+        default=None, description="your own message templates (relative to the config directory); default: the package's"
+    )
 
 
 # --- agencies.yaml ------------------------------------------------------------------------------
@@ -783,8 +805,13 @@ class Config(Schema):
     indicators: Vocabulary
 
     def path(self, relative: Path) -> Path:
-        """Resolve a path from settings against the repository root (the config dir's parent)."""
-        return relative if relative.is_absolute() else self.directory.parent / relative
+        """Resolve a path from the config files against the config directory (as Prometheus does)."""
+        return relative if relative.is_absolute() else self.directory / relative
+
+    def templates(self) -> Path:
+        """The message and page templates: settings' templates_dir when given, else the package's own."""
+        given = self.settings.templates_dir
+        return PACKAGE_TEMPLATES if given is None else self.path(given)
 
 
 FILES: dict[str, type[Schema]] = {
@@ -822,7 +849,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(str(path), "(file)", "file not found", f"create {path.name} (see config/ in the repository)") from None
+        raise ConfigError(
+            str(path), "(file)", "file not found", f"create {path.name} (`crucial init DIR` writes a complete starter config)"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -836,65 +865,108 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _refuse_plain_secrets(path: Path, data: Any, prefix: str = "") -> None:
+def _refuse_plain_secrets(path: Path, data: Any, prefix: str = "") -> Iterator[ConfigError]:
     if isinstance(data, dict):
         for key, value in data.items():
             dotted = f"{prefix}.{key}" if prefix else str(key)
             if str(key).lower() in SECRET_KEYS and value not in (None, ""):
-                raise ConfigError(
+                yield ConfigError(
                     str(path),
                     dotted,
                     "a secret is written in plain config",
                     f"remove it and set it in the environment ({key}_env) or a secret file ({key}_file)",
                 )
-            _refuse_plain_secrets(path, value, dotted)
+                continue
+            yield from _refuse_plain_secrets(path, value, dotted)
     elif isinstance(data, list):
         for i, item in enumerate(data):
-            _refuse_plain_secrets(path, item, f"{prefix}[{i}]")
+            yield from _refuse_plain_secrets(path, item, f"{prefix}[{i}]")
 
 
 def _validate(path: Path, schema: type[Schema], data: dict[str, Any]) -> Any:
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        problem = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            problem = "unknown key"
-        fix = _FIXES.get(first["type"], "correct the value")
-        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise ConfigError(str(path), field_path(tuple(first["loc"]), hide_keys=False), problem + more, fix) from None
+        errors: list[ConfigError] = []
+        for error in exc.errors(include_url=False):
+            problem = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                problem = "unknown key"
+            fix = _FIXES.get(error["type"], "correct the value")
+            errors.append(ConfigError(str(path), field_path(tuple(error["loc"]), hide_keys=False), problem, fix))
+        raise ConfigErrors(errors) from None
+
+
+class _Collector:
+    """Runs each check and keeps every ConfigError, so one run reports all the problems."""
+
+    def __init__(self) -> None:
+        self.errors: list[ConfigError] = []
+
+    def every(self, check: Callable[..., Iterator[ConfigError]], *args: Any) -> None:
+        """A check that yields each problem it finds: all of them are kept."""
+        self.errors.extend(self.run(lambda: list(check(*args))) or [])
+
+    def run(self, check: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return check(*args)
+        except ConfigError as exc:
+            self.errors.extend(ConfigErrors.flatten([exc]))
+            return None
+
+
+def _read_file(path: Path, schema: type[Schema]) -> Any:
+    data = _read_yaml(path)
+    if plain := list(_refuse_plain_secrets(path, data)):
+        raise ConfigErrors(plain)
+    return _validate(path, schema, data)
 
 
 def load_config(directory: Path | str = "config") -> Config:
-    """Read and validate the whole configuration; raise the first ConfigError found."""
+    """Read and validate the whole configuration; raise ConfigErrors listing every problem found
+    (a check across files runs when the files it reads are valid)."""
     directory = Path(directory)
-    parsed: dict[str, Any] = {}
-    for name, schema in FILES.items():
-        path = directory / name
-        data = _read_yaml(path)
-        _refuse_plain_secrets(path, data)
-        parsed[name] = _validate(path, schema, data)
-    settings: Settings = parsed["settings.yaml"]
-    if bootstrap := os.environ.get("KAFKA_BOOTSTRAP"):
+    if not directory.is_dir():
+        raise ConfigError(
+            str(directory),
+            "(directory)",
+            "no such config directory",
+            "give --config DIR or set CRUCIAL_CONFIG; `crucial init DIR` writes one",
+        )
+    found = _Collector()
+    parsed: dict[str, Any] = {name: found.run(_read_file, directory / name, schema) for name, schema in FILES.items()}
+    settings: Settings | None = parsed["settings.yaml"]
+    if settings is not None and (bootstrap := os.environ.get("KAFKA_BOOTSTRAP")):
         settings = settings.model_copy(update={"kafka": settings.kafka.model_copy(update={"bootstrap": bootstrap})})
-    agencies: dict[str, Agency] = parsed["agencies.yaml"].agencies
-    routing: Routing = parsed["routing.yaml"]
-    rota: Rotas = parsed["rota.yaml"]
-    _check_rotas(directory, rota)
-    _check_references(directory, agencies, routing, rota)
-    _check_manual_check(directory, agencies, routing)
-    _check_settings(directory, settings)
-    escalation: Escalation = parsed["escalation.yaml"]
-    _check_escalation(directory, agencies, escalation)
-    providers: Providers = parsed["providers.yaml"]
-    _check_providers(directory, providers)
-    risk: Risk = parsed["risk.yaml"]
-    _check_risk(directory, risk)
-    vocabulary: Vocabulary = parsed["indicators.yaml"]
-    _check_vocabulary(directory, vocabulary)
-    _check_indicator_names(directory, vocabulary, routing, risk)
-    risk.grading._vocabulary = vocabulary
+    agencies: dict[str, Agency] | None = parsed["agencies.yaml"].agencies if parsed["agencies.yaml"] else None
+    routing: Routing | None = parsed["routing.yaml"]
+    rota: Rotas | None = parsed["rota.yaml"]
+    escalation: Escalation | None = parsed["escalation.yaml"]
+    providers: Providers | None = parsed["providers.yaml"]
+    risk: Risk | None = parsed["risk.yaml"]
+    if rota is not None:
+        found.every(_check_rotas, directory, rota)
+    if agencies is not None and routing is not None and rota is not None:
+        found.every(_check_references, directory, agencies, routing, rota)
+    if settings is not None:
+        found.every(_check_settings, directory, settings)
+    if agencies is not None and escalation is not None:
+        found.every(_check_escalation, directory, agencies, escalation)
+    if providers is not None:
+        found.every(_check_providers, directory, providers)
+    if risk is not None:
+        found.every(_check_risk, directory, risk)
+    vocabulary: Vocabulary | None = parsed["indicators.yaml"]
+    if agencies is not None and routing is not None:
+        found.every(_check_manual_check, directory, agencies, routing)
+    if vocabulary is not None:
+        found.every(_check_vocabulary, directory, vocabulary)
+        if routing is not None and risk is not None:
+            found.every(_check_indicator_names, directory, vocabulary, routing, risk)
+    if found.errors:
+        raise ConfigErrors(found.errors)
+    if risk is not None and vocabulary is not None:
+        risk.grading._vocabulary = vocabulary
     return Config(
         directory=directory,
         settings=settings,
@@ -909,7 +981,7 @@ def load_config(directory: Path | str = "config") -> Config:
     )
 
 
-def _check_manual_check(directory: Path, agencies: dict[str, Agency], routing: Routing) -> None:
+def _check_manual_check(directory: Path, agencies: dict[str, Agency], routing: Routing) -> Iterator[ConfigError]:
     path = str(directory / "routing.yaml")
     manual = routing.manual_check
     wanted: list[tuple[str, str, str | None]] = [
@@ -919,19 +991,20 @@ def _check_manual_check(directory: Path, agencies: dict[str, Agency], routing: R
     for key, agency_id, kind in wanted:
         agency = agencies.get(agency_id)
         if agency is None:
-            raise ConfigError(path, key, f"unknown agency '{agency_id}'", "define it in agencies.yaml or correct the id")
+            yield ConfigError(path, key, f"unknown agency '{agency_id}'", "define it in agencies.yaml or correct the id")
+            continue
         if kind is not None and agency.kind != kind:
-            raise ConfigError(path, key, f"agency '{agency_id}' is of kind {agency.kind}, not {kind}", f"name a {kind} agency")
+            yield ConfigError(path, key, f"agency '{agency_id}' is of kind {agency.kind}, not {kind}", f"name a {kind} agency")
 
 
-def _check_escalation(directory: Path, agencies: dict[str, Agency], escalation: Escalation) -> None:
+def _check_escalation(directory: Path, agencies: dict[str, Agency], escalation: Escalation) -> Iterator[ConfigError]:
     path = str(directory / "escalation.yaml")
     for priority, chain in escalation.chains.items():
         previous = 0.0
         for i, step in enumerate(chain.steps):
             key = f"chains.{priority.value}.steps[{i}]"
             if step.after_minutes <= previous:
-                raise ConfigError(
+                yield ConfigError(
                     path,
                     f"{key}.after_minutes",
                     f"{step.after_minutes} is not after the previous step ({previous})",
@@ -940,7 +1013,7 @@ def _check_escalation(directory: Path, agencies: dict[str, Agency], escalation: 
             previous = step.after_minutes
             for j, agency_id in enumerate(step.notify):
                 if agency_id not in agencies:
-                    raise ConfigError(
+                    yield ConfigError(
                         path,
                         f"{key}.notify[{j}]",
                         f"unknown agency '{agency_id}'",
@@ -948,21 +1021,24 @@ def _check_escalation(directory: Path, agencies: dict[str, Agency], escalation: 
                     )
 
 
-def _check_references(directory: Path, agencies: dict[str, Agency], routing: Routing, rotas: Rotas | None = None) -> None:
+def _check_references(
+    directory: Path, agencies: dict[str, Agency], routing: Routing, rotas: Rotas | None = None
+) -> Iterator[ConfigError]:
     rota_ids = rotas.rotas if rotas is not None else {}
     routing_path, agencies_path = str(directory / "routing.yaml"), str(directory / "agencies.yaml")
     for i, rule in enumerate(routing.rules):
         for j, agency_id in enumerate(rule.notify):
             if agency_id not in agencies:
                 known = ", ".join(sorted(agencies)) or "none defined"
-                raise ConfigError(
+                yield ConfigError(
                     routing_path,
                     f"rules[{i}].notify[{j}]",
                     f"unknown agency '{agency_id}'",
                     f"define it in agencies.yaml or use a known id ({known})",
                 )
+                continue
             if "possible_match" in rule.match.decision and not possible_match_allowed(rule, agencies[agency_id].kind):
-                raise ConfigError(
+                yield ConfigError(
                     routing_path,
                     f"rules[{i}].notify[{j}]",
                     f"rule '{rule.name}' would tell '{agency_id}' ({agencies[agency_id].kind}) of a possible match",
@@ -972,14 +1048,14 @@ def _check_references(directory: Path, agencies: dict[str, Agency], routing: Rou
                 )
         possible = "possible_match" in rule.match.decision
         if rule.notify_police_force and possible and not possible_match_allowed(rule, "police"):
-            raise ConfigError(
+            yield ConfigError(
                 routing_path,
                 f"rules[{i}].notify_police_force",
                 f"rule '{rule.name}' would tell the police of every possible match",
                 "give it match.priority: [high] or match.linked_by_circumstance: true",
             )
         if not rule.notify and not rule.social_worker and not rule.notify_police_force:
-            raise ConfigError(
+            yield ConfigError(
                 routing_path,
                 f"rules[{i}]",
                 f"rule '{rule.name}' notifies nobody",
@@ -990,7 +1066,7 @@ def _check_references(directory: Path, agencies: dict[str, Agency], routing: Rou
         for j, authority in enumerate(authorities):
             other = area_of.setdefault(authority.casefold(), force)
             if other != force:
-                raise ConfigError(
+                yield ConfigError(
                     routing_path,
                     f"police_force_areas.{force}[{j}]",
                     f"'{authority}' is already in the area of '{other}'",
@@ -998,27 +1074,28 @@ def _check_references(directory: Path, agencies: dict[str, Agency], routing: Rou
                 )
     for force, agency_id in routing.police_forces.items():
         if agency_id not in agencies:
-            raise ConfigError(
+            yield ConfigError(
                 routing_path,
                 f"police_forces.{force}",
                 f"unknown agency '{agency_id}'",
                 "define it in agencies.yaml or use a known id",
             )
+            continue
         if agencies[agency_id].kind != "police":
-            raise ConfigError(
+            yield ConfigError(
                 routing_path,
                 f"police_forces.{force}",
                 f"agency '{agency_id}' is of kind {agencies[agency_id].kind}, not police",
                 "name the force's missing-person desk (a police agency)",
             )
         if force not in routing.police_force_areas:
-            raise ConfigError(routing_path, f"police_forces.{force}", "not a force of police_force_areas", "add its area there")
+            yield ConfigError(routing_path, f"police_forces.{force}", "not a force of police_force_areas", "add its area there")
     for agency_id, agency in agencies.items():
         for k, contact in enumerate(agency.contacts):
             key = f"agencies.{agency_id}.contacts[{k}]"
             if contact.rota is not None:
                 if contact.sms is not None or contact.email is not None:
-                    raise ConfigError(
+                    yield ConfigError(
                         agencies_path,
                         key,
                         f"contact names rota '{contact.rota}' and also an sms or email",
@@ -1026,7 +1103,7 @@ def _check_references(directory: Path, agencies: dict[str, Agency], routing: Rou
                     )
                 if contact.rota not in rota_ids:
                     known = ", ".join(sorted(rota_ids)) or "none defined"
-                    raise ConfigError(
+                    yield ConfigError(
                         agencies_path,
                         f"{key}.rota",
                         f"unknown rota '{contact.rota}'",
@@ -1034,7 +1111,7 @@ def _check_references(directory: Path, agencies: dict[str, Agency], routing: Rou
                     )
                 continue
             if contact.sms is None and contact.email is None:
-                raise ConfigError(
+                yield ConfigError(
                     agencies_path,
                     key,
                     f"contact '{contact.name}' has no sms or email",
@@ -1042,7 +1119,7 @@ def _check_references(directory: Path, agencies: dict[str, Agency], routing: Rou
                 )
 
 
-def _check_rotas(directory: Path, rotas: Rotas) -> None:
+def _check_rotas(directory: Path, rotas: Rotas) -> Iterator[ConfigError]:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -1060,12 +1137,12 @@ def _check_rotas(directory: Path, rotas: Rotas) -> None:
         try:
             ZoneInfo(rota.timezone)
         except Exception:
-            raise ConfigError(
+            yield ConfigError(
                 path, f"{at}.timezone", f"unknown time zone '{rota.timezone}'", "use an IANA name such as Europe/London"
-            ) from None
+            )
         for person_id, person in rota.people.items():
             if person.sms is None and person.email is None:
-                raise ConfigError(
+                yield ConfigError(
                     path,
                     f"{at}.people.{person_id}",
                     f"'{person_id}' has no sms or email",
@@ -1076,7 +1153,7 @@ def _check_rotas(directory: Path, rotas: Rotas) -> None:
         for i, layer in enumerate(rota.layers):
             for j, person_id in enumerate(layer.people):
                 if person_id not in rota.people:
-                    raise ConfigError(
+                    yield ConfigError(
                         path,
                         f"{at}.layers[{i}].people[{j}]",
                         f"unknown person '{person_id}'",
@@ -1087,7 +1164,7 @@ def _check_rotas(directory: Path, rotas: Rotas) -> None:
                 continue
             start, end = minutes(layer.hours.start), minutes(layer.hours.end)
             if start == end:
-                raise ConfigError(
+                yield ConfigError(
                     path,
                     f"{at}.layers[{i}].hours",
                     "start and end are the same time",
@@ -1102,7 +1179,7 @@ def _check_rotas(directory: Path, rotas: Rotas) -> None:
             while last + 1 < len(covered) and not covered[last + 1]:
                 last += 1
             gap = f"{first // 60:02d}:{first % 60:02d} to {(last + 1) // 60 % 24:02d}:{(last + 1) % 60:02d}"
-            raise ConfigError(
+            yield ConfigError(
                 path,
                 f"{at}.layers",
                 f"nobody is on call from {gap} on any day",
@@ -1110,20 +1187,20 @@ def _check_rotas(directory: Path, rotas: Rotas) -> None:
             )
         for k, override in enumerate(rota.overrides):
             if override.person not in rota.people:
-                raise ConfigError(
+                yield ConfigError(
                     path,
                     f"{at}.overrides[{k}].person",
                     f"unknown person '{override.person}'",
                     f"add them under {at}.people or use a known id ({known})",
                 )
             if moment(override.end) <= moment(override.start):
-                raise ConfigError(path, f"{at}.overrides[{k}].end", "ends before it starts", "give an end later than start")
+                yield ConfigError(path, f"{at}.overrides[{k}].end", "ends before it starts", "give an end later than start")
 
 
-def _check_settings(directory: Path, settings: Settings) -> None:
+def _check_settings(directory: Path, settings: Settings) -> Iterator[ConfigError]:
     path = str(directory / "settings.yaml")
     if settings.kafka.min_insync_replicas > settings.kafka.replication_factor:
-        raise ConfigError(
+        yield ConfigError(
             path, "kafka.min_insync_replicas", "exceeds kafka.replication_factor: no write could succeed", "lower it"
         )
     try:
@@ -1131,25 +1208,23 @@ def _check_settings(directory: Path, settings: Settings) -> None:
 
         ZoneInfo(settings.timezone)
     except Exception:
-        raise ConfigError(
-            path, "timezone", f"unknown time zone '{settings.timezone}'", "use an IANA name such as Europe/London"
-        ) from None
+        yield ConfigError(path, "timezone", f"unknown time zone '{settings.timezone}'", "use an IANA name such as Europe/London")
     twilio = settings.twilio
     if twilio is not None and (twilio.from_number is None) == (twilio.messaging_service_sid is None):
-        raise ConfigError(path, "twilio", "give exactly one sender", "set from_number or messaging_service_sid, not both")
+        yield ConfigError(path, "twilio", "give exactly one sender", "set from_number or messaging_service_sid, not both")
     if twilio is not None:
         for key in ("base_url", "status_callback_url", "inbound_url"):
             url = getattr(twilio, key)
             if url is not None and not _is_http_url(url):
-                raise ConfigError(path, f"twilio.{key}", f"'{url}' is not an http(s) URL", "give a URL such as https://host/path")
+                yield ConfigError(path, f"twilio.{key}", f"'{url}' is not an http(s) URL", "give a URL such as https://host/path")
         if twilio.base_url is not None and (twilio.region or twilio.edge):
-            raise ConfigError(path, "twilio.base_url", "base_url cannot be combined with region or edge", "remove one of them")
+            yield ConfigError(path, "twilio.base_url", "base_url cannot be combined with region or edge", "remove one of them")
     smtp = settings.smtp
     for name, retry in (("twilio", twilio.retry if twilio else None), ("smtp", smtp.retry if smtp else None)):
         if retry is not None and retry.max_delay_s < retry.base_delay_s:
-            raise ConfigError(path, f"{name}.retry.max_delay_s", "is less than base_delay_s", "raise max_delay_s")
+            yield ConfigError(path, f"{name}.retry.max_delay_s", "is less than base_delay_s", "raise max_delay_s")
     if smtp is not None and smtp.tls == "none" and smtp.username and smtp.host not in ("127.0.0.1", "::1", "localhost"):
-        raise ConfigError(
+        yield ConfigError(
             path, "smtp.tls", "AUTH would send the password unencrypted", "use tls: starttls or implicit, or drop username"
         )
 
@@ -1164,31 +1239,31 @@ def _is_http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def _check_providers(directory: Path, providers: Providers) -> None:
+def _check_providers(directory: Path, providers: Providers) -> Iterator[ConfigError]:
     """Each placement, HMAC key id, API key hash and username appears once across all providers."""
     path = str(directory / "providers.yaml")
     first_at: dict[tuple[str, str], str] = {}
 
-    def once(kind: str, value: str, key: str) -> None:
+    def once(kind: str, value: str, key: str) -> Iterator[ConfigError]:
         other = first_at.setdefault((kind, value), key)
         if other != key:
-            raise ConfigError(path, key, f"{kind} '{value}' is also given at {other}", f"give each {kind} once")
+            yield ConfigError(path, key, f"{kind} '{value}' is also given at {other}", f"give each {kind} once")
 
     for provider_id, provider in providers.providers.items():
         at = f"providers.{provider_id}"
         for placement_id, placement in provider.placements.items():
-            once("placement", placement_id, f"{at}.placements.{placement_id}")
+            yield from once("placement", placement_id, f"{at}.placements.{placement_id}")
             for i, child in enumerate(placement.children):
-                once("child reference", child.reference, f"{at}.placements.{placement_id}.children[{i}].reference")
+                yield from once("child reference", child.reference, f"{at}.placements.{placement_id}.children[{i}].reference")
         for i, hmac_key in enumerate(provider.hmac_keys):
-            once("HMAC key id", hmac_key.id, f"{at}.hmac_keys[{i}].id")
+            yield from once("HMAC key id", hmac_key.id, f"{at}.hmac_keys[{i}].id")
         for i, api_key in enumerate(provider.api_keys):
-            once("API key hash", api_key.sha256, f"{at}.api_keys[{i}].sha256")
+            yield from once("API key hash", api_key.sha256, f"{at}.api_keys[{i}].sha256")
         for username, member in provider.staff.items():
-            once("username", username, f"{at}.staff.{username}")
+            yield from once("username", username, f"{at}.staff.{username}")
             for j, placement_id in enumerate(member.placements or []):
                 if placement_id not in provider.placements:
-                    raise ConfigError(
+                    yield ConfigError(
                         path,
                         f"{at}.staff.{username}.placements[{j}]",
                         f"unknown placement '{placement_id}'",
@@ -1196,12 +1271,12 @@ def _check_providers(directory: Path, providers: Providers) -> None:
                     )
 
 
-def _check_risk(directory: Path, risk: Risk) -> None:
+def _check_risk(directory: Path, risk: Risk) -> Iterator[ConfigError]:
     """Cross-checks the schema cannot express; raise the first ConfigError found."""
     path = str(directory / "risk.yaml")
     thresholds = risk.matching.thresholds
     if thresholds.possible_match >= thresholds.match:
-        raise ConfigError(
+        yield ConfigError(
             path,
             "matching.thresholds.possible_match",
             f"{thresholds.possible_match} is not below match ({thresholds.match})",
@@ -1209,7 +1284,7 @@ def _check_risk(directory: Path, risk: Risk) -> None:
         )
     frequency = risk.matching.name_frequency
     if frequency.min_points > frequency.max_points:
-        raise ConfigError(
+        yield ConfigError(
             path,
             "matching.name_frequency.min_points",
             f"{frequency.min_points} is above max_points ({frequency.max_points})",
@@ -1221,11 +1296,11 @@ def _check_risk(directory: Path, risk: Risk) -> None:
 
         ZoneInfo(grading.timezone)
     except Exception:
-        raise ConfigError(
+        yield ConfigError(
             path, "grading.timezone", f"unknown time zone '{grading.timezone}'", "use an IANA name such as Europe/London"
-        ) from None
+        )
     if grading.levels.medium >= grading.levels.high:
-        raise ConfigError(
+        yield ConfigError(
             path,
             "grading.levels.medium",
             f"{grading.levels.medium} points is not below high ({grading.levels.high})",
@@ -1234,23 +1309,22 @@ def _check_risk(directory: Path, risk: Risk) -> None:
     for i, rule in enumerate(grading.rules):
         at = f"grading.rules[{i}]"
         if not rule.when.model_dump(exclude_none=True):
-            raise ConfigError(
+            yield ConfigError(
                 path, f"{at}.when", f"rule '{rule.name}' has no condition", "list at least one condition under when:"
             )
         if rule.points == 0 and rule.at_least is None:
-            raise ConfigError(path, at, f"rule '{rule.name}' changes nothing", "give it points: or at_least:")
+            yield ConfigError(path, at, f"rule '{rule.name}' changes nothing", "give it points: or at_least:")
         when = rule.when
         if when.age_under is not None and when.age_at_least is not None and when.age_at_least >= when.age_under:
-            raise ConfigError(path, f"{at}.when.age_at_least", "no age is both at least this and under age_under", "lower it")
+            yield ConfigError(path, f"{at}.when.age_at_least", "no age is both at least this and under age_under", "lower it")
         try:
             fields = [name for _, name, _, _ in string.Formatter().parse(rule.reason) if name is not None]
         except ValueError as exc:
-            raise ConfigError(
-                path, f"{at}.reason", f"not a valid template ({exc})", "write {{ and }} for literal braces"
-            ) from None
+            yield ConfigError(path, f"{at}.reason", f"not a valid template ({exc})", "write {{ and }} for literal braces")
+            continue
         for name in fields:
             if name not in REASON_FIELDS:
-                raise ConfigError(
+                yield ConfigError(
                     path,
                     f"{at}.reason",
                     f"unknown placeholder {{{name}}}",
@@ -1259,12 +1333,12 @@ def _check_risk(directory: Path, risk: Risk) -> None:
     names = [rule.name for rule in grading.rules]
     for i, name in enumerate(names):
         if name in names[:i]:
-            raise ConfigError(
+            yield ConfigError(
                 path, f"grading.rules[{i}].name", f"rule name '{name}' is used twice", "give each rule its own name"
             )
 
 
-def _check_vocabulary(directory: Path, vocabulary: Vocabulary) -> None:
+def _check_vocabulary(directory: Path, vocabulary: Vocabulary) -> Iterator[ConfigError]:
     """Each phrase means one indicator; groups name known indicators and are not indicators themselves."""
     from alerts.indicators import phrase_key
     from alerts.phrases import NEGATIONS as NEGATION_WORDS
@@ -1276,7 +1350,7 @@ def _check_vocabulary(directory: Path, vocabulary: Vocabulary) -> None:
         for key, phrase in phrases:
             other = first.setdefault(phrase_key(phrase), (indicator_id, key))
             if other[0] != indicator_id:
-                raise ConfigError(
+                yield ConfigError(
                     path,
                     f"indicators.{indicator_id}.{key}",
                     f"'{phrase}' already means '{other[0]}' (indicators.{other[0]}.{other[1]})",
@@ -1284,17 +1358,17 @@ def _check_vocabulary(directory: Path, vocabulary: Vocabulary) -> None:
                 )
     for j, qualifier in enumerate(vocabulary.qualifiers):
         if set(phrase_key(qualifier).split()) & NEGATION_WORDS:
-            raise ConfigError(
+            yield ConfigError(
                 path, f"qualifiers[{j}]", f"'{qualifier}' is a negation", "remove it: a negated indicator must map to nothing"
             )
     for group_id, members in vocabulary.groups.items():
         if group_id in vocabulary.indicators:
-            raise ConfigError(
+            yield ConfigError(
                 path, f"groups.{group_id}", f"'{group_id}' is also an indicator id", "give the group a name of its own"
             )
         for j, member in enumerate(members):
             if member not in vocabulary.indicators:
-                raise ConfigError(
+                yield ConfigError(
                     path,
                     f"groups.{group_id}[{j}]",
                     f"unknown indicator '{member}'",
@@ -1302,7 +1376,7 @@ def _check_vocabulary(directory: Path, vocabulary: Vocabulary) -> None:
                 )
 
 
-def _check_indicator_names(directory: Path, vocabulary: Vocabulary, routing: Routing, risk: Risk) -> None:
+def _check_indicator_names(directory: Path, vocabulary: Vocabulary, routing: Routing, risk: Risk) -> Iterator[ConfigError]:
     """Every indicator a routing or grading rule names is an id or group of indicators.yaml."""
     from alerts.indicators import Indicators
 
@@ -1321,4 +1395,4 @@ def _check_indicator_names(directory: Path, vocabulary: Vocabulary, routing: Rou
                 if meant
                 else "use an indicator id or group of indicators.yaml, or add it there"
             )
-            raise ConfigError(str(directory / file), f"{key}[{j}]", f"unknown indicator '{name}'", fix)
+            yield ConfigError(str(directory / file), f"{key}[{j}]", f"unknown indicator '{name}'", fix)

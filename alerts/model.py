@@ -14,11 +14,17 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic import AwareDatetime as _AnyAwareDatetime
 
+from alerts.addresses import valid_email
+
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 Ref = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,79}$")]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 ()-]{6,20}$")]
-Email = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# One validator for config, profiles and the email channel (alerts/addresses.py).
+# The pattern stays as the published JSON Schema's rule; the validator is the channel's.
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), AfterValidator(valid_email)
+]
 
 # Every time in the contract lies on this stretch of the calendar, so that no deadline, age or window
 # arithmetic on a received time can overflow (0001-01-01 minus an hour, 9999-12-31 plus one); the ways

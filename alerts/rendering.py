@@ -1,4 +1,4 @@
-"""Render notifications from the Jinja2 templates in templates/.
+"""Render notifications from the Jinja2 templates in alerts/templates/ (package data; settings.templates_dir may name your own).
 
 SMS carries the minimum by policy — reference, age, sex, priority, last seen when and where, the
 carer's callback number, how to acknowledge — and never the child's name unless
@@ -105,7 +105,7 @@ class Renderer:
     def from_config(cls, config: Config, *, ack_url: str | None = None, ack_links: AckLinks | None = None) -> Renderer:
         settings = config.settings
         return cls(
-            config.path(settings.templates_dir),
+            config.templates(),
             settings.timezone,
             max_segments=settings.sms.max_segments,
             include_full_name=settings.sms.include_full_name,

@@ -4,6 +4,7 @@
 #   prometheus-alertmanager  a real Alertmanager peer for the benchmark
 #   chromium                 a headless browser for the situation-board test (/usr/bin/chromium)
 #   fonts-liberation         chromium's recommended fonts (installed without recommends), for screenshots
+#   nginx-light              `nginx -t` on the reverse-proxy example (ops/reverse-proxy/nginx.conf)
 # Runs as root (CI, a fresh Debian 12 machine) or through sudo when available. Safe to run repeatedly.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ declare -A WANT=(
     [prometheus-alertmanager]=/usr/bin/prometheus-alertmanager
     [chromium]=/usr/bin/chromium
     [fonts-liberation]=/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf
+    [nginx-light]=/usr/sbin/nginx
 )
 
 missing=()

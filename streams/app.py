@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,7 +24,7 @@ from faust.types import EventT, StreamT
 from prometheus_client import CollectorRegistry
 
 from alerts.channels import DeliveryError, Sender, build_senders, send_with_retry
-from alerts.config import Config
+from alerts.config import Config, HealthSettings
 from alerts.directory import IncidentDirectory
 from alerts.errors import RejectedInput
 from alerts.intake import parse_event, rejection
@@ -46,6 +46,7 @@ from streams import metrics
 from streams.acklinks import AckLinks
 from streams.connection import TABLES, faust_broker_settings
 from streams.follow import Follower
+from streams.health import Heartbeat, Progress, Reloader, consumer_partitions, install_sighup, watch_agents
 from streams.profiles import ProfileFeed, count_rejected
 from streams.recovery import SeekThenResumeTableManager, consumer_class
 from streams.stage import MAX_KEY_BYTES, DeadLetters, OnFailure, Record, Stage, where
@@ -95,6 +96,9 @@ class Worker:
     open_incidents: Any
     ledger: Any
     ack_links: AckLinks
+    heartbeat: Heartbeat = field(default_factory=Heartbeat)
+    progress: Progress = field(default_factory=lambda: Progress(HealthSettings()))
+    reloader: Any = None  # streams.health.Reloader, set by create_app
 
     async def command(self, command: IncidentCommand) -> None:
         """Ask the incident's owner to apply `command` (acknowledge, escalate, breach)."""
@@ -208,7 +212,7 @@ def create_app(
             event,
             open_incident=Incident.model_validate_json(stored) if stored else None,
             index=index,
-            config=config,
+            config=worker.config,  # the running config: a reload swaps it
             renderer=renderer,
             now=now,
         )
@@ -245,7 +249,7 @@ def create_app(
                 return
             profile = index.get(incident.match.profile_id or "")
             event = PlacementEvent.model_validate_json(opening)
-            outcome = escalate(incident, command.step, event, profile, config, renderer, now)
+            outcome = escalate(incident, command.step, event, profile, worker.config, renderer, now)
             if outcome.label == "escalated":
                 metrics.ESCALATIONS.labels(incident.priority.value).inc()
         elif command.command == "fall_back" and command.by and command.channel and command.kind and command.reason:
@@ -255,7 +259,7 @@ def create_app(
             event = PlacementEvent.model_validate_json(opening)
             profile = index.get(incident.match.profile_id or "")
             outcome = fall_back(
-                incident, command.by, command.channel, command.kind, command.reason, event, profile, config, renderer, now
+                incident, command.by, command.channel, command.kind, command.reason, event, profile, worker.config, renderer, now
             )
         elif command.command == "breach":
             outcome = breach(incident, now)
@@ -458,7 +462,7 @@ def create_app(
     async def watch_windows() -> None:
         """The leader asks each incident's owner to escalate or record a breach when due."""
         if directory_feed.ready.is_set():
-            for command in commands_due([view.incident for view in directory.open()], config, clock()):
+            for command in commands_due([view.incident for view in directory.open()], worker.config, clock()):
                 await worker.command(command)
 
     async def close_channels(sender: Any, /, *_: Any, signal: Any, **__: Any) -> None:
@@ -467,12 +471,38 @@ def create_app(
             await channel.close()
 
     app.on_before_shutdown.connect(close_channels)
+    _watch_health(worker, names)
 
     if not in_memory:
         app.task(feed.run)
         app.task(directory_feed.run)
         register_views(worker)
     return worker
+
+
+def _watch_health(worker: Worker, names: Any) -> None:
+    """/live's heartbeat, /ready's crash and stall watch, reload on SIGHUP and POST /-/reload, and the
+    build, process and index metrics."""
+    from streams.checks import validated_config  # here: it imports streams.auth, which the views need first
+
+    app = worker.app
+    worker.progress = Progress(worker.config.settings.health)
+    worker.reloader = Reloader(worker, validated_config)
+    watch_agents([worker.triage_agent, worker.deliver_agent], worker.progress)
+    worker.registry.register(metrics.ProfileIndexGauges(lambda: len(worker.index), worker.feed.ready.is_set))
+    for collector in metrics.PROCESS:
+        worker.registry.register(collector)
+    metrics.set_build_info()
+    agent_topics = {names.placement_events, names.incident_commands, names.notifications, names.delivery_status}
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def heartbeat() -> None:
+        await worker.heartbeat.run()
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def watch_progress() -> None:
+        install_sighup(worker.reloader)
+        await worker.progress.sample(lambda: consumer_partitions(app, agent_topics) if app.consumer else [])
 
 
 def _data_dir(config: Config) -> Path:

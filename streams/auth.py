@@ -38,6 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from alerts.channels.secrets import environment_secret
 from alerts.config import LinkSettings, Providers, SessionSettings
 from alerts.errors import ConfigError, CrucialHourError
 
@@ -74,7 +75,7 @@ def load_keys(setting: str, env: str, file: Path | None, *, environ: Mapping[str
         except OSError as exc:
             raise ConfigError(str(file), f"{setting}_file", f"secret file cannot be read ({exc.strerror})", "create it") from None
     else:
-        text, source, key = environ.get(env, ""), "environment", env
+        (text, source), key = environment_secret(env, environ), env  # also <env>_FILE, $CREDENTIALS_DIRECTORY
     keys = text.split()
     if not keys:
         raise ConfigError(source, key, f"{setting} is not set", f"export {env} or set {setting}_file (new-secret makes one)")
@@ -530,6 +531,19 @@ def page_auth(sessions: SessionSettings, realm: str, cookie_path: str, *, enviro
 # --- command line ---------------------------------------------------------------------------------
 
 
+def _read_password() -> str:
+    """Asked twice without echo on a terminal (getpass); else the first line of stdin (a pipe, a script)."""
+    import getpass
+    import sys
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise SystemExit("the two passwords differ: nothing hashed")
+    return first
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
@@ -538,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="what", required=True)
     sub.add_parser("new-api-key", help="a provider API key and its sha256 for providers.yaml")
     sub.add_parser("new-secret", help="a random key for a secret file or environment variable")
-    sub.add_parser("hash-password", help="password_scrypt for a staff member (password on stdin)")
+    sub.add_parser("hash-password", help="password_scrypt for a staff member (asked without echo, or one line on stdin)")
     args = parser.parse_args(argv)
     if args.what == "new-api-key":
         key = new_api_key()
@@ -546,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.what == "new-secret":
         print(new_secret())
     else:
-        password = sys.stdin.readline().rstrip("\n")
+        password = _read_password()
         if len(password) < 10:
             print("use at least 10 characters", file=sys.stderr)
             return 1

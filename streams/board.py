@@ -100,9 +100,7 @@ class BoardPages:
         )
         self.logins = RateLimiter(sessions.logins_per_minute, sessions.logins_per_minute)
         self.zone = ZoneInfo(config.settings.timezone)
-        self.templates = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(config.path(config.settings.templates_dir) / "web"), autoescape=True
-        )
+        self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(config.templates() / "web"), autoescape=True)
         self.templates.filters["local"] = self.local
 
     def local(self, moment: datetime, fmt: str = "%H:%M") -> str:

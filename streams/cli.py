@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from alerts.config import Config, load_config
-from alerts.coverage import coverage_gaps
-from alerts.errors import ConfigError, RejectedInput
+from alerts.errors import ConfigError, ConfigErrors, RejectedInput
 from alerts.intake import parse_event
-from alerts.model import MODELS_FOR_SCHEMA
-from streams import cli_incident, cli_indicators, cli_match, cli_route
+from alerts.model import MODELS_FOR_SCHEMA, RiskProfile
+from streams import cli_config, cli_incident, cli_indicators, cli_match, cli_route
 from streams.broker import BrokerError, LocalBroker
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -63,15 +62,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from streams.app import create_app
     from streams.connection import TopicPolicyError, ensure_topics
 
-    config = _config(args)
-    for gap in coverage_gaps(config):  # the same warnings as check-config: the worker starts regardless
-        logging.getLogger("crucial.config").warning("routing coverage: %s", gap)
+    # The same checks as check-config, so the worker starts only with config whose every message renders.
+    config = cli_config.checked(args.config).config
     try:
         ensure_topics(config)
     except TopicPolicyError as exc:
         for problem in exc.problems:
             print(f"refusing to start: {problem}", file=sys.stderr)
-        return 2
+        return 1
     # One series per counter, not two: the *_created twins double what Prometheus stores for nothing.
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
     worker = create_app(config)
@@ -131,27 +129,35 @@ def cmd_emit(args: argparse.Namespace) -> int:
 def cmd_profiles_load(args: argparse.Namespace) -> int:
     from alerts.profile_files import read_profiles
     from streams.connection import ensure_topics
+    from streams.progress import Progress
 
     config = _config(args)
-    good, bad = [], 0
+    good: list[RiskProfile] = []
+    bad = 0
     # JSON Lines or CSV (by extension, else by the first character); every bad row is reported with
     # its row number and field, and the good rows are loaded.
     data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    checking = Progress("profiles checked")
     for row in read_profiles(args.file, data):
+        checking.update(len(good) + bad)
         if row.profile is not None:
             good.append(row.profile)
             continue
         bad += 1
         for reason in row.reasons:
             print(f"{row.where}: {reason}", file=sys.stderr)
+    checking.finish()
     ensure_topics(config)
     producer = _producer(config)
-    for profile in good:
+    sending = Progress("profiles sent", len(good))
+    for sent, profile in enumerate(good):
+        sending.update(sent)
         producer.send(
             config.settings.kafka.topics.profiles, key=profile.profile_id.encode(), value=profile.model_dump_json().encode()
         )
     producer.flush()
     producer.close()
+    sending.finish()
     print(f"loaded {len(good)} profile(s); rejected {bad}")
     cli_indicators.report_unmapped(good, config)
     return 1 if bad else 0
@@ -176,35 +182,6 @@ def cmd_schema(args: argparse.Namespace) -> int:
         path.write_text(json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n")
         print(path)
     return 0
-
-
-def cmd_check_config(args: argparse.Namespace) -> int:
-    config = _config(args)
-    rules = len(config.routing.rules)
-    print(f"{config.directory}: OK — {len(config.agencies)} agencies, {rules} routing rules")
-    for gap in coverage_gaps(config):  # warnings, not errors: the worker starts and logs them too
-        print(f"warning: {gap}")
-    return _check_kafka(config) if args.kafka else 0
-
-
-def _check_kafka(config: Config) -> int:
-    """The broker's topics against the retention and durability policy, as the worker checks them at start."""
-    from kafka.errors import KafkaError
-
-    from streams.connection import check_topics
-
-    try:
-        problems = check_topics(config)
-    except KafkaError as exc:
-        print(f"kafka: cannot check the topics at {config.settings.kafka.bootstrap}: {type(exc).__name__}", file=sys.stderr)
-        return 1
-    for problem in problems:
-        print(f"{'ERROR' if problem.loses_data else 'note'}: {problem}", file=sys.stderr if problem.loses_data else sys.stdout)
-    refused = sum(p.loses_data for p in problems)
-    print(
-        f"kafka: {refused} difference(s) that can lose data; the worker {'would refuse to start' if refused else 'would start'}"
-    )
-    return 1 if refused else 0
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
@@ -329,8 +306,16 @@ def _await_outbox(outbox: Path, offset: int, timeout_s: float) -> list[dict[str,
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crucial", description="Crucial Hour: missing-child rapid alerts.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {cli_config.version()}")
+    # SUPPRESS: a --config given at any level (`crucial profiles --config X load f`) is kept, not
+    # overwritten by a deeper parser's default; main() resolves it once (cli_config.config_dir).
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default=str(REPO_ROOT / "config"), help="configuration directory (default: %(default)s)")
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        help="configuration directory (default: $CRUCIAL_CONFIG, else ./config, else . when it holds settings.yaml)",
+    )
+    parser.add_argument("--config", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
 
     worker = sub.add_parser("worker", parents=[common], help="run the stream worker")
@@ -356,10 +341,6 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--out", default=str(REPO_ROOT / "schemas"))
     schema.set_defaults(func=cmd_schema)
 
-    check = sub.add_parser("check-config", parents=[common], help="validate the configuration offline")
-    check.add_argument("--kafka", action="store_true", help="also compare the broker's topics with the retention policy")
-    check.set_defaults(func=cmd_check_config)
-
     demo = sub.add_parser("demo", parents=[common], help="broker + worker + sample profiles + a sample report -> the alert")
     demo.add_argument("--stay", action="store_true", help="keep the worker running afterwards")
     demo.set_defaults(func=cmd_demo)
@@ -376,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands that live in modules of their own: each exposes register(subparsers, common_parent).
 EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
+    cli_config.register,
     cli_incident.register,
     cli_route.register,
     cli_match.register,
@@ -383,18 +365,43 @@ EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
 ]
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with args.config resolved (--config at any level, else $CRUCIAL_CONFIG, else ./config)."""
     args = build_parser().parse_args(argv)
+    args.config = cli_config.config_dir(getattr(args, "config", None))
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 ok, 1 invalid input or config, 2 usage (argparse), 3 Kafka unreachable."""
+    args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    # kafka-python logs every failed connection attempt at ERROR; the CLI says it once, below.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
     try:
         return int(args.func(args))
+    except ConfigErrors as exc:
+        print(exc.report(), file=sys.stderr)
+        return 1
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
-        return 2
+        return 1
     except BrokerError as exc:
         print(f"broker error: {exc}", file=sys.stderr)
         return 3
+    except Exception as exc:
+        unreachable = cli_config.kafka_unreachable(exc)
+        if unreachable is None:
+            raise
+        print(f"kafka unreachable at {_bootstrap(args)}: {unreachable} — is the broker running?", file=sys.stderr)
+        return 3
+
+
+def _bootstrap(args: argparse.Namespace) -> str:
+    try:
+        return load_config(args.config).settings.kafka.bootstrap
+    except ConfigError:
+        return "the configured bootstrap"
 
 
 if __name__ == "__main__":

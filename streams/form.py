@@ -121,7 +121,7 @@ class ReportForm:
             for username, member in provider.staff.items()
         }
         self.templates = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(config.path(config.settings.templates_dir) / "web"),
+            loader=jinja2.FileSystemLoader(config.templates() / "web"),
             autoescape=True,
         )
 

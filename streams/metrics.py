@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import PLATFORM_COLLECTOR, PROCESS_COLLECTOR, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import CollectorRegistry
 from prometheus_client.samples import Sample
@@ -171,6 +171,56 @@ MANUAL_CHECKS = Counter(
     registry=None,
 )
 
+# --- the running worker: build, config reloads, agent crashes (streams/health.py) -------------------
+
+BUILD_INFO = Gauge(
+    "crucial_build_info", "Always 1; the labels say which build is running.", ["version", "python", "faust"], registry=None
+)
+CONFIG_RELOADS = Counter(
+    "crucial_config_reload", "Config reloads (SIGHUP, POST /-/reload) by outcome (success, failure).", ["outcome"], registry=None
+)
+CONFIG_RELOAD_SUCCESS = Gauge(
+    "crucial_config_last_reload_successful", "1 when the last reload was applied, 0 when it was refused.", registry=None
+)
+CONFIG_RELOAD_LAST_SUCCESS = Gauge(
+    "crucial_config_last_reload_success_timestamp_seconds", "When the config was last loaded successfully.", registry=None
+)
+AGENT_CRASHES = Counter(
+    "crucial_agent_crashes", "Agent crashes (faust restarts the actor), by agent (triage, deliver).", ["agent"], registry=None
+)
+
+
+class ProfileIndexGauges:
+    """At each scrape: the profiles in this worker's index and whether the index has caught up."""
+
+    def __init__(self, size: Callable[[], int], loaded: Callable[[], bool]) -> None:
+        self.size, self.loaded = size, loaded
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+    def collect(self) -> Iterator[Metric]:
+        count = GaugeMetricFamily("crucial_profile_index_profiles", "Risk profiles held in this worker's matching index.")
+        count.add_metric([], float(self.size()))
+        loaded = GaugeMetricFamily("crucial_profile_index_loaded", "1 once the index has read the profiles topic to its end.")
+        loaded.add_metric([], 1.0 if self.loaded() else 0.0)
+        yield count
+        yield loaded
+
+
+def set_build_info() -> None:
+    import platform
+    from importlib import metadata
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "unknown"
+
+    BUILD_INFO.labels(version("crucial-hour"), platform.python_version(), version("faust-streaming")).set(1)
+
+
 ALL = (
     DEAD_LETTERS,
     MANUAL_CHECKS,
@@ -187,7 +237,15 @@ ALL = (
     DELIVERY_LATENCY,
     WINDOW_LATENCY,
     ACK_LATENCY,
+    BUILD_INFO,
+    CONFIG_RELOADS,
+    CONFIG_RELOAD_SUCCESS,
+    CONFIG_RELOAD_LAST_SUCCESS,
+    AGENT_CRASHES,
 )
+# process_* (CPU, memory, open files, start time) and python_info, as every Prometheus client exports;
+# registered beside ALL (they keep the client's own names, not crucial_*).
+PROCESS = (PROCESS_COLLECTOR, PLATFORM_COLLECTOR)
 
 EVENT_OUTCOMES = ("opened", "repeat_report", "updated", "resolved", "no_match", "no_open_incident", "rejected")
 PROFILE_OUTCOMES = ("upserted", "removed", "rejected")
@@ -204,6 +262,11 @@ def prime() -> None:
     for stage in STAGES:
         for reason in DEAD_LETTER_REASONS:
             DEAD_LETTERS.labels(stage, reason)
+    for outcome in ("success", "failure"):
+        CONFIG_RELOADS.labels(outcome)
+    CONFIG_RELOAD_SUCCESS.set(1)  # a process runs only on a config that loaded
+    for agent in ("triage", "deliver"):
+        AGENT_CRASHES.labels(agent)
     for outcome in EVENT_OUTCOMES:
         EVENTS.labels(outcome)
     for outcome in PROFILE_OUTCOMES:

@@ -68,7 +68,6 @@ def write_config(target: Path, **settings: Any) -> Path:
                 into[key] = value
 
     merge(data, settings)
-    data.setdefault("templates_dir", str(REPO / "templates"))
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return target
 
@@ -106,7 +105,7 @@ def expected_notifications(event: dict[str, Any], config: Any, now: datetime | N
         open_incident=None,
         index=index,
         config=config,
-        renderer=Renderer(config.path(config.settings.templates_dir), config.settings.timezone),
+        renderer=Renderer(config.templates(), config.settings.timezone),
         now=now or datetime.now(UTC),
     )
     return {(n.recipient.agency_id, n.channel, n.recipient.address) for n in outcome.notifications}

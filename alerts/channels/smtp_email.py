@@ -31,6 +31,7 @@ from typing import Literal
 
 import aiosmtplib
 
+from alerts.addresses import email_address
 from alerts.channels import reasons
 from alerts.channels.base import Accepted, DeliveryError
 from alerts.channels.retry import RetryPolicy
@@ -40,10 +41,6 @@ from alerts.model import Notification
 
 log = logging.getLogger("crucial.channels.smtp")
 
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_ADDRESS = re.compile(
-    rf"^(?P<local>[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~-]+)*)@(?P<domain>{_LABEL}(?:\.{_LABEL})+)$"
-)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 _TOKEN = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_SUBJECT = 200
@@ -68,11 +65,11 @@ def one_line(text: str, limit: int = MAX_SUBJECT) -> str:
 
 
 def check_address(address: str) -> tuple[str, str]:
-    """(address, lower-case domain) for a plain ASCII addr-spec; DeliveryError invalid_address otherwise."""
-    found = _ADDRESS.fullmatch(address.strip())
-    if found is None or len(address) > 254:
-        raise DeliveryError(reasons.INVALID_ADDRESS, retryable=False, detail="not a plain email address")
-    return found.group(0), found.group("domain").lower()
+    """(address, lower-case domain) by the one validator config also uses; DeliveryError invalid_address otherwise."""
+    try:
+        return email_address(address)
+    except ValueError:
+        raise DeliveryError(reasons.INVALID_ADDRESS, retryable=False, detail="not a plain email address") from None
 
 
 def domain_allowed(domain: str, allowed: list[str]) -> bool:

@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 import yaml
 from faust.sensors.prometheus import FaustMetrics
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from alerts.model import IncidentStatus, Priority
 from streams import metrics
+from streams.api import OUTCOMES as INGEST_OUTCOMES
 from tests.integration.prometheus_peer import PrometheusPeer, PromQLError, prometheus_binary
 from tests.support import REPO, free_port
 
@@ -64,10 +65,17 @@ def target() -> Iterator[Target]:
     for collector in metrics.ALL:
         collector.clear()
     metrics.prime()
+    metrics.set_build_info()  # as streams/app.py does at start
     registry = CollectorRegistry(auto_describe=True)
     for collector in metrics.ALL:
         registry.register(collector)
     registry.register(metrics.IncidentGauges(lambda: INCIDENTS, lambda: NOW))
+    registry.register(metrics.ProfileIndexGauges(lambda: 2, lambda: True))
+    # What streams/api.py registers per app, primed the same way.
+    ingest = Counter("crucial_ingest_requests_total", "Reports received over HTTP.", ["route", "outcome"], registry=registry)
+    for route in ("api", "form"):
+        for outcome in INGEST_OUTCOMES:
+            ingest.labels(route, outcome)
     faust = FaustMetrics.create(registry, "crucial_faust")
     # Series the test will increase from a first scrape on: created at 0 now, or increase() misses them.
     metrics.NOTIFICATIONS.labels("sms", "failed", "timeout")

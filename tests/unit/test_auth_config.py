@@ -86,7 +86,7 @@ def test_check_config_command_refuses_it_too(config_dir: Path, capsys: pytest.Ca
     data = yaml.safe_load(path.read_text())
     data["sessions"]["secret"] = "x" * 40
     path.write_text(yaml.safe_dump(data))
-    assert main(["check-config", "--config", str(config_dir)]) == 2
+    assert main(["check-config", "--config", str(config_dir)]) == 1
     err = capsys.readouterr().err
     assert "sessions.secret: a secret is written in plain config" in err and "x" * 40 not in err
 

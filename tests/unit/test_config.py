@@ -106,7 +106,7 @@ def test_missing_file(config_dir: Path) -> None:
     (config_dir / "routing.yaml").unlink()
     assert (
         str(config_error(config_dir))
-        == f"{config_dir / 'routing.yaml'}: (file): file not found — create routing.yaml (see config/ in the repository)"
+        == f"{config_dir / 'routing.yaml'}: (file): file not found — create routing.yaml (`crucial init DIR` writes a complete starter config)"
     )
 
 
@@ -120,6 +120,6 @@ def test_check_config_command_exits_non_zero_with_the_message(config_dir: Path, 
     from streams.cli import main
 
     edit_config(config_dir, "settings.yaml", lambda d: d.update(windw_minutes=30))
-    assert main(["check-config", "--config", str(config_dir)]) == 2
+    assert main(["check-config", "--config", str(config_dir)]) == 1
     assert "windw_minutes: unknown key" in capsys.readouterr().err
     assert main(["check-config", "--config", str(REPO / "config")]) == 0

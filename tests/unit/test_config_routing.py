@@ -209,7 +209,7 @@ def test_a_missing_rota_file_is_named(config_dir: Path) -> None:
     (config_dir / "rota.yaml").unlink()
     assert (
         str(config_error(config_dir))
-        == f"{config_dir / 'rota.yaml'}: (file): file not found — create rota.yaml (see config/ in the repository)"
+        == f"{config_dir / 'rota.yaml'}: (file): file not found — create rota.yaml (`crucial init DIR` writes a complete starter config)"
     )
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alerts.config import Config, load_config
+from alerts.config import PACKAGE_TEMPLATES, Config, load_config
 from alerts.intake import parse_event, parse_profile
 from alerts.lifecycle import acknowledge, breach, commands_due, due_step, escalate
 from alerts.matching import ProfileIndex
@@ -17,7 +17,7 @@ from alerts.triage import triage
 from tests.support import REPO, make_event, sample_profiles
 
 NOW = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)
-RENDERER = Renderer(REPO / "templates")
+RENDERER = Renderer(PACKAGE_TEMPLATES)
 OFFICER = Recipient(agency_id="met-police-mispers", name="MISPER on-call officer", address="+447700900101")
 
 

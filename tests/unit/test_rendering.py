@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alerts.config import PACKAGE_TEMPLATES
 from alerts.intake import parse_event, parse_profile
 from alerts.model import (
     Decision,
@@ -116,7 +117,7 @@ def facts(
 
 
 def renderer(**kw: Any) -> Renderer:
-    return Renderer(REPO / "templates", **kw)
+    return Renderer(PACKAGE_TEMPLATES, **kw)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from alerts.config import PACKAGE_TEMPLATES
 from alerts.intake import parse_event, parse_profile
 from alerts.model import (
     Decision,
@@ -21,7 +22,6 @@ from alerts.model import (
 from alerts.rendering import MessageFacts, Renderer
 from alerts.sms import sms_cost
 from tests.golden.golden import GOLDEN, check_golden
-from tests.support import REPO
 
 KINDS: list[NotificationKind] = ["alert", "possible_match", "escalation", "update", "stand_down"]
 RECEIVED = datetime(2026, 7, 14, 20, 51, tzinfo=UTC)
@@ -94,7 +94,7 @@ def golden_facts(kind: NotificationKind) -> MessageFacts:
 
 
 def renderer(**kw: object) -> Renderer:
-    return Renderer(REPO / "templates", "Europe/London", **kw)  # type: ignore[arg-type]
+    return Renderer(PACKAGE_TEMPLATES, "Europe/London", **kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alerts.config import Config, load_config
+from alerts.config import PACKAGE_TEMPLATES, Config, load_config
 from alerts.intake import parse_event, parse_profile
 from alerts.matching import ProfileIndex
 from alerts.model import IncidentStatus
@@ -35,7 +35,7 @@ def run(event: dict, config: Config, index: ProfileIndex, open_incident=None, no
         open_incident=open_incident,
         index=index,
         config=config,
-        renderer=Renderer(REPO / "templates"),
+        renderer=Renderer(PACKAGE_TEMPLATES),
         now=now,
     )
 

@@ -100,7 +100,8 @@ def test_a_missing_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.delenv("CRUCIAL_TEST_TWILIO_TOKEN", raising=False)
     assert error(tmp_path, twilio=TWILIO) == (
         "environment: CRUCIAL_TEST_TWILIO_TOKEN: twilio.auth_token is not set — "
-        "export CRUCIAL_TEST_TWILIO_TOKEN, or set twilio.auth_token_file in settings.yaml to a secret file"
+        "export CRUCIAL_TEST_TWILIO_TOKEN (or CRUCIAL_TEST_TWILIO_TOKEN_FILE, or a systemd credential CRUCIAL_TEST_TWILIO_TOKEN), "
+        "or set twilio.auth_token_file in settings.yaml"
     )
 
 
@@ -108,7 +109,8 @@ def test_a_missing_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("CRUCIAL_TEST_SMTP_PASSWORD", raising=False)
     assert error(tmp_path, smtp=SMTP) == (
         "environment: CRUCIAL_TEST_SMTP_PASSWORD: smtp.password is not set — "
-        "export CRUCIAL_TEST_SMTP_PASSWORD, or set smtp.password_file in settings.yaml to a secret file"
+        "export CRUCIAL_TEST_SMTP_PASSWORD (or CRUCIAL_TEST_SMTP_PASSWORD_FILE, or a systemd credential CRUCIAL_TEST_SMTP_PASSWORD), "
+        "or set smtp.password_file in settings.yaml"
     )
 
 

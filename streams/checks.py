@@ -1,0 +1,82 @@
+"""What `crucial check-config` and `crucial worker` check before anything starts — one code path, so
+check-config passes exactly when the worker would start and every message would render.
+
+1. every file against its schema, and the references across files (alerts.config.load_config);
+2. every template rendered for every kind and channel (alerts.template_check);
+3. the secrets the configured channels, links and providers need (`secret_problems`, the one place
+   that says which secrets are required).
+All problems are collected and raised together as ConfigErrors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alerts.channels.secrets import read_secret, twilio_auth_token
+from alerts.config import Config, load_config
+from alerts.coverage import coverage_gaps
+from alerts.errors import ConfigError, ConfigErrors
+from alerts.template_check import check_templates
+from streams.auth import link_signer, load_hmac_secrets, load_keys
+
+
+@dataclass
+class Checked:
+    config: Config
+    warnings: list[str] = field(default_factory=list)
+
+
+def _attempt(errors: list[ConfigError], check: object, *args: object) -> None:
+    try:
+        check(*args)  # type: ignore[operator]
+    except ConfigError as exc:
+        errors.extend(ConfigErrors.flatten([exc]))
+
+
+def secret_problems(config: Config) -> tuple[list[ConfigError], list[str]]:
+    """(errors, warnings) about secrets. Errors: what a configured channel cannot work without — the
+    Twilio auth token, the SMTP password when a username is given, and the link secret once a real
+    channel sends links that must outlive the process. Warnings: what only degrades — a provider's
+    HMAC key that cannot be read (that key is refused), sessions or links signed by a per-process key."""
+    errors: list[ConfigError] = []
+    warnings: list[str] = []
+    settings = config.settings
+    if settings.twilio is not None:
+        _attempt(errors, twilio_auth_token, config, settings.twilio)
+    smtp = settings.smtp
+    if smtp is not None and smtp.username:
+        password_file = config.path(smtp.password_file) if smtp.password_file else None
+        _attempt(errors, lambda: read_secret(setting="smtp.password", env=smtp.password_env, file=password_file))
+    links = config.providers.links
+    if settings.twilio is not None or settings.smtp is not None:
+        _attempt(errors, link_signer, links, "ack")
+    elif not _present("links.secret", links.secret_env, links.secret_file):
+        warnings.append(f"{links.secret_env} is not set: acknowledgement links and receipts die with this process")
+    _, unreadable = load_hmac_secrets(config.providers)
+    warnings.extend(unreadable)
+    sessions = config.providers.sessions
+    signs_in = config.board.staff or any(p.staff for p in config.providers.providers.values())
+    if signs_in and not _present("sessions.secret", sessions.secret_env, sessions.secret_file):
+        warnings.append(f"{sessions.secret_env} is not set: sign-ins to the form and board end when the worker restarts")
+    return errors, warnings
+
+
+def _present(setting: str, env: str, file: Path | None) -> bool:
+    try:
+        load_keys(setting, env, file)
+    except ConfigError:
+        return False
+    return True
+
+
+def validated_config(directory: Path | str) -> Checked:
+    """The configuration in `directory` once every check passes; ConfigErrors listing every problem otherwise."""
+    config = load_config(directory)
+    errors = check_templates(config)
+    secret_errors, warnings = secret_problems(config)
+    errors += secret_errors
+    if errors:
+        raise ConfigErrors(errors)
+    # Routing coverage gaps are warnings: the worker starts regardless, and says so as check-config does.
+    return Checked(config, [f"routing coverage: {gap}" for gap in coverage_gaps(config)] + warnings)
