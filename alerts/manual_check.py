@@ -79,7 +79,7 @@ class ManualCheckMessages:
 
     @classmethod
     def from_config(cls, config: Config) -> ManualCheckMessages:
-        return cls(config.path(config.settings.templates_dir), config.settings.timezone)
+        return cls(config.templates(), config.settings.timezone)
 
     def local(self, moment: datetime) -> str:
         return moment.astimezone(self.zone).strftime("%H:%M %Z %a %d %b")

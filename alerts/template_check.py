@@ -18,6 +18,7 @@ import jinja2
 from alerts.config import Config
 from alerts.errors import ConfigError
 from alerts.intake import parse_event, parse_profile
+from alerts.manual_check import ManualCheckMessages
 from alerts.model import (
     Decision,
     Incident,
@@ -155,6 +156,7 @@ def check_templates(config: Config) -> list[ConfigError]:
             config, ack_links=lambda incident, who: f"https://alerts.example/ack/{incident.reference}:{who.tag}"
         ),
     ]
+    manual = ManualCheckMessages.from_config(config)
     for kind in KINDS:
         incident = _incident(kind)
         for channel in CHANNELS:
@@ -165,7 +167,10 @@ def check_templates(config: Config) -> list[ConfigError]:
                         break
                     facts = MessageFacts(kind=kind, incident=incident, event=event, profile=profile, recipient=recipient)
                     try:
-                        renderer.render(facts, channel)
+                        if kind == "manual_check":  # the fail-open message: its own renderer, no profile
+                            manual.render(incident, event, channel)
+                        else:
+                            renderer.render(facts, channel)
                     except Exception as exc:  # any template fault, reported with its template
                         errors.append(_problem(config, _template_of(exc, f"{channel}/{kind}.txt.j2"), exc))
                         failed = True

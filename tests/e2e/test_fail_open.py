@@ -12,23 +12,28 @@ from typing import Any
 
 import pytest
 
+from alerts.config import PACKAGE_TEMPLATES
 from alerts.manual_check import NOTE
 from alerts.triage import incident_ids
 from tests.integration.worker import RunningWorker, prepare_worker
-from tests.support import REPO, make_event
+from tests.support import make_event
 
 pytestmark = pytest.mark.e2e
 
 FLAGGED = [{"scheme": "home_office", "value": "HO-S1234567"}]  # prof-0001: high risk, Harrow
+FAULTY_PLACE = "Bus shelter, Fail Open Lane"
 
 
 @pytest.fixture(scope="module")
 def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningWorker]:
     base = tmp_path_factory.mktemp("fail-open")
     templates = base / "templates"
-    shutil.copytree(REPO / "templates", templates)
-    # A fault in rendering: the alert's SMS template refers to something that does not exist.
-    (templates / "sms" / "alert.txt.j2").write_text("{{ no_such_fact.anywhere }}\n")
+    shutil.copytree(PACKAGE_TEMPLATES, templates)
+    # A fault in rendering that only some reports meet (the worker's start-up check renders every
+    # template and would refuse a template broken for all): the alert's SMS template refers to
+    # something that does not exist when the child was last seen at one place.
+    alert = templates / "sms" / "alert.txt.j2"
+    alert.write_text(f'{{% if place == "{FAULTY_PLACE}" %}}{{{{ no_such_fact.anywhere }}}}{{% endif %}}' + alert.read_text())
     running = prepare_worker(base, kafka_bootstrap, templates_dir=str(templates))
     running.start()
     try:
@@ -54,6 +59,7 @@ def wait_for(condition: Any, timeout_s: float = 60.0) -> Any:
 
 def test_an_accepted_report_that_cannot_be_processed_reaches_people_by_hand(worker: RunningWorker) -> None:
     event = make_event(child_reference="HAR-FO-0001", identifiers=FLAGGED)
+    event["circumstances"]["last_seen_place"] = FAULTY_PLACE
     incident_id, reference = incident_ids(event["event_id"])
     worker.emit(event)
 

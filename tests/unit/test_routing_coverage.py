@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.config import Config, load_config
+from alerts.config import PACKAGE_TEMPLATES, Config, load_config
 from alerts.coverage import coverage, coverage_gaps
 from alerts.intake import parse_event, parse_profile
 from alerts.matching import ProfileIndex
@@ -18,7 +18,7 @@ from alerts.triage import triage
 from tests.support import REPO, edit_config, make_event, sample_profiles
 from tests.unit.test_routing import event, profile, routes_for
 
-RENDERER = Renderer(REPO / "templates")
+RENDERER = Renderer(PACKAGE_TEMPLATES)
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +71,9 @@ def test_check_config_says_which_placement_areas_have_no_emergency_duty_team(
         lambda d: d.update(rules=[r for r in d["rules"] if r["name"] != "City of London emergency duty team"]),
     )
     assert main(["check-config", "--config", str(config_dir)]) == 0, "a gap is a warning: the worker starts"
-    out = capsys.readouterr().out
-    assert "warning: placement area 'City of London' has no emergency duty team" in out
-    assert "Harrow" not in out.split("warning", 1)[1]
+    err = capsys.readouterr().err  # warnings go to stderr, as the worker's do at start
+    assert "warning: routing coverage: placement area 'City of London' has no emergency duty team" in err
+    assert "Harrow" not in err.split("warning", 1)[1]
 
 
 @pytest.mark.parametrize("priority", [Priority.HIGH, Priority.MEDIUM])
