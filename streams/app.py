@@ -40,12 +40,14 @@ from alerts.model import (
     Notification,
     PlacementEvent,
 )
+from alerts.placements import PlacementRegister
 from alerts.rendering import Renderer
 from alerts.triage import Outcome, triage
 from streams import metrics
 from streams.acklinks import AckLinks
 from streams.connection import TABLES, faust_broker_settings
 from streams.follow import Follower
+from streams.placements import PlacementFeed
 from streams.profiles import ProfileFeed
 from streams.recovery import SeekThenResumeTableManager, consumer_class
 from streams.web import register_views
@@ -94,6 +96,8 @@ class Worker:
     open_incidents: Any
     ledger: Any
     ack_links: AckLinks
+    placements: PlacementRegister  # the report form's children and who may report for each placement
+    placement_feed: PlacementFeed
 
     async def command(self, command: IncidentCommand) -> None:
         """Ask the incident's owner to apply `command` (acknowledge, escalate, breach)."""
@@ -140,6 +144,8 @@ def create_app(
     directory_feed = Follower(
         config, [names.incidents, names.deliveries], _directory_updater(config, directory), "incident directory"
     )
+    placements = PlacementRegister()
+    placement_feed = PlacementFeed(config, placements)
     ack_links = AckLinks.from_config(config)
     renderer = Renderer.from_config(config, ack_links=ack_links)
     channel_senders = senders if senders is not None else build_senders(config)
@@ -406,6 +412,8 @@ def create_app(
         open_incidents,
         ledger,
         ack_links,
+        placements,
+        placement_feed,
     )
 
     @app.timer(interval=config.escalation.tick_seconds, on_leader=True)  # type: ignore[untyped-decorator]
@@ -425,6 +433,7 @@ def create_app(
     if not in_memory:
         app.task(feed.run)
         app.task(directory_feed.run)
+        app.task(placement_feed.run)
         register_views(worker)
     return worker
 

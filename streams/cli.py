@@ -20,7 +20,7 @@ from alerts.config import Config, load_config
 from alerts.errors import ConfigError, RejectedInput
 from alerts.intake import parse_event
 from alerts.model import MODELS_FOR_SCHEMA
-from streams import cli_incident, cli_match, cli_route
+from streams import cli_incident, cli_match, cli_placements, cli_route
 from streams.broker import DEFAULT_CLUSTER_DIR, DEFAULT_CLUSTER_PORT, BrokerError, LocalBroker, LocalCluster
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -248,6 +248,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     outbox = config.path(config.settings.outbox.path)
     args.file = str(REPO_ROOT / "samples" / "profiles.jsonl")
     cmd_profiles_load(args)
+    args.file = str(REPO_ROOT / "samples" / "placements.jsonl")  # the report form's children
+    cli_placements.cmd_load(args)
     log_path = outbox.parent / "worker.log"  # beside the outbox: var/ by default
     log_path.parent.mkdir(exist_ok=True)
     started = time.monotonic()
@@ -373,6 +375,7 @@ EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
     cli_incident.register,
     cli_route.register,
     cli_match.register,
+    cli_placements.register,
 ]
 
 

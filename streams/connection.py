@@ -97,6 +97,7 @@ def ensure_topics(config: Config, timeout_s: float = 30.0) -> list[str]:
         topic(names.incident_commands),
         # Keyed by idempotency key like notifications, and read by the same agent.
         topic(names.delivery_status),
+        topic(names.placements, **compacted),  # the placement register: latest per placement id
         *(topic(changelog_topic(config, table), **compacted) for table in TABLES),
     ]
     admin = KafkaAdminClient(**kafka_python_kwargs(config))

@@ -70,6 +70,12 @@ PROFILES = Counter(
     ["outcome"],
     registry=None,
 )
+PLACEMENTS = Counter(
+    "crucial_placement_changes_total",
+    "Placement-register changes applied in memory, by outcome (upserted, removed, rejected).",
+    ["outcome"],
+    registry=None,
+)
 NOTIFICATIONS = Counter(
     "crucial_notifications_total",
     "Notification attempts, by channel, outcome (accepted: the provider took it; delivered: the provider "
@@ -146,6 +152,7 @@ ACK_LATENCY = Histogram(
 ALL = (
     EVENTS,
     PROFILES,
+    PLACEMENTS,
     NOTIFICATIONS,
     RETRIES,
     FALLBACKS,
@@ -172,6 +179,7 @@ def prime() -> None:
         EVENTS.labels(outcome)
     for outcome in PROFILE_OUTCOMES:
         PROFILES.labels(outcome)
+        PLACEMENTS.labels(outcome)
     for channel in CHANNELS:
         NOTIFICATIONS.labels(channel, "accepted", "")
         NOTIFICATIONS.labels(channel, "delivered", "")
