@@ -23,14 +23,17 @@ def register_views(worker: Worker) -> None:
 
     @app.page("/ready")
     class Ready(View):
-        """200 once the profile index is loaded and this worker holds partitions; 503 before."""
+        """200 once the profile index and the placement register are loaded and this worker holds
+        partitions; 503 before."""
 
         async def get(self, request: Request) -> Response:
             assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment()) if app.consumer else []
             body: dict[str, Any] = {
                 "profiles": len(worker.index),
                 "profiles_loaded": worker.feed.ready.is_set(),
+                "placements_loaded": worker.placement_feed.ready.is_set(),
                 "assigned": assigned,
             }
-            ready = worker.feed.ready.is_set() and bool(assigned) and not app.rebalancing
+            loaded = worker.feed.ready.is_set() and worker.placement_feed.ready.is_set()
+            ready = loaded and bool(assigned) and not app.rebalancing
             return self.json(body, status=200 if ready else 503)

@@ -4,6 +4,7 @@ its partition's leader."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
@@ -32,11 +33,20 @@ def test_project_topics_get_the_configured_replication_and_the_clusters_min_insy
     kafka_cluster.wait_in_sync()  # every node has the new topics' metadata
     replicas = [len(p["replica_nodes"]) for p in kafka_cluster.partitions([topics["placement_events"]])]
     assert replicas == [3] * config.settings.kafka.partitions
-    admin = KafkaAdminClient(bootstrap_servers=kafka_cluster.bootstrap.split(","))
+    assert topic_config(kafka_cluster, topics["placement_events"], "min.insync.replicas") == "2"
+
+
+def topic_config(cluster: LocalCluster, topic: str, name: str, timeout_s: float = 30.0) -> str | None:
+    """A topic's effective setting; asked again while the answering node does not know the topic yet."""
+    admin = KafkaAdminClient(bootstrap_servers=cluster.bootstrap.split(","))
+    deadline = time.monotonic() + timeout_s
     try:
-        resource = ConfigResource(ConfigResourceType.TOPIC, topics["placement_events"])
-        described = admin.describe_configs([resource], config_filter="All")["topic"][topics["placement_events"]]
-        assert described["min.insync.replicas"]["value"] == "2"
+        while True:
+            described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)], config_filter="All")
+            entry = described.get("topic", {}).get(topic, {}).get(name)
+            if entry is not None or time.monotonic() > deadline:
+                return entry["value"] if entry else None
+            time.sleep(0.3)
     finally:
         admin.close()
 
