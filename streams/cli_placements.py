@@ -22,7 +22,8 @@ def _producer(config: Config) -> Any:
 
     from streams.connection import kafka_python_kwargs
 
-    return KafkaProducer(acks="all", linger_ms=0, **kafka_python_kwargs(config))
+    # Idempotent: a retry after a leader moved (a cluster node lost) must not write the record twice.
+    return KafkaProducer(acks="all", linger_ms=0, enable_idempotence=True, **kafka_python_kwargs(config))
 
 
 def good_rows(config: Config, source: str, data: bytes) -> tuple[list[Placement], int]:
