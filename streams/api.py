@@ -370,7 +370,7 @@ def register_ingest_views(worker: Worker) -> Intake:
             return cast(Response, web.Response(body=document, content_type="application/json"))
 
     register_form_views(worker, intake)
-    register_placement_views(worker, authenticator)  # PUT/DELETE /v1/placements/{id}, GET /v1/placements
+    register_placement_views(worker, intake, authenticator)  # PUT/DELETE /v1/placements/{id}, GET /v1/placements
     return intake
 
 

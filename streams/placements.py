@@ -7,8 +7,10 @@ own systems manage their placements over an authenticated API on the worker's we
 
 Credentials are the ingest API's (streams/auth.py: bearer API key or HMAC signature). A provider may
 create a placement nobody holds and change or delete only its own: another provider's placement is
-403. Answers come once Kafka has acknowledged the write. Logs carry provider, placement id, status and
-field paths — never a child's details.
+403. Answers come once Kafka has acknowledged the write. Refusals (400, 401, 403, 404, 413, 415, 422)
+are kept on the rejected topic with their reasons, as refused reports are; every answer is counted in
+crucial_ingest_requests_total{route="placements"}. Logs carry provider, placement id, status and field
+paths — never a child's details.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import web
@@ -27,7 +30,7 @@ from faust.web import Request, Response, View
 from alerts.config import Config
 from alerts.errors import RejectedInput
 from alerts.placements import Placement, PlacementRegister, parse_placement
-from streams.api import problem, read_limited
+from streams.api import Intake, Unavailable, problem, read_limited
 from streams.auth import AuthError, Credential, ProviderAuthenticator, RateLimiter
 from streams.follow import Follower
 from streams.metrics import PLACEMENTS
@@ -74,12 +77,37 @@ class PlacementFeed(Follower):
         PLACEMENTS.labels(apply_placement_record(self.register, record.key, record.value)).inc()
 
 
+class Refused(Exception):
+    """A request refused with a problem document: status, title, reasons (field paths), headers."""
+
+    def __init__(self, status: int, title: str, reasons: list[str], headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(status, title)
+        self.status, self.title, self.reasons, self.headers = status, title, reasons, headers
+
+
+# A refusal -> the outcome label of crucial_ingest_requests_total{route="placements"}; those with a
+# body worth keeping go to the rejected topic with their reasons, as refused reports do.
+OUTCOME_OF = {
+    400: "malformed",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+    503: "unavailable",
+}
+KEPT = {400, 401, 403, 404, 413, 415, 422}
+Handler = Callable[[web.Request, bytes, Credential, str], Awaitable[web.Response]]
+
+
 class PlacementApi:
     """The request handling behind /v1/placements (see the module docstring)."""
 
-    def __init__(self, worker: Worker, authenticator: ProviderAuthenticator) -> None:
+    def __init__(self, worker: Worker, intake: Intake, authenticator: ProviderAuthenticator) -> None:
         config = worker.config
-        self.auth, self.register, self.feed = authenticator, worker.placements, worker.placement_feed
+        self.intake, self.auth, self.register, self.feed = intake, authenticator, worker.placements, worker.placement_feed
         self.timeout_s = config.providers.ingest.produce_timeout_s
         self.limits = {
             pid: RateLimiter(p.rate_limit.per_minute, p.rate_limit.burst) for pid, p in config.providers.providers.items()
@@ -87,131 +115,140 @@ class PlacementApi:
         per_minute = config.providers.ingest.failed_auth_per_minute
         self.failures = RateLimiter(per_minute, per_minute)
         self._topic = worker.app.topic(config.settings.kafka.topics.placements, key_serializer="raw", value_serializer="raw")
+        for outcome in ("accepted", *OUTCOME_OF.values()):
+            intake.requests.labels("placements", outcome)
 
-    async def _caller(self, request: web.Request, body: bytes) -> Credential | web.Response:
+    async def put(self, request: web.Request, placement_id: str) -> web.Response:
+        return await self._answer(request, placement_id, self._put)
+
+    async def delete(self, request: web.Request, placement_id: str) -> web.Response:
+        return await self._answer(request, placement_id, self._delete)
+
+    async def list(self, request: web.Request) -> web.Response:
+        return await self._answer(request, "", self._list)
+
+    async def _answer(self, request: web.Request, placement_id: str, handle: Handler) -> web.Response:
+        body, who = b"", "unauthenticated"
+        try:
+            body = await self._body(request)
+            credential = await self._caller(request, body)
+            who = credential.provider_id
+            reply = await handle(request, body, credential, placement_id)
+        except Refused as refused:
+            return await self._refuse(refused, body, who)
+        self.intake.requests.labels("placements", "accepted").inc()
+        return reply
+
+    async def _refuse(self, refused: Refused, body: bytes, who: str) -> web.Response:
+        if refused.status in KEPT:
+            try:
+                await self.intake.reject(body, refused.reasons, source=f"placements-api:{who}")
+            except Unavailable:
+                refused = Refused(503, "Not recorded: try again", ["(service): the event stream did not confirm"], RETRY)
+        self.intake.requests.labels("placements", OUTCOME_OF.get(refused.status, "invalid")).inc()
+        fields = sorted({r.partition(": ")[0] for r in refused.reasons})
+        log.info("placements %s: refused %d [%s]", who, refused.status, ", ".join(fields))
+        return problem(refused.status, refused.title, refused.reasons, refused.headers)
+
+    async def _caller(self, request: web.Request, body: bytes) -> Credential:
         now = time.time()
         try:
             credential = self.auth.authenticate(request.headers, body, now)
         except AuthError as exc:
             wait = self.failures.take(request.remote or "unknown", now)
             if wait > 0:
-                return _throttled(wait)
+                raise _throttled(wait) from None
             challenge = {"WWW-Authenticate": 'Bearer realm="crucial-hour", HMAC-SHA256 realm="crucial-hour"'}
-            return problem(401, "Not authenticated", [f"(auth): {exc.reason}"], challenge)
+            raise Refused(401, "Not authenticated", [f"(auth): {exc.reason}"], challenge) from None
         wait = self.limits[credential.provider_id].take(credential.limit_key, now)
         if wait > 0:
-            return _throttled(wait)
+            raise _throttled(wait)
         if not self.feed.ready.is_set():
-            return problem(503, "Placement register loading: try again", ["(service): not caught up yet"], {"Retry-After": "5"})
+            raise Refused(503, "Placement register loading: try again", ["(service): not caught up yet"], RETRY)
         return credential
 
-    async def _body(self, request: web.Request) -> bytes | web.Response:
+    async def _body(self, request: web.Request) -> bytes:
         length = request.content_length
         body = None if length is not None and length > MAX_BODY_BYTES else await read_limited(request, MAX_BODY_BYTES)
         if body is None:
-            return problem(413, "Too large", [f"(request): body exceeds the limit of {MAX_BODY_BYTES} bytes"])
+            raise Refused(413, "Too large", [f"(request): body exceeds the limit of {MAX_BODY_BYTES} bytes"])
         return body
 
-    def _not_yours(self, credential: Credential, placement_id: str) -> web.Response | None:
+    def _check_not_anothers(self, credential: Credential, placement_id: str) -> None:
         owner = self.register.owner(placement_id)
         if owner is not None and owner != credential.provider_id:
-            log.warning("placements %s: refused 403 for placement %s", credential.provider_id, placement_id)
             reason = f"placement_id: placement '{placement_id}' is not one of provider '{credential.provider_id}'"
-            return problem(403, "Placement not yours", [reason])
-        return None
+            raise Refused(403, "Placement not yours", [reason])
 
-    async def put(self, request: web.Request, placement_id: str) -> web.Response:
-        body = await self._body(request)
-        if isinstance(body, web.Response):
-            return body
-        credential = await self._caller(request, body)
-        if isinstance(credential, web.Response):
-            return credential
+    async def _put(self, request: web.Request, body: bytes, credential: Credential, placement_id: str) -> web.Response:
         if request.content_type != "application/json":
-            return problem(
-                415, "Unsupported media type", [f"(request): content type '{request.content_type}' is not application/json"]
-            )
+            reason = f"(request): content type '{request.content_type}' is not application/json"
+            raise Refused(415, "Unsupported media type", [reason])
         placement = _placement_of(body, placement_id, credential.provider_id)
-        if isinstance(placement, web.Response):
-            return placement
-        if (refused := self._not_yours(credential, placement_id)) is not None:
-            return refused
-        if (failed := await self._produce(placement_id, placement.model_dump_json().encode())) is not None:
-            return failed
+        self._check_not_anothers(credential, placement_id)
+        await self._produce(placement_id, placement.model_dump_json().encode())
         self.register.upsert(placement)  # this worker reads its own write at once; the feed applies it again
-        log.info(
-            "placements %s: placement %s stored (%d children)", credential.provider_id, placement_id, len(placement.children)
-        )
-        return web.json_response({"status": "stored", "placement_id": placement_id, "children": len(placement.children)})
+        children = len(placement.children)
+        log.info("placements %s: placement %s stored (%d children)", credential.provider_id, placement_id, children)
+        return web.json_response({"status": "stored", "placement_id": placement_id, "children": children})
 
-    async def delete(self, request: web.Request, placement_id: str) -> web.Response:
-        body = await self._body(request)
-        if isinstance(body, web.Response):
-            return body
-        credential = await self._caller(request, body)
-        if isinstance(credential, web.Response):
-            return credential
+    async def _delete(self, request: web.Request, body: bytes, credential: Credential, placement_id: str) -> web.Response:
         try:
             named = json.loads(body).get("placement_id")
         except (ValueError, AttributeError):
             named = None
         if named != placement_id:
-            return problem(
-                422, "Say which placement", ['placement_id: the body must be {"placement_id": "<the id in the path>"}']
-            )
-        if (refused := self._not_yours(credential, placement_id)) is not None:
-            return refused
+            raise Refused(422, "Say which placement", ['placement_id: the body must be {"placement_id": "<the id in the path>"}'])
+        self._check_not_anothers(credential, placement_id)
         if self.register.owner(placement_id) is None:
-            return problem(404, "No such placement", [f"placement_id: placement '{placement_id}' is not registered"])
-        if (failed := await self._produce(placement_id, None)) is not None:
-            return failed
+            raise Refused(404, "No such placement", [f"placement_id: placement '{placement_id}' is not registered"])
+        await self._produce(placement_id, None)
         self.register.remove(placement_id)
         log.info("placements %s: placement %s deleted", credential.provider_id, placement_id)
         return web.json_response({"status": "deleted", "placement_id": placement_id})
 
-    async def list(self, request: web.Request) -> web.Response:
-        credential = await self._caller(request, b"")
-        if isinstance(credential, web.Response):
-            return credential
+    async def _list(self, request: web.Request, body: bytes, credential: Credential, placement_id: str) -> web.Response:
         own = self.register.of_provider(credential.provider_id)
         return web.json_response(
             {"placements": [{"placement_id": p.placement_id, "name": p.name, "children": len(p.children)} for p in own]}
         )
 
-    async def _produce(self, placement_id: str, value: bytes | None) -> web.Response | None:
+    async def _produce(self, placement_id: str, value: bytes | None) -> None:
         try:
             pending = await asyncio.wait_for(self._topic.send(key=placement_id.encode(), value=value), self.timeout_s)
             await asyncio.wait_for(asyncio.shield(pending), self.timeout_s)
         except Exception as exc:
             log.error("kafka did not acknowledge a placement write: %s", type(exc).__name__)
-            return problem(503, "Not stored: try again", ["(service): the event stream did not confirm"], {"Retry-After": "5"})
-        return None
+            raise Refused(503, "Not stored: try again", ["(service): the event stream did not confirm"], RETRY) from None
 
 
-def _placement_of(body: bytes, placement_id: str, provider_id: str) -> Placement | web.Response:
-    """The body as a placement of the caller's, with the path's id; 400/422 with field reasons if not."""
+def _placement_of(body: bytes, placement_id: str, provider_id: str) -> Placement:
+    """The body as a placement of the caller's, with the path's id; Refused (400/422) with field reasons if not."""
     try:
         doc: Any = json.loads(body)
     except ValueError as exc:
-        return problem(400, "Not a JSON document", [f"(root): not JSON ({type(exc).__name__})"])
+        raise Refused(400, "Not a JSON document", [f"(root): not JSON ({type(exc).__name__})"]) from None
     if not isinstance(doc, dict):
-        return problem(422, "Placement does not follow the schema", ["(root): must be an object"])
+        raise Refused(422, "Placement does not follow the schema", ["(root): must be an object"])
     for key, wanted in (("placement_id", placement_id), ("provider_id", provider_id)):
         if doc.setdefault(key, wanted) != wanted:
-            return problem(422, "Placement does not follow the schema", [f"{key}: must be '{wanted}' (or left out)"])
+            raise Refused(422, "Placement does not follow the schema", [f"{key}: must be '{wanted}' (or left out)"])
     try:
         return parse_placement(json.dumps(doc))
     except RejectedInput as exc:
-        return problem(422, "Placement does not follow the schema", exc.reasons)
+        raise Refused(422, "Placement does not follow the schema", exc.reasons) from None
 
 
-def _throttled(wait: float) -> web.Response:
+RETRY = {"Retry-After": "5"}
+
+
+def _throttled(wait: float) -> Refused:
     retry = str(max(1, math.ceil(wait)))
-    return problem(429, "Too many requests", [f"(request): retry after {retry} s"], {"Retry-After": retry})
+    return Refused(429, "Too many requests", [f"(request): retry after {retry} s"], {"Retry-After": retry})
 
 
-def register_placement_views(worker: Worker, authenticator: ProviderAuthenticator) -> None:
-    api = PlacementApi(worker, authenticator)
+def register_placement_views(worker: Worker, intake: Intake, authenticator: ProviderAuthenticator) -> None:
+    api = PlacementApi(worker, intake, authenticator)
     app = worker.app
 
     @app.page(PLACEMENTS_PATH)

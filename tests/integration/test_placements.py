@@ -136,6 +136,9 @@ def test_a_provider_manages_its_own_placements_and_not_anothers(worker: RunningW
     refused = call(worker, "PUT", "/v1/placements/plc-api-1", theirs, key=OTHER_API_KEY)
     assert refused.status == 403
     assert refused.json()["reasons"] == ["placement_id: placement 'plc-api-1' is not one of provider 'brentside-homes'"]
+    kept = worker.read(worker.topics.rejected, lambda rs: any(r["source"] == "placements-api:brentside-homes" for r in rs))
+    [record] = [r for r in kept if r["source"] == "placements-api:brentside-homes"]
+    assert record["reasons"] == refused.json()["reasons"] and json.loads(record["raw"])["name"] == "Taken over"
     gone = call(worker, "DELETE", "/v1/placements/plc-api-1", {"placement_id": "plc-api-1"}, key=OTHER_API_KEY)
     assert gone.status == 403
     as_larchwood = {**mine, "placement_id": "plc-api-2", "provider_id": "larchwood-care"}
@@ -154,6 +157,7 @@ def test_a_provider_manages_its_own_placements_and_not_anothers(worker: RunningW
     assert no_body.status == 422
     deleted = call(worker, "DELETE", "/v1/placements/plc-api-1", {"placement_id": "plc-api-1"})
     assert deleted.status == 200 and "plc-api-1" not in listed(worker)
+    assert worker.metric("crucial_ingest_requests_total", route="placements", outcome="forbidden") == 2
     assert topic_latest(worker)["plc-api-1"] is None
 
 
