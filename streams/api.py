@@ -270,6 +270,10 @@ def openapi_document() -> dict[str, Any]:
         },
     }
     retry_after = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+    from streams.placements import openapi_paths  # here: streams.placements imports this module
+
+    placement_paths, placement_schemas = openapi_paths(_problem_response, retry_after)
+    schemas |= {name: schema for name, schema in placement_schemas.items() if name not in schemas}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -310,6 +314,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **placement_paths,
             OPENAPI_PATH: {
                 "get": {
                     "operationId": "getOpenApi",

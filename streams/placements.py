@@ -263,3 +263,106 @@ def register_placement_views(worker: Worker, intake: Intake, authenticator: Prov
 
         async def delete(self, request: Request, placement_id: str) -> Response:
             return cast(Response, await api.delete(cast(web.Request, request), placement_id))
+
+
+def openapi_paths(
+    problem_response: Callable[..., dict[str, Any]], retry_after: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The /v1/placements routes and their schemas, for streams.api's OpenAPI document."""
+    placement = Placement.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas: dict[str, Any] = dict(placement.pop("$defs", {}))
+    schemas["RegisteredPlacement"] = placement  # "Placement" is the report's placement object
+    schemas["PlacementStored"] = {
+        "type": "object",
+        "required": ["status", "placement_id"],
+        "properties": {
+            "status": {"enum": ["stored", "deleted"]},
+            "placement_id": {"type": "string"},
+            "children": {"type": "integer"},
+        },
+    }
+    schemas["PlacementList"] = {
+        "type": "object",
+        "required": ["placements"],
+        "properties": {
+            "placements": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["placement_id", "name", "children"],
+                    "properties": {
+                        "placement_id": {"type": "string"},
+                        "name": {"type": "string"},
+                        "children": {"type": "integer"},
+                    },
+                },
+            }
+        },
+    }
+    security: list[dict[str, list[str]]] = [{"apiKey": []}, {"hmacKeyId": [], "hmacTimestamp": [], "hmacSignature": []}]
+    refusals = {
+        "401": problem_response("Missing, unknown, stale or replayed credentials"),
+        "413": problem_response("Body larger than the limit"),
+        "422": problem_response("The body breaks the contract; reasons name each field"),
+        "429": problem_response("Too many requests for this key (or failed attempts)", retry_after),
+        "503": problem_response("The register is loading, or Kafka did not acknowledge: retry", retry_after),
+    }
+
+    def ok(description: str, schema: str) -> dict[str, Any]:
+        return {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        }
+
+    # A placement id with "/" (the contract allows it) cannot be one path segment: such placements are
+    # managed with `crucial placements`.
+    id_pattern = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,79}$"
+    path_id = [{"name": "placement_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": id_pattern}}]
+    delete_body = {
+        "type": "object",
+        "required": ["placement_id"],
+        "properties": {"placement_id": {"type": "string", "description": "the id in the path again"}},
+    }
+    paths = {
+        PLACEMENTS_PATH: {
+            "get": {
+                "operationId": "listPlacements",
+                "summary": "The caller's placements in the register",
+                "security": security,
+                "responses": {"200": ok("Ids, names and how many children", "PlacementList"), **refusals},
+            }
+        },
+        PLACEMENTS_PATH + "/{placement_id}": {
+            "put": {
+                "operationId": "putPlacement",
+                "summary": "Create or replace one of the caller's placements and its children (Philomena part 1)",
+                "security": security,
+                "parameters": path_id,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RegisteredPlacement"}}},
+                },
+                "responses": {
+                    "200": ok("Stored (acknowledged by Kafka)", "PlacementStored"),
+                    "400": problem_response("Not JSON"),
+                    "403": problem_response("Another provider's placement"),
+                    "415": problem_response("Content-Type is not application/json"),
+                    **refusals,
+                },
+            },
+            "delete": {
+                "operationId": "deletePlacement",
+                "summary": "Remove one of the caller's placements (a tombstone on the register's topic)",
+                "security": security,
+                "parameters": path_id,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": delete_body}}},
+                "responses": {
+                    "200": ok("Deleted (acknowledged by Kafka)", "PlacementStored"),
+                    "403": problem_response("Another provider's placement"),
+                    "404": problem_response("No such placement"),
+                    **refusals,
+                },
+            },
+        },
+    }
+    return paths, schemas

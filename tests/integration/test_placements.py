@@ -5,6 +5,7 @@ the register live — a child loaded while the worker runs is on the next form d
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -12,9 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import schemathesis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
+from streams.api import openapi_document
 from streams.cli import main
 from tests.ingest_support import (
     API_KEY,
@@ -197,3 +205,39 @@ def test_the_form_offers_a_child_loaded_while_the_worker_runs(worker: RunningWor
     eventually(lambda: f'value="{reference}"' in form())
     assert main(["placements", "delete", "--config", str(worker.config_dir), "plc-form-1"]) == 0
     eventually(lambda: reference not in form())
+
+
+PUT_PLACEMENT = schemathesis.openapi.from_dict(
+    openapi_document(),
+    config=schemathesis.Config.from_dict(
+        {"checks": {"negative_data_rejection": {"expected-statuses": ["400", "401", "403", "413", "415", "422", "429"]}}}
+    ),
+)["/v1/placements/{placement_id}"]["PUT"]
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_generated_placements_get_conforming_answers(worker: RunningWorker, mode: GenerationMode) -> None:
+    """schemathesis bodies from the committed description: never a 5xx, every answer as described."""
+    base_url = f"http://127.0.0.1:{worker.port}"
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    statuses: list[int] = []
+
+    @settings(max_examples=int(os.environ.get("CRUCIAL_FUZZ_EXAMPLES", "40")), deadline=None, database=None)
+    @given(case=PUT_PLACEMENT.as_strategy(generation_mode=mode), own=st.booleans())
+    def fuzz(case: Any, own: bool) -> None:
+        # Half the valid ones are the caller's own, at their own id, so that some are stored (200).
+        if own and mode.is_positive and isinstance(case.body, dict) and "/" not in str(case.body.get("placement_id")):
+            case.body["provider_id"] = "larchwood-care"
+            case.path_parameters["placement_id"] = case.body["placement_id"]
+        if case.headers:  # bodies are the target; bad signatures are tried by the ingest fuzz test
+            case.headers = {k: v for k, v in case.headers.items() if not k.lower().startswith("x-crucial-")}
+        response = case.call(base_url=base_url, headers=auth, timeout=30)
+        statuses.append(response.status_code)
+        case.validate_response(
+            response, checks=[not_a_server_error, status_code_conformance, response_schema_conformance], headers=auth
+        )
+
+    fuzz()
+    assert statuses and max(statuses) < 500
+    if mode.is_positive:
+        assert 200 in statuses  # some generated placements were stored
