@@ -98,3 +98,9 @@ def test_the_register_replaces_removes_and_tells_owners() -> None:
     assert register.of_provider("larchwood-care") == [moved]
     register.remove("plc-harrow-07")
     assert register.of_provider("larchwood-care") == [] and len(register) == 1
+
+
+def test_the_sample_csv_holds_what_the_sample_jsonl_holds() -> None:
+    from_csv = [r.placement for r in read_placements("placements.csv", (SAMPLES / "placements.csv").read_bytes())]
+    from_jsonl = [r.placement for r in read_placements("placements.jsonl", (SAMPLES / "placements.jsonl").read_bytes())]
+    assert from_csv == from_jsonl and None not in from_csv
