@@ -14,11 +14,20 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from alerts.errors import ConfigError, ConfigErrors
 from alerts.intake import field_path
-from alerts.model import Child, Email, Phone, Priority, Ref, Text
+from alerts.model import Email, Phone, Priority, Ref, Text
 
 AgencyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 SECRET_KEYS = ("auth_token", "password", "api_key", "secret", "token")
@@ -44,6 +53,7 @@ class Topics(Schema):
     incident_commands: str = "incident-commands"
     delivery_status: str = "delivery-status"
     dead_letters: str = "dead-letters"
+    placements: str = "placements"  # the placement register (alerts/placements.py), compacted
 
 
 class KafkaSecurity(Schema):
@@ -519,7 +529,9 @@ class StaffMember(Schema):
     role: Text = "residential care worker"
     callback_phone: Phone
     password_scrypt: ScryptHash
-    placements: list[Ref] | None = Field(default=None, description="omitted: every placement of the provider")
+    placements: list[Ref] | None = Field(
+        default=None, description="omitted: every placement of the provider in the placement register"
+    )
 
 
 class RateLimit(Schema):
@@ -529,24 +541,26 @@ class RateLimit(Schema):
     burst: Annotated[int, Field(ge=1, le=10_000)] = 20
 
 
-class ProviderPlacement(Schema):
-    name: Text
-    local_authority: Text
-    postcode: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9 ]{2,8}$")]
-    children: list[Child] = Field(
-        default=[], description="placed children as recorded in advance (Philomena part 1): the form's list"
-    )
-
-
 class Provider(Schema):
-    """A placement provider: who may report for which placements, and how they authenticate."""
+    """A placement provider and how it authenticates. Its placements and their children are in the
+    placement register (alerts/placements.py, `crucial placements load`), not here."""
 
     name: Text
     api_keys: list[ApiKey] = []
     hmac_keys: list[HmacKey] = []
     staff: dict[Username, StaffMember] = {}
     rate_limit: RateLimit = RateLimit()
-    placements: Annotated[dict[Ref, ProviderPlacement], Field(min_length=1)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_placements(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "placements" in data:
+            raise ValueError(
+                "placements are no longer kept in providers.yaml (children are special-category data that "
+                "change weekly): move them to a JSON Lines file like samples/placements.jsonl and run "
+                "`crucial placements load FILE`"
+            )
+        return data
 
 
 class IngestSettings(Schema):
@@ -1240,7 +1254,7 @@ def _is_http_url(url: str) -> bool:
 
 
 def _check_providers(directory: Path, providers: Providers) -> Iterator[ConfigError]:
-    """Each placement, HMAC key id, API key hash and username appears once across all providers."""
+    """Each HMAC key id, API key hash and username appears once across all providers."""
     path = str(directory / "providers.yaml")
     first_at: dict[tuple[str, str], str] = {}
 
@@ -1251,24 +1265,12 @@ def _check_providers(directory: Path, providers: Providers) -> Iterator[ConfigEr
 
     for provider_id, provider in providers.providers.items():
         at = f"providers.{provider_id}"
-        for placement_id, placement in provider.placements.items():
-            yield from once("placement", placement_id, f"{at}.placements.{placement_id}")
-            for i, child in enumerate(placement.children):
-                yield from once("child reference", child.reference, f"{at}.placements.{placement_id}.children[{i}].reference")
         for i, hmac_key in enumerate(provider.hmac_keys):
             yield from once("HMAC key id", hmac_key.id, f"{at}.hmac_keys[{i}].id")
         for i, api_key in enumerate(provider.api_keys):
             yield from once("API key hash", api_key.sha256, f"{at}.api_keys[{i}].sha256")
-        for username, member in provider.staff.items():
+        for username in provider.staff:
             yield from once("username", username, f"{at}.staff.{username}")
-            for j, placement_id in enumerate(member.placements or []):
-                if placement_id not in provider.placements:
-                    yield ConfigError(
-                        path,
-                        f"{at}.staff.{username}.placements[{j}]",
-                        f"unknown placement '{placement_id}'",
-                        f"use one of {provider_id}'s placements ({', '.join(provider.placements)})",
-                    )
 
 
 def _check_risk(directory: Path, risk: Risk) -> Iterator[ConfigError]:

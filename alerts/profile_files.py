@@ -11,13 +11,15 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from alerts.errors import RejectedInput
 from alerts.intake import parse_profile
 from alerts.model import RiskProfile
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -31,25 +33,35 @@ class Row:
 
 def read_profiles(name: str, data: bytes) -> Iterator[Row]:
     """Rows of a CSV or a JSON Lines file: by the name's extension, else by the first character."""
+    yield from (csv_profiles(name, data) if is_csv(name, data) else jsonl_profiles(name, data))
+
+
+def is_csv(name: str, data: bytes) -> bool:
+    """CSV or JSON Lines: by the name's extension, else by the first character (shared with
+    alerts/placement_files.py)."""
     lowered = name.lower()
     if lowered.endswith(".csv"):
-        is_csv = True
-    elif lowered.endswith((".jsonl", ".ndjson", ".json")):
-        is_csv = False
-    else:
-        is_csv = not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
-    yield from (csv_profiles(name, data) if is_csv else jsonl_profiles(name, data))
+        return True
+    if lowered.endswith((".jsonl", ".ndjson", ".json")):
+        return False
+    return not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
 
 
-def jsonl_profiles(name: str, data: bytes) -> Iterator[Row]:
+def jsonl_rows(name: str, data: bytes, parse_row: Callable[[bytes], T]) -> Iterator[tuple[str, T | None, list[str]]]:
+    """(where, parsed or None, reasons) for each non-blank line, each validated on its own."""
     for number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{name}: row {number}"
         try:
-            yield Row(where, parse_profile(line), [])
+            yield where, parse_row(line), []
         except RejectedInput as exc:
-            yield Row(where, None, exc.reasons)
+            yield where, None, exc.reasons
+
+
+def jsonl_profiles(name: str, data: bytes) -> Iterator[Row]:
+    for where, profile, reasons in jsonl_rows(name, data, parse_profile):
+        yield Row(where, profile, reasons)
 
 
 # --- CSV ------------------------------------------------------------------------------------------
@@ -91,7 +103,8 @@ class _CellError(ValueError):
         super().__init__(f"column '{column}': {message}")
 
 
-def _split(cell: str) -> list[str]:
+def split_cell(cell: str) -> list[str]:
+    """A list cell: entries separated by ';', blanks dropped."""
     return [part.strip() for part in cell.split(LIST_SEPARATOR) if part.strip()]
 
 
@@ -106,10 +119,10 @@ def _row_to_profile(row: dict[str, str]) -> dict[str, Any]:
             out[column] = cell[column]
     for column in _LISTS:
         if cell.get(column):
-            out[column] = _split(cell[column])
+            out[column] = split_cell(cell[column])
     if cell.get("identifiers"):
         identifiers = []
-        for n, part in enumerate(_split(cell["identifiers"]), start=1):
+        for n, part in enumerate(split_cell(cell["identifiers"]), start=1):
             scheme, colon, value = part.partition(":")
             if not colon or not scheme.strip() or not value.strip():
                 raise _CellError("identifiers", f"entry {n} is not scheme:value (e.g. home_office:HO-S1234567)")
@@ -117,7 +130,7 @@ def _row_to_profile(row: dict[str, str]) -> dict[str, Any]:
         out["identifiers"] = identifiers
     if cell.get("associates"):
         associates = []
-        for n, part in enumerate(_split(cell["associates"]), start=1):
+        for n, part in enumerate(split_cell(cell["associates"]), start=1):
             found = _ASSOCIATE.match(part)
             if not found:
                 raise _CellError("associates", f"entry {n} is not Name or Name (relationship)")

@@ -6,7 +6,7 @@ with its reason on the rejected topic *before* the answer goes out. A request is
 
     size (413) -> credentials (401; 429 once one address has failed too often) -> the credential's
     rate limit (429 + Retry-After) -> content type (415) -> JSON (400) and the contract (422) ->
-    the placement belongs to the authenticated provider (403) -> produced and acknowledged (202; 503)
+    the placement is the authenticated provider's in the placement register (403) -> produced and acknowledged (202; 503)
 
 The reference is `alerts.triage.incident_ids(event_id)[1]`: a retried event id gets the same one and the
 triage agent treats a replayed event id idempotently, so a client may always retry. Rate-limited (429)
@@ -75,6 +75,7 @@ class Intake:
         self.settings = config.providers.ingest
         self.max_raw_bytes = config.settings.kafka.quarantine.max_raw_bytes
         self.providers: Mapping[str, Provider] = config.providers.providers
+        self.placements, self.placements_ready = worker.placements, worker.placement_feed.ready
         names = config.settings.kafka.topics
         self._events = worker.app.topic(names.placement_events, key_serializer="raw", value_serializer="raw")
         self._rejected = worker.app.topic(names.rejected, key_serializer="raw", value_serializer="raw")
@@ -181,8 +182,10 @@ class IngestApi:
             if any(r.startswith(("(root): not JSON", "(root): not UTF-8")) for r in exc.reasons):
                 return await self._refuse(400, "malformed", "Not a JSON document", exc.reasons, body, credential)
             return await self._refuse(422, "invalid", "Report does not follow the schema", exc.reasons, body, credential)
-        provider = self.intake.providers[credential.provider_id]
-        if event.placement.id not in provider.placements:
+        if not self.intake.placements_ready.is_set():  # whose placement it is cannot be told yet
+            self.intake.requests.labels("api", "unavailable").inc()
+            return problem(503, "Not stored: try again", ["(service): the placement register is loading"], {"Retry-After": "5"})
+        if self.intake.placements.owner(event.placement.id) != credential.provider_id:
             reason = f"placement.id: placement '{event.placement.id}' is not one of provider '{credential.provider_id}'"
             return await self._refuse(403, "forbidden", "Placement not yours", [reason], body, credential)
         try:
@@ -269,6 +272,10 @@ def openapi_document() -> dict[str, Any]:
         },
     }
     retry_after = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+    from streams.placements import openapi_paths  # here: streams.placements imports this module
+
+    placement_paths, placement_schemas = openapi_paths(_problem_response, retry_after)
+    schemas |= {name: schema for name, schema in placement_schemas.items() if name not in schemas}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -309,6 +316,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                 }
             },
+            **placement_paths,
             OPENAPI_PATH: {
                 "get": {
                     "operationId": "getOpenApi",
@@ -346,10 +354,11 @@ def register_ingest_views(worker: Worker) -> Intake:
     secrets, problems = load_hmac_secrets(config)
     for line in problems:
         log.warning("%s", line)
+    from streams.placements import register_placement_views
+
     intake = Intake(worker)
-    api = IngestApi(
-        intake, ProviderAuthenticator(config, secrets, config.ingest.signature_window_s), worker.config.settings.intake
-    )
+    authenticator = ProviderAuthenticator(config, secrets, config.ingest.signature_window_s)
+    api = IngestApi(intake, authenticator, worker.config.settings.intake)
     document = openapi_text().encode()
     app = worker.app
 
@@ -368,6 +377,7 @@ def register_ingest_views(worker: Worker) -> Intake:
             return cast(Response, web.Response(body=document, content_type="application/json"))
 
     register_form_views(worker, intake)
+    register_placement_views(worker, intake, authenticator)  # PUT/DELETE /v1/placements/{id}, GET /v1/placements
     return intake
 
 

@@ -40,6 +40,7 @@ from alerts.model import (
     Notification,
     PlacementEvent,
 )
+from alerts.placements import PlacementRegister
 from alerts.rendering import Renderer
 from alerts.triage import Outcome, triage
 from streams import metrics
@@ -47,6 +48,7 @@ from streams.acklinks import AckLinks
 from streams.connection import TABLES, faust_broker_settings
 from streams.follow import Follower
 from streams.health import Heartbeat, Progress, Reloader, consumer_partitions, install_sighup, watch_agents
+from streams.placements import PlacementFeed, count_rejected_placement
 from streams.profiles import ProfileFeed, count_rejected
 from streams.recovery import SeekThenResumeTableManager, consumer_class
 from streams.stage import MAX_KEY_BYTES, DeadLetters, OnFailure, Record, Stage, where
@@ -96,6 +98,8 @@ class Worker:
     open_incidents: Any
     ledger: Any
     ack_links: AckLinks
+    placements: PlacementRegister  # the report form's children and who may report for each placement
+    placement_feed: PlacementFeed
     heartbeat: Heartbeat = field(default_factory=Heartbeat)
     progress: Progress = field(default_factory=lambda: Progress(HealthSettings()))
     reloader: Any = None  # streams.health.Reloader, set by create_app
@@ -157,6 +161,8 @@ def create_app(
         "incident directory",
         guard("directory"),
     )
+    placements = PlacementRegister()
+    placement_feed = PlacementFeed(config, placements, guard("placements", count_rejected_placement))
     ack_links = AckLinks.from_config(config)
     renderer = Renderer.from_config(config, ack_links=ack_links)
     channel_senders = senders if senders is not None else build_senders(config)
@@ -456,6 +462,8 @@ def create_app(
         open_incidents,
         ledger,
         ack_links,
+        placements,
+        placement_feed,
     )
 
     @app.timer(interval=config.escalation.tick_seconds, on_leader=True)  # type: ignore[untyped-decorator]
@@ -476,6 +484,7 @@ def create_app(
     if not in_memory:
         app.task(feed.run)
         app.task(directory_feed.run)
+        app.task(placement_feed.run)
         register_views(worker)
     return worker
 

@@ -20,8 +20,8 @@ from alerts.config import Config, load_config
 from alerts.errors import ConfigError, ConfigErrors, RejectedInput
 from alerts.intake import parse_event
 from alerts.model import MODELS_FOR_SCHEMA, RiskProfile
-from streams import cli_config, cli_incident, cli_indicators, cli_match, cli_route
-from streams.broker import BrokerError, LocalBroker
+from streams import cli_config, cli_incident, cli_indicators, cli_match, cli_placements, cli_route
+from streams.broker import DEFAULT_CLUSTER_DIR, DEFAULT_CLUSTER_PORT, BrokerError, LocalBroker, LocalCluster
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,7 +52,8 @@ def _producer(config: Config) -> Any:
 
     from streams.connection import kafka_python_kwargs
 
-    return KafkaProducer(acks="all", linger_ms=0, **kafka_python_kwargs(config))
+    # Idempotent: a retry after a leader moved (a cluster node lost) must not write the record twice.
+    return KafkaProducer(acks="all", linger_ms=0, enable_idempotence=True, **kafka_python_kwargs(config))
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -203,6 +204,31 @@ def cmd_broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cluster(args: argparse.Namespace) -> int:
+    if os.environ.get("KAFKA_BOOTSTRAP"):
+        print(f"KAFKA_BOOTSTRAP is set ({os.environ['KAFKA_BOOTSTRAP']}): using that cluster, starting nothing")
+        return 0
+    cluster = LocalCluster(state_dir=args.state_dir, size=args.brokers, port=args.port)
+    if args.action == "start":
+        took = cluster.start()
+        print(
+            f"cluster of {cluster.size} up at {cluster.bootstrap} in {took:.1f} s "
+            f"(replication {cluster.replication}, min.insync.replicas {cluster.min_insync}; logs: {cluster.state_dir}/node-*)"
+        )
+        print(f"  use it: KAFKA_BOOTSTRAP={cluster.bootstrap} and kafka.replication_factor: {cluster.replication}")
+    elif args.action == "stop":
+        stopped = cluster.stop()
+        print(f"{stopped} node(s) stopped" if stopped else "the cluster was not running")
+    else:
+        live = cluster.registered()
+        for node in cluster.nodes:
+            pid = node.pid()
+            state = "registered" if node.node_id in live else ("running" if pid else "stopped")
+            print(f"node {node.node_id} at {node.bootstrap}: {state} (pid {pid})")
+        return 0 if len(live) == cluster.size else 1
+    return 0
+
+
 def _sample_report() -> str:
     report = json.loads((REPO_ROOT / "samples" / "report.json").read_text())
     now = datetime.now(UTC).replace(microsecond=0)
@@ -240,6 +266,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     outbox = config.path(config.settings.outbox.path)
     args.file = str(REPO_ROOT / "samples" / "profiles.jsonl")
     cmd_profiles_load(args)
+    args.file = str(REPO_ROOT / "samples" / "placements.jsonl")  # the report form's children
+    cli_placements.cmd_load(args)
     log_path = outbox.parent / "worker.log"  # beside the outbox: var/ by default
     log_path.parent.mkdir(exist_ok=True)
     started = time.monotonic()
@@ -349,6 +377,16 @@ def build_parser() -> argparse.ArgumentParser:
     broker = dev.add_parser("broker", parents=[common], help="the local Kafka broker")
     broker.add_argument("action", choices=["start", "stop", "status"])
     broker.set_defaults(func=cmd_broker)
+    cluster = dev.add_parser("cluster", parents=[common], help="a local KRaft cluster (replication 3, min.insync 2)")
+    cluster.add_argument("action", choices=["start", "stop", "status"])
+    cluster.add_argument("--brokers", type=int, default=3, choices=range(1, 5), metavar="N", help="nodes (default 3)")
+    cluster.add_argument(
+        "--port", type=int, default=DEFAULT_CLUSTER_PORT, help="node n listens on PORT+2(n-1), its controller on the next"
+    )
+    cluster.add_argument(
+        "--state-dir", type=Path, default=DEFAULT_CLUSTER_DIR, help="nodes' data and logs (default: %(default)s)"
+    )
+    cluster.set_defaults(func=cmd_cluster)
 
     for register in EXTRA_COMMANDS:
         register(sub, common)
@@ -362,6 +400,7 @@ EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
     cli_route.register,
     cli_match.register,
     cli_indicators.register,
+    cli_placements.register,
 ]
 
 

@@ -144,6 +144,7 @@ def topic_policies(config: Config) -> list[TopicPolicy]:
         TopicPolicy(names.incident_commands, "audit", kept(audit_ms)),
         # Keyed by idempotency key like notifications, and read by the same agent.
         TopicPolicy(names.delivery_status, "audit", kept(audit_ms)),
+        TopicPolicy(names.placements, "state", compacted),  # the placement register: latest per placement id
         *(TopicPolicy(changelog_topic(config, table), "state", compacted) for table in TABLES),
     ]
 

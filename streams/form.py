@@ -7,7 +7,8 @@ strict security headers. Routes, all under /report:
     GET  /report/login   POST /report/login   POST /report/logout
     GET  /report         POST /report  -> 303 /report/sent/<signed receipt> (the reference)
 
-The child's pre-recorded details (Philomena part 1) come from config/providers.yaml; staff add only
+The child's pre-recorded details (Philomena part 1) come from the placement register (alerts/placements.py,
+followed live from its topic); staff add only
 what is new (part 2). The form's hidden event id is fixed when the page is drawn, so pressing Send
 twice — or again after an error — gives the same reference. Nothing typed is lost on an error, an
 expired sign-in (the fields are carried through the login page) or an unacknowledged write.
@@ -32,10 +33,11 @@ from aiohttp import web
 from faust.web import Request, Response, View
 from multidict import MultiDictProxy
 
-from alerts.config import Provider, ProviderPlacement, StaffMember
+from alerts.config import Provider, StaffMember
 from alerts.errors import RejectedInput
 from alerts.intake import parse_event
 from alerts.model import Child, PlacementEvent
+from alerts.placements import Placement, PlacementRegister
 from streams.api import Intake, Unavailable
 from streams.auth import (
     DUMMY_PASSWORD_HASH,
@@ -84,15 +86,16 @@ class Staff:
     provider: Provider
     member: StaffMember
 
-    def placements(self) -> dict[str, ProviderPlacement]:
+    def placements(self, register: PlacementRegister) -> list[Placement]:
+        """The provider's placements in the register now (those the member may report for)."""
         allowed = self.member.placements
-        return {pid: p for pid, p in self.provider.placements.items() if allowed is None or pid in allowed}
+        return [p for p in register.of_provider(self.provider_id) if allowed is None or p.placement_id in allowed]
 
-    def child(self, reference: str) -> tuple[str, ProviderPlacement, Child] | None:
-        for placement_id, placement in self.placements().items():
+    def child(self, register: PlacementRegister, reference: str) -> tuple[str, Placement, Child] | None:
+        for placement in self.placements(register):
             for child in placement.children:
                 if child.reference == reference:
-                    return placement_id, placement, child
+                    return placement.placement_id, placement, child
         return None
 
 
@@ -103,6 +106,7 @@ class ReportForm:
         config = worker.config
         self.intake = intake
         self.bounds = config.settings.intake
+        self.register = worker.placements  # read live: a child loaded into the register is on the next page drawn
         self.zone = ZoneInfo(config.settings.timezone)
         sessions, links = config.providers.sessions, config.providers.links
         self.auth = PageAuth(
@@ -151,7 +155,7 @@ class ReportForm:
             "report.html.j2",
             status,
             provider_name=staff.provider.name,
-            placements=list(staff.placements().values()),
+            placements=staff.placements(self.register),
             values=values,
             near_choices=NEAR_CHOICES,
             csrf=self.auth.csrf(session.sid),
@@ -311,7 +315,7 @@ class ReportForm:
 
     def _event(self, values: Mapping[str, Any], staff: Staff) -> tuple[PlacementEvent | None, dict[str, str]]:
         errors: dict[str, str] = {}
-        found = staff.child(values["child"])
+        found = staff.child(self.register, values["child"])
         if found is None:
             errors["child"] = "Choose the child who is missing"
         now = datetime.now(UTC).replace(microsecond=0)

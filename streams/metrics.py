@@ -85,6 +85,12 @@ PROFILE_INDICATORS_UNMAPPED = Counter(
     "neither grading nor routing); `crucial indicators --profiles` lists them.",
     registry=None,
 )
+PLACEMENTS = Counter(
+    "crucial_placement_changes_total",
+    "Placement-register changes applied in memory, by outcome (upserted, removed, rejected).",
+    ["outcome"],
+    registry=None,
+)
 NOTIFICATIONS = Counter(
     "crucial_notifications_total",
     "Notification attempts, by channel, outcome (accepted: the provider took it; delivered: the provider "
@@ -227,6 +233,7 @@ ALL = (
     EVENTS,
     PROFILES,
     PROFILE_INDICATORS_UNMAPPED,
+    PLACEMENTS,
     NOTIFICATIONS,
     RETRIES,
     FALLBACKS,
@@ -252,7 +259,7 @@ PROFILE_OUTCOMES = ("upserted", "removed", "rejected")
 CHANNELS = ("sms", "email")
 ACK_CHANNELS = ("sms", "link")
 ACK_OUTCOMES = ("accepted", "duplicate", "rejected")
-STAGES = ("triage", "deliver", "profiles", "directory")
+STAGES = ("triage", "deliver", "profiles", "directory", "placements")
 DEAD_LETTER_REASONS = ("too_large", "not_utf8", "not_json", "schema", "processing")
 
 
@@ -271,6 +278,7 @@ def prime() -> None:
         EVENTS.labels(outcome)
     for outcome in PROFILE_OUTCOMES:
         PROFILES.labels(outcome)
+        PLACEMENTS.labels(outcome)
     for channel in CHANNELS:
         NOTIFICATIONS.labels(channel, "accepted", "")
         NOTIFICATIONS.labels(channel, "delivered", "")

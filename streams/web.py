@@ -31,8 +31,9 @@ def register_views(worker: Worker) -> None:
 
     @app.page("/ready")
     class Ready(View):
-        """200 once the profile index is loaded and this worker holds partitions, and while no agent is
-        crash-looping and no held partition is stalled; 503 otherwise (the body says which)."""
+        """200 once the profile index and the placement register are loaded and this worker holds
+        partitions, and while no agent is crash-looping and no held partition is stalled; 503 otherwise
+        (the body says which)."""
 
         async def get(self, request: Request) -> Response:
             assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment()) if app.consumer else []
@@ -40,11 +41,13 @@ def register_views(worker: Worker) -> None:
             body: dict[str, Any] = {
                 "profiles": len(worker.index),
                 "profiles_loaded": worker.feed.ready.is_set(),
+                "placements_loaded": worker.placement_feed.ready.is_set(),
                 "assigned": assigned,
                 "crash_looping": crash_looping,
                 "stalled": worker.progress.stuck,
             }
-            ready = worker.feed.ready.is_set() and bool(assigned) and not app.rebalancing
+            loaded = worker.feed.ready.is_set() and worker.placement_feed.ready.is_set()
+            ready = loaded and bool(assigned) and not app.rebalancing
             ready = ready and not crash_looping and not worker.progress.stuck
             return self.json(body, status=200 if ready else 503)
 

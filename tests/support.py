@@ -28,6 +28,11 @@ def sample_profiles() -> list[dict[str, Any]]:
     return [json.loads(line) for line in (SAMPLES / "profiles.jsonl").read_text().splitlines() if line.strip()]
 
 
+def sample_placements() -> list[dict[str, Any]]:
+    """The register's sample placements (samples/placements.jsonl): the form's children."""
+    return [json.loads(line) for line in (SAMPLES / "placements.jsonl").read_text().splitlines() if line.strip()]
+
+
 def make_event(
     *,
     type: str = "left_placement",
@@ -83,6 +88,7 @@ def unique_topics(prefix: str) -> dict[str, str]:
         "incident_commands": f"{prefix}.incident-commands",
         "delivery_status": f"{prefix}.delivery-status",
         "dead_letters": f"{prefix}.dead-letters",
+        "placements": f"{prefix}.placements",
     }
 
 

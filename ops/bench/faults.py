@@ -13,8 +13,16 @@ moment each report was handed to the producer, since a fault can delay the broke
     smtp-down       the SMTP server refuses connections for --outage seconds
     malformed       --malformed broken reports mixed evenly into the valid ones
 
+On a local cluster (--brokers 3: three KRaft nodes, replication 3, min.insync.replicas 2; every
+scenario above runs on it too):
+
+    kill-leader      SIGKILL the node leading placement-events/0 mid-burst; start it again --outage s later
+    rolling-brokers  stop (cleanly) and start each node in turn, waiting until it is back in sync
+    rolling-workers  two workers; stop (SIGTERM) and start each in turn, waiting until it is ready
+
     .venv/bin/python -m ops.bench.faults all --rate 50 --seconds 60 --outage 60
     .venv/bin/python -m ops.bench.faults kill-worker rebalance --seconds 20
+    .venv/bin/python -m ops.bench.faults kill-leader rolling-brokers rebalance rolling-workers --brokers 3
 
 Lost: an expected notification (an SMS or email the domain says a report must produce) that never
 reached its peer. Duplicated: a notification that reached its peer more than once. Other: notifications
@@ -24,6 +32,7 @@ no report asked for — fallbacks to another person or channel after a permanent
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import threading
@@ -39,6 +48,8 @@ from ops.bench import harness as h
 from ops.bench.pipeline import events_processed, warm_up
 
 SCENARIOS = ("kill-worker", "restart-broker", "rebalance", "twilio-500", "twilio-429", "smtp-down", "malformed")
+CLUSTER_SCENARIOS = ("kill-leader", "rolling-brokers", "rolling-workers")
+TWO_WORKERS = ("rebalance", "rolling-workers")
 
 
 @dataclass
@@ -126,8 +137,8 @@ def _at(when: float, action: Callable[[], None], done: threading.Event) -> threa
 
 def scenario(name: str, args: argparse.Namespace, broker: h.Broker, base: Path, topic: str) -> Outcome:
     count = max(1, int(args.rate * args.seconds))
-    workers = 2 if name == "rebalance" else 1
-    tuning = h.Tuning(partitions=args.partitions, retry=_retry(args))
+    workers = 2 if name in TWO_WORKERS else 1
+    tuning = h.Tuning(partitions=args.partitions, retry=_retry(args), replication=broker.replication)
     with h.Stack(base / name, broker.bootstrap, topic, tuning) as stack:
         for _ in range(workers):
             stack.add_worker()
@@ -179,6 +190,8 @@ def scenario(name: str, args: argparse.Namespace, broker: h.Broker, base: Path, 
 
             _at(half, kill, done)
             note = "two workers; one SIGKILLed at the midpoint and not restarted"
+        elif name in CLUSTER_SCENARIOS:
+            note = _cluster_fault(name, args, broker, stack, done)
         elif name in ("twilio-500", "twilio-429", "smtp-down"):
             outage = args.outage
 
@@ -254,6 +267,47 @@ def scenario(name: str, args: argparse.Namespace, broker: h.Broker, base: Path, 
         )
 
 
+def _cluster_fault(name: str, args: argparse.Namespace, broker: h.Broker, stack: h.Stack, done: threading.Event) -> str:
+    """Schedule a cluster scenario's fault on a thread; returns what it does, for the table."""
+    nodes = broker.cluster
+    half = args.seconds / 2
+    if name == "rolling-workers":
+
+        def roll_workers() -> None:
+            for worker in stack.workers:
+                worker.running.stop()
+                h.log(f"worker {worker.index} stopped (SIGTERM); starting it again")
+                stack.start(worker)
+
+        _at(1.0, roll_workers, done)
+        return "two workers; each stopped and started in turn from 1 s"
+    assert nodes is not None, "kill-leader and rolling-brokers need --brokers 3"
+    if name == "kill-leader":
+        outage = min(args.outage, half)
+
+        def kill_leader() -> None:
+            leader = nodes.leader(stack.topics["placement_events"], 0)
+            nodes.node(leader).kill()
+            h.log(f"node {leader} (leader of placement-events/0) SIGKILLed")
+            time.sleep(outage)
+            nodes.start()
+            h.log(f"node {leader} started again; now {nodes.leader(stack.topics['placement_events'], 0)} leads")
+            nodes.wait_in_sync()
+
+        _at(half, kill_leader, done)
+        return f"SIGKILL of placement-events/0's leader at {half:g} s, started again {outage:g} s later"
+
+    def roll_brokers() -> None:
+        for node in nodes.nodes:
+            node.stop()
+            node.start()
+            nodes.wait_in_sync()
+            h.log(f"node {node.node_id} restarted and in sync")
+
+    _at(1.0, roll_brokers, done)
+    return "each node stopped cleanly and started in turn from 1 s, the next once all partitions were in sync"
+
+
 def _ready(worker: h.WorkerHandle) -> str:
     """What the worker's /ready says (an orchestrator's view of it)."""
     try:
@@ -308,7 +362,7 @@ def print_outcomes(outcomes: list[Outcome], args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops.bench.faults", description=__doc__.splitlines()[0])
-    parser.add_argument("scenarios", nargs="+", choices=[*SCENARIOS, "all"])
+    parser.add_argument("scenarios", nargs="+", choices=[*SCENARIOS, *CLUSTER_SCENARIOS, "all"])
     parser.add_argument("--profiles", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -324,16 +378,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--brokers", type=int, default=1, help="3: a local cluster, node n on --broker-port + 2(n-1)")
     parser.add_argument("--broker-port", type=int, default=h.DEFAULT_BROKER_PORT)
     parser.add_argument("--broker-dir", type=Path, help="the broker's data and log (default .cache/kafka/bench/PORT)")
     parser.add_argument("--keep-broker", action="store_true")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    chosen = list(SCENARIOS) if "all" in args.scenarios else args.scenarios
+    every = [*SCENARIOS, *CLUSTER_SCENARIOS] if args.brokers > 1 else list(SCENARIOS)
+    chosen = every if "all" in args.scenarios else args.scenarios
+    if args.brokers < 3 and {"kill-leader", "rolling-brokers"} & set(chosen):
+        parser.error("kill-leader and rolling-brokers need a cluster: add --brokers 3")
     outcomes = []
-    with h.broker(args.broker_port, args.broker_dir, keep=args.keep_broker) as broker, h.workdir(args.keep) as base:
-        topic, _ = h.load_profiles(broker.bootstrap, args.profiles, args.seed, args.partitions)
+    with _brokers(args) as broker, h.workdir(args.keep) as base:
+        topic, _ = h.load_profiles(broker.bootstrap, args.profiles, args.seed, args.partitions, broker.replication)
         for name in chosen:
             h.log(f"=== {name}")
             outcomes.append(scenario(name, args, broker, base, topic))
@@ -343,6 +401,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps([o.__dict__ for o in outcomes], indent=1, default=str))
     return 0
+
+
+def _brokers(args: argparse.Namespace) -> contextlib.AbstractContextManager[h.Broker]:
+    if args.brokers > 1:
+        return h.cluster(args.broker_port, args.brokers, args.broker_dir, keep=args.keep_broker)
+    return h.broker(args.broker_port, args.broker_dir, keep=args.keep_broker)
 
 
 if __name__ == "__main__":

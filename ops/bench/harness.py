@@ -43,7 +43,7 @@ from alerts.matching import ProfileIndex
 from alerts.rendering import Renderer
 from alerts.triage import triage
 from ops.bench import profiles as synth
-from streams.broker import LocalBroker
+from streams.broker import LocalBroker, LocalCluster
 from streams.connection import ensure_topics
 from tests.integration.worker import RunningWorker
 from tests.peers.notifications import TwilioCredentials
@@ -87,6 +87,11 @@ def machine() -> dict[str, str]:
 class Broker:
     bootstrap: str
     local: LocalBroker | None
+    cluster: LocalCluster | None = None  # the nodes, when the run is on a local cluster
+
+    @property
+    def replication(self) -> int:
+        return self.cluster.replication if self.cluster is not None else 1
 
     def restart(self, down_s: float = 0.0) -> float:
         """Stop the local broker cleanly, wait `down_s`, start it again; seconds it was unreachable."""
@@ -118,6 +123,23 @@ def broker(port: int = DEFAULT_BROKER_PORT, state_dir: Path | None = None, keep:
             local.stop()
 
 
+@contextlib.contextmanager
+def cluster(port: int, size: int, state_dir: Path | None = None, keep: bool = False) -> Iterator[Broker]:
+    """A local cluster of `size` nodes of the benchmark's own (started if not running): node n on
+    port + 2(n-1). KAFKA_BOOTSTRAP cannot stand in: the cluster scenarios kill its nodes."""
+    if port <= 9092 < port + 2 * size:
+        raise SystemExit("refusing ports around 9092: that is the development broker others use")
+    nodes = LocalCluster(state_dir=state_dir or BENCH_STATE / f"cluster-{port}", port=port, size=size)
+    was_running = bool(nodes.registered())
+    took = nodes.start()
+    log(f"cluster {nodes.bootstrap} {'already running' if was_running else f'started in {took:.1f} s'}")
+    try:
+        yield Broker(nodes.bootstrap, None, nodes)
+    finally:
+        if not keep and not was_running:
+            nodes.stop()
+
+
 # --- profiles ----------------------------------------------------------------------------------------
 
 
@@ -126,7 +148,7 @@ def profiles_topic(count: int, seed: int) -> str:
 
 
 def topic_size(bootstrap: str, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None)
     try:
         parts = consumer.partitions_for_topic(topic)
         if not parts:
@@ -139,22 +161,23 @@ def topic_size(bootstrap: str, topic: str) -> int:
         consumer.close()
 
 
-def load_profiles(bootstrap: str, count: int, seed: int, partitions: int) -> tuple[str, float]:
+def load_profiles(bootstrap: str, count: int, seed: int, partitions: int, replication: int = 1) -> tuple[str, float]:
     """The synthetic profiles on a compacted topic of their own, kept between runs (loaded once per
     count and seed). Returns (topic, seconds spent loading; 0 when already there)."""
     topic = profiles_topic(count, seed)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","))
     try:
         if topic not in set(admin.list_topics()):
             with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics([NewTopic(topic, partitions, 1, topic_configs={"cleanup.policy": "compact"})])
+                compacted = {"cleanup.policy": "compact"}
+                admin.create_topics([NewTopic(topic, partitions, replication, topic_configs=compacted)])
     finally:
         admin.close()
     if topic_size(bootstrap, topic) >= count:
         return topic, 0.0
     log(f"loading {count:,} synthetic profiles onto {topic}")
     began = time.monotonic()
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20, batch_size=512 * 1024)
+    producer = KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", linger_ms=20, batch_size=512 * 1024)
     for n, p in enumerate(synth.profiles(count, seed)):
         producer.send(topic, key=p["profile_id"].encode(), value=json.dumps(p, separators=(",", ":")).encode())
         if n and n % 100_000 == 0:
@@ -280,8 +303,10 @@ def bench_producer(bootstrap: str) -> KafkaProducer:
     # As a placement's integration would: acks=all, no linger (each report on its own, at once);
     # retries for the broker-restart scenario, bounded by the delivery timeout.
     return KafkaProducer(
-        bootstrap_servers=bootstrap,
+        bootstrap_servers=bootstrap.split(","),
         acks="all",
+        # A retry after a leader's loss must not write the report twice.
+        enable_idempotence=True,
         linger_ms=0,
         retries=2**31 - 1,
         delivery_timeout_ms=180_000,
@@ -355,6 +380,7 @@ class Tuning:
     kafka_tuning: dict[str, Any] | None = None  # settings.kafka.tuning, when the config has it
     retry: dict[str, Any] | None = None  # twilio.retry and smtp.retry
     smtp: bool = True  # False: email goes to the outbox file (a diagnostic: the SMS path without email's cost)
+    replication: int = 1  # settings.kafka.replication_factor: 3 on a cluster
 
 
 class Stack:
@@ -398,6 +424,7 @@ class Stack:
             "bootstrap": self.bootstrap,
             "app_id": f"crucial-{self.prefix}",
             "partitions": t.partitions,
+            "replication_factor": t.replication,
             "topics": self.topics,
         }
         if t.kafka_tuning:
@@ -791,7 +818,9 @@ def run_quiet(argv: list[str]) -> str:
 
 def topic_records(bootstrap: str, topic: str, timeout_s: float = 60.0) -> list[Any]:
     """Every record on `topic` now (bounded by the end offsets at the call, and by `timeout_s`)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, consumer_timeout_ms=1000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap.split(","), group_id=None, enable_auto_commit=False, consumer_timeout_ms=1000
+    )
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in parts]

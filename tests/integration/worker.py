@@ -19,7 +19,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from alerts.config import Config, load_config
 from streams.connection import ensure_topics
-from tests.support import REPO, free_port, sample_profiles, unique_topics, write_config
+from tests.support import REPO, free_port, sample_placements, sample_profiles, unique_topics, write_config
 
 
 @dataclass
@@ -170,7 +170,7 @@ class RunningWorker:
 
 
 def prepare_worker(base: Path, bootstrap: str, **settings: Any) -> RunningWorker:
-    """Config with unique topics, app id and port; sample profiles loaded. Not started."""
+    """Config with unique topics, app id and port; sample profiles and placements loaded. Not started."""
     prefix = f"t{uuid.uuid4().hex[:8]}"
     overrides: dict[str, Any] = {
         "kafka": {"bootstrap": bootstrap, "app_id": f"crucial-{prefix}", "partitions": 2, "topics": unique_topics(prefix)},
@@ -187,6 +187,10 @@ def prepare_worker(base: Path, bootstrap: str, **settings: Any) -> RunningWorker
     for profile in sample_profiles():
         producer.send(
             config.settings.kafka.topics.profiles, key=profile["profile_id"].encode(), value=json.dumps(profile).encode()
+        )
+    for placement in sample_placements():
+        producer.send(
+            config.settings.kafka.topics.placements, key=placement["placement_id"].encode(), value=json.dumps(placement).encode()
         )
     producer.flush()
     producer.close()

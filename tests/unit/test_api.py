@@ -3,6 +3,7 @@ and the OpenAPI description: generated from the contract, committed, never drift
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -16,12 +17,26 @@ from prometheus_client import CollectorRegistry, Counter
 
 from alerts.config import load_config
 from alerts.model import PlacementEvent
+from alerts.placements import PlacementRegister, parse_placement
 from alerts.triage import incident_ids
 from streams.api import IngestApi, Unavailable, openapi_document, openapi_text
 from streams.auth import ProviderAuthenticator, hash_api_key, sign_request
-from tests.support import REPO, make_event
+from tests.support import REPO, make_event, sample_placements
 
 KEY, OTHER_KEY, HMAC_SECRET = "chk_unit-larchwood", "chk_unit-brentside", b"h" * 32
+
+
+def sample_register() -> PlacementRegister:
+    register = PlacementRegister()
+    for placement in sample_placements():
+        register.upsert(parse_placement(json.dumps(placement)))
+    return register
+
+
+def ready_event() -> asyncio.Event:
+    ready = asyncio.Event()
+    ready.set()
+    return ready
 
 
 @dataclass
@@ -34,6 +49,8 @@ class MemoryIntake:
     produced: list[PlacementEvent] = field(default_factory=list)
     rejections: list[tuple[bytes, list[str], str]] = field(default_factory=list)
     fail: bool = False
+    placements: PlacementRegister = field(default_factory=sample_register)
+    placements_ready: asyncio.Event = field(default_factory=ready_event)
 
     async def submit(self, event: PlacementEvent, raw: bytes, route: str, started: float) -> str:
         if self.fail:

@@ -161,12 +161,10 @@ def providers(**hmac: str) -> Providers:
                     "name": "Care A",
                     "api_keys": [{"id": "a1", "sha256": hash_api_key("chk_a")}],
                     "hmac_keys": [{"id": "a-hmac", "secret_env": "A_HMAC"}],
-                    "placements": {"plc-a": {"name": "Home A", "local_authority": "Harrow", "postcode": "HA1 1AA"}},
                 },
                 "care-b": {
                     "name": "Care B",
                     "api_keys": [{"id": "b1", "sha256": hash_api_key("chk_b")}],
-                    "placements": {"plc-b": {"name": "Home B", "local_authority": "Brent", "postcode": "NW1 1AA"}},
                 },
             }
         }
