@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from alerts.errors import ConfigError
 from alerts.intake import field_path
@@ -39,6 +48,10 @@ class Topics(Schema):
     deliveries: str = "deliveries"
     incident_commands: str = "incident-commands"
     delivery_status: str = "delivery-status"
+    # Shared state every worker follows whole (streams.register, streams.sessions).
+    event_ids: str = "event-ids"
+    request_signatures: str = "request-signatures"
+    auth_state: str = "auth-state"
 
 
 class KafkaSecurity(Schema):
@@ -69,6 +82,10 @@ class WebSettings(Schema):
     port: Annotated[int, Field(ge=1, le=65535)] = 6066
     public_url: str | None = Field(
         default=None, description="how people reach this port (for links in messages); default http://host:port"
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default=[],
+        description="reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed; no one else's is",
     )
 
 
@@ -357,6 +374,27 @@ Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 _B64 = r"[A-Za-z0-9_-]"
 _SCRYPT = rf"^scrypt\$[0-9]{{1,2}}\$[0-9]{{1,2}}\$[0-9]{{1,2}}\${_B64}{{16,}}\${_B64}{{32,}}$"
 ScryptHash = Annotated[str, StringConstraints(pattern=_SCRYPT)]
+# $argon2id$v=19$m=..,t=..,p=..$salt$hash (PHC string), as `python -m streams.auth hash-password` prints it.
+_ARGON2ID = r"^\$argon2id\$v=19\$m=[0-9]{1,8},t=[0-9]{1,3},p=[0-9]{1,3}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$"
+Argon2Hash = Annotated[str, StringConstraints(pattern=_ARGON2ID)]
+
+
+class Password(Schema):
+    """A password held as a hash: `password_hash` (argon2id), or an older `password_scrypt`, which is
+    still accepted and rehashed to argon2id at the next sign-in (streams.sessions keeps the rehash)."""
+
+    password_hash: Argon2Hash | None = None
+    password_scrypt: ScryptHash | None = None
+
+    @model_validator(mode="after")
+    def _one_hash(self) -> Password:
+        if (self.password_hash is None) == (self.password_scrypt is None):
+            raise ValueError("give exactly one of password_hash (argon2id, from hash-password) and password_scrypt")
+        return self
+
+    @property
+    def stored_password(self) -> str:
+        return self.password_hash or self.password_scrypt or ""
 
 
 class ApiKey(Schema):
@@ -375,13 +413,12 @@ class HmacKey(Schema):
     secret_file: Path | None = None
 
 
-class StaffMember(Schema):
+class StaffMember(Password):
     """Someone who may sign in to the report form; `name`, `role` and `callback_phone` fill the reporter."""
 
     name: Text
     role: Text = "residential care worker"
     callback_phone: Phone
-    password_scrypt: ScryptHash
     placements: list[Ref] | None = Field(default=None, description="omitted: every placement of the provider")
 
 
@@ -409,7 +446,14 @@ class Provider(Schema):
     hmac_keys: list[HmacKey] = []
     staff: dict[Username, StaffMember] = {}
     rate_limit: RateLimit = RateLimit()
-    placements: Annotated[dict[Ref, ProviderPlacement], Field(min_length=1)]
+    placements: dict[Ref, ProviderPlacement] = Field(
+        default={}, description="the provider's placements; an authority (authority_for) may have none"
+    )
+    authority_for: list[Text] = Field(
+        default=[],
+        description="local authorities this provider acts for: it may update, stand down or report again any "
+        "incident whose placement's local authority, or whose profile's responsible local authority, is listed",
+    )
 
 
 class IngestSettings(Schema):
@@ -432,7 +476,14 @@ class SessionSettings(Schema):
     secret_file: Path | None = None
     minutes: Annotated[int, Field(ge=5, le=7 * 24 * 60)] = 12 * 60
     cookie_secure: bool = Field(default=True, description="false only for plain-http development")
-    logins_per_minute: Annotated[int, Field(ge=1, le=600)] = 10
+    logins_per_minute: Annotated[int, Field(ge=1, le=600)] = Field(
+        default=10, description="failed sign-ins per (username, client address) before a growing wait"
+    )
+    user_failures_alert_per_hour: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        default=50,
+        description="failed sign-ins for one username from all addresses in an hour that alert the ops team "
+        "(crucial_signin_ceiling_total); the person is never locked out by it",
+    )
 
 
 class LinkSettings(Schema):
@@ -633,11 +684,10 @@ REASON_FIELDS = (
 # --- board.yaml ---------------------------------------------------------------------------------
 
 
-class DutyStaff(Schema):
+class DutyStaff(Password):
     """Someone who may sign in to the situation board (police, emergency duty team, MASH duty staff)."""
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    password_scrypt: ScryptHash
 
 
 class Board(Schema):
@@ -1000,6 +1050,7 @@ def _check_providers(directory: Path, providers: Providers) -> None:
 
     for provider_id, provider in providers.providers.items():
         at = f"providers.{provider_id}"
+        _check_authority(path, at, provider)
         for placement_id, placement in provider.placements.items():
             once("placement", placement_id, f"{at}.placements.{placement_id}")
             for i, child in enumerate(placement.children):
@@ -1018,6 +1069,22 @@ def _check_providers(directory: Path, providers: Providers) -> None:
                         f"unknown placement '{placement_id}'",
                         f"use one of {provider_id}'s placements ({', '.join(provider.placements)})",
                     )
+
+
+def _check_authority(path: str, at: str, provider: Provider) -> None:
+    """A provider needs placements or authority_for; an authority needs credentials to send with."""
+    if not provider.placements and not provider.authority_for:
+        raise ConfigError(path, f"{at}.placements", "no placements and no authority_for", "give at least one of them")
+    seen: dict[str, int] = {}
+    for i, name in enumerate(provider.authority_for):
+        if (first := seen.setdefault(name.casefold(), i)) != i:
+            raise ConfigError(
+                path, f"{at}.authority_for[{i}]", f"'{name}' is also given at authority_for[{first}]", "give each once"
+            )
+    if provider.authority_for and not (provider.api_keys or provider.hmac_keys):
+        raise ConfigError(
+            path, f"{at}.authority_for", "an authority with no api_keys or hmac_keys cannot send", "add a key, or remove it"
+        )
 
 
 def _check_risk(directory: Path, risk: Risk) -> None:

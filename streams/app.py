@@ -11,6 +11,7 @@ acknowledgement views and the leader's escalation timer.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,12 +25,13 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import EventT, StreamT
 from prometheus_client import CollectorRegistry
 
+from alerts.authority import conflict_reason, sender_of
 from alerts.channels import DeliveryError, Sender, build_senders, send_with_retry
 from alerts.config import Config
 from alerts.directory import IncidentDirectory
 from alerts.errors import RejectedInput
 from alerts.intake import parse_event, rejection
-from alerts.lifecycle import acknowledge, breach, commands_due, escalate, fall_back
+from alerts.lifecycle import acknowledge, breach, commands_due, confirm_claim, escalate, fall_back
 from alerts.matching import ProfileIndex
 from alerts.model import (
     DeliveryRecord,
@@ -46,12 +48,27 @@ from streams import metrics
 from streams.acklinks import AckLinks
 from streams.connection import TABLES, faust_broker_settings
 from streams.follow import Follower
+from streams.identity import Identity, Registers, RegisterUnavailable, kafka_produce
 from streams.profiles import ProfileFeed
 from streams.recovery import SeekThenResumeTableManager, consumer_class
+from streams.register import loopback
+from streams.sessions import AuthState
 from streams.web import register_views
 
 log = logging.getLogger("crucial.stream")
 Clock = Callable[[], datetime]
+# The provider a report is from, as the API and the form stamp it from the authenticated principal;
+# direct producers set it themselves (trusted per Kafka ACL: see README "Who may change an incident").
+PROVIDER_HEADER = "crucial-provider"
+
+
+def stamped_provider(headers: Any) -> str | None:
+    """The crucial-provider header of a record (faust hands headers over as a list or a mapping)."""
+    items = headers.items() if hasattr(headers, "items") else (headers or [])
+    for name, value in items:
+        if name == PROVIDER_HEADER and value:
+            return bytes(value).decode("utf-8", "replace") if not isinstance(value, str) else value
+    return None
 
 
 def utcnow() -> datetime:
@@ -94,6 +111,8 @@ class Worker:
     open_incidents: Any
     ledger: Any
     ack_links: AckLinks
+    registers: Registers
+    auth_state: AuthState
 
     async def command(self, command: IncidentCommand) -> None:
         """Ask the incident's owner to apply `command` (acknowledge, escalate, breach)."""
@@ -156,11 +175,18 @@ def create_app(
     # so one agent, the single writer of each child's incident, reads both.
     events_and_commands = app.topic(names.placement_events, names.incident_commands, key_serializer="raw", value_serializer="raw")
     notifications_and_status = app.topic(names.notifications, names.delivery_status, key_serializer="raw", value_serializer="raw")
-    open_incident_table, opening_event_table, ledger_table, sent_table = TABLES
+    open_incident_table, opening_event_table, ledger_table, sent_table, claims_table = TABLES
     open_incidents = app.Table(open_incident_table, default=None, key_type=str, value_type=str)
     opening_events = app.Table(opening_event_table, default=None, key_type=str, value_type=str)
     ledger = app.Table(ledger_table, default=None, key_type=str, value_type=str)
     notifications_sent = app.Table(sent_table, default=None, key_type=str, value_type=str)
+    # A child's unconfirmed claims (claim id -> the claimed event), for when someone confirms one.
+    pending_claims = app.Table(claims_table, default=None, key_type=str, value_type=str)
+    auth_state = AuthState(
+        kafka_produce(app, names.auth_state) if not in_memory else loopback(names.auth_state, lambda r: auth_state.apply(r)),
+        config.providers.ingest.produce_timeout_s,
+    )
+    registers = Registers(config, app, directory, {names.auth_state: auth_state.apply}, in_memory=in_memory)
 
     async def publish(outcome: Outcome) -> None:
         await asyncio.gather(
@@ -174,8 +200,31 @@ def create_app(
         elif had_incident:
             del open_incidents[child]
             opening_events.pop(child, None)
+            pending_claims.pop(child, None)
 
-    async def on_report(key: bytes | None, raw: bytes) -> None:
+    def hold_claim(child: str, outcome: Outcome, event: PlacementEvent) -> None:
+        if outcome.label == "claim" and outcome.open_incident is not None:
+            held = json.loads(pending_claims.get(child) or "{}")
+            held[outcome.open_incident.claims[-1].claim_id] = event.model_dump_json()
+            pending_claims[child] = json.dumps(held)
+
+    async def refuse_conflict(raw: bytes, event: PlacementEvent, identity: Identity, now: datetime) -> None:
+        """The same (sender, event id) came with another body: kept with its reason, nothing changed."""
+        record = rejection(raw, [conflict_reason(event.event_id, identity.reference)], now, source=names.placement_events)
+        await out.emit(names.rejected, event.child.reference, record.model_dump_json().encode())
+        metrics.EVENTS.labels("conflict").inc()
+        log.warning("event %s refused: its id was first sent with a different body", event.event_id)
+
+    async def identity_of(sender: str, event: PlacementEvent) -> Identity | None:
+        """The register's identity for (sender, event id), claiming it now if no one has (None: Kafka
+        did not confirm in time — the report goes on, failing open)."""
+        try:
+            return await registers.event_ids.check(sender, event)
+        except RegisterUnavailable:
+            log.error("event %s: the event-id register did not confirm; triaged without it", event.event_id)
+            return None
+
+    async def on_report(key: bytes | None, raw: bytes, headers: Any = None) -> None:
         now = clock()
         try:
             event = parse_event(raw)
@@ -187,19 +236,35 @@ def create_app(
             log.warning("rejected event: %s", ", ".join(reason.split(":", 1)[0] for reason in exc.reasons))
             return
         await feed.ready.wait()
+        sender = sender_of(event, stamped_provider(headers), config.providers)
         child = event.child.reference
         stored = open_incidents.get(child)
-        outcome = triage(
-            event,
-            open_incident=Incident.model_validate_json(stored) if stored else None,
-            index=index,
-            config=config,
-            renderer=renderer,
-            now=now,
-        )
+
+        def run(identity: Identity | None) -> Outcome:
+            return triage(
+                event,
+                open_incident=Incident.model_validate_json(stored) if stored else None,
+                index=index,
+                config=config,
+                renderer=renderer,
+                now=now,
+                sender=sender,
+                identity=(identity.incident_id, identity.reference) if identity else None,
+            )
+
+        identity = registers.event_ids.known(sender, event)
+        outcome = run(identity)
+        if identity is None and outcome.records:  # it changes something: the register must agree first
+            identity = await identity_of(sender, event)
+            if identity is not None and not identity.conflict and outcome.label == "opened":
+                outcome = run(identity)  # the reference the register holds (the API may have answered it)
+        if identity is not None and identity.conflict:
+            await refuse_conflict(raw, event, identity, now)
+            return
         await publish(outcome)
         if outcome.label == "opened":
             opening_events[child] = event.model_dump_json()
+        hold_claim(child, outcome, event)
         keep(child, outcome, stored is not None)
         metrics.EVENTS.labels(outcome.label).inc()
         # Most reports concern no profiled child: at hundreds a second their line is noise (and CPU).
@@ -242,6 +307,14 @@ def create_app(
             outcome = fall_back(
                 incident, command.by, command.channel, command.kind, command.reason, event, profile, config, renderer, now
             )
+        elif command.command == "confirm_claim" and command.claim_id and command.by:
+            held = json.loads(pending_claims.get(command.child_reference) or "{}")
+            if command.claim_id not in held:
+                log.info("confirmation of claim %s on %s ignored: no such claim", command.claim_id, incident.reference)
+                return
+            event = PlacementEvent.model_validate_json(held[command.claim_id])
+            profile = index.get(incident.match.profile_id or "")
+            outcome = confirm_claim(incident, command.claim_id, command.by, event, profile, renderer, now)
         elif command.command == "breach":
             outcome = breach(incident, now)
             if outcome.label == "breached":
@@ -259,7 +332,7 @@ def create_app(
             if event.message.topic == names.incident_commands:
                 await on_command(event.value)
             else:
-                await on_report(event.key, event.value)
+                await on_report(event.key, event.value, event.message.headers)
 
     window_observed: set[str] = set()
     in_flight: set[str] = set()
@@ -406,6 +479,8 @@ def create_app(
         open_incidents,
         ledger,
         ack_links,
+        registers,
+        auth_state,
     )
 
     @app.timer(interval=config.escalation.tick_seconds, on_leader=True)  # type: ignore[untyped-decorator]
@@ -425,6 +500,7 @@ def create_app(
     if not in_memory:
         app.task(feed.run)
         app.task(directory_feed.run)
+        app.task(registers.feed.run)
         register_views(worker)
     return worker
 

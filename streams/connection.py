@@ -69,7 +69,7 @@ def faust_broker_settings(config: Config) -> dict[str, Any]:
 
 # The app's tables (streams/app.py); their changelog topics are created here with the rest, so that
 # Faust finds them complete at start rather than racing the broker's metadata for them.
-TABLES = ("open-incidents", "opening-events", "delivery-ledger", "notifications-sent")
+TABLES = ("open-incidents", "opening-events", "delivery-ledger", "notifications-sent", "pending-claims")
 
 
 def changelog_topic(config: Config, table: str) -> str:
@@ -97,6 +97,11 @@ def ensure_topics(config: Config, timeout_s: float = 30.0) -> list[str]:
         topic(names.incident_commands),
         # Keyed by idempotency key like notifications, and read by the same agent.
         topic(names.delivery_status),
+        # First-writer-wins registers (streams.register): not compacted, the first record of a key wins.
+        topic(names.event_ids),
+        topic(names.request_signatures),
+        # Session revocations and upgraded password hashes (streams.sessions): the latest per key.
+        topic(names.auth_state, **compacted),
         *(topic(changelog_topic(config, table), **compacted) for table in TABLES),
     ]
     admin = KafkaAdminClient(**kafka_python_kwargs(config))

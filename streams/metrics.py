@@ -143,6 +143,21 @@ ACK_LATENCY = Histogram(
     registry=None,
 )
 
+SIGNIN_FAILURES = Counter(
+    "crucial_signin_failures_total",
+    "Refused sign-ins, by realm (report, board) and outcome (wrong: bad username or password; "
+    "throttled: asked to wait after repeated failures from one client for one username).",
+    ["realm", "outcome"],
+    registry=None,
+)
+SIGNIN_CEILING = Counter(
+    "crucial_signin_ceiling_total",
+    "Times one username's failed sign-ins from all clients passed the hourly ceiling "
+    "(sessions.user_failures_alert_per_hour): someone is guessing; the person is not locked out.",
+    ["realm"],
+    registry=None,
+)
+
 ALL = (
     EVENTS,
     PROFILES,
@@ -156,9 +171,21 @@ ALL = (
     DELIVERY_LATENCY,
     WINDOW_LATENCY,
     ACK_LATENCY,
+    SIGNIN_FAILURES,
+    SIGNIN_CEILING,
 )
 
-EVENT_OUTCOMES = ("opened", "repeat_report", "updated", "resolved", "no_match", "no_open_incident", "rejected")
+EVENT_OUTCOMES = (
+    "opened",
+    "repeat_report",
+    "updated",
+    "resolved",
+    "no_match",
+    "no_open_incident",
+    "rejected",
+    "claim",
+    "conflict",
+)
 PROFILE_OUTCOMES = ("upserted", "removed", "rejected")
 CHANNELS = ("sms", "email")
 ACK_CHANNELS = ("sms", "link")
@@ -186,6 +213,10 @@ def prime() -> None:
     for channel in ACK_CHANNELS:
         for outcome in ACK_OUTCOMES:
             ACKNOWLEDGEMENTS.labels(channel, outcome)
+    for realm in ("report", "board"):
+        SIGNIN_CEILING.labels(realm)
+        for outcome in ("wrong", "throttled"):
+            SIGNIN_FAILURES.labels(realm, outcome)
 
 
 prime()

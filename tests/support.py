@@ -83,6 +83,9 @@ def unique_topics(prefix: str) -> dict[str, str]:
         "deliveries": f"{prefix}.deliveries",
         "incident_commands": f"{prefix}.incident-commands",
         "delivery_status": f"{prefix}.delivery-status",
+        "event_ids": f"{prefix}.event-ids",
+        "request_signatures": f"{prefix}.request-signatures",
+        "auth_state": f"{prefix}.auth-state",
     }
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
 from alerts.config import Providers
 from alerts.errors import ConfigError
@@ -24,10 +25,12 @@ from streams.auth import (
     find_api_key,
     hash_api_key,
     hash_password,
+    hash_password_scrypt,
     issue_session,
     load_hmac_secrets,
     load_keys,
     main,
+    needs_rehash,
     new_api_key,
     new_secret,
     read_session,
@@ -231,13 +234,30 @@ def test_the_limiter_forgets_keys_to_stay_bounded() -> None:
 # --- passwords --------------------------------------------------------------------------------------
 
 
-def test_passwords_are_scrypt_hashed_and_salted() -> None:
-    first, second = hash_password("correct horse", log2_n=10), hash_password("correct horse", log2_n=10)
-    assert first != second and first.startswith("scrypt$10$8$1$")
+def test_passwords_are_argon2id_hashed_and_salted() -> None:
+    first, second = hash_password("correct horse"), hash_password("correct horse")
+    assert first != second and first.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     assert verify_password(first, "correct horse") and not verify_password(first, "correct horse ")
+    assert not needs_rehash(first)
 
 
-@pytest.mark.parametrize("stored", ["", "md5$x", "scrypt$30$8$1$AA$AA", "scrypt$x$8$1$AA$AA", DUMMY_PASSWORD_HASH])
+def test_older_scrypt_hashes_still_verify_and_ask_for_a_rehash() -> None:
+    old = hash_password_scrypt("correct horse", log2_n=10)
+    assert old.startswith("scrypt$10$8$1$")
+    assert verify_password(old, "correct horse") and not verify_password(old, "correct horse ")
+    assert needs_rehash(old)
+    weaker = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("correct horse")
+    assert verify_password(weaker, "correct horse") and needs_rehash(weaker)
+
+
+def test_the_dummy_hash_is_a_real_argon2id_hash_costing_the_same() -> None:
+    # Unknown usernames are checked against it: it must do the same work as a real hash, and match nothing.
+    assert DUMMY_PASSWORD_HASH.startswith("$argon2id$v=19$m=65536,t=3,p=4$") and not needs_rehash(DUMMY_PASSWORD_HASH)
+
+
+@pytest.mark.parametrize(
+    "stored", ["", "md5$x", "scrypt$30$8$1$AA$AA", "scrypt$x$8$1$AA$AA", "$argon2id$v=19$nonsense", DUMMY_PASSWORD_HASH]
+)
 def test_malformed_hashes_never_verify(stored: str) -> None:
     assert not verify_password(stored, "anything")
 
@@ -316,7 +336,8 @@ def test_the_command_line_makes_credentials(capsys: pytest.CaptureFixture[str], 
     assert main(["new-secret"]) == 0 and len(capsys.readouterr().out.strip()) == 43
     monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
     assert main(["hash-password"]) == 0
-    stored = capsys.readouterr().out.split("password_scrypt: ")[1].strip()
+    stored = capsys.readouterr().out.split("password_hash: ")[1].strip()
+    assert stored.startswith("$argon2id$")
     assert verify_password(stored, "a long enough password")
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["hash-password"]) == 1

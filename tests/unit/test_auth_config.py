@@ -14,6 +14,8 @@ from alerts.errors import ConfigError
 from streams.auth import hash_api_key
 from tests.support import REPO, Edit
 
+ARGON2_HASH = "$argon2id$v=19$m=65536,t=3,p=4$nFdYpd/Ys1XppGu+PIiLiA$n/R/QrytoLCEcSPPtqDBedRWveQ0MiNGfdqZYvYKVfU"
+
 
 def message_after(config_dir: Path, change: Edit) -> str:
     path = config_dir / "providers.yaml"
@@ -105,7 +107,22 @@ INVALID: list[tuple[str, Edit, str]] = [
     (
         "a provider without placements",
         lambda d: larchwood(d).update(placements={}),
-        "providers.larchwood-care.placements: Dictionary should have at least 1 item after validation, not 0",
+        "providers.larchwood-care.placements: no placements and no authority_for — give at least one of them",
+    ),
+    (
+        "an authority named twice",
+        lambda d: larchwood(d).update(authority_for=["Harrow", "harrow"]),
+        "providers.larchwood-care.authority_for[1]: 'harrow' is also given at authority_for[0] — give each once",
+    ),
+    (
+        "an authority that cannot authenticate",
+        lambda d: larchwood(d).update(authority_for=["Harrow"], api_keys=[], hmac_keys=[]),
+        "providers.larchwood-care.authority_for: an authority with no api_keys or hmac_keys cannot send — add a key, or remove it",
+    ),
+    (
+        "a staff member with two password hashes",
+        lambda d: larchwood(d)["staff"]["night.worker"].update(password_hash=ARGON2_HASH),
+        "providers.larchwood-care.staff.night.worker: give exactly one of password_hash",
     ),
     (
         "a child with an unknown field",
