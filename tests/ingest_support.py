@@ -68,7 +68,10 @@ def providers_yaml(
 
 
 def board_yaml() -> dict[str, Any]:
-    return {"refresh_seconds": 1, "staff": {BOARD_USER: {"name": "MASH duty manager", "password_hash": hash_password(BOARD_PASSWORD)}}}
+    return {
+        "refresh_seconds": 1,
+        "staff": {BOARD_USER: {"name": "MASH duty manager", "password_hash": hash_password(BOARD_PASSWORD)}},
+    }
 
 
 def prepare_ingest_worker(base: Path, bootstrap: str, **limits: Any) -> RunningWorker:

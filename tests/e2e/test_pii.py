@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from alerts.triage import incident_ids
 from tests.ingest_support import FLAGGED_CHILD, post_event, post_form, prepare_ingest_worker, sign_in, signed_headers
 from tests.integration.worker import RunningWorker
 from tests.support import make_event
