@@ -74,8 +74,9 @@ def board_yaml() -> dict[str, Any]:
     }
 
 
-def prepare_ingest_worker(base: Path, bootstrap: str, **limits: Any) -> RunningWorker:
-    worker = prepare_worker(base, bootstrap)
+def prepare_ingest_worker(base: Path, bootstrap: str, settings: dict[str, Any] | None = None, **limits: Any) -> RunningWorker:
+    """`settings`: merged into settings.yaml (e.g. {"web": {"trusted_proxies": [...]}}); `limits`: providers_yaml's."""
+    worker = prepare_worker(base, bootstrap, **(settings or {}))
     (worker.config_dir / "providers.yaml").write_text(yaml.safe_dump(providers_yaml(**limits), sort_keys=False))
     (worker.config_dir / "board.yaml").write_text(yaml.safe_dump(board_yaml(), sort_keys=False))
     worker.env.update(

@@ -38,9 +38,13 @@ class RoundRobinProxy:
                 headers["Host"] = self.headers.get("Host", f"127.0.0.1:{proxy.port}")
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
                 try:
-                    connection.request(self.command, self.path, body=body, headers=headers)
-                    reply = connection.getresponse()
-                    data = reply.read()
+                    try:
+                        connection.request(self.command, self.path, body=body, headers=headers)
+                        reply = connection.getresponse()
+                        data = reply.read()
+                    except OSError as exc:  # as a real proxy: 502, and say which worker
+                        self.send_error(502, f"worker on port {port}: {type(exc).__name__}")
+                        return
                     self.send_response(reply.status)
                     for name, value in reply.getheaders():
                         if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
