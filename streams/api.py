@@ -40,6 +40,7 @@ from alerts.authority import conflict_reason, may_change, may_report_for
 from alerts.config import Provider
 from alerts.errors import RejectedInput
 from alerts.intake import parse_event, rejection
+from alerts.logsafe import loggable_fields
 from alerts.model import PlacementEvent
 from streams.auth import AuthError, Credential, ProviderAuthenticator, RateLimiter, check_secrets, load_hmac_secrets
 from streams.identity import SharedReplayGuard
@@ -276,8 +277,7 @@ class IngestApi:
             self.intake.requests.labels("api", "unavailable").inc()
             return problem(503, "Not recorded: try again", ["(service): the event stream did not confirm"], {"Retry-After": "5"})
         self.intake.requests.labels("api", outcome).inc()
-        fields = sorted({r.partition(": ")[0] for r in reasons})
-        log.info("api %s: refused %d %s [%s]", who, status, outcome, ", ".join(fields))
+        log.info("api %s: refused %d %s [%s]", who, status, outcome, loggable_fields(reasons))
         return problem(status, title, reasons, headers)
 
 

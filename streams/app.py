@@ -31,6 +31,7 @@ from alerts.config import Config
 from alerts.directory import IncidentDirectory
 from alerts.errors import RejectedInput
 from alerts.intake import parse_event, rejection
+from alerts.logsafe import loggable_fields
 from alerts.lifecycle import acknowledge, breach, commands_due, confirm_claim, escalate, fall_back
 from alerts.matching import ProfileIndex
 from alerts.model import (
@@ -233,7 +234,7 @@ def create_app(
             await out.emit(names.rejected, key.decode("utf-8", "replace") if key else None, record.model_dump_json().encode())
             metrics.EVENTS.labels("rejected").inc()
             # Field paths only: a reason may quote the value (a date of birth), and logs carry no PII.
-            log.warning("rejected event: %s", ", ".join(reason.split(":", 1)[0] for reason in exc.reasons))
+            log.warning("rejected event: %s", loggable_fields(exc.reasons))
             return
         await feed.ready.wait()
         sender = sender_of(event, stamped_provider(headers), config.providers)

@@ -237,3 +237,38 @@ def test_an_acknowledgement_link_answers_once_it_is_recorded_and_says_when_it_co
             break
         time.sleep(0.1)  # polling for a condition
     assert closed.status == 410 and "closed" in closed.body.decode()
+
+
+def test_every_response_has_no_store_and_the_security_headers(worker: RunningWorker) -> None:
+    cookies, _ = board_session(worker.port)
+    signed_in = {"Cookie": f"crucial_board={cookies['crucial_board']}"}
+    for path, headers in (
+        ("/board/data.json", signed_in),  # names a child
+        ("/board/incidents", signed_in),
+        ("/board/incidents", {}),
+        ("/v1/openapi.json", {}),
+        ("/ready", {}),
+        ("/report/login", {}),
+    ):
+        reply = request(worker.port, "GET", path, headers=headers)
+        assert reply.headers.get("Cache-Control") == "no-store", path
+        assert reply.headers.get("X-Content-Type-Options") == "nosniff", path
+        assert reply.headers.get("X-Frame-Options") == "DENY", path
+        assert "frame-ancestors 'none'" in reply.headers.get("Content-Security-Policy", ""), path
+
+
+def test_board_sign_in_refuses_unknown_users_and_sign_out_revokes(worker: RunningWorker) -> None:
+    login = request(worker.port, "GET", "/board/login")
+    unknown = post_form(
+        worker.port,
+        "/board/login",
+        {"username": "no.such.user", "password": "x" * 12, "csrf_token": csrf_in(login)},
+        cookies_of(login),
+    )
+    assert unknown.status == 401
+    cookies, csrf = board_session(worker.port)
+    cookie = {"Cookie": f"crucial_board={cookies['crucial_board']}"}
+    assert request(worker.port, "GET", "/board/data.json", headers=cookie).status == 200
+    out = post_form(worker.port, "/board/logout", {"csrf_token": csrf}, cookies)
+    assert out.status == 303
+    assert request(worker.port, "GET", "/board/data.json", headers=cookie).status == 401  # the copied cookie is void
