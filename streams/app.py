@@ -31,8 +31,8 @@ from alerts.config import Config
 from alerts.directory import IncidentDirectory
 from alerts.errors import RejectedInput
 from alerts.intake import parse_event, rejection
-from alerts.logsafe import loggable_fields
 from alerts.lifecycle import acknowledge, breach, commands_due, confirm_claim, escalate, fall_back
+from alerts.logsafe import loggable_fields
 from alerts.matching import ProfileIndex
 from alerts.model import (
     DeliveryRecord,
