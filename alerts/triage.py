@@ -137,9 +137,8 @@ def apply_report(
         updated = with_entry(incident, now, f"further missing report {event.event_id} {source}")
         return Outcome("repeat_report", updated, [incident_record("updated", updated, now)])
     if event.type == "returned":
-        resolved = with_entry(
-            incident, now, f"child returned to placement ({source}): stand down", status=IncidentStatus.RESOLVED
-        )
+        what = f"child returned to placement ({source}): stand down" if by else "child returned to placement: stand down"
+        resolved = with_entry(incident, now, what, status=IncidentStatus.RESOLVED)
         notes = notifications_for("stand_down", resolved, event, profile, resolved.alerted, renderer, now)
         return Outcome("resolved", None, [incident_record("resolved", resolved, now)], notes)
     updated = with_entry(incident, now, f"update {event.event_id} {source}")

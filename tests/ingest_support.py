@@ -58,11 +58,11 @@ def providers_yaml(
     larchwood["api_keys"] = [{"id": "larchwood-test", "sha256": hash_api_key(API_KEY)}]
     larchwood["hmac_keys"] = [{"id": HMAC_KEY_ID, "secret_env": HMAC_ENV}]
     larchwood["rate_limit"] = {"per_minute": per_minute, "burst": burst}
-    larchwood["staff"][USERNAME].pop("password_scrypt")
     larchwood["staff"][USERNAME]["password_hash"] = hash_password(PASSWORD)
     brentside = data["providers"]["brentside-homes"]
     brentside["api_keys"] = [{"id": "brentside-test", "sha256": hash_api_key(OTHER_API_KEY)}]
     brentside["rate_limit"] = {"per_minute": other_per_minute, "burst": other_burst}
+    brentside["staff"][OTHER_USERNAME].pop("password_hash", None)
     brentside["staff"][OTHER_USERNAME]["password_scrypt"] = hash_password_scrypt(OTHER_PASSWORD, log2_n=12)
     return data
 
