@@ -45,8 +45,12 @@ def sender_of(event: PlacementEvent, stamped: str | None, providers: Providers) 
     return provider_of_placement(event.placement.id, providers.providers) or UNIDENTIFIED + event.placement.id
 
 
-def owner_of(incident: Incident) -> str:
-    return incident.provider_id or UNIDENTIFIED + incident.placement_id
+def owner_of(incident: Incident, providers: Providers) -> str:
+    """Who opened the incident. One opened before incidents recorded it (provider_id None) belongs to
+    its placement's provider, as sender_of would have said."""
+    if incident.provider_id:
+        return incident.provider_id
+    return provider_of_placement(incident.placement_id, providers.providers) or UNIDENTIFIED + incident.placement_id
 
 
 def is_authority(sender: str, incident: Incident, profile: RiskProfile | None, providers: Providers) -> bool:
@@ -60,7 +64,7 @@ def is_authority(sender: str, incident: Incident, profile: RiskProfile | None, p
 
 
 def may_change(sender: str, incident: Incident, profile: RiskProfile | None, providers: Providers) -> bool:
-    return sender == owner_of(incident) or is_authority(sender, incident, profile, providers)
+    return sender == owner_of(incident, providers) or is_authority(sender, incident, profile, providers)
 
 
 def may_report_for(sender: str, placement_id: str, event_type: str, providers: Mapping[str, Provider]) -> bool:

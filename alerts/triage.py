@@ -116,8 +116,14 @@ def triage(
     """`sender` as alerts.authority.sender_of says (default: the placement's provider); `identity` the
     (incident id, reference) a new incident takes (default: alerts.authority.incident_ids)."""
     sender = sender or sender_of(event, None, config.providers)
-    if open_incident is not None and open_incident.event_id == event.event_id and owner_of(open_incident) == sender:
-        open_incident = None  # a replay of the opening event: derive the same outputs again
+    if (
+        open_incident is not None
+        and open_incident.event_id == event.event_id
+        and owner_of(open_incident, config.providers) == sender
+    ):
+        # A replay of the opening event: derive the same outputs again, under the ids it was given.
+        identity = (open_incident.incident_id, open_incident.reference)
+        open_incident = None
     if open_incident is None:
         if event.type == "left_placement":
             return _open(event, sender, identity or incident_ids(event.event_id, sender), index, config, renderer, now)

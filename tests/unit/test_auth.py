@@ -387,3 +387,22 @@ def test_page_auth_sets_reads_and_checks_cookies_and_posts() -> None:
     assert new and len(nonce) >= 16
     again, new = auth.login_nonce(make_mocked_request("GET", "/board/login", headers={"Cookie": f"crucial_board_login={nonce}"}))
     assert again == nonce and not new
+
+
+def test_outside_the_demo_every_secret_is_required() -> None:
+    from alerts.config import SmtpSettings, load_config
+    from streams.auth import check_secrets, outbox_only, secret_problems
+    from tests.support import REPO
+
+    config = load_config(REPO / "config")
+    assert outbox_only(config) and secret_problems(config, environ={}) == []  # the demo picks its own keys
+    with_smtp = config.settings.model_copy(update={"smtp": SmtpSettings(host="smtp.example", sender="a@b.example")})
+    live = config.model_copy(update={"settings": with_smtp})
+    problems = [str(p) for p in secret_problems(live, environ={})]
+    assert any("sessions.secret is not set" in p for p in problems)
+    assert any("links.secret is not set" in p for p in problems)
+    assert any("hmac_keys[0].secret is not set" in p for p in problems)
+    with pytest.raises(ConfigError):
+        check_secrets(live, environ={})
+    env = {"CRUCIAL_SESSION_SECRET": "s" * 32, "CRUCIAL_LINK_SECRET": "l" * 32, "CRUCIAL_HMAC_LARCHWOOD": "h" * 32}
+    assert secret_problems(live, environ=env) == []

@@ -70,7 +70,12 @@ def test_the_sender_is_the_stamped_provider_else_the_placements(config: Config) 
 
 
 def test_an_incident_records_who_opened_it(config: Config, index: ProfileIndex) -> None:
-    assert opened(config, index).provider_id == "larchwood-care"
+    incident = opened(config, index)
+    assert incident.provider_id == "larchwood-care"
+    # One opened before incidents recorded their provider belongs to its placement's provider.
+    older = incident.model_copy(update={"provider_id": None})
+    assert run(event("returned"), config, index, older).label == "resolved"
+    assert run(event("returned", placement=BRENT), config, index, older, sender="brentside-homes").label == "claim"
 
 
 def test_another_providers_return_is_a_claim_not_a_stand_down(config: Config, index: ProfileIndex) -> None:
