@@ -272,3 +272,36 @@ def test_board_sign_in_refuses_unknown_users_and_sign_out_revokes(worker: Runnin
     out = post_form(worker.port, "/board/logout", {"csrf_token": csrf}, cookies)
     assert out.status == 303
     assert request(worker.port, "GET", "/board/data.json", headers=cookie).status == 401  # the copied cookie is void
+
+
+def test_the_form_sent_twice_is_one_report_and_changed_details_under_its_id_are_409(worker: RunningWorker) -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.ingest_support import FLAGGED_CHILD, sign_in
+
+    cookies, csrf = sign_in(worker.port)
+    seen = datetime.now(UTC).astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%dT%H:%M")
+    fields = {
+        "child": FLAGGED_CHILD,
+        "last_seen_at": seen,
+        "last_seen_place": "Back gate",
+        "callback_phone": "07700900401",
+        "event_id": f"form-larchwood-care-{uuid.uuid4().hex[:12]}",
+        "csrf_token": csrf,
+    }
+    first = post_form(worker.port, "/report", fields, cookies)
+    second = post_form(worker.port, "/report", fields, cookies)  # Send pressed again: reported_at differs
+    assert first.status == second.status == 303
+    receipt = request(
+        worker.port, "GET", first.headers["Location"], headers={"Cookie": f"crucial_report={cookies['crucial_report']}"}
+    )
+    again = request(
+        worker.port, "GET", second.headers["Location"], headers={"Cookie": f"crucial_report={cookies['crucial_report']}"}
+    )
+    reference = receipt.body.decode().split("CH-")[1][:6]
+    assert f"CH-{reference}" in again.body.decode()
+    changed = post_form(worker.port, "/report", {**fields, "last_seen_place": "Front door"}, cookies)
+    assert changed.status == 409 and f"already sent as CH-{reference}" in changed.body.decode()
+    assert 'value="Front door"' in changed.body.decode()  # nothing typed is lost
+    assert fields["event_id"] not in changed.body.decode()  # a fresh id to send it as a new report
