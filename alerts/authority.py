@@ -28,6 +28,8 @@ from alerts.config import Provider, Providers
 from alerts.model import Incident, PlacementEvent, RiskProfile
 
 UNIDENTIFIED = "placement:"
+# The Kafka record header naming the sender: stamped by the API and the form, set by direct producers.
+PROVIDER_HEADER = "crucial-provider"
 MAX_REFERENCE_TRIES = 16
 
 

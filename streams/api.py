@@ -36,7 +36,7 @@ from aiohttp import web
 from faust.web import Request, Response, View
 from prometheus_client import Counter, Histogram
 
-from alerts.authority import conflict_reason, may_change, may_report_for
+from alerts.authority import PROVIDER_HEADER, conflict_reason, may_change, may_report_for
 from alerts.config import Provider
 from alerts.errors import RejectedInput
 from alerts.intake import parse_event, rejection
@@ -48,8 +48,6 @@ from streams.register import RegisterUnavailable
 
 if TYPE_CHECKING:
     from streams.app import Worker
-
-PROVIDER_HEADER = "crucial-provider"  # as streams.app reads it (streams.app imports this module's importers)
 
 log = logging.getLogger("crucial.api")
 

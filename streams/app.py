@@ -25,7 +25,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.types import EventT, StreamT
 from prometheus_client import CollectorRegistry
 
-from alerts.authority import conflict_reason, sender_of
+from alerts.authority import PROVIDER_HEADER, conflict_reason, sender_of
 from alerts.channels import DeliveryError, Sender, build_senders, send_with_retry
 from alerts.config import Config
 from alerts.directory import IncidentDirectory
@@ -58,13 +58,12 @@ from streams.web import register_views
 
 log = logging.getLogger("crucial.stream")
 Clock = Callable[[], datetime]
-# The provider a report is from, as the API and the form stamp it from the authenticated principal;
-# direct producers set it themselves (trusted per Kafka ACL: see README "Who may change an incident").
-PROVIDER_HEADER = "crucial-provider"
 
 
 def stamped_provider(headers: Any) -> str | None:
-    """The crucial-provider header of a record (faust hands headers over as a list or a mapping)."""
+    """The crucial-provider header of a record (faust hands headers over as a list or a mapping): the
+    API and the form stamp it from the authenticated principal; direct producers set it themselves,
+    trusted per Kafka ACL (README "Who may change an incident")."""
     items = headers.items() if hasattr(headers, "items") else (headers or [])
     for name, value in items:
         if name == PROVIDER_HEADER and value:
@@ -257,7 +256,8 @@ def create_app(
         outcome = run(identity)
         if identity is None and outcome.records:  # it changes something: the register must agree first
             identity = await identity_of(sender, event)
-            if identity is not None and not identity.conflict and outcome.label == "opened":
+            opened = outcome.open_incident if outcome.label == "opened" else None
+            if identity is not None and not identity.conflict and opened and opened.reference != identity.reference:
                 outcome = run(identity)  # the reference the register holds (the API may have answered it)
         if identity is not None and identity.conflict:
             await refuse_conflict(raw, event, identity, now)

@@ -86,6 +86,7 @@ def plain_logging(level: str) -> dict[str, Any]:
 
 
 def cmd_emit(args: argparse.Namespace) -> int:
+    from alerts.authority import PROVIDER_HEADER
     from streams.connection import ensure_topics
 
     config = _config(args)
@@ -107,7 +108,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
                     print(f"{where}: {reason}", file=sys.stderr)
                 continue
         # The CLI is a direct producer: --provider names the sender (alerts.authority), trusted per Kafka ACL.
-        headers = [("crucial-provider", args.provider.encode())] if args.provider else None
+        headers = [(PROVIDER_HEADER, args.provider.encode())] if args.provider else None
         producer.send(config.settings.kafka.topics.placement_events, key=key, value=text.encode(), headers=headers)
         sent += 1
     producer.flush()

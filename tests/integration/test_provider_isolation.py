@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -305,3 +306,20 @@ def test_the_form_sent_twice_is_one_report_and_changed_details_under_its_id_are_
     assert changed.status == 409 and f"already sent as CH-{reference}" in changed.body.decode()
     assert 'value="Front door"' in changed.body.decode()  # nothing typed is lost
     assert fields["event_id"] not in changed.body.decode()  # a fresh id to send it as a new report
+
+
+def test_the_cli_names_its_provider_and_the_same_rule_applies(worker: RunningWorker, tmp_path: Path) -> None:
+    from streams.cli import main
+
+    incident = open_incident(worker, child())
+    returned = tmp_path / "returned.json"
+    returned.write_text(json.dumps(make_event(type="returned", child_reference=incident["child_reference"])))
+    assert main(["emit", str(returned), "--provider", "nobody-configured", "--config", str(worker.config_dir)]) == 2
+    assert main(["emit", str(returned), "--provider", "brentside-homes", "--config", str(worker.config_dir)]) == 0
+    claimed = records_of(worker, incident["reference"], lambda rs: any(r["incident"]["claims"] for r in rs))
+    assert claimed[-1]["incident"]["status"] == "open"
+    # Without --provider the CLI speaks for the placement's provider: the owner, so it stands down.
+    own = tmp_path / "own.json"
+    own.write_text(json.dumps(make_event(type="returned", child_reference=incident["child_reference"])))
+    assert main(["emit", str(own), "--config", str(worker.config_dir)]) == 0
+    records_of(worker, incident["reference"], lambda rs: any(r["change"] == "resolved" for r in rs))
