@@ -1,7 +1,8 @@
 """Prometheus metrics: the pipeline's own latency, outcomes and the state of open incidents.
 
 Conventions: names carry base units (`_seconds`) and counters end in `_total` as exposed; labels are
-bounded — channel, outcome, reason, priority, state — never a child, an incident or a phone number.
+bounded — channel, outcome, reason, priority, state, realm (report, board) — never a child, an incident,
+a phone number or a username.
 Every histogram has a bucket boundary at each threshold that ops/prometheus/rules/alerts.yml uses (see
 RULE_THRESHOLDS, which tests/ops checks against the rule files).
 
