@@ -323,3 +323,23 @@ def test_the_cli_names_its_provider_and_the_same_rule_applies(worker: RunningWor
     own.write_text(json.dumps(make_event(type="returned", child_reference=incident["child_reference"])))
     assert main(["emit", str(own), "--config", str(worker.config_dir)]) == 0
     records_of(worker, incident["reference"], lambda rs: any(r["change"] == "resolved" for r in rs))
+
+
+def test_a_changed_password_ends_the_sessions_opened_before(worker: RunningWorker) -> None:
+    """Last in this module: it restarts the worker with a new password hash in providers.yaml."""
+    import yaml
+
+    from streams.auth import hash_password
+    from tests.ingest_support import PASSWORD, USERNAME, sign_in
+
+    cookies, _ = sign_in(worker.port)
+    cookie = {"Cookie": f"crucial_report={cookies['crucial_report']}"}
+    assert request(worker.port, "GET", "/report", headers=cookie).status == 200
+    path = worker.config_dir / "providers.yaml"
+    providers = yaml.safe_load(path.read_text())
+    providers["providers"]["larchwood-care"]["staff"][USERNAME]["password_hash"] = hash_password(PASSWORD + "-new")
+    path.write_text(yaml.safe_dump(providers, sort_keys=False))
+    worker.stop()
+    worker.start()
+    refused = request(worker.port, "GET", "/report", headers=cookie)
+    assert refused.status == 303 and refused.headers["Location"] == "/report/login"
