@@ -86,7 +86,11 @@ class SharedReplayGuard:
         self.register, self.ready, self.timeout_s = register, ready, timeout_s
 
     async def first_time(self, signature: str) -> bool:
-        await asyncio.wait_for(self.ready.wait(), self.timeout_s)
+        """RegisterUnavailable when the guard could not be loaded or Kafka did not confirm in time."""
+        try:
+            await asyncio.wait_for(self.ready.wait(), self.timeout_s)
+        except TimeoutError:
+            raise RegisterUnavailable("replay guard not loaded") from None
         _, mine = await self.register.claim(signature, {}, self.timeout_s)
         return mine
 
