@@ -9,6 +9,7 @@ import pytest
 
 from alerts.intake import parse_event, parse_profile
 from alerts.model import (
+    Claim,
     Decision,
     Incident,
     IncidentStatus,
@@ -125,3 +126,33 @@ def test_sms_golden_ucs2_place_that_would_overflow() -> None:
     text, cost = renderer(max_segments=1, include_full_name=True).fit_sms(facts)
     check_golden("messages/alert.sms.one-segment.txt", f"{text}\n")
     assert cost.segments == 1
+
+
+def claim_facts() -> MessageFacts:
+    """An open incident holding an unverified claim: another provider says the child has returned."""
+    facts = golden_facts("update")
+    claim = Claim(
+        claim_id="3f9a2c1b",
+        event_id="evt-golden-0003",
+        type="returned",
+        sender="brentside-homes",
+        at=RECEIVED + timedelta(minutes=20),
+    )
+    what = "UNVERIFIED claim 3f9a2c1b: 'returned' from brentside-homes, not the placement's provider; not applied until confirmed"
+    timeline = [*facts.incident.timeline, TimelineEntry(at=claim.at, what=what)]
+    incident = facts.incident.model_copy(update={"claims": [claim], "timeline": timeline})
+    return MessageFacts(kind="claim", incident=incident, event=facts.event, profile=facts.profile)
+
+
+def test_claim_golden() -> None:
+    """The message asking the alerted to confirm another provider's report: says it is NOT applied and how to confirm."""
+    sms = renderer().render(claim_facts(), "sms")
+    check_golden("messages/claim.sms.txt", f"{sms.text}\n")
+    assert "NOT applied" in sms.text and "CONFIRM CH-GOLDEN 3f9a2c1b" in sms.text
+    assert sms_cost(sms.text).segments <= 3
+    email = renderer(ack_url="https://crucial.example/ack/{reference}").render(claim_facts(), "email")
+    assert email.html is not None
+    check_golden("messages/claim.email.txt", f"Subject: {email.subject}\n\n{email.text}")
+    check_golden("messages/claim.email.html", email.html if email.html.endswith("\n") else email.html + "\n")
+    text, cost = renderer(max_segments=1).fit_sms(claim_facts())
+    assert cost.segments == 1 and "CONFIRM CH-GOLDEN 3f9a2c1b" in text
