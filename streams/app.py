@@ -58,6 +58,9 @@ from streams.web import register_views
 
 log = logging.getLogger("crucial.stream")
 Clock = Callable[[], datetime]
+# The triage agent waits at most this long for the event-id register, then goes on (fails open): a
+# stalled register must not hold every child's report behind it.
+AGENT_REGISTER_TIMEOUT_S = 2.0
 
 
 def stamped_provider(headers: Any) -> str | None:
@@ -219,7 +222,7 @@ def create_app(
         """The register's identity for (sender, event id), claiming it now if no one has (None: Kafka
         did not confirm in time — the report goes on, failing open)."""
         try:
-            return await registers.event_ids.check(sender, event)
+            return await registers.event_ids.check(sender, event, AGENT_REGISTER_TIMEOUT_S)
         except RegisterUnavailable:
             log.error("event %s: the event-id register did not confirm; triaged without it", event.event_id)
             return None

@@ -60,17 +60,18 @@ class EventIds:
         entry = self.register.get(register_key(sender, event.event_id))
         return None if entry is None else self._identity(entry, body_digest(event))
 
-    async def check(self, sender: str, event: PlacementEvent) -> Identity:
+    async def check(self, sender: str, event: PlacementEvent, timeout_s: float | None = None) -> Identity:
         """Claim (sender, event id) for this body, or learn who had it first. RegisterUnavailable when
-        Kafka did not confirm in time."""
+        Kafka did not confirm within `timeout_s` (default: the ingest produce timeout)."""
+        timeout = self.timeout_s if timeout_s is None else timeout_s
         try:
-            await asyncio.wait_for(self.ready.wait(), self.timeout_s)
+            await asyncio.wait_for(self.ready.wait(), timeout)
         except TimeoutError:
             raise RegisterUnavailable("register not loaded") from None
         incident_id, reference = free_incident_ids(event.event_id, sender, self._taken)
         digest = body_digest(event)
         value = {"digest": digest, "incident_id": incident_id, "reference": reference}
-        entry, _ = await self.register.claim(register_key(sender, event.event_id), value, self.timeout_s)
+        entry, _ = await self.register.claim(register_key(sender, event.event_id), value, timeout)
         return self._identity(entry, digest)
 
     @staticmethod
