@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    IPvAnyNetwork,
     StringConstraints,
     ValidationError,
     model_validator,
@@ -54,6 +55,10 @@ class Topics(Schema):
     delivery_status: str = "delivery-status"
     dead_letters: str = "dead-letters"
     placements: str = "placements"  # the placement register (alerts/placements.py), compacted
+    # Shared state every worker follows whole (streams.register, streams.sessions).
+    event_ids: str = "event-ids"
+    request_signatures: str = "request-signatures"
+    auth_state: str = "auth-state"
 
 
 class KafkaSecurity(Schema):
@@ -114,6 +119,10 @@ class WebSettings(Schema):
     port: Annotated[int, Field(ge=1, le=65535)] = 6066
     public_url: str | None = Field(
         default=None, description="how people reach this port (for links in messages); default http://host:port"
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default=[],
+        description="reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed; no one else's is",
     )
 
 
@@ -504,6 +513,27 @@ Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 _B64 = r"[A-Za-z0-9_-]"
 _SCRYPT = rf"^scrypt\$[0-9]{{1,2}}\$[0-9]{{1,2}}\$[0-9]{{1,2}}\${_B64}{{16,}}\${_B64}{{32,}}$"
 ScryptHash = Annotated[str, StringConstraints(pattern=_SCRYPT)]
+# $argon2id$v=19$m=..,t=..,p=..$salt$hash (PHC string), as `python -m streams.auth hash-password` prints it.
+_ARGON2ID = r"^\$argon2id\$v=19\$m=[0-9]{1,8},t=[0-9]{1,3},p=[0-9]{1,3}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$"
+Argon2Hash = Annotated[str, StringConstraints(pattern=_ARGON2ID)]
+
+
+class Password(Schema):
+    """A password held as a hash: `password_hash` (argon2id), or an older `password_scrypt`, which is
+    still accepted and rehashed to argon2id at the next sign-in (streams.sessions keeps the rehash)."""
+
+    password_hash: Argon2Hash | None = None
+    password_scrypt: ScryptHash | None = None
+
+    @model_validator(mode="after")
+    def _one_hash(self) -> Password:
+        if (self.password_hash is None) == (self.password_scrypt is None):
+            raise ValueError("give exactly one of password_hash (argon2id, from hash-password) and password_scrypt")
+        return self
+
+    @property
+    def stored_password(self) -> str:
+        return self.password_hash or self.password_scrypt or ""
 
 
 class ApiKey(Schema):
@@ -522,13 +552,12 @@ class HmacKey(Schema):
     secret_file: Path | None = None
 
 
-class StaffMember(Schema):
+class StaffMember(Password):
     """Someone who may sign in to the report form; `name`, `role` and `callback_phone` fill the reporter."""
 
     name: Text
     role: Text = "residential care worker"
     callback_phone: Phone
-    password_scrypt: ScryptHash
     placements: list[Ref] | None = Field(
         default=None, description="omitted: every placement of the provider in the placement register"
     )
@@ -550,6 +579,11 @@ class Provider(Schema):
     hmac_keys: list[HmacKey] = []
     staff: dict[Username, StaffMember] = {}
     rate_limit: RateLimit = RateLimit()
+    authority_for: list[Text] = Field(
+        default=[],
+        description="local authorities this provider acts for: it may update, stand down or report again any "
+        "incident whose placement's local authority, or whose profile's responsible local authority, is listed",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -583,7 +617,14 @@ class SessionSettings(Schema):
     secret_file: Path | None = None
     minutes: Annotated[int, Field(ge=5, le=7 * 24 * 60)] = 12 * 60
     cookie_secure: bool = Field(default=True, description="false only for plain-http development")
-    logins_per_minute: Annotated[int, Field(ge=1, le=600)] = 10
+    logins_per_minute: Annotated[int, Field(ge=1, le=600)] = Field(
+        default=10, description="failed sign-ins per (username, client address) before a growing wait"
+    )
+    user_failures_alert_per_hour: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        default=50,
+        description="failed sign-ins for one username from all addresses in an hour that alert the ops team "
+        "(crucial_signin_ceiling_total); the person is never locked out by it",
+    )
 
 
 class LinkSettings(Schema):
@@ -792,11 +833,10 @@ REASON_FIELDS = (
 # --- board.yaml ---------------------------------------------------------------------------------
 
 
-class DutyStaff(Schema):
+class DutyStaff(Password):
     """Someone who may sign in to the situation board (police, emergency duty team, MASH duty staff)."""
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    password_scrypt: ScryptHash
 
 
 class Board(Schema):
@@ -1265,12 +1305,27 @@ def _check_providers(directory: Path, providers: Providers) -> Iterator[ConfigEr
 
     for provider_id, provider in providers.providers.items():
         at = f"providers.{provider_id}"
+        yield from _check_authority(path, at, provider)
         for i, hmac_key in enumerate(provider.hmac_keys):
             yield from once("HMAC key id", hmac_key.id, f"{at}.hmac_keys[{i}].id")
         for i, api_key in enumerate(provider.api_keys):
             yield from once("API key hash", api_key.sha256, f"{at}.api_keys[{i}].sha256")
         for username in provider.staff:
             yield from once("username", username, f"{at}.staff.{username}")
+
+
+def _check_authority(path: str, at: str, provider: Provider) -> Iterator[ConfigError]:
+    """authority_for names each local authority once; an authority needs credentials to send with."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(provider.authority_for):
+        if (first := seen.setdefault(name.casefold(), i)) != i:
+            yield ConfigError(
+                path, f"{at}.authority_for[{i}]", f"'{name}' is also given at authority_for[{first}]", "give each once"
+            )
+    if provider.authority_for and not (provider.api_keys or provider.hmac_keys):
+        yield ConfigError(
+            path, f"{at}.authority_for", "an authority with no api_keys or hmac_keys cannot send", "add a key, or remove it"
+        )
 
 
 def _check_risk(directory: Path, risk: Risk) -> Iterator[ConfigError]:

@@ -80,6 +80,13 @@ class IncidentDirectory:
         incident_id = self._by_reference.get(reference.strip().upper())
         return self._views.get(incident_id) if incident_id else None
 
+    def open_for_child(self, child_reference: str) -> IncidentView | None:
+        """The child's open incident, if any (the triage agent keeps at most one)."""
+        views = [
+            v for v in self._views.values() if v.incident.child_reference == child_reference and v.incident.status in OPEN_STATES
+        ]
+        return max(views, key=lambda v: v.incident.received_at) if views else None
+
     def open(self) -> list[IncidentView]:
         """Open incidents, the nearest deadline first."""
         return sorted((v for v in self._views.values() if v.incident.status in OPEN_STATES), key=lambda v: v.incident.deadline)

@@ -28,7 +28,7 @@ from alerts.model import (
 from alerts.phone import normalised
 from alerts.rendering import Renderer
 from alerts.routing import SOCIAL_WORKER, Route, agency_routes, fallback
-from alerts.triage import Outcome, incident_record, notifications_for, with_entry
+from alerts.triage import Outcome, apply_report, incident_record, notifications_for, with_entry
 
 ESCALATABLE = (IncidentStatus.OPEN, IncidentStatus.ESCALATED)
 # Failure reasons (alerts.channels.reasons; spelt here to keep the domain free of the provider
@@ -243,3 +243,23 @@ def fall_back(
 
 def _same_phone(a: str, b: str) -> bool:
     return normalised(a) == normalised(b)
+
+
+def confirm_claim(
+    incident: Incident,
+    claim_id: str,
+    by: Recipient,
+    event: PlacementEvent,
+    profile: RiskProfile | None,
+    renderer: Renderer,
+    now: datetime,
+) -> Outcome:
+    """Someone the incident alerted (or the duty team) confirms a claim: it is applied as if the
+    placement had sent it, with who confirmed it on the timeline. Confirming twice changes nothing."""
+    if not any(c.claim_id == claim_id and c.status == "unverified" for c in incident.claims):
+        return Outcome("claim_not_pending", incident)
+    claims = [
+        c.model_copy(update={"status": "confirmed", "confirmed_by": by}) if c.claim_id == claim_id else c for c in incident.claims
+    ]
+    base = with_entry(incident, now, f"claim {claim_id} confirmed by {by.name} ({by.agency_id})", claims=claims)
+    return apply_report(base, event, profile, renderer, now, by=f"{by.name}")

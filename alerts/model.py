@@ -274,13 +274,26 @@ class Alerted(Strict):
     recipient: Recipient
 
 
-AckVia = Literal["sms", "link"]
+AckVia = Literal["sms", "link", "board"]
 
 
 class Acknowledgement(Strict):
     by: Recipient
     via: AckVia
     at: AwareDatetime
+
+
+class Claim(Strict):
+    """A report about an open incident from someone who may not change it (see alerts.authority): kept on
+    the timeline, not applied, until one of the incident's recipients or the duty team confirms it."""
+
+    claim_id: str = Field(description="short id quoted to confirm it")
+    event_id: str
+    type: Literal["left_placement", "returned", "update"]
+    sender: str = Field(description="who sent it: a provider id, or placement:<id> for an unidentified producer")
+    at: AwareDatetime
+    status: Literal["unverified", "confirmed"] = "unverified"
+    confirmed_by: Recipient | None = None
 
 
 class Incident(Strict):
@@ -293,6 +306,9 @@ class Incident(Strict):
     child_reference: str
     placement_id: str
     local_authority: str
+    provider_id: str | None = Field(
+        default=None, description="who opened it (alerts.authority.sender_of): only they, or an authority, may change it"
+    )
     match: MatchResult
     priority: Priority
     reasons: list[str] = []
@@ -308,6 +324,7 @@ class Incident(Strict):
     escalation_stopped: bool = Field(default=False, description="the chain reached its ceiling: no further automatic step")
     breached: bool = Field(default=False, description="the window ended before anyone acknowledged")
     timeline: list[TimelineEntry] = []
+    claims: list[Claim] = Field(default=[], description="reports from others, held until confirmed")
 
     @property
     def acknowledged(self) -> bool:
@@ -316,13 +333,13 @@ class Incident(Strict):
 
 IncidentChange = Literal["opened", "updated", "acknowledged", "escalated", "breached", "resolved"]
 
-NotificationKind = Literal["alert", "possible_match", "escalation", "update", "stand_down", "manual_check"]
+NotificationKind = Literal["alert", "possible_match", "escalation", "update", "stand_down", "manual_check", "claim"]
 
 
 class IncidentCommand(Strict):
     """Asks the incident's owner (the triage agent, keyed by child reference) to change it."""
 
-    command: Literal["acknowledge", "escalate", "breach", "fall_back"]
+    command: Literal["acknowledge", "escalate", "breach", "fall_back", "confirm_claim"]
     incident_id: str
     child_reference: str
     at: AwareDatetime
@@ -332,6 +349,7 @@ class IncidentCommand(Strict):
     channel: str | None = Field(default=None, description="fall_back: the channel that failed")
     kind: NotificationKind | None = Field(default=None, description="fall_back: the kind of message that failed")
     reason: str | None = Field(default=None, description="fall_back: why it failed (a bounded reason)")
+    claim_id: str | None = Field(default=None, description="confirm_claim: which claim (Claim.claim_id)")
 
 
 class IncidentRecord(Strict):

@@ -1,22 +1,24 @@
 """From one placement event to what the stream must produce: incident changes and notifications.
 
 Pure: the caller supplies the child's open incident (if any), the profile index, the clock's
-reading and the renderer; nothing here touches Kafka. Identifiers are derived from the event id, so
-a replayed event yields the same incident and the same idempotency keys.
+reading and the renderer; nothing here touches Kafka. Identifiers are derived from the sender and the
+event id (alerts.authority), so a replayed event yields the same incident and the same idempotency
+keys. A report the sender may not make about the child's incident becomes a claim (see
+alerts.authority): on the timeline, not applied, and its recipients asked to confirm it.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from alerts.assessment import assess
+from alerts.authority import Placements, claim_id, incident_ids, may_change, owner_of, sender_of
 from alerts.config import Config
 from alerts.matching import ProfileIndex
 from alerts.model import (
     Alerted,
+    Claim,
     Decision,
     Incident,
     IncidentChange,
@@ -29,6 +31,7 @@ from alerts.model import (
     RiskProfile,
     TimelineEntry,
 )
+from alerts.placements import PlacementRegister
 from alerts.rendering import MessageFacts, Renderer
 from alerts.routing import Route, route
 
@@ -44,11 +47,7 @@ class Outcome:
     routes: list[Route] = field(default_factory=list)
 
 
-def incident_ids(event_id: str) -> tuple[str, str]:
-    """(incident id, short reference) derived from the opening event's id."""
-    digest = hashlib.sha256(event_id.encode()).digest()
-    short = base64.b32encode(digest[:5]).decode()[:6]
-    return f"inc-{digest.hex()[:20]}", f"CH-{short}"
+__all__ = ["Outcome", "incident_ids", "triage"]
 
 
 def notifications_for(
@@ -112,34 +111,85 @@ def triage(
     config: Config,
     renderer: Renderer,
     now: datetime,
+    sender: str | None = None,
+    identity: tuple[str, str] | None = None,
+    placements: Placements | None = None,
 ) -> Outcome:
-    if open_incident is not None and open_incident.event_id == event.event_id:
-        # A replay of the opening event: derive the same outputs again, from the same moment of receipt.
+    """`sender` as alerts.authority.sender_of says (default: the placement's provider); `identity` the
+    (incident id, reference) a new incident takes (default: alerts.authority.incident_ids);
+    `placements` who owns which placement (the placement register; default: none known)."""
+    placements = placements if placements is not None else PlacementRegister()
+    sender = sender or sender_of(event, None, config.providers, placements)
+    if (
+        open_incident is not None
+        and open_incident.event_id == event.event_id
+        and owner_of(open_incident, placements) == sender
+    ):
+        # A replay of the opening event: derive the same outputs again, under the ids it was given and
+        # from the same moment of receipt.
+        identity = (open_incident.incident_id, open_incident.reference)
         now, open_incident = open_incident.received_at, None
-    if event.type == "left_placement":
-        if open_incident is not None:
-            updated = with_entry(open_incident, now, f"further missing report {event.event_id} from the placement")
-            return Outcome("repeat_report", updated, [incident_record("updated", updated, now)])
-        return _open(event, index, config, renderer, now)
     if open_incident is None:
+        if event.type == "left_placement":
+            return _open(event, sender, identity or incident_ids(event.event_id, sender), index, config, renderer, now)
         return Outcome("no_open_incident", None)
     profile = index.get(open_incident.match.profile_id or "")
-    # Addresses a delivery showed invalid get nothing more (the same person on another channel still does).
-    reachable = [a for a in open_incident.alerted if a not in open_incident.unreachable]
-    skipped = len(open_incident.alerted) - len(reachable)
-    skipping = f" (skipping {skipped} address(es) known to be invalid)" if skipped else ""
+    if not may_change(sender, open_incident, profile, config.providers, placements):
+        return claimed(open_incident, event, sender, profile, renderer, now)
+    return apply_report(open_incident, event, profile, renderer, now)
+
+
+def reachable(incident: Incident) -> tuple[list[Alerted], str]:
+    """Who of those alerted can still be reached, and what the timeline says of the rest: addresses a
+    delivery showed invalid get nothing more (the same person on another channel still does)."""
+    kept = [a for a in incident.alerted if a not in incident.unreachable]
+    skipped = len(incident.alerted) - len(kept)
+    return kept, f" (skipping {skipped} address(es) known to be invalid)" if skipped else ""
+
+
+def apply_report(
+    incident: Incident, event: PlacementEvent, profile: RiskProfile | None, renderer: Renderer, now: datetime, by: str = ""
+) -> Outcome:
+    """A further report, a return or an update, applied to the child's open incident."""
+    source = f"confirmed by {by}" if by else "from the placement"
+    if event.type == "left_placement":
+        updated = with_entry(incident, now, f"further missing report {event.event_id} {source}")
+        return Outcome("repeat_report", updated, [incident_record("updated", updated, now)])
+    targets, skipping = reachable(incident)
     if event.type == "returned":
-        resolved = with_entry(
-            open_incident, now, f"child returned to placement: stand down{skipping}", status=IncidentStatus.RESOLVED
-        )
-        notes = notifications_for("stand_down", resolved, event, profile, reachable, renderer, now)
+        what = f"child returned to placement ({source}): stand down" if by else "child returned to placement: stand down"
+        resolved = with_entry(incident, now, what + skipping, status=IncidentStatus.RESOLVED)
+        notes = notifications_for("stand_down", resolved, event, profile, targets, renderer, now)
         return Outcome("resolved", None, [incident_record("resolved", resolved, now)], notes)
-    updated = with_entry(open_incident, now, f"update {event.event_id} from the placement{skipping}")
-    notes = notifications_for("update", updated, event, profile, reachable, renderer, now)
+    updated = with_entry(incident, now, f"update {event.event_id} {source}{skipping}")
+    notes = notifications_for("update", updated, event, profile, targets, renderer, now)
     return Outcome("updated", updated, [incident_record("updated", updated, now)], notes)
 
 
-def _open(event: PlacementEvent, index: ProfileIndex, config: Config, renderer: Renderer, now: datetime) -> Outcome:
+def claimed(
+    incident: Incident, event: PlacementEvent, sender: str, profile: RiskProfile | None, renderer: Renderer, now: datetime
+) -> Outcome:
+    """A report from someone who may not change the incident: recorded, not applied; its recipients
+    are asked to confirm it (a repeat of the same claim changes nothing)."""
+    cid = claim_id(sender, event.event_id)
+    if any(c.claim_id == cid for c in incident.claims):
+        return Outcome("claim_repeated", incident)
+    claim = Claim(claim_id=cid, event_id=event.event_id, type=event.type, sender=sender, at=now)
+    what = f"UNVERIFIED claim {cid}: '{event.type}' from {sender}, not the placement's provider; not applied until confirmed"
+    updated = with_entry(incident, now, what, claims=[*incident.claims, claim])
+    notes = notifications_for("claim", updated, event, profile, reachable(updated)[0], renderer, now, variant=cid)
+    return Outcome("claim", updated, [incident_record("updated", updated, now)], notes)
+
+
+def _open(
+    event: PlacementEvent,
+    sender: str,
+    identity: tuple[str, str],
+    index: ProfileIndex,
+    config: Config,
+    renderer: Renderer,
+    now: datetime,
+) -> Outcome:
     # Match and grade as `crucial match` does; a child with no profile of their own may still open an
     # incident when circumstantial links (a vehicle, phone or companion on a profile) raise the risk.
     assessment = assess(event, index, config.risk)
@@ -148,7 +198,7 @@ def _open(event: PlacementEvent, index: ProfileIndex, config: Config, renderer: 
     match, profile = assessment.match, assessment.profile
     assert event.circumstances is not None  # the contract requires them for left_placement
     priority, reasons = assessment.priority, assessment.reasons
-    incident_id, reference = incident_ids(event.event_id)
+    incident_id, reference = identity
     last_seen = event.circumstances.last_seen_at
     incident = Incident(
         incident_id=incident_id,
@@ -158,6 +208,7 @@ def _open(event: PlacementEvent, index: ProfileIndex, config: Config, renderer: 
         child_reference=event.child.reference,
         placement_id=event.placement.id,
         local_authority=event.placement.local_authority,
+        provider_id=sender,
         match=match,
         priority=priority,
         reasons=reasons,

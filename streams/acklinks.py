@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from alerts.config import Config
 from alerts.model import Incident, Recipient
-from streams.auth import LinkError, Signer, link_signer, sign_link, signing_keys, verify_link
+from streams.auth import LinkError, Signer, link_keys, sign_link, verify_link
 
 
 class AckLinks:
@@ -21,11 +21,7 @@ class AckLinks:
         (ConfigError otherwise). With only the local outbox, a key for this process will do."""
         links, web_settings = config.providers.links, config.settings.web
         base = web_settings.public_url or f"http://{web_settings.host}:{web_settings.port}"
-        if config.settings.twilio is not None or config.settings.smtp is not None:
-            signer = link_signer(links, "ack")
-        else:
-            signer = Signer(signing_keys("links.secret", links.secret_env, links.secret_file), "ack")
-        return cls(signer, base, timedelta(minutes=links.valid_minutes))
+        return cls(Signer(link_keys(config), "ack"), base, timedelta(minutes=links.valid_minutes))
 
     def __call__(self, incident: Incident, recipient: Recipient) -> str:
         # Valid through the window and a while after: acknowledging late still tells the board who has it.

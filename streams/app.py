@@ -11,6 +11,7 @@ acknowledgement views and the leader's escalation timer.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,12 +24,14 @@ from aiokafka import ConsumerRecord
 from faust.types import EventT, StreamT
 from prometheus_client import CollectorRegistry
 
+from alerts.authority import PROVIDER_HEADER, conflict_reason, sender_of
 from alerts.channels import DeliveryError, Sender, build_senders, send_with_retry
 from alerts.config import Config, HealthSettings
 from alerts.directory import IncidentDirectory
 from alerts.errors import RejectedInput
 from alerts.intake import parse_event, rejection
-from alerts.lifecycle import acknowledge, breach, commands_due, escalate, fall_back
+from alerts.lifecycle import acknowledge, breach, commands_due, confirm_claim, escalate, fall_back
+from alerts.logsafe import loggable_fields
 from alerts.manual_check import ManualCheckMessages, manual_check
 from alerts.matching import ProfileIndex
 from alerts.model import (
@@ -48,14 +51,31 @@ from streams.acklinks import AckLinks
 from streams.connection import TABLES, faust_broker_settings
 from streams.follow import Follower
 from streams.health import Heartbeat, Progress, Reloader, consumer_partitions, install_sighup, watch_agents
+from streams.identity import Identity, Registers, RegisterUnavailable, kafka_produce
 from streams.placements import PlacementFeed, count_rejected_placement
 from streams.profiles import ProfileFeed, count_rejected
 from streams.recovery import SeekThenResumeTableManager, consumer_class
+from streams.register import loopback
+from streams.sessions import AuthState
 from streams.stage import MAX_KEY_BYTES, DeadLetters, OnFailure, Record, Stage, where
 from streams.web import register_views
 
 log = logging.getLogger("crucial.stream")
 Clock = Callable[[], datetime]
+# The triage agent waits at most this long for the event-id register, then goes on (fails open): a
+# stalled register must not hold every child's report behind it.
+AGENT_REGISTER_TIMEOUT_S = 2.0
+
+
+def stamped_provider(headers: Any) -> str | None:
+    """The crucial-provider header of a record (faust hands headers over as a list or a mapping): the
+    API and the form stamp it from the authenticated principal; direct producers set it themselves,
+    trusted per Kafka ACL (README "Who may change an incident")."""
+    items = headers.items() if hasattr(headers, "items") else (headers or [])
+    for name, value in items:
+        if name == PROVIDER_HEADER and value:
+            return bytes(value).decode("utf-8", "replace") if not isinstance(value, str) else value
+    return None
 
 
 def utcnow() -> datetime:
@@ -100,6 +120,8 @@ class Worker:
     ack_links: AckLinks
     placements: PlacementRegister  # the report form's children and who may report for each placement
     placement_feed: PlacementFeed
+    registers: Registers
+    auth_state: AuthState
     heartbeat: Heartbeat = field(default_factory=Heartbeat)
     progress: Progress = field(default_factory=lambda: Progress(HealthSettings()))
     reloader: Any = None  # streams.health.Reloader, set by create_app
@@ -179,11 +201,18 @@ def create_app(
     # so one agent, the single writer of each child's incident, reads both.
     events_and_commands = app.topic(names.placement_events, names.incident_commands, key_serializer="raw", value_serializer="raw")
     notifications_and_status = app.topic(names.notifications, names.delivery_status, key_serializer="raw", value_serializer="raw")
-    open_incident_table, opening_event_table, ledger_table, sent_table = TABLES
+    open_incident_table, opening_event_table, ledger_table, sent_table, claims_table = TABLES
     open_incidents = app.Table(open_incident_table, default=None, key_type=str, value_type=str)
     opening_events = app.Table(opening_event_table, default=None, key_type=str, value_type=str)
     ledger = app.Table(ledger_table, default=None, key_type=str, value_type=str)
     notifications_sent = app.Table(sent_table, default=None, key_type=str, value_type=str)
+    # A child's unconfirmed claims (claim id -> the claimed event), for when someone confirms one.
+    pending_claims = app.Table(claims_table, default=None, key_type=str, value_type=str)
+    auth_state = AuthState(
+        kafka_produce(app, names.auth_state) if not in_memory else loopback(names.auth_state, lambda r: auth_state.apply(r)),
+        config.providers.ingest.produce_timeout_s,
+    )
+    registers = Registers(config, app, directory, {names.auth_state: auth_state.apply}, guard("registers"), in_memory=in_memory)
 
     async def publish(outcome: Outcome) -> None:
         await asyncio.gather(
@@ -197,8 +226,31 @@ def create_app(
         elif had_incident:
             del open_incidents[child]
             opening_events.pop(child, None)
+            pending_claims.pop(child, None)
 
-    async def on_report(key: bytes | None, raw: bytes) -> None:
+    def hold_claim(child: str, outcome: Outcome, event: PlacementEvent) -> None:
+        if outcome.label == "claim" and outcome.open_incident is not None:
+            held = json.loads(pending_claims.get(child) or "{}")
+            held[outcome.open_incident.claims[-1].claim_id] = event.model_dump_json()
+            pending_claims[child] = json.dumps(held)
+
+    async def refuse_conflict(raw: bytes, event: PlacementEvent, identity: Identity, now: datetime) -> None:
+        """The same (sender, event id) came with another body: kept with its reason, nothing changed."""
+        record = rejection(raw, [conflict_reason(event.event_id, identity.reference)], now, source=names.placement_events)
+        await out.emit(names.rejected, event.child.reference, record.model_dump_json().encode())
+        metrics.EVENTS.labels("conflict").inc()
+        log.warning("event %s refused: its id was first sent with a different body", event.event_id)
+
+    async def identity_of(sender: str, event: PlacementEvent) -> Identity | None:
+        """The register's identity for (sender, event id), claiming it now if no one has (None: Kafka
+        did not confirm in time — the report goes on, failing open)."""
+        try:
+            return await registers.event_ids.check(sender, event, AGENT_REGISTER_TIMEOUT_S)
+        except RegisterUnavailable:
+            log.error("event %s: the event-id register did not confirm; triaged without it", event.event_id)
+            return None
+
+    async def on_report(key: bytes | None, raw: bytes, headers: Any = None) -> None:
         now = clock()
         try:
             event = parse_event(raw, settings.intake, now)
@@ -209,22 +261,39 @@ def create_app(
             await out.emit(names.rejected, kept_key, record.model_dump_json().encode())
             metrics.EVENTS.labels("rejected").inc()
             # Field paths only: a reason may quote the value (a date of birth), and logs carry no PII.
-            log.warning("rejected event: %s", ", ".join(reason.split(":", 1)[0] for reason in exc.reasons))
+            log.warning("rejected event: %s", loggable_fields(exc.reasons))
             return
         await feed.ready.wait()
+        sender = sender_of(event, stamped_provider(headers), config.providers, placements)
         child = event.child.reference
         stored = open_incidents.get(child)
-        outcome = triage(
-            event,
-            open_incident=Incident.model_validate_json(stored) if stored else None,
-            index=index,
-            config=worker.config,  # the running config: a reload swaps it
-            renderer=renderer,
-            now=now,
-        )
+        def run(identity: Identity | None) -> Outcome:
+            return triage(
+                event,
+                open_incident=Incident.model_validate_json(stored) if stored else None,
+                index=index,
+                config=worker.config,  # the running config: a reload swaps it
+                renderer=renderer,
+                now=now,
+                sender=sender,
+                placements=placements,
+                identity=(identity.incident_id, identity.reference) if identity else None,
+            )
+
+        identity = registers.event_ids.known(sender, event)
+        outcome = run(identity)
+        if identity is None and outcome.records:  # it changes something: the register must agree first
+            identity = await identity_of(sender, event)
+            opened = outcome.open_incident if outcome.label == "opened" else None
+            if identity is not None and not identity.conflict and opened and opened.reference != identity.reference:
+                outcome = run(identity)  # the reference the register holds (the API may have answered it)
+        if identity is not None and identity.conflict:
+            await refuse_conflict(raw, event, identity, now)
+            return
         await publish(outcome)
         if outcome.label == "opened":
             opening_events[child] = event.model_dump_json()
+        hold_claim(child, outcome, event)
         keep(child, outcome, stored is not None)
         metrics.EVENTS.labels(outcome.label).inc()
         # Most reports concern no profiled child: at hundreds a second their line is noise (and CPU).
@@ -267,6 +336,14 @@ def create_app(
             outcome = fall_back(
                 incident, command.by, command.channel, command.kind, command.reason, event, profile, worker.config, renderer, now
             )
+        elif command.command == "confirm_claim" and command.claim_id and command.by:
+            held = json.loads(pending_claims.get(command.child_reference) or "{}")
+            if command.claim_id not in held:
+                log.info("confirmation of claim %s on %s ignored: no such claim", command.claim_id, incident.reference)
+                return
+            event = PlacementEvent.model_validate_json(held[command.claim_id])
+            profile = index.get(incident.match.profile_id or "")
+            outcome = confirm_claim(incident, command.claim_id, command.by, event, profile, renderer, now)
         elif command.command == "breach":
             outcome = breach(incident, now)
             if outcome.label == "breached":
@@ -309,7 +386,7 @@ def create_app(
             if record.topic == names.incident_commands:
                 await commands_guard.handle(record, lambda r: on_command(r.value or b""))
             else:
-                await reports_guard.handle(record, lambda r: on_report(r.key, r.value or b""))
+                await reports_guard.handle(record, lambda r: on_report(r.key, r.value or b"", event.message.headers))
 
     window_observed: set[str] = set()
     in_flight: set[str] = set()
@@ -464,6 +541,8 @@ def create_app(
         ack_links,
         placements,
         placement_feed,
+        registers,
+        auth_state,
     )
 
     @app.timer(interval=config.escalation.tick_seconds, on_leader=True)  # type: ignore[untyped-decorator]
@@ -485,6 +564,7 @@ def create_app(
         app.task(feed.run)
         app.task(directory_feed.run)
         app.task(placement_feed.run)
+        app.task(registers.feed.run)
         register_views(worker)
     return worker
 

@@ -13,13 +13,14 @@ Keys
 
 Tokens
     `Signer.sign(payload)` -> "payload.MAC" with a 128-bit HMAC-SHA256 tag in base64url; payloads are
-    URL-safe text. Sessions, CSRF tokens and links are built on it and are stateless: any worker
-    holding the key verifies them; a session ends when its expiry passes (or its cookie is deleted).
+    URL-safe text. Sessions, CSRF tokens and links are built on it: any worker holding the key verifies
+    them. A session also ends when it is revoked (sign-out) or its password changes: streams.sessions
+    keeps that state on a topic every worker follows.
 
 Generating credentials (`python -m streams.auth --help`)
     new-api-key      a key for a provider and the sha256 line for providers.yaml
     new-secret       a random key for CRUCIAL_SESSION_SECRET / CRUCIAL_LINK_SECRET / an HMAC key
-    hash-password    the password_scrypt line for a staff member (reads the password from stdin)
+    hash-password    the password_hash (argon2id) line for a staff member (reads the password from stdin)
 """
 
 from __future__ import annotations
@@ -33,13 +34,16 @@ import os
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from argon2 import PasswordHasher
+from argon2 import exceptions as argon2_exceptions
+
 from alerts.channels.secrets import environment_secret
-from alerts.config import LinkSettings, Providers, SessionSettings
+from alerts.config import Config, LinkSettings, Providers, SessionSettings
 from alerts.errors import ConfigError, CrucialHourError
 
 if TYPE_CHECKING:
@@ -95,6 +99,61 @@ def signing_keys(setting: str, env: str, file: Path | None) -> list[bytes]:
         return [new_secret().encode()]
 
 
+def outbox_only(config: Config) -> bool:
+    """The demo: messages go only to the local outbox file, nothing leaves this machine."""
+    return config.settings.twilio is None and config.settings.smtp is None
+
+
+def secret_problems(config: Config, environ: Mapping[str, str] | None = None) -> list[ConfigError]:
+    """Every secret the worker needs that is missing or too short. Outside the demo (outbox_only) the
+    session and link keys and every provider's HMAC key are required: with none set, each worker would
+    pick its own random key and sign-ins and links would break at random across workers. In the demo
+    the worker may pick a key for itself (with a warning). `crucial check-config` and the worker's
+    start both call this."""
+    if outbox_only(config):
+        return []
+    problems: list[ConfigError] = []
+    sessions, links = config.providers.sessions, config.providers.links
+    for setting, env, file in (
+        ("sessions.secret", sessions.secret_env, sessions.secret_file),
+        ("links.secret", links.secret_env, links.secret_file),
+    ):
+        try:
+            load_keys(setting, env, file, environ=environ)
+        except ConfigError as exc:
+            problems.append(exc)
+    for provider_id, provider in config.providers.providers.items():
+        for i, key in enumerate(provider.hmac_keys):
+            try:
+                load_keys(f"providers.{provider_id}.hmac_keys[{i}].secret", key.secret_env, key.secret_file, environ=environ)
+            except ConfigError as exc:
+                problems.append(exc)
+    return problems
+
+
+def check_secrets(config: Config, environ: Mapping[str, str] | None = None) -> None:
+    """Raise the first of secret_problems (the worker calls this before it serves anything)."""
+    problems = secret_problems(config, environ)
+    if problems:
+        raise problems[0]
+
+
+def session_keys(config: Config) -> list[bytes]:
+    """The session keys: required outside the demo (ConfigError), else possibly this process's own."""
+    sessions = config.providers.sessions
+    if outbox_only(config):
+        return signing_keys("sessions.secret", sessions.secret_env, sessions.secret_file)
+    return load_keys("sessions.secret", sessions.secret_env, sessions.secret_file)
+
+
+def link_keys(config: Config) -> list[bytes]:
+    """The link keys (acknowledgement links, receipts), required as session_keys are."""
+    links = config.providers.links
+    if outbox_only(config):
+        return signing_keys("links.secret", links.secret_env, links.secret_file)
+    return load_keys("links.secret", links.secret_env, links.secret_file)
+
+
 def new_secret() -> str:
     """A random 256-bit key, base64url (43 characters)."""
     return _b64(secrets.token_bytes(32))
@@ -143,7 +202,7 @@ def new_api_key() -> str:
 
 
 def hash_api_key(key: str) -> str:
-    """SHA-256 hex. Enough for a 256-bit random key (no dictionary to try); passwords use scrypt."""
+    """SHA-256 hex. Enough for a 256-bit random key (no dictionary to try); passwords use argon2id."""
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -227,6 +286,7 @@ class Credential:
     provider_id: str
     key_id: str
     method: str
+    signature: str | None = None
 
     @property
     def limit_key(self) -> str:
@@ -266,7 +326,9 @@ class ProviderAuthenticator:
         }
         self._replays = ReplayGuard(window_s)
 
-    def authenticate(self, headers: Mapping[str, str], body: bytes, now: float) -> Credential:
+    def authenticate(self, headers: Mapping[str, str], body: bytes, now: float, *, check_replay: bool = True) -> Credential:
+        """`check_replay=False` when the caller checks the signature against a shared guard
+        (streams.identity.SharedReplayGuard) — `Credential.signature` is then set."""
         lower = {k.lower(): v for k, v in headers.items()}
         signature = lower.get("x-crucial-signature")
         if signature is not None:
@@ -275,9 +337,9 @@ class ProviderAuthenticator:
                 raise AuthError("unknown key id")
             credential, keys = entry
             verify_request(keys, lower.get("x-crucial-timestamp", ""), signature, body, now, self.window_s)
-            if not self._replays.first_time(signature.strip().lower(), now):
+            if check_replay and not self._replays.first_time(signature.strip().lower(), now):
                 raise AuthError("replayed signature")
-            return credential
+            return replace(credential, signature=signature.strip().lower())
         token = bearer_token(lower.get("authorization"))
         if token is None:
             raise AuthError("no credentials")
@@ -324,15 +386,23 @@ class RateLimiter:
 
 # --- passwords ------------------------------------------------------------------------------------
 
+# argon2id with argon2-cffi's defaults (RFC 9106's second recommended option: t=3, m=64 MiB, p=4).
+_ARGON2 = PasswordHasher()
 
-def hash_password(password: str, *, log2_n: int = 14, r: int = 8, p: int = 1) -> str:
-    """scrypt$log2n$r$p$salt$hash (base64url), for providers.yaml `password_scrypt`."""
+
+def hash_password(password: str) -> str:
+    """An argon2id hash (PHC string) for providers.yaml / board.yaml `password_hash`."""
+    return _ARGON2.hash(password)
+
+
+def hash_password_scrypt(password: str, *, log2_n: int = 14, r: int = 8, p: int = 1) -> str:
+    """The older scheme, scrypt$log2n$r$p$salt$hash (base64url): still verified, rehashed on sign-in."""
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=2**log2_n, r=r, p=p, maxmem=256 * 1024 * 1024, dklen=32)
     return f"scrypt${log2_n}${r}${p}${_b64(salt)}${_b64(digest)}"
 
 
-def verify_password(stored: str, password: str) -> bool:
+def _verify_scrypt(stored: str, password: str) -> bool:
     try:
         scheme, log2_n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt" or not (10 <= int(log2_n) <= 20):
@@ -345,8 +415,29 @@ def verify_password(stored: str, password: str) -> bool:
     return hmac.compare_digest(got, _unb64(digest))
 
 
-# A fixed hash to check against when the username is unknown, so timing does not reveal which users exist.
-DUMMY_PASSWORD_HASH = "scrypt$14$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+def verify_password(stored: str, password: str) -> bool:
+    """Whether `password` is the one `stored` (argon2id, or the older scrypt) was made from. CPU-heavy:
+    call it off the event loop (streams.signin does)."""
+    if stored.startswith("$argon2"):
+        try:
+            return _ARGON2.verify(stored, password)
+        except (argon2_exceptions.VerificationError, argon2_exceptions.InvalidHashError):
+            return False
+    return _verify_scrypt(stored, password)
+
+
+def needs_rehash(stored: str) -> bool:
+    """True for a scrypt hash, or an argon2 hash made with weaker parameters than today's."""
+    if not stored.startswith("$argon2"):
+        return True
+    try:
+        return _ARGON2.check_needs_rehash(stored)
+    except argon2_exceptions.InvalidHashError:
+        return True
+
+
+# Checked when the username is unknown, so timing does not reveal which users exist: the same work.
+DUMMY_PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$nFdYpd/Ys1XppGu+PIiLiA$n/R/QrytoLCEcSPPtqDBedRWveQ0MiNGfdqZYvYKVfU"
 
 
 # --- sessions -------------------------------------------------------------------------------------
@@ -360,14 +451,16 @@ class Session:
     scope: str
     sid: str
     expires: int
+    password: str = ""  # streams.sessions.fingerprint of the password hash it was opened under
 
     def encode(self) -> str:
-        return _b64(json.dumps({"u": self.user, "s": self.scope, "i": self.sid, "e": self.expires}).encode())
+        data = {"u": self.user, "s": self.scope, "i": self.sid, "e": self.expires, "p": self.password}
+        return _b64(json.dumps(data).encode())
 
 
-def issue_session(signer: Signer, user: str, scope: str, now: float, ttl_s: float) -> tuple[Session, str]:
+def issue_session(signer: Signer, user: str, scope: str, now: float, ttl_s: float, password: str = "") -> tuple[Session, str]:
     """A new session and its signed token (the cookie's value)."""
-    session = Session(user=user, scope=scope, sid=_b64(secrets.token_bytes(12)), expires=int(now + ttl_s))
+    session = Session(user=user, scope=scope, sid=_b64(secrets.token_bytes(12)), expires=int(now + ttl_s), password=password)
     return session, signer.sign(session.encode())
 
 
@@ -378,7 +471,9 @@ def read_session(signer: Signer, token: str | None, now: float) -> Session | Non
         return None
     try:
         data = json.loads(_unb64(payload))
-        session = Session(user=str(data["u"]), scope=str(data["s"]), sid=str(data["i"]), expires=int(data["e"]))
+        session = Session(
+            user=str(data["u"]), scope=str(data["s"]), sid=str(data["i"]), expires=int(data["e"]), password=str(data.get("p", ""))
+        )
     except (ValueError, KeyError, TypeError):
         return None
     return session if now < session.expires else None
@@ -483,8 +578,8 @@ class PageAuth:
     def session(self, request: web.Request, now: float) -> Session | None:
         return read_session(self.sessions, request.cookies.get(self.cookie), now)
 
-    def begin(self, user: str, scope: str, now: float) -> tuple[Session, str]:
-        return issue_session(self.sessions, user, scope, now, self.ttl_s)
+    def begin(self, user: str, scope: str, now: float, password: str = "") -> tuple[Session, str]:
+        return issue_session(self.sessions, user, scope, now, self.ttl_s, password)
 
     def set_session_cookie(self, response: web.StreamResponse, token: str) -> None:
         """HttpOnly, SameSite=Strict, Secure unless configured off for plain-http development."""
@@ -552,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="what", required=True)
     sub.add_parser("new-api-key", help="a provider API key and its sha256 for providers.yaml")
     sub.add_parser("new-secret", help="a random key for a secret file or environment variable")
-    sub.add_parser("hash-password", help="password_scrypt for a staff member (asked without echo, or one line on stdin)")
+    sub.add_parser("hash-password", help="password_hash (argon2id) for a staff member (asked without echo, or one line on stdin)")
     args = parser.parse_args(argv)
     if args.what == "new-api-key":
         key = new_api_key()
@@ -564,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(password) < 10:
             print("use at least 10 characters", file=sys.stderr)
             return 1
-        print(f"password_scrypt: {hash_password(password)}")
+        print(f"password_hash: {hash_password(password)}")
     return 0
 
 

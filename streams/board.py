@@ -23,10 +23,14 @@ from aiohttp import web
 from faust.web import Request, Response, View
 
 from alerts.directory import IncidentView
-from alerts.model import IncidentCommand, Recipient
+from alerts.model import Recipient
 from streams import metrics
-from streams.auth import LinkError, PageAuth, RateLimiter, Session, signing_keys, verify_password
+from streams.acks import AckOutcome, record_acknowledgement, record_confirmation
+from streams.auth import LinkError, PageAuth, Session, session_keys
 from streams.form import see_other
+from streams.register import RegisterUnavailable
+from streams.sessions import fingerprint
+from streams.signin import SignIn
 
 if TYPE_CHECKING:
     from streams.app import Worker
@@ -83,6 +87,10 @@ def incident_json(view: IncidentView, now: datetime) -> dict[str, Any]:
             for a in incident.acknowledgements
         ],
         "timeline": [{"at": e.at.isoformat(), "what": e.what} for e in incident.timeline],
+        "claims": [
+            {"claim_id": c.claim_id, "type": c.type, "sender": c.sender, "status": c.status, "at": c.at.isoformat()}
+            for c in incident.claims
+        ],
     }
 
 
@@ -91,14 +99,15 @@ class BoardPages:
         config = worker.config
         sessions = config.providers.sessions
         self.worker, self.board = worker, config.board
+        self.state = worker.auth_state
         self.auth = PageAuth(
-            signing_keys("sessions.secret", sessions.secret_env, sessions.secret_file),
+            session_keys(config),
             realm="board",
             cookie_path="/",
             ttl_s=sessions.minutes * 60,
             secure=sessions.cookie_secure,
         )
-        self.logins = RateLimiter(sessions.logins_per_minute, sessions.logins_per_minute)
+        self.signin = SignIn("board", sessions, worker.auth_state)
         self.zone = ZoneInfo(config.settings.timezone)
         self.templates = jinja2.Environment(loader=jinja2.FileSystemLoader(config.templates() / "web"), autoescape=True)
         self.templates.filters["local"] = self.local
@@ -126,7 +135,12 @@ class BoardPages:
 
     def signed_in(self, request: web.Request) -> Session | None:
         session = self.auth.session(request, time.time())
-        return session if session is not None and session.user in self.board.staff and session.scope == "board" else None
+        if session is None or session.scope != "board" or self.state.revoked(session.sid):
+            return None
+        member = self.board.staff.get(session.user)
+        if member is None or session.password != fingerprint(member.stored_password):
+            return None  # removed, or the password changed, since signing in
+        return session
 
     def open_incidents(self) -> list[IncidentView]:
         return self.worker.directory.open()
@@ -147,12 +161,18 @@ class BoardPages:
         username = str(form.get("username", "")).strip().lower()
         if self.auth.refuse_post(request, form, request.cookies.get(self.auth.nonce_cookie)) is not None:
             return self.login_form(request, 403, "The sign-in page had expired. Sign in again.", username)
-        if self.logins.take(request.remote or "?", time.time()) > 0:
-            return self.login_form(request, 429, "Too many attempts. Wait a minute and try again.", username)
         member = self.board.staff.get(username)
-        if member is None or not verify_password(member.password_scrypt, str(form.get("password", ""))):
+        configured = member.stored_password if member else None
+        verdict = await self.signin.check(username, request.remote or "?", configured, str(form.get("password", "")))
+        if verdict.wait_s > 0:
+            response = self.login_form(
+                request, 429, f"Too many wrong attempts from here. Wait {int(verdict.wait_s) + 1} seconds.", username
+            )
+            response.headers["Retry-After"] = str(int(verdict.wait_s) + 1)
+            return response
+        if member is None or not verdict.ok:
             return self.login_form(request, 401, "The username or password is not right.", username)
-        _, token = self.auth.begin(username, "board", time.time())
+        _, token = self.auth.begin(username, "board", time.time(), verdict.password)
         response = see_other("/board")
         self.auth.set_session_cookie(response, token)
         log.info("board sign-in by %s", username)
@@ -171,9 +191,9 @@ class BoardPages:
             csrf=self.auth.csrf(session.sid),
         )
 
-    def fragment(self) -> web.Response:
+    def fragment(self, session: Session) -> web.Response:
         html = self.templates.get_template("board_incidents.html.j2").render(
-            incidents=self.open_incidents(), rows=rows, now=self.worker.clock()
+            incidents=self.open_incidents(), rows=rows, now=self.worker.clock(), csrf=self.auth.csrf(session.sid)
         )
         return web.Response(text=html, content_type="text/html", charset="utf-8", headers={"Cache-Control": "no-store"})
 
@@ -204,17 +224,33 @@ class BoardPages:
             metrics.ACKNOWLEDGEMENTS.labels("link", "rejected").inc()
             return self.page("ack.html.j2", 410, problem=target)
         view, recipient = target
-        command = IncidentCommand(
-            command="acknowledge",
-            incident_id=view.incident.incident_id,
-            child_reference=view.incident.child_reference,
-            at=self.worker.clock(),
-            by=recipient,
-            via="link",
-        )
-        await self.worker.command(command)
-        log.info("acknowledgement of %s by %s received by link", view.incident.reference, recipient.agency_id)
+        outcome = await record_acknowledgement(self.worker, view, recipient, "link")
+        log.info("acknowledgement of %s by %s by link: %s", view.incident.reference, recipient.agency_id, outcome.value)
+        if outcome is not AckOutcome.RECORDED:
+            return self.page("ack.html.j2", 503 if outcome is AckOutcome.NOT_CONFIRMED else 410, problem=outcome.message)
         return self.page("ack.html.j2", incident=view.incident, recipient=recipient, token=token, done=True)
+
+    async def confirm_claim(self, request: web.Request, reference: str, claim: str) -> web.Response:
+        """The duty team confirms an unverified claim from the board."""
+        session = self.signed_in(request)
+        form = await request.post()
+        if session is None or self.auth.refuse_post(request, form, session.sid) is not None:
+            return web.Response(status=403, text="forbidden")
+        view = self.worker.directory.by_reference(reference)
+        if view is None:
+            return self.page("message.html.j2", 404, heading="Unknown incident", message="No such incident.")
+        by = Recipient(agency_id="board", name=self.board.staff[session.user].name, address=f"board:{session.user}")
+        outcome = await record_confirmation(self.worker, view, claim, by, "board")
+        log.info("claim %s on %s confirmed from the board by %s: %s", claim, view.incident.reference, session.user, outcome.value)
+        status = {AckOutcome.RECORDED: 200, AckOutcome.NOT_CONFIRMED: 503}.get(outcome, 409)
+        return self.page(
+            "message.html.j2",
+            status,
+            heading="Confirmed" if outcome is AckOutcome.RECORDED else "Not confirmed",
+            message=f"{view.incident.reference}: {outcome.message}",
+            next_href="/board",
+            next_label="Back to the board",
+        )
 
 
 def register_board(worker: Worker) -> None:
@@ -232,8 +268,8 @@ def register_board(worker: Worker) -> None:
     @app.page("/board/incidents")
     class BoardIncidents(View):
         async def get(self, request: Request) -> Response:
-            signed_in = pages.signed_in(aio(request)) is not None
-            return out(pages.fragment() if signed_in else web.Response(status=401, text="sign in at /board/login"))
+            session = pages.signed_in(aio(request))
+            return out(pages.fragment(session) if session else web.Response(status=401, text="sign in at /board/login"))
 
     @app.page("/board/data.json")
     class BoardData(View):
@@ -241,7 +277,8 @@ def register_board(worker: Worker) -> None:
             if pages.signed_in(aio(request)) is None:
                 return self.json({"error": "sign in at /board/login"}, status=401)
             now = worker.clock()
-            return self.json({"now": now.isoformat(), "incidents": [incident_json(v, now) for v in pages.open_incidents()]})
+            body = {"now": now.isoformat(), "incidents": [incident_json(v, now) for v in pages.open_incidents()]}
+            return out(web.json_response(body, headers={"Cache-Control": "no-store"}))
 
     @app.page("/board/login")
     class BoardLogin(View):
@@ -257,10 +294,19 @@ def register_board(worker: Worker) -> None:
             session = pages.signed_in(aio(request))
             form = await aio(request).post()
             if session is not None and pages.auth.refuse_post(aio(request), form, session.sid) is None:
+                try:
+                    await pages.state.revoke(session.sid, session.expires)
+                except RegisterUnavailable:
+                    return out(web.Response(status=503, text="signing out did not complete: try again"))
                 response = see_other("/board/login")
                 pages.auth.end(response)
                 return out(response)
             return out(web.Response(status=403, text="forbidden"))
+
+    @app.page("/board/claims/{reference}/{claim}")
+    class BoardClaim(View):
+        async def post(self, request: Request, reference: str, claim: str) -> Response:
+            return out(await pages.confirm_claim(aio(request), reference, claim))
 
     @app.page("/ack/{token}")
     class Acknowledge(View):

@@ -102,11 +102,15 @@ def plain_logging(level: str) -> dict[str, Any]:
 
 
 def cmd_emit(args: argparse.Namespace) -> int:
+    from alerts.authority import PROVIDER_HEADER
     from streams.connection import ensure_topics
 
     config = _config(args)
     ensure_topics(config)
     producer = _producer(config)
+    if args.provider and args.provider not in config.providers.providers:
+        print(f"unknown provider '{args.provider}': use one of {', '.join(config.providers.providers)}", file=sys.stderr)
+        return 2
     sent = refused = 0
     for where, text in _read_events(args.file):
         key: bytes | None = None
@@ -119,7 +123,9 @@ def cmd_emit(args: argparse.Namespace) -> int:
                 for reason in exc.reasons:
                     print(f"{where}: {reason}", file=sys.stderr)
                 continue
-        producer.send(config.settings.kafka.topics.placement_events, key=key, value=text.encode())
+        # The CLI is a direct producer: --provider names the sender (alerts.authority), trusted per Kafka ACL.
+        headers = [(PROVIDER_HEADER, args.provider.encode())] if args.provider else None
+        producer.send(config.settings.kafka.topics.placement_events, key=key, value=text.encode(), headers=headers)
         sent += 1
     producer.flush()
     producer.close()
@@ -353,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     emit = sub.add_parser("emit", parents=[common], help="produce placement events from a JSON / JSONL file or - for stdin")
     emit.add_argument("file")
     emit.add_argument("--no-validate", action="store_true", help="send even what fails validation (to test rejection)")
+    emit.add_argument(
+        "--provider", help="the provider sending (the crucial-provider header); default: the provider of the placement"
+    )
     emit.set_defaults(func=cmd_emit)
 
     profiles = sub.add_parser("profiles", parents=[common], help="manage risk profiles").add_subparsers(

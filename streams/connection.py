@@ -73,7 +73,7 @@ def faust_broker_settings(config: Config) -> dict[str, Any]:
 
 # The app's tables (streams/app.py); their changelog topics are created here with the rest, so that
 # Faust finds them complete at start rather than racing the broker's metadata for them.
-TABLES = ("open-incidents", "opening-events", "delivery-ledger", "notifications-sent")
+TABLES = ("open-incidents", "opening-events", "delivery-ledger", "notifications-sent", "pending-claims")
 
 
 def changelog_topic(config: Config, table: str) -> str:
@@ -145,6 +145,13 @@ def topic_policies(config: Config) -> list[TopicPolicy]:
         # Keyed by idempotency key like notifications, and read by the same agent.
         TopicPolicy(names.delivery_status, "audit", kept(audit_ms)),
         TopicPolicy(names.placements, "state", compacted),  # the placement register: latest per placement id
+        # First-writer-wins registers (streams.register): not compacted, the first record of a key wins.
+        # Event ids are kept as long as the incidents they name; a request signature only while a
+        # replay of it could still be inside the signature window.
+        TopicPolicy(names.event_ids, "audit", kept(audit_ms)),
+        TopicPolicy(names.request_signatures, "quarantine", kept(1)),
+        # Session revocations and upgraded password hashes (streams.sessions): the latest per key.
+        TopicPolicy(names.auth_state, "state", compacted),
         *(TopicPolicy(changelog_topic(config, table), "state", compacted) for table in TABLES),
     ]
 

@@ -16,7 +16,6 @@ expired sign-in (the fields are carried through the login page) or an unacknowle
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -38,21 +37,11 @@ from alerts.errors import RejectedInput
 from alerts.intake import parse_event
 from alerts.model import Child, PlacementEvent
 from alerts.placements import Placement, PlacementRegister
-from streams.api import Intake, Unavailable
-from streams.auth import (
-    DUMMY_PASSWORD_HASH,
-    LinkError,
-    PageAuth,
-    RateLimiter,
-    Session,
-    Signer,
-    sign_link,
-    verify_link,
-    verify_password,
-)
-from streams.auth import (
-    signing_keys as signing_keys,  # re-exported: streams.board and streams.acklinks import it from here
-)
+from streams.api import Conflict, Intake, Unavailable
+from streams.auth import LinkError, PageAuth, Session, Signer, link_keys, session_keys, sign_link, verify_link
+from streams.register import RegisterUnavailable
+from streams.sessions import fingerprint
+from streams.signin import SignIn
 
 if TYPE_CHECKING:
     from streams.app import Worker
@@ -109,16 +98,17 @@ class ReportForm:
         self.register = worker.placements  # read live: a child loaded into the register is on the next page drawn
         self.zone = ZoneInfo(config.settings.timezone)
         sessions, links = config.providers.sessions, config.providers.links
+        self.state = worker.auth_state
         self.auth = PageAuth(
-            signing_keys("sessions.secret", sessions.secret_env, sessions.secret_file),
+            session_keys(config),
             realm="report",
             cookie_path="/report",
             ttl_s=sessions.minutes * 60,
             secure=sessions.cookie_secure,
         )
-        self.receipts = Signer(signing_keys("links.secret", links.secret_env, links.secret_file), "receipt")
+        self.receipts = Signer(link_keys(config), "receipt")
         self.receipt_ttl = timedelta(minutes=links.valid_minutes)
-        self.logins = RateLimiter(sessions.logins_per_minute, sessions.logins_per_minute)
+        self.signin = SignIn("report", sessions, worker.auth_state)
         self.staff = {
             username: Staff(username, pid, provider, member)
             for pid, provider in config.providers.providers.items()
@@ -175,11 +165,13 @@ class ReportForm:
 
     def _signed_in(self, request: web.Request) -> tuple[Session, Staff] | None:
         session = self.auth.session(request, time.time())
-        if session is None:
+        if session is None or self.state.revoked(session.sid):
             return None
         staff = self.staff.get(session.user)
         if staff is None or session.scope != f"provider:{staff.provider_id}":
             return None  # removed from config since signing in
+        if session.password != fingerprint(staff.member.stored_password):
+            return None  # the password was changed since signing in
         return session, staff
 
     # --- login -------------------------------------------------------------------------------
@@ -196,21 +188,19 @@ class ReportForm:
         password = str(form.get("password", ""))
         if self.auth.refuse_post(request, form, request.cookies.get(self.auth.nonce_cookie)) is not None:
             return self._login_form(request, 403, username, carried, {"_form": "The sign-in page had expired. Sign in again."})
-        now = time.time()
-        wait = max(self.logins.take(f"ip:{request.remote}", now), self.logins.take(f"user:{username}", now))
-        if wait > 0:
-            retry = str(int(wait) + 1)
-            errors = {"username": f"Too many sign-in attempts. Wait {retry} seconds, then try again."}
-            return self._login_form(request, 429, username, carried, errors, {"Retry-After": retry})
         staff = self.staff.get(username)
-        # scrypt takes ~50 ms of CPU: off the event loop, which also runs the stream's agents.
-        stored = staff.member.password_scrypt if staff else DUMMY_PASSWORD_HASH
-        good = await asyncio.to_thread(verify_password, stored, password)
-        if staff is None or not good:
+        verdict = await self.signin.check(
+            username, request.remote or "?", staff.member.stored_password if staff else None, password
+        )
+        if verdict.wait_s > 0:
+            retry = str(int(verdict.wait_s) + 1)
+            errors = {"username": f"Too many wrong attempts from here. Wait {retry} seconds, then try again."}
+            return self._login_form(request, 429, username, carried, errors, {"Retry-After": retry})
+        if staff is None or not verdict.ok:
             log.info("form: sign-in refused")
             return self._login_form(request, 401, username, carried, {"username": "The username or password is wrong"})
         log.info("form: %s of %s signed in", username, staff.provider_id)
-        session, token = self.auth.begin(username, f"provider:{staff.provider_id}", now)
+        session, token = self.auth.begin(username, f"provider:{staff.provider_id}", time.time(), verdict.password)
         if carried:  # signed in again mid-report: show it filled in, to check and send
             values = {**self._blank(staff), **{k: v[0] for k, v in carried.items() if k != "near"}}
             values["near"] = carried.get("near", [])
@@ -245,6 +235,11 @@ class ReportForm:
         signed_in = self._signed_in(request)
         response = see_other("/report/login")
         if signed_in is not None and self.auth.refuse_post(request, form, signed_in[0].sid) is None:
+            try:
+                await self.state.revoke(signed_in[0].sid, signed_in[0].expires)
+            except RegisterUnavailable:
+                errors = {"_form": "Signing out did not complete: the system did not confirm it. Press Sign out again."}
+                return self._report_page(signed_in[1], signed_in[0], self._blank(signed_in[1]), 503, errors=errors)
             self.auth.end(response)
         return response
 
@@ -276,7 +271,11 @@ class ReportForm:
             log.info("form %s: report not valid (%s)", staff.provider_id, ", ".join(sorted(errors)))
             return self._report_page(staff, session, values, 422, errors=errors)
         try:
-            reference = await self.intake.submit(event, event.model_dump_json().encode(), "form", started)
+            receipt = await self.intake.submit(event, event.model_dump_json().encode(), "form", started, staff.provider_id)
+        except Conflict as conflict:
+            self.intake.requests.labels("form", "conflict").inc()
+            errors = {"_form": f"This report was already sent as {conflict.reference} with other details. Start a new report."}
+            return self._report_page(staff, session, {**values, "event_id": self._blank(staff)["event_id"]}, 409, errors=errors)
         except Unavailable:
             self.intake.requests.labels("form", "unavailable").inc()
             errors = {
@@ -285,6 +284,7 @@ class ReportForm:
             }
             return self._report_page(staff, session, values, 503, errors=errors)
         self.intake.requests.labels("form", "accepted").inc()
+        reference = str(receipt["reference"])  # the form sends left_placement only: always a reference
         log.info("form %s: event %s accepted as %s", staff.provider_id, event.event_id, reference)
         token = sign_link(self.receipts, reference, datetime.now(UTC) + self.receipt_ttl)
         return see_other(f"/report/sent/{token}")

@@ -1,7 +1,8 @@
 """Prometheus metrics: the pipeline's own latency, outcomes and the state of open incidents.
 
 Conventions: names carry base units (`_seconds`) and counters end in `_total` as exposed; labels are
-bounded — channel, outcome, reason, priority, state — never a child, an incident or a phone number.
+bounded — channel, outcome, reason, priority, state, realm (report, board) — never a child, an incident,
+a phone number or a username.
 Every histogram has a bucket boundary at each threshold that ops/prometheus/rules/alerts.yml uses (see
 RULE_THRESHOLDS, which tests/ops checks against the rule files).
 
@@ -227,6 +228,21 @@ def set_build_info() -> None:
     BUILD_INFO.labels(version("crucial-hour"), platform.python_version(), version("faust-streaming")).set(1)
 
 
+SIGNIN_FAILURES = Counter(
+    "crucial_signin_failures_total",
+    "Refused sign-ins, by realm (report, board) and outcome (wrong: bad username or password; "
+    "throttled: asked to wait after repeated failures from one client for one username).",
+    ["realm", "outcome"],
+    registry=None,
+)
+SIGNIN_CEILING = Counter(
+    "crucial_signin_ceiling_total",
+    "Times one username's failed sign-ins from all clients passed the hourly ceiling "
+    "(sessions.user_failures_alert_per_hour): someone is guessing; the person is not locked out.",
+    ["realm"],
+    registry=None,
+)
+
 ALL = (
     DEAD_LETTERS,
     MANUAL_CHECKS,
@@ -249,17 +265,29 @@ ALL = (
     CONFIG_RELOAD_SUCCESS,
     CONFIG_RELOAD_LAST_SUCCESS,
     AGENT_CRASHES,
+    SIGNIN_FAILURES,
+    SIGNIN_CEILING,
 )
 # process_* (CPU, memory, open files, start time) and python_info, as every Prometheus client exports;
 # registered beside ALL (they keep the client's own names, not crucial_*).
 PROCESS = (PROCESS_COLLECTOR, PLATFORM_COLLECTOR)
 
-EVENT_OUTCOMES = ("opened", "repeat_report", "updated", "resolved", "no_match", "no_open_incident", "rejected")
+EVENT_OUTCOMES = (
+    "opened",
+    "repeat_report",
+    "updated",
+    "resolved",
+    "no_match",
+    "no_open_incident",
+    "rejected",
+    "claim",
+    "conflict",
+)
 PROFILE_OUTCOMES = ("upserted", "removed", "rejected")
 CHANNELS = ("sms", "email")
 ACK_CHANNELS = ("sms", "link")
 ACK_OUTCOMES = ("accepted", "duplicate", "rejected")
-STAGES = ("triage", "deliver", "profiles", "directory", "placements")
+STAGES = ("triage", "deliver", "profiles", "directory", "placements", "registers")
 DEAD_LETTER_REASONS = ("too_large", "not_utf8", "not_json", "schema", "processing")
 
 
@@ -293,6 +321,10 @@ def prime() -> None:
     for channel in ACK_CHANNELS:
         for outcome in ACK_OUTCOMES:
             ACKNOWLEDGEMENTS.labels(channel, outcome)
+    for realm in ("report", "board"):
+        SIGNIN_CEILING.labels(realm)
+        for outcome in ("wrong", "throttled"):
+            SIGNIN_FAILURES.labels(realm, outcome)
 
 
 prime()

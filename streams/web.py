@@ -1,9 +1,21 @@
-"""Web views on the worker's port, beside Faust's /metrics: readiness for orchestration and tests."""
+"""Web views on the worker's port, beside Faust's /metrics: readiness for orchestration and tests; and
+the two middlewares every response passes through:
+
+- the client's address: X-Forwarded-For (and -Proto) are believed only from the reverse proxies in
+  settings.yaml `web.trusted_proxies`, walking the chain from the right to the first address that is
+  not a trusted proxy; from anyone else they are ignored. (aiohttp-remotes' XForwardedStrict refuses
+  requests from untrusted peers outright, which would refuse Prometheus and health checks reaching
+  the port directly; this is the relaxed rule with an explicit trust list.)
+- security headers: no-store and the same headers on every response, pages' own CSP kept.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from aiohttp import web
 from faust.web import Request, Response, View
 
 from streams.board import register_board
@@ -12,11 +24,84 @@ from streams.webhooks import register_webhooks
 if TYPE_CHECKING:
     from streams.app import Worker
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def client_address(peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[Network]) -> str | None:
+    """The client's address: `peer` unless it is a trusted proxy, then the right-most address of the
+    X-Forwarded-For chain that is not one (a malformed entry stops the walk: trust ends there)."""
+
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in trusted)
+
+    if peer is None or not is_trusted(peer):
+        return peer
+    client = peer
+    chain = [part.strip() for header in forwarded_for for part in header.split(",") if part.strip()]
+    for address in reversed(chain):
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            break
+        client = address
+        if not is_trusted(address):
+            break
+    return client
+
+
+def forwarded_middleware(trusted: Sequence[Network]) -> Any:
+    @web.middleware
+    async def forwarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not trusted or request.remote is None:
+            return await handler(request)
+        client = client_address(request.remote, request.headers.getall("X-Forwarded-For", []), trusted)
+        if client == request.remote:
+            return await handler(request)
+        changes: dict[str, Any] = {"remote": client}
+        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[-1].strip().lower()
+        if proto in ("http", "https"):
+            changes["scheme"] = proto
+        return await handler(request.clone(**changes))
+
+    return forwarded
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        _add_headers(exc.headers)
+        raise
+    _add_headers(response.headers)
+    return response
+
+
+def _add_headers(headers: Any) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+
 
 def register_views(worker: Worker) -> None:
     app = worker.app
     from streams.api import register_ingest_views  # here: streams.api imports streams.app
 
+    web_app = app.web.web_app  # type: ignore[attr-defined]
+    web_app.middlewares.append(forwarded_middleware(worker.config.settings.web.trusted_proxies))
+    web_app.middlewares.append(security_headers)
     register_ingest_views(worker)  # POST /v1/events, GET /v1/openapi.json, the /report form
     register_webhooks(worker)  # POST /twilio/status, POST /twilio/inbound
     register_board(worker)  # /board (situation board), /ack/<token> (acknowledgement links)
@@ -42,11 +127,12 @@ def register_views(worker: Worker) -> None:
                 "profiles": len(worker.index),
                 "profiles_loaded": worker.feed.ready.is_set(),
                 "placements_loaded": worker.placement_feed.ready.is_set(),
+                "registers_loaded": worker.registers.feed.ready.is_set(),
                 "assigned": assigned,
                 "crash_looping": crash_looping,
                 "stalled": worker.progress.stuck,
             }
-            loaded = worker.feed.ready.is_set() and worker.placement_feed.ready.is_set()
+            loaded = worker.feed.ready.is_set() and worker.placement_feed.ready.is_set() and worker.registers.feed.ready.is_set()
             ready = loaded and bool(assigned) and not app.rebalancing
             ready = ready and not crash_looping and not worker.progress.stuck
             return self.json(body, status=200 if ready else 503)

@@ -14,8 +14,10 @@ from faust.web import Request, Response, View
 
 from alerts.channels import BadCallback, BadSignature, status_callbacks_from_config
 from alerts.channels.twilio_inbound import inbound_webhook_from_config, twiml_message
-from alerts.model import DeliveryStatus, IncidentCommand
+from alerts.directory import IncidentView
+from alerts.model import DeliveryStatus, Recipient
 from streams import metrics
+from streams.acks import AckOutcome, record_acknowledgement, record_confirmation
 
 if TYPE_CHECKING:
     from streams.app import Worker
@@ -79,7 +81,8 @@ def register_webhooks(worker: Worker) -> None:
                 return self.text("forbidden", status=403)
             except BadCallback as exc:
                 return self.text(f"bad request: {exc}", status=400)
-            reference = sms.acknowledged_reference
+            confirming = sms.confirmed_claim
+            reference = confirming[0] if confirming else sms.acknowledged_reference
             view = worker.directory.by_reference(reference) if reference else None
             recipient = worker.directory.alerted_recipient(view, "sms", sms.sender) if view else None
             if view is None or recipient is None:
@@ -88,15 +91,27 @@ def register_webhooks(worker: Worker) -> None:
                     "Crucial Hour: to acknowledge, reply ACK and the reference from the alert you received, e.g. ACK CH-4K7QX2."
                 )
                 return self.text(twiml_message(reply), content_type=TWIML)
-            command = IncidentCommand(
-                command="acknowledge",
-                incident_id=view.incident.incident_id,
-                child_reference=view.incident.child_reference,
-                at=worker.clock(),
-                by=recipient,
-                via="sms",
-            )
-            await worker.command(command)
-            log.info("acknowledgement of %s by %s received by SMS", view.incident.reference, recipient.agency_id)
-            reply = f"Crucial Hour: {view.incident.reference} acknowledged by {recipient.name}. Thank you."
+            if confirming is not None:
+                return self.text(twiml_message(await _confirm(worker, view, confirming[1], recipient)), content_type=TWIML)
+            outcome = await record_acknowledgement(worker, view, recipient, "sms")
+            log.info("acknowledgement of %s by %s by SMS: %s", view.incident.reference, recipient.agency_id, outcome.value)
+            if outcome is AckOutcome.RECORDED:
+                reply = f"Crucial Hour: {view.incident.reference} acknowledged by {recipient.name}. Thank you."
+            else:
+                reply = f"Crucial Hour: {view.incident.reference} NOT acknowledged: {outcome.message}."
             return self.text(twiml_message(reply), content_type=TWIML)
+
+
+async def _confirm(worker: Worker, view: IncidentView, claim_id: str | None, recipient: Recipient) -> str:
+    """Confirm the named claim, or the only unverified one when none is named; the reply to send."""
+    pending = [c.claim_id for c in view.incident.claims if c.status == "unverified"]
+    if claim_id is None and len(pending) == 1:
+        claim_id = pending[0]
+    reference = view.incident.reference
+    if claim_id is None:
+        return f"Crucial Hour: {reference} has {len(pending)} unverified reports; reply CONFIRM {reference} and the report's id."
+    outcome = await record_confirmation(worker, view, claim_id, recipient, "sms")
+    log.info("claim %s on %s confirmed by SMS by %s: %s", claim_id, reference, recipient.agency_id, outcome.value)
+    if outcome is AckOutcome.RECORDED:
+        return f"Crucial Hour: report {claim_id} on {reference} confirmed by {recipient.name} and applied. Thank you."
+    return f"Crucial Hour: report {claim_id} on {reference} NOT confirmed: {outcome.message}."

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from streams.auth import hash_api_key, hash_password, new_api_key, new_secret, sign_request
+from streams.auth import hash_api_key, hash_password, hash_password_scrypt, new_api_key, new_secret, sign_request
 from tests.integration.worker import RunningWorker, prepare_worker
 from tests.support import REPO
 
@@ -30,6 +30,11 @@ HMAC_KEY_ID = "larchwood-hmac-test"
 HMAC_SECRET = new_secret()
 PASSWORD = "night-shift-" + new_secret()[:12]
 USERNAME = "night.worker"
+# Brentside's staff member still has an older scrypt hash: signing in rehashes it to argon2id.
+OTHER_USERNAME = "duty.lead"
+OTHER_PASSWORD = "duty-lead-" + new_secret()[:12]
+BOARD_USER = "duty.manager"
+BOARD_PASSWORD = "board-" + new_secret()[:12]
 HMAC_ENV = "CRUCIAL_TEST_HMAC_LARCHWOOD"
 # The synthetic child of the shipped providers.yaml that the sample risk profile prof-0001 flags.
 FLAGGED_CHILD = "HAR-2026-0192"
@@ -53,16 +58,27 @@ def providers_yaml(
     larchwood["api_keys"] = [{"id": "larchwood-test", "sha256": hash_api_key(API_KEY)}]
     larchwood["hmac_keys"] = [{"id": HMAC_KEY_ID, "secret_env": HMAC_ENV}]
     larchwood["rate_limit"] = {"per_minute": per_minute, "burst": burst}
-    larchwood["staff"][USERNAME]["password_scrypt"] = hash_password(PASSWORD)
+    larchwood["staff"][USERNAME]["password_hash"] = hash_password(PASSWORD)
     brentside = data["providers"]["brentside-homes"]
     brentside["api_keys"] = [{"id": "brentside-test", "sha256": hash_api_key(OTHER_API_KEY)}]
     brentside["rate_limit"] = {"per_minute": other_per_minute, "burst": other_burst}
+    brentside["staff"][OTHER_USERNAME].pop("password_hash", None)
+    brentside["staff"][OTHER_USERNAME]["password_scrypt"] = hash_password_scrypt(OTHER_PASSWORD, log2_n=12)
     return data
 
 
-def prepare_ingest_worker(base: Path, bootstrap: str, **limits: Any) -> RunningWorker:
-    worker = prepare_worker(base, bootstrap)
+def board_yaml() -> dict[str, Any]:
+    return {
+        "refresh_seconds": 1,
+        "staff": {BOARD_USER: {"name": "MASH duty manager", "password_hash": hash_password(BOARD_PASSWORD)}},
+    }
+
+
+def prepare_ingest_worker(base: Path, bootstrap: str, settings: dict[str, Any] | None = None, **limits: Any) -> RunningWorker:
+    """`settings`: merged into settings.yaml (e.g. {"web": {"trusted_proxies": [...]}}); `limits`: providers_yaml's."""
+    worker = prepare_worker(base, bootstrap, **(settings or {}))
     (worker.config_dir / "providers.yaml").write_text(yaml.safe_dump(providers_yaml(**limits), sort_keys=False))
+    (worker.config_dir / "board.yaml").write_text(yaml.safe_dump(board_yaml(), sort_keys=False))
     worker.env.update(
         {
             "CRUCIAL_SESSION_SECRET": new_secret(),

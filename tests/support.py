@@ -89,6 +89,9 @@ def unique_topics(prefix: str) -> dict[str, str]:
         "delivery_status": f"{prefix}.delivery-status",
         "dead_letters": f"{prefix}.dead-letters",
         "placements": f"{prefix}.placements",
+        "event_ids": f"{prefix}.event-ids",
+        "request_signatures": f"{prefix}.request-signatures",
+        "auth_state": f"{prefix}.auth-state",
     }
 
 

@@ -19,6 +19,8 @@ from alerts.config import Config
 
 # "ACK CH-4K7QX2", "ack ch-4k7qx2", "Ack: CH-4K7QX2 on my way" — the reference is what matters.
 _ACK = re.compile(r"^\s*ACK\b[\s:.-]*CH-?([A-Z2-7]{6})\b", re.IGNORECASE)
+# "CONFIRM CH-4K7QX2 1a2b3c4d": an unverified report (alerts.authority) on that incident is true.
+_CONFIRM = re.compile(r"^\s*CONFIRM\b[\s:.-]*CH-?([A-Z2-7]{6})\b[\s:.-]*([0-9a-f]{8})?\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,14 @@ class InboundSms:
         if found is None:
             return None
         return f"CH-{found.group(1).upper()}"
+
+    @property
+    def confirmed_claim(self) -> tuple[str, str | None] | None:
+        """(incident reference, claim id or None) a "CONFIRM <ref> [<claim>]" reply names; else None."""
+        found = _CONFIRM.match(self.body)
+        if found is None:
+            return None
+        return f"CH-{found.group(1).upper()}", found.group(2).lower() if found.group(2) else None
 
 
 def twiml_message(text: str) -> str:

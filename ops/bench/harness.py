@@ -470,6 +470,8 @@ class Stack:
             "SMTP_PASSWORD": self.smtp_password,
             "CRUCIAL_LINK_SECRET": self.link_secret,
             "CRUCIAL_SESSION_SECRET": self.session_secret,
+            # Outside the demo every configured secret is required (streams.auth.secret_problems).
+            "CRUCIAL_HMAC_LARCHWOOD": self.session_secret,
         }
         running = RunningWorker(config.directory, config, self.base / f"worker-{n}.log", self.base / "outbox.jsonl", env)
         handle = WorkerHandle(running, n)

@@ -96,6 +96,9 @@ def channel_stack(base: Path, bootstrap: str, escalation: dict[str, Any] | None 
             "TWILIO_AUTH_TOKEN": credentials.auth_token,
             "SMTP_PASSWORD": smtp_password,
             "CRUCIAL_LINK_SECRET": new_secret(),
+            # Outside the demo every configured secret is required (streams.auth.secret_problems).
+            "CRUCIAL_SESSION_SECRET": new_secret(),
+            "CRUCIAL_HMAC_LARCHWOOD": new_secret(),
         }
         worker.start()
         try:

@@ -32,7 +32,7 @@ FLAGGED = [{"scheme": "home_office", "value": "HO-S1234567"}]
 @pytest.fixture(scope="module")
 def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningWorker]:
     running = prepare_worker(tmp_path_factory.mktemp("board"), kafka_bootstrap)
-    board = {"refresh_seconds": 1, "staff": {USER: {"name": "MASH duty manager", "password_scrypt": hash_password(PASSWORD)}}}
+    board = {"refresh_seconds": 1, "staff": {USER: {"name": "MASH duty manager", "password_hash": hash_password(PASSWORD)}}}
     (running.config_dir / "board.yaml").write_text(yaml.safe_dump(board))
     running.env |= {"CRUCIAL_SESSION_SECRET": new_secret(), "CRUCIAL_LINK_SECRET": new_secret()}
     running.start()

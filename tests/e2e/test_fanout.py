@@ -98,6 +98,39 @@ def test_sms_reply_acknowledges_and_unknown_senders_are_refused(stack: Stack) ->
     assert [(a["by"]["address"], a["via"]) for a in acked["acknowledgements"]] == [(officer, "sms")]
 
 
+def test_another_providers_return_is_confirmed_by_sms_reply_and_a_late_ack_says_nothing_was_recorded(stack: Stack) -> None:
+    import json
+
+    from kafka import KafkaProducer
+
+    event, incident, expected = open_incident(stack)
+    ref = incident["reference"]
+    officer = next(addr for agency, channel, addr in expected if channel == "sms" and agency == "met-police-mispers")
+    returned = make_event(type="returned", child_reference=event["child"]["reference"])
+    producer = KafkaProducer(bootstrap_servers=stack.worker.config.settings.kafka.bootstrap, acks="all")
+    producer.send(
+        stack.worker.topics.placement_events,
+        key=event["child"]["reference"].encode(),
+        value=json.dumps(returned).encode(),
+        headers=[("crucial-provider", b"brentside-homes")],  # a direct producer speaking for Brentside
+    )
+    producer.flush()
+    producer.close()
+    check = wait_for(
+        "the CHECK SMS", lambda: [r for r in stack.sms_for(ref) if "CHECK" in r["form"]["Body"] and r["form"]["To"] == officer]
+    )
+    assert "NOT applied" in check[0]["form"]["Body"]
+    assert "resolved" not in [r["change"] for r in changes_of(stack, incident["incident_id"], until=lambda cs: "updated" in cs)]
+
+    status, body = stack.reply_sms(officer, f"CONFIRM {ref}")
+    assert status == 200 and "confirmed" in body and "applied" in body  # answered once on the record
+    changes = changes_of(stack, incident["incident_id"], until=lambda cs: "resolved" in cs)
+    resolved = next(r["incident"] for r in changes if r["change"] == "resolved")
+    assert resolved["claims"][0]["confirmed_by"]["address"] == officer
+    wait_for("this worker's directory to see it closed", lambda: "closed" in stack.reply_sms(officer, f"ACK {ref}")[1])
+    assert "NOT acknowledged" in stack.reply_sms(officer, f"ACK {ref}")[1]
+
+
 def test_forged_webhooks_are_refused(stack: Stack) -> None:
     import urllib.error
     import urllib.parse

@@ -47,7 +47,7 @@ def test_a_report_is_acknowledged_with_its_reference_and_reaches_the_incidents(a
     event = make_event(child_reference=FLAGGED_CHILD)
     reply = post_event(api.port, event)
     assert reply.status == 202, reply.body
-    reference = incident_ids(event["event_id"])[1]
+    reference = incident_ids(event["event_id"], "larchwood-care")[1]  # per (provider, event id)
     assert reply.json() == {"status": "accepted", "reference": reference, "event_id": event["event_id"]}
     # Acknowledged means already on the topic.
     stored = api.read(api.topics.placement_events, lambda rs: any(r["event_id"] == event["event_id"] for r in rs), timeout_s=5)

@@ -17,8 +17,8 @@ from alerts.model import IncidentStatus, Priority
 from streams import metrics
 from tests.support import REPO
 
-# agent: triage or deliver; version, python, faust: crucial_build_info's, one value per process.
-ALLOWED_LABELS = {"channel", "outcome", "reason", "priority", "state", "stage", "agent", "version", "python", "faust"}
+# agent: triage or deliver; version, python, faust: crucial_build_info's, one value per process; realm: report, board.
+ALLOWED_LABELS = {"channel", "outcome", "reason", "priority", "state", "stage", "agent", "version", "python", "faust", "realm"}
 ALERTS = REPO / "ops/prometheus/rules/alerts.yml"
 DASHBOARD = REPO / "ops/grafana/crucial-hour.json"
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

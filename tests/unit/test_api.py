@@ -52,11 +52,11 @@ class MemoryIntake:
     placements: PlacementRegister = field(default_factory=sample_register)
     placements_ready: asyncio.Event = field(default_factory=ready_event)
 
-    async def submit(self, event: PlacementEvent, raw: bytes, route: str, started: float) -> str:
+    async def submit(self, event: PlacementEvent, raw: bytes, route: str, started: float, provider_id: str) -> dict[str, Any]:
         if self.fail:
             raise Unavailable("test")
         self.produced.append(event)
-        return incident_ids(event.event_id)[1]
+        return {"status": "accepted", "reference": incident_ids(event.event_id, provider_id)[1], "event_id": event.event_id}
 
     async def reject(self, raw: bytes, reasons: list[str], source: str) -> None:
         if self.fail:
@@ -104,7 +104,7 @@ async def test_a_good_report_is_produced_and_answered_with_its_reference(client:
     status, _, body = await post(client, event)
     assert status == 202 and body == {
         "status": "accepted",
-        "reference": incident_ids(event["event_id"])[1],
+        "reference": incident_ids(event["event_id"], "larchwood-care")[1],
         "event_id": event["event_id"],
     }
     assert [e.event_id for e in intake.produced] == [event["event_id"]] and intake.rejections == []
@@ -231,6 +231,9 @@ def test_the_openapi_request_schema_is_the_contract() -> None:
     assert set(event_schema["$defs"]) <= set(schemas)
     operation = document["paths"]["/v1/events"]["post"]
     for status, response in operation["responses"].items():
-        if status.startswith(("4", "5")):
+        if status == "409":  # a problem document that also carries the reference the id was given
+            assert response["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Conflict"}
+            assert schemas["Conflict"]["allOf"][0] == {"$ref": "#/components/schemas/Problem"}
+        elif status.startswith(("4", "5")):
             assert response["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
     assert operation["responses"]["429"]["headers"]["Retry-After"]

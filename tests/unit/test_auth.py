@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
 from alerts.config import Providers
 from alerts.errors import ConfigError
@@ -24,10 +25,12 @@ from streams.auth import (
     find_api_key,
     hash_api_key,
     hash_password,
+    hash_password_scrypt,
     issue_session,
     load_hmac_secrets,
     load_keys,
     main,
+    needs_rehash,
     new_api_key,
     new_secret,
     read_session,
@@ -229,13 +232,30 @@ def test_the_limiter_forgets_keys_to_stay_bounded() -> None:
 # --- passwords --------------------------------------------------------------------------------------
 
 
-def test_passwords_are_scrypt_hashed_and_salted() -> None:
-    first, second = hash_password("correct horse", log2_n=10), hash_password("correct horse", log2_n=10)
-    assert first != second and first.startswith("scrypt$10$8$1$")
+def test_passwords_are_argon2id_hashed_and_salted() -> None:
+    first, second = hash_password("correct horse"), hash_password("correct horse")
+    assert first != second and first.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     assert verify_password(first, "correct horse") and not verify_password(first, "correct horse ")
+    assert not needs_rehash(first)
 
 
-@pytest.mark.parametrize("stored", ["", "md5$x", "scrypt$30$8$1$AA$AA", "scrypt$x$8$1$AA$AA", DUMMY_PASSWORD_HASH])
+def test_older_scrypt_hashes_still_verify_and_ask_for_a_rehash() -> None:
+    old = hash_password_scrypt("correct horse", log2_n=10)
+    assert old.startswith("scrypt$10$8$1$")
+    assert verify_password(old, "correct horse") and not verify_password(old, "correct horse ")
+    assert needs_rehash(old)
+    weaker = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("correct horse")
+    assert verify_password(weaker, "correct horse") and needs_rehash(weaker)
+
+
+def test_the_dummy_hash_is_a_real_argon2id_hash_costing_the_same() -> None:
+    # Unknown usernames are checked against it: it must do the same work as a real hash, and match nothing.
+    assert DUMMY_PASSWORD_HASH.startswith("$argon2id$v=19$m=65536,t=3,p=4$") and not needs_rehash(DUMMY_PASSWORD_HASH)
+
+
+@pytest.mark.parametrize(
+    "stored", ["", "md5$x", "scrypt$30$8$1$AA$AA", "scrypt$x$8$1$AA$AA", "$argon2id$v=19$nonsense", DUMMY_PASSWORD_HASH]
+)
 def test_malformed_hashes_never_verify(stored: str) -> None:
     assert not verify_password(stored, "anything")
 
@@ -314,7 +334,8 @@ def test_the_command_line_makes_credentials(capsys: pytest.CaptureFixture[str], 
     assert main(["new-secret"]) == 0 and len(capsys.readouterr().out.strip()) == 43
     monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
     assert main(["hash-password"]) == 0
-    stored = capsys.readouterr().out.split("password_scrypt: ")[1].strip()
+    stored = capsys.readouterr().out.split("password_hash: ")[1].strip()
+    assert stored.startswith("$argon2id$")
     assert verify_password(stored, "a long enough password")
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["hash-password"]) == 1
@@ -364,3 +385,22 @@ def test_page_auth_sets_reads_and_checks_cookies_and_posts() -> None:
     assert new and len(nonce) >= 16
     again, new = auth.login_nonce(make_mocked_request("GET", "/board/login", headers={"Cookie": f"crucial_board_login={nonce}"}))
     assert again == nonce and not new
+
+
+def test_outside_the_demo_every_secret_is_required() -> None:
+    from alerts.config import SmtpSettings, load_config
+    from streams.auth import check_secrets, outbox_only, secret_problems
+    from tests.support import REPO
+
+    config = load_config(REPO / "config")
+    assert outbox_only(config) and secret_problems(config, environ={}) == []  # the demo picks its own keys
+    with_smtp = config.settings.model_copy(update={"smtp": SmtpSettings(host="smtp.example", sender="a@b.example")})
+    live = config.model_copy(update={"settings": with_smtp})
+    problems = [str(p) for p in secret_problems(live, environ={})]
+    assert any("sessions.secret is not set" in p for p in problems)
+    assert any("links.secret is not set" in p for p in problems)
+    assert any("hmac_keys[0].secret is not set" in p for p in problems)
+    with pytest.raises(ConfigError):
+        check_secrets(live, environ={})
+    env = {"CRUCIAL_SESSION_SECRET": "s" * 32, "CRUCIAL_LINK_SECRET": "l" * 32, "CRUCIAL_HMAC_LARCHWOOD": "h" * 32}
+    assert secret_problems(live, environ=env) == []

@@ -14,6 +14,8 @@ from alerts.errors import ConfigError
 from streams.auth import hash_api_key
 from tests.support import REPO, Edit
 
+SCRYPT_HASH = "scrypt$14$8$1$kW0HkmeYOVD6jdz3P0EeZA$aM9CMKjl4-dRZXTt9-oFShjmAoeiu4aw84gev1VfXvI"
+
 
 def message_after(config_dir: Path, change: Edit) -> str:
     path = config_dir / "providers.yaml"
@@ -99,8 +101,26 @@ INVALID: list[tuple[str, Edit, str]] = [
     ),
     (
         "a password where its hash belongs",
-        lambda d: larchwood(d)["staff"]["night.worker"].update(password_scrypt="hunter2"),
+        lambda d: (
+            larchwood(d)["staff"]["night.worker"].pop("password_hash"),
+            larchwood(d)["staff"]["night.worker"].update(password_scrypt="hunter2"),
+        ),
         "providers.larchwood-care.staff.night.worker.password_scrypt: String should match pattern",
+    ),
+    (
+        "an authority named twice",
+        lambda d: larchwood(d).update(authority_for=["Harrow", "harrow"]),
+        "providers.larchwood-care.authority_for[1]: 'harrow' is also given at authority_for[0] — give each once",
+    ),
+    (
+        "an authority that cannot authenticate",
+        lambda d: larchwood(d).update(authority_for=["Harrow"], api_keys=[], hmac_keys=[]),
+        "providers.larchwood-care.authority_for: an authority with no api_keys or hmac_keys cannot send — add a key, or remove it",
+    ),
+    (
+        "a staff member with two password hashes",
+        lambda d: larchwood(d)["staff"]["night.worker"].update(password_scrypt=SCRYPT_HASH),
+        "providers.larchwood-care.staff.night.worker: give exactly one of password_hash",
     ),
     (
         "placements left in providers.yaml",

@@ -10,6 +10,7 @@ import pytest
 from alerts.config import PACKAGE_TEMPLATES
 from alerts.intake import parse_event, parse_profile
 from alerts.model import (
+    Claim,
     Decision,
     Incident,
     IncidentStatus,
@@ -145,3 +146,33 @@ def test_escalation_of_a_possible_match_golden_says_possible_on_every_channel() 
     for text in (sms.text, email.subject, email.text, email.html):
         assert "POSSIBLE" in text.upper()
     assert "matches a trafficking-risk profile" not in sms.text and "NOT YET CONFIRMED" in sms.text
+
+
+def claim_facts() -> MessageFacts:
+    """An open incident holding an unverified claim: another provider says the child has returned."""
+    facts = golden_facts("update")
+    claim = Claim(
+        claim_id="3f9a2c1b",
+        event_id="evt-golden-0003",
+        type="returned",
+        sender="brentside-homes",
+        at=RECEIVED + timedelta(minutes=20),
+    )
+    what = "UNVERIFIED claim 3f9a2c1b: 'returned' from brentside-homes, not the placement's provider; not applied until confirmed"
+    timeline = [*facts.incident.timeline, TimelineEntry(at=claim.at, what=what)]
+    incident = facts.incident.model_copy(update={"claims": [claim], "timeline": timeline})
+    return MessageFacts(kind="claim", incident=incident, event=facts.event, profile=facts.profile)
+
+
+def test_claim_golden() -> None:
+    """The message asking the alerted to confirm another provider's report: says it is NOT applied and how to confirm."""
+    sms = renderer().render(claim_facts(), "sms")
+    check_golden("messages/claim.sms.txt", f"{sms.text}\n")
+    assert "NOT applied" in sms.text and "CONFIRM CH-GOLDEN 3f9a2c1b" in sms.text
+    assert sms_cost(sms.text).segments <= 3
+    email = renderer(ack_url="https://crucial.example/ack/{reference}").render(claim_facts(), "email")
+    assert email.html is not None
+    check_golden("messages/claim.email.txt", f"Subject: {email.subject}\n\n{email.text}")
+    check_golden("messages/claim.email.html", email.html if email.html.endswith("\n") else email.html + "\n")
+    text, cost = renderer(max_segments=1).fit_sms(claim_facts())
+    assert cost.segments == 1 and "CONFIRM CH-GOLDEN 3f9a2c1b" in text
