@@ -120,11 +120,7 @@ def triage(
     `placements` who owns which placement (the placement register; default: none known)."""
     placements = placements if placements is not None else PlacementRegister()
     sender = sender or sender_of(event, None, config.providers, placements)
-    if (
-        open_incident is not None
-        and open_incident.event_id == event.event_id
-        and owner_of(open_incident, placements) == sender
-    ):
+    if open_incident is not None and open_incident.event_id == event.event_id and owner_of(open_incident, placements) == sender:
         # A replay of the opening event: derive the same outputs again, under the ids it was given and
         # from the same moment of receipt.
         identity = (open_incident.incident_id, open_incident.reference)

@@ -245,7 +245,9 @@ class IngestApi:
         if not self.intake.placements_ready.is_set():  # whose placement it is cannot be told yet
             self.intake.requests.labels("api", "unavailable").inc()
             return problem(503, "Not stored: try again", ["(service): the placement register is loading"], {"Retry-After": "5"})
-        if not may_report_for(credential.provider_id, event.placement.id, event.type, self.intake.providers, self.intake.placements):
+        if not may_report_for(
+            credential.provider_id, event.placement.id, event.type, self.intake.providers, self.intake.placements
+        ):
             reason = f"placement.id: placement '{event.placement.id}' is not one of provider '{credential.provider_id}'"
             return await self._refuse(403, "forbidden", "Placement not yours", [reason], body, credential)
         try:

@@ -267,6 +267,7 @@ def create_app(
         sender = sender_of(event, stamped_provider(headers), config.providers, placements)
         child = event.child.reference
         stored = open_incidents.get(child)
+
         def run(identity: Identity | None) -> Outcome:
             return triage(
                 event,
@@ -386,7 +387,7 @@ def create_app(
             if record.topic == names.incident_commands:
                 await commands_guard.handle(record, lambda r: on_command(r.value or b""))
             else:
-                await reports_guard.handle(record, lambda r: on_report(r.key, r.value or b"", event.message.headers))
+                await reports_guard.handle(record, lambda r: on_report(r.key, r.value or b"", r.headers))
 
     window_observed: set[str] = set()
     in_flight: set[str] = set()

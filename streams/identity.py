@@ -22,8 +22,8 @@ from alerts.config import Config
 from alerts.directory import IncidentDirectory
 from alerts.model import PlacementEvent
 from streams.follow import Follower
-from streams.stage import Stage
 from streams.register import FirstWins, Produce, RegisterUnavailable, loopback
+from streams.stage import Stage
 
 __all__ = ["EventIds", "Identity", "RegisterUnavailable", "Registers", "SharedReplayGuard"]
 

@@ -51,11 +51,12 @@ class Record:
     offset: int
     key: bytes | None
     value: bytes | None
+    headers: Any = ()  # as the client gave them: the sender's header (alerts.authority) rides here
 
     @classmethod
     def of(cls, message: Any) -> Record:
         """From a faust Message or an aiokafka ConsumerRecord (both have these attributes)."""
-        return cls(message.topic, message.partition, message.offset, message.key, message.value)
+        return cls(message.topic, message.partition, message.offset, message.key, message.value, message.headers or ())
 
 
 class RecordTooLarge(Exception):
