@@ -20,6 +20,7 @@ from alerts.errors import ConfigError
 from alerts.intake import parse_event, parse_profile
 from alerts.manual_check import ManualCheckMessages
 from alerts.model import (
+    Claim,
     Decision,
     Incident,
     IncidentStatus,
@@ -121,6 +122,10 @@ def _incident(kind: NotificationKind) -> Incident:
         deadline=SEEN + timedelta(hours=1),
         escalation_step=1 if kind == "escalation" else 0,
         timeline=[TimelineEntry(at=SEEN, what="last seen"), TimelineEntry(at=received, what="matched")],
+        # A claim message is about the incident's latest unverified claim.
+        claims=[Claim(claim_id="0c1a1m00", event_id="evt-check-0009", type="returned", sender="check", at=received)]
+        if kind == "claim"
+        else [],
     )
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from alerts.placements import PlacementRegister, parse_placement
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
 
@@ -31,6 +33,14 @@ def sample_profiles() -> list[dict[str, Any]]:
 def sample_placements() -> list[dict[str, Any]]:
     """The register's sample placements (samples/placements.jsonl): the form's children."""
     return [json.loads(line) for line in (SAMPLES / "placements.jsonl").read_text().splitlines() if line.strip()]
+
+
+def sample_register() -> PlacementRegister:
+    """The placement register holding the sample placements: who owns which placement."""
+    register = PlacementRegister()
+    for placement in sample_placements():
+        register.upsert(parse_placement(json.dumps(placement)))
+    return register
 
 
 def make_event(

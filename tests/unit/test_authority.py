@@ -17,16 +17,17 @@ from alerts.authority import (
     may_report_for,
     sender_of,
 )
-from alerts.config import Config, load_config
+from alerts.config import PACKAGE_TEMPLATES, Config, load_config
 from alerts.intake import parse_event, parse_profile
 from alerts.lifecycle import confirm_claim
 from alerts.matching import ProfileIndex
 from alerts.model import Incident, IncidentStatus, PlacementEvent, Recipient
 from alerts.rendering import Renderer
 from alerts.triage import Outcome, triage
-from tests.support import REPO, make_event, sample_profiles
+from tests.support import REPO, make_event, sample_profiles, sample_register
 
 NOW = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)
+PLACEMENTS = sample_register()
 BRENT = {"id": "plc-brent-03", "name": "Brentside house", "local_authority": "Brent", "postcode": "NW10 9ZZ"}
 
 
@@ -51,8 +52,10 @@ def event(type: str = "left_placement", placement: dict[str, str] | None = None,
 
 
 def run(e: PlacementEvent, config: Config, index: ProfileIndex, incident: Incident | None, sender: str | None = None) -> Outcome:
-    renderer = Renderer(REPO / "templates")
-    return triage(e, open_incident=incident, index=index, config=config, renderer=renderer, now=NOW, sender=sender)
+    renderer = Renderer(PACKAGE_TEMPLATES)
+    return triage(
+        e, open_incident=incident, index=index, config=config, renderer=renderer, now=NOW, sender=sender, placements=PLACEMENTS
+    )
 
 
 def opened(config: Config, index: ProfileIndex) -> Incident:
@@ -62,11 +65,11 @@ def opened(config: Config, index: ProfileIndex) -> Incident:
 
 
 def test_the_sender_is_the_stamped_provider_else_the_placements(config: Config) -> None:
-    assert sender_of(event(), None, config.providers) == "larchwood-care"
-    assert sender_of(event(), "brentside-homes", config.providers) == "brentside-homes"
-    assert sender_of(event(), "nobody-we-know", config.providers) == "unconfigured:nobody-we-know"
+    assert sender_of(event(), None, config.providers, PLACEMENTS) == "larchwood-care"
+    assert sender_of(event(), "brentside-homes", config.providers, PLACEMENTS) == "brentside-homes"
+    assert sender_of(event(), "nobody-we-know", config.providers, PLACEMENTS) == "unconfigured:nobody-we-know"
     unknown = {"id": "plc-elsewhere", "name": "Elsewhere", "local_authority": "Ealing", "postcode": "W5 1ZZ"}
-    assert sender_of(event(placement=unknown), None, config.providers) == "placement:plc-elsewhere"
+    assert sender_of(event(placement=unknown), None, config.providers, PLACEMENTS) == "placement:plc-elsewhere"
 
 
 def test_an_incident_records_who_opened_it(config: Config, index: ProfileIndex) -> None:
@@ -114,17 +117,17 @@ def test_a_configured_authority_may_change_the_incident(config: Config, index: P
     object.__setattr__(providers.providers["brentside-homes"], "authority_for", ["Harrow"])
     authority = config.model_copy(update={"providers": providers})
     incident = opened(config, index)
-    assert may_change("brentside-homes", incident, None, providers)
+    assert may_change("brentside-homes", incident, None, providers, PLACEMENTS)
     outcome = run(event("returned", placement=BRENT), authority, index, incident, sender="brentside-homes")
     assert outcome.label == "resolved"
     # Through the API it may send returns and updates for Harrow's placements, never a first report.
-    assert may_report_for("brentside-homes", "plc-harrow-07", "returned", providers.providers)
-    assert not may_report_for("brentside-homes", "plc-harrow-07", "left_placement", providers.providers)
-    assert not may_report_for("brentside-homes", "plc-harrow-07", "returned", config.providers.providers)
+    assert may_report_for("brentside-homes", "plc-harrow-07", "returned", providers.providers, PLACEMENTS)
+    assert not may_report_for("brentside-homes", "plc-harrow-07", "left_placement", providers.providers, PLACEMENTS)
+    assert not may_report_for("brentside-homes", "plc-harrow-07", "returned", config.providers.providers, PLACEMENTS)
 
 
 def test_a_confirmed_claim_is_applied_once_with_who_confirmed_it(config: Config, index: ProfileIndex) -> None:
-    renderer = Renderer(REPO / "templates")
+    renderer = Renderer(PACKAGE_TEMPLATES)
     claimed_event = event("returned", placement=BRENT)
     claim = run(claimed_event, config, index, opened(config, index), sender="brentside-homes").open_incident
     assert claim is not None

@@ -141,14 +141,14 @@ def test_hash_password_does_not_echo_on_a_terminal(monkeypatch: pytest.MonkeyPat
     assert auth.main(["hash-password"]) == 0
     out = capsys.readouterr().out
     assert asked == ["password: ", "again: "]
-    assert out.startswith("password_scrypt: ") and "correct horse" not in out
+    assert out.startswith("password_hash: $argon2id$") and "correct horse" not in out
 
 
 def test_hash_password_reads_a_pipe() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "streams.auth", "hash-password"], input="piped password 123\n", capture_output=True, text=True
     )
-    assert result.returncode == 0 and result.stdout.startswith("password_scrypt: scrypt$")
+    assert result.returncode == 0 and result.stdout.startswith("password_hash: $argon2id$")
     assert "piped password" not in result.stdout + result.stderr
 
 
