@@ -804,6 +804,16 @@ class ProfileIndex:
             alternatives=alternatives,
         )
 
+    def candidates(self, event: PlacementEvent, settings: Matching | None = None, links: Links | None = None) -> set[str]:
+        """The profile ids `match` would score for this event (to measure candidate generation alone)."""
+        tuned = self._tuning(settings, links)
+        probe = _Probe.of(event)
+        slots = self._candidates(probe, tuned)
+        slots |= {self._slot_of[link.profile_id] for link in self._links(probe, tuned) if link.profile_id in self._slot_of}
+        for held in self._identifier_holders(probe):
+            slots |= set(held)
+        return {profile_id for slot in slots if (profile_id := self._ids[slot]) is not None}
+
     def _record_forms(self, slot: int) -> str:
         record = self._records[slot]
         assert record is not None
