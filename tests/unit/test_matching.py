@@ -10,7 +10,8 @@ import pytest
 
 from alerts.config import Risk, load_config
 from alerts.intake import parse_event, parse_profile
-from alerts.matching import ProfileIndex, _Scorer
+from alerts.matching import ProfileIndex
+from alerts.matching.index import _Scorer
 from alerts.model import Decision, MatchResult, PlacementEvent, RiskProfile
 from tests.support import REPO
 
@@ -194,7 +195,8 @@ def test_two_profiles_equally_close_make_the_match_only_possible(risk: Risk) -> 
     )
     assert found.decision == Decision.POSSIBLE_MATCH
     assert {found.profile_id, *found.alternatives} == {"prof-a", "prof-b"}
-    assert any("almost as close" in line for line in found.explanation)
+    # The officer is told why: not "almost as close" but the very same recorded name and date.
+    assert any(line.startswith("two profiles share this name and date of birth (prof-") for line in found.explanation)
 
 
 def test_a_shared_identifier_matches_despite_a_new_placement_reference(risk: Risk) -> None:

@@ -38,14 +38,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from heapq import nlargest
-from itertools import combinations
+from itertools import combinations, pairwise
 from typing import Any
 
 from alerts.config import Links, Matching
 from alerts.identity import (
     Dob,
     associate_key,
-    dob_gap_days,
     fold,
     name_tokens,
     name_words,
@@ -57,10 +56,11 @@ from alerts.identity import (
     respelled,
     sound,
     token_similarity,
-    transposed,
     unpack_dob,
     without_article,
 )
+from alerts.matching import dates, rules
+from alerts.matching.dates import dob_evidence
 from alerts.model import (
     Child,
     Decision,
@@ -70,6 +70,7 @@ from alerts.model import (
     ProfileLink,
     RiskProfile,
 )
+from alerts.short_forms import short_form_keys
 
 _YEAR_FACTOR = {0: 1.0, 1: 0.75, 2: 0.5}  # a blocking key's year of birth this far from the report's
 MAX_ASSOCIATE_LINKS = 50  # an associate's name on more profiles than this is too common to link on
@@ -121,10 +122,17 @@ def _forms_of(person: Child | RiskProfile) -> list[Form]:
 # million keys has odds of about one in a million million).
 
 
-def _token_codes(token: str) -> set[str]:
-    """Blocking codes of one full token: its sound, and that of the name without an article on it."""
+@lru_cache(maxsize=100_000)
+def _token_codes(token: str) -> frozenset[str]:
+    """Blocking codes of one full token: its sound, that of the name without an article on it, and
+    those of the full names it may be a short form of (Jess: Jessica; Seun: Oluwaseun; and Oluwaseun
+    itself files under Seun), so a short form and its full name share a key."""
+    codes = {sound(token)}
     bare = without_article(token)
-    return {sound(token), sound(bare)} if bare else {sound(token)}
+    if bare:
+        codes.add(sound(bare))
+    codes.update(sound(name) for name in short_form_keys(token))
+    return frozenset(codes)
 
 
 def _codes(forms: list[tuple[str, ...]]) -> list[str]:
@@ -154,33 +162,43 @@ def _sexes(sex: str, probing: bool) -> tuple[str, ...]:
 PAIR, INITIAL, SINGLE = 3.0, 2.0, 1.0
 
 
-def _identity_keys(
-    forms: list[tuple[str, ...]], years: list[int], sexes: tuple[str, ...], probing: bool = False
-) -> dict[int, tuple[float, int]]:
-    """Blocking key -> (weight, year of birth): pairs of name sounds with the sex (PAIR), a sound with
-    another token's initial (INITIAL), a single sound (SINGLE); each with a year of birth (0: unknown).
+def _identity_keys(forms: list[tuple[str, ...]], years: list[int], sexes: tuple[str, ...]) -> dict[int, tuple[float, int, int]]:
+    """Blocking key -> (weight, year of birth, what): pairs of name sounds with the sex (PAIR), a sound
+    with another token's initial (INITIAL), a single sound (SINGLE); each with a year of birth (0:
+    unknown). `what` is the key without its year: a candidate counts each at its best year only.
 
     A profile files every token under every other token's initial; a report looks that way only for
-    the initials it actually gives ('Mohamed A.')."""
+    the initials of every other token it gives."""
     codes = _codes(forms)
+    # A report reads initials of its own full tokens too: a typo rarely changes the first letter, and a
+    # name sound with another name's initial is far more selective than the sound alone.
     heads = [
-        (sound(t), {u[0] for u in tokens if u is not t and (len(u) == 1 or not probing)})
-        for tokens in forms
-        for t in tokens
-        if len(t) > 1 and len(tokens) > 1
+        (sound(t), {u[0] for u in tokens if u is not t}) for tokens in forms for t in tokens if len(t) > 1 and len(tokens) > 1
     ]
-    keys: dict[int, tuple[float, int]] = {}
+    keys: dict[int, tuple[float, int, int]] = {}
     for year in years:
         y = str(year)
         for code in codes:
-            keys[hash(f"s\x1f{code}\x1f{y}")] = (SINGLE, year)
+            keys[hash(f"s\x1f{code}\x1f{y}")] = (SINGLE, year, hash(("s", code)))
         for a, b in combinations(codes, 2):
             for sex in sexes:
-                keys[hash(f"p\x1f{a}\x1f{b}\x1f{y}\x1f{sex}")] = (PAIR, year)
+                keys[hash(f"p\x1f{a}\x1f{b}\x1f{y}\x1f{sex}")] = (PAIR, year, hash(("p", a, b)))
         for head, initials in heads:
             for initial in initials:
-                keys.setdefault(hash(f"i\x1f{head}\x1f{initial}\x1f{y}"), (INITIAL, year))
+                keys.setdefault(hash(f"i\x1f{head}\x1f{initial}\x1f{y}"), (INITIAL, year, hash(("i", head, initial))))
     return keys
+
+
+def joined_forms(given_names: str, family_name: str | None) -> list[tuple[str, ...]]:
+    """For blocking only: the name with two adjacent given names written as one ('Thanh Tùng' as
+    'thanhtung'), so either way of writing a multi-word given name meets the other."""
+    given = name_tokens(given_names)
+    family = name_tokens(family_name or "")
+    return [
+        (*given[:i], given[i] + given[i + 1], *given[i + 2 :], *family)
+        for i in range(len(given) - 1)
+        if len(given[i]) > 1 and len(given[i + 1]) > 1
+    ]
 
 
 def _dob_key(value: int) -> int:
@@ -307,12 +325,31 @@ class _NameMatch:
     profile_form: int = -1
     pairs: list[tuple[str, str, float]] = field(default_factory=list)
     reordered: bool = False
+    conflict: bool = False  # a name on each side left unpaired: a different name
+
+
+def _split_joined(ev: tuple[str, ...], pr: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A multi-word name written as one word on one side ('thanhtung' / 'thanh tung') split as the other
+    side writes it, so the two words pair as they should."""
+
+    def split(joined: tuple[str, ...], apart: tuple[str, ...]) -> tuple[str, ...]:
+        pairs = {a + b: (a, b) for a, b in pairwise(apart) if len(a) > 1 and len(b) > 1}
+        if not pairs:
+            return joined
+        out: list[str] = []
+        for t in joined:
+            out.extend(pairs.get(t, (t,)))
+        return tuple(out)
+
+    return split(ev, pr), split(pr, ev)
 
 
 def _compare_tokens(ev: tuple[str, ...], pr: tuple[str, ...], tuned: _Tuned, bits: Callable[[str], float]) -> _NameMatch:
     """Pair tokens greedily, best similarity first; a pair is worth its similarity times the bits of the
-    profile token's sound (rarer names weigh more); unpaired tokens count against."""
+    profile token's sound (rarer names weigh more); unpaired tokens count against, and more when both
+    sides have one left over (a different name, not a dropped middle name)."""
     weights, threshold = tuned.settings.weights, tuned.settings.min_token_similarity
+    ev, pr = _split_joined(ev, pr)
     candidates: list[tuple[float, int, int]] = []
     for i, a in enumerate(ev):
         for j, b in enumerate(pr):
@@ -344,7 +381,11 @@ def _compare_tokens(ev: tuple[str, ...], pr: tuple[str, ...], tuned: _Tuned, bit
     for i, a in enumerate(ev):
         if i not in used_ev:
             result.points -= weights.name_unmatched_reported if len(a) > 1 else weights.initial
-    result.points -= weights.name_unmatched_profile * sum(1 for j, b in enumerate(pr) if j not in used_pr and len(b) > 1)
+    left_on_profile = sum(1 for j, b in enumerate(pr) if j not in used_pr and len(b) > 1)
+    result.points -= weights.name_unmatched_profile * left_on_profile
+    if result.full and left_on_profile and any(i not in used_ev and len(a) > 1 for i, a in enumerate(ev)):
+        result.points -= weights.name_conflict
+        result.conflict = True
     order = [used_ev[i] for i in sorted(used_ev)]
     result.reordered = order != sorted(order)
     return result
@@ -371,7 +412,7 @@ def _compare_names(
                 continue
             found = compare(i, pr)
             if found.points > best.points:
-                best = _NameMatch(found.points, found.full, i, j, found.pairs, found.reordered)
+                best = _NameMatch(found.points, found.full, i, j, found.pairs, found.reordered, found.conflict)
     return best
 
 
@@ -382,56 +423,9 @@ class _Evidence:
     slot: int
     points: float = 0.0
     name: _NameMatch | None = None
-    dob: str = ""  # one of the _DOB_* kinds, "" when either side has none
+    dob: str = ""  # one of the kinds of alerts.matching.dates, "" when either side has none
     identifiers: list[str] = field(default_factory=list)
     against: list[str] = field(default_factory=list)
-
-
-_DOB_EXACT, _DOB_CLOSE, _DOB_CONSISTENT, _DOB_WITHIN, _DOB_CONFLICT = "exact", "close", "consistent", "within", "conflict"
-
-
-def _dob_points(ev: Dob | None, pr: Dob | None, tuned: _Tuned) -> tuple[float, str]:
-    """(points, kind) for two dates of birth."""
-    if ev is None or pr is None:
-        return 0.0, ""
-    weights, tolerance = tuned.settings.weights, tuned.settings.dob
-    if ev.exact and pr.exact:
-        gap = abs(ev.value - pr.value)
-        if gap == 0:
-            return weights.dob_exact, _DOB_EXACT
-        if gap <= tolerance.exact_days or transposed(ev.value, pr.value) or _year_typo(ev.value, pr.value):
-            return weights.dob_close, _DOB_CLOSE
-        return -weights.dob_conflict, _DOB_CONFLICT
-    margin = tolerance.estimated_margin_days
-    a = Dob(ev.lo - margin, ev.hi + margin, ev.value, True) if ev.estimated and ev.lo == ev.hi else ev
-    b = Dob(pr.lo - margin, pr.hi + margin, pr.value, True) if pr.estimated and pr.lo == pr.hi else pr
-    gap = dob_gap_days(a, b)
-    if gap == 0:
-        # Consistent: full weight when the recorded ranges themselves meet, less the further apart
-        # the estimates are (half at a whole margin apart).
-        raw = dob_gap_days(ev, pr)
-        closeness = 1.0 - 0.5 * min(1.0, raw / margin) if margin else 1.0
-        return weights.dob_consistent * closeness, _DOB_CONSISTENT
-    if gap <= tolerance.tolerance_days:
-        return weights.dob_within_tolerance, _DOB_WITHIN
-    return -weights.dob_conflict, _DOB_CONFLICT
-
-
-def _dob_line(kind: str, ev: Dob, pr: Dob) -> str:
-    said, theirs = ev.describe(), pr.describe()
-    if kind == _DOB_EXACT or (kind == _DOB_CONSISTENT and said == theirs):
-        return f"date of birth {said}"
-    return {
-        _DOB_CLOSE: f"date of birth {said} close to the profile's {theirs}",
-        _DOB_CONSISTENT: f"date of birth {said}, consistent with the profile's {theirs}",
-        _DOB_WITHIN: f"date of birth {said} within tolerance of the profile's {theirs}",
-        _DOB_CONFLICT: f"date of birth {said} far from the profile's {theirs}",
-    }[kind]
-
-
-def _year_typo(a: int, b: int) -> bool:
-    x, y = date.fromordinal(a), date.fromordinal(b)
-    return (x.month, x.day) == (y.month, y.day) and abs(x.year - y.year) == 1
 
 
 @dataclass
@@ -451,6 +445,7 @@ class _Probe:
     reported: date
     family: str | None = None  # the reported family name, as written
     family_tokens: frozenset[str] = frozenset()  # its full tokens (not initials)
+    joined: list[tuple[str, ...]] = field(default_factory=list)  # for blocking: adjacent given names as one
 
     @classmethod
     def of(cls, event: PlacementEvent) -> _Probe:
@@ -488,7 +483,20 @@ class _Probe:
             reported=event.reported_at.date(),
             family=child.family_name,
             family_tokens=frozenset(t for t in name_tokens(child.family_name or "") if len(t) > 1),
+            joined=joined_forms(child.given_names, child.family_name),
         )
+
+
+def _namesakes(scored: list[_Evidence], best: _Evidence) -> int:
+    """Other candidates whose names agree as fully and nearly as well as the best's."""
+    if best.name is None:
+        return 0
+    full, points = best.name.full, best.name.points
+    return sum(
+        1
+        for other in scored
+        if other is not best and other.name is not None and other.name.full >= full and other.name.points >= points - 1.0
+    )
 
 
 def _sigmoid(points: float, settings: Matching) -> float:
@@ -556,11 +564,14 @@ class _Scorer:
                 name = _compare_names(probe.tokens, probe.sounds, forms.split("|"), compare)
                 self.names[(forms, nationality)] = name
             evidence.name = name
-            evidence.points += name.points
+            # A shared identifier is not outweighed by extra or differently written names: their cost is capped.
+            cap = weights.name_penalty_cap_with_identifier
+            evidence.points += max(name.points, -cap) if shared else name.points
             if name.full > 0 and name.profile_form == 0:
                 evidence.points += weights.main_name
         if probe.dob is not None and packed:
-            points, evidence.dob = _dob_points(probe.dob, unpack_dob(packed), self.tuned)
+            settings = self.tuned.settings
+            points, evidence.dob = dob_evidence(probe.dob, unpack_dob(packed), settings.weights, settings.dob)
             evidence.points += points
         if probe.sex in "fm" and sex in "fm":
             if probe.sex == sex:
@@ -585,6 +596,17 @@ class _Scorer:
 # --- the index ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Ranking:
+    """Candidate selection for one report: the slots to score, every slot's blocking evidence, and the
+    best blocking evidence among those left unscored (with how many were)."""
+
+    slots: list[int]
+    blocked: dict[int, float]
+    unscored_blocking: float
+    unscored: int
+
+
 class ProfileIndex:
     def __init__(self, settings: Matching | None = None, links: Links | None = None) -> None:
         self._tuned = _Tuned(settings or Matching(), links or Links())
@@ -593,8 +615,6 @@ class ProfileIndex:
         self._blobs: list[bytes | None] = []
         self._records: list[Record | None] = []
         self._free: list[int] = []
-        self._unscored: tuple[float, int] = (0.0, 0)  # of the last ranking: (best blocking score left out, how many)
-        self._blocked: dict[int, float] = {}
         # Blocking key -> slots: one slot as a plain int, more as packed int32 in a bytearray. Compact,
         # and invisible to the garbage collector (millions of lists or arrays would make every full
         # collection walk them all).
@@ -701,7 +721,8 @@ class ProfileIndex:
 
     @staticmethod
     def _keys(profile: RiskProfile, scoring: _Scoring) -> set[int]:
-        keys = set(_identity_keys(scoring.forms, _profile_years(scoring.dob), _sexes(scoring.sex, probing=False)))
+        forms = scoring.forms + joined_forms(profile.given_names, profile.family_name)
+        keys = set(_identity_keys(forms, _profile_years(scoring.dob), _sexes(scoring.sex, probing=False)))
         if scoring.dob is not None:
             keys.add(_dob_key(scoring.dob.value))
         keys.update(_identifier_key(*identifier.key()) for identifier in profile.identifiers)
@@ -721,8 +742,7 @@ class ProfileIndex:
     def _tuning(self, settings: Matching | None, links: Links | None) -> _Tuned:
         tuned = self._tuned
         if (settings is not None and settings is not tuned.settings) or (links is not None and links is not tuned.links):
-            tuned = _Tuned(settings or tuned.settings, links or tuned.links)
-            self._tuned = tuned
+            return _Tuned(settings or tuned.settings, links or tuned.links)
         return tuned
 
     def match(self, event: PlacementEvent, settings: Matching | None = None, links: Links | None = None) -> MatchResult:
@@ -736,7 +756,8 @@ class ProfileIndex:
         for (_, _, written), held in zip(probe.identifiers, holders, strict=True):
             for slot in held:
                 shared.setdefault(slot, []).append(written)
-        slots = self._candidates(probe, tuned) | linked | set(shared)
+        ranking = self._ranked(probe, tuned, tuned.settings.blocking.max_candidates)
+        slots = set(ranking.slots) | linked | set(shared)
         scorer = _Scorer(self, probe, tuned)
         scored = [scorer.score(slot, slot in linked, shared.get(slot, [])) for slot in slots]
         if tuned.unique and any(scheme in tuned.unique for scheme, _, _ in probe.identifiers):
@@ -748,61 +769,93 @@ class ProfileIndex:
         link_lines = [link.detail for link in found_links]
         if not scored:
             return MatchResult(decision=Decision.NO_MATCH, links=found_links, explanation=link_lines)
+
+        def score_of(evidence: _Evidence) -> float:
+            return _sigmoid(evidence.points, tuned.settings)
+
         best = scored[0]
-        score = round(_sigmoid(best.points, tuned.settings), 3)
+        score = round(score_of(best), 3)
         decision = _decide(score, tuned.settings)
+        linked_profile = self._best_linked(scored, linked, best, score_of)
         if decision == Decision.NO_MATCH:
-            return MatchResult(decision=decision, score=round(score, 3), links=found_links, explanation=link_lines)
+            return MatchResult(decision=decision, score=score, links=found_links, explanation=link_lines)
         profile_id = self._ids[best.slot]
         assert profile_id is not None
-        explanation = self._explain(best, probe, decision, score)
-        alternatives: list[str] = []
-        for runner in scored[1:]:
-            runner_score = _sigmoid(runner.points, tuned.settings)
-            if best.points - runner.points > tuned.settings.ambiguity_margin:
-                break
-            if runner_score < tuned.settings.thresholds.possible_match:
-                continue
-            runner_id = self._ids[runner.slot]
-            assert runner_id is not None
-            alternatives.append(runner_id)
-            explanation.append(f"profile {runner_id} is almost as close (score {runner_score:.2f}): a person must confirm which")
-        if alternatives and decision == Decision.MATCH:
-            decision = Decision.POSSIBLE_MATCH
-        if decision == Decision.MATCH and not best.identifiers and (best.name is None or best.name.full < 2):
-            # A first name and an initial, however well the rest agrees, is for a person to confirm.
-            decision = Decision.POSSIBLE_MATCH
-        if (
-            decision == Decision.MATCH
-            and not best.identifiers
-            and _family_name_missing(best.name, probe, self._record_forms(best.slot))
-        ):
-            # Given names alone, with a family name the profile does not have at all, are for a person
-            # to confirm: in a large index another child often shares the given names and a near date.
-            decision = Decision.POSSIBLE_MATCH
-            explanation.append(f"the reported family name '{probe.family}' is not on the profile: a person must confirm")
-        # A Home Office / NRM reference (tuned.unique) of the report's that this profile alone carries:
-        # every profile carrying it was scored, so namesakes left unscored cannot be the child.
-        sole_holder = any(
-            scheme in tuned.unique and held == [best.slot]
-            for (scheme, _, _), held in zip(probe.identifiers, holders, strict=True)
-        )
-        unscored_blocking, unscored = self._unscored
-        if decision == Decision.MATCH and not sole_holder and unscored and unscored_blocking >= self._blocked.get(best.slot, 0.0):
-            # Profiles blocked as well as this one were left unscored (a very common name): it cannot be
-            # called the only one.
-            decision = Decision.POSSIBLE_MATCH
-            explanation.append(
-                f"{unscored} more profile(s) share as much of this name and year of birth than were compared: a person must confirm"
-            )
-        return MatchResult(
-            decision=decision,
+        case = rules.Case(
             profile_id=profile_id,
+            score=score,
+            has_identifier=bool(best.identifiers),
+            sole_holder=any(held == [best.slot] for held in holders),
+            full_names=best.name.full if best.name is not None else 0,
+            family_name_missing=_family_name_missing(best.name, probe, self._record_forms(best.slot)),
+            reported_family=probe.family,
+            runners=self._runners(scored, best, score_of, tuned),
+            unscored=ranking.unscored if ranking.unscored_blocking >= ranking.blocked.get(best.slot, 0.0) else 0,
+            linked=best.slot in linked,
+            dob_agrees_exactly=best.dob in (dates.EXACT, dates.CLOSE),
+            dob_conflicts=best.dob == dates.CONFLICT,
+            namesakes=_namesakes(scored, best),
+            expected_namesakes=self._expected_namesakes(best),
+            linked_profile=linked_profile,
+            possible_at=tuned.settings.thresholds.possible_match,
+        )
+        verdict = rules.decide(case, rules.Verdict(decision, profile_id, tuple(self._explain(best, probe, decision, score))))
+        if verdict.profile_id != profile_id:
+            score = linked_profile[1] if verdict.profile_id is not None and linked_profile is not None else score
+        if verdict.decision == Decision.MATCH or verdict.decision == Decision.POSSIBLE_MATCH:
+            verb = "matched" if verdict.decision == Decision.MATCH else "possibly matched"
+            lines = list(verdict.explanation)
+            if verdict.profile_id == profile_id and lines and lines[0].startswith(("matched", "possibly matched")):
+                lines[0] = verb + lines[0].split("matched", 1)[1]
+            explanation = lines
+        else:
+            explanation = list(verdict.explanation)
+        return MatchResult(
+            decision=verdict.decision,
+            profile_id=verdict.profile_id,
             score=round(score, 3),
             explanation=explanation + link_lines,
             links=found_links,
-            alternatives=alternatives,
+            alternatives=list(verdict.alternatives),
         )
+
+    def _expected_namesakes(self, best: _Evidence) -> float:
+        """Profiles of the best's nationality times the share its name's bits say: 2 ** -bits."""
+        record = self._records[best.slot]
+        if best.name is None or record is None:
+            return 0.0
+        group = record[2][2:] or "*"
+        return float(self._profiles_of[group] * 2.0 ** -max(0.0, best.name.points))
+
+    def _best_linked(
+        self, scored: list[_Evidence], linked: set[int], best: _Evidence, score_of: Callable[[_Evidence], float]
+    ) -> tuple[str, float] | None:
+        if not linked or best.slot in linked:
+            return None
+        for evidence in scored:
+            if evidence.slot in linked:
+                profile_id = self._ids[evidence.slot]
+                assert profile_id is not None
+                return profile_id, round(score_of(evidence), 3)
+        return None
+
+    def _runners(
+        self, scored: list[_Evidence], best: _Evidence, score_of: Callable[[_Evidence], float], tuned: _Tuned
+    ) -> tuple[rules.Runner, ...]:
+        """Candidates within the ambiguity margin of the best and above the possible threshold."""
+        record = self._records[best.slot]
+        runners = []
+        for runner in scored[1:]:
+            if best.points - runner.points > tuned.settings.ambiguity_margin:
+                break
+            runner_score = score_of(runner)
+            if runner_score < tuned.settings.thresholds.possible_match:
+                continue
+            runner_id, theirs = self._ids[runner.slot], self._records[runner.slot]
+            assert runner_id is not None and theirs is not None and record is not None
+            same = theirs[0] == record[0] and theirs[1] == record[1]
+            runners.append(rules.Runner(runner_id, round(runner_score, 2), same))
+        return tuple(runners)
 
     def candidates(self, event: PlacementEvent, settings: Matching | None = None, links: Links | None = None) -> set[str]:
         """The profile ids `match` would score for this event (to measure candidate generation alone)."""
@@ -841,9 +894,9 @@ class ProfileIndex:
 
     def _candidates(self, probe: _Probe, tuned: _Tuned) -> set[int]:
         """The best-blocked by name, sex and year of birth."""
-        return set(self._ranked(probe, tuned, tuned.settings.blocking.max_candidates))
+        return set(self._ranked(probe, tuned, tuned.settings.blocking.max_candidates).slots)
 
-    def _ranked(self, probe: _Probe, tuned: _Tuned, limit: int) -> list[int]:
+    def _ranked(self, probe: _Probe, tuned: _Tuned, limit: int) -> _Ranking:
         """The `limit` best candidates by name, best first.
 
         Pairs of name sounds (or a sound and an initial) shared in a year of birth near the report's
@@ -852,31 +905,36 @@ class ProfileIndex:
         count only when the rest finds too little. The very same exact date of birth is a boost.
         """
         blocking = tuned.settings.blocking
-        keys = _identity_keys(probe.tokens, _probe_years(probe.dob, probe.reported), _sexes(probe.sex, probing=True), True)
+        forms = probe.tokens + probe.joined
+        keys = _identity_keys(forms, _probe_years(probe.dob, probe.reported), _sexes(probe.sex, probing=True))
         center = date.fromordinal(probe.dob.value).year if probe.dob is not None else None
-        found: list[tuple[int, float, Sequence[int]]] = []
-        singles: list[tuple[int, float, Sequence[int]]] = []
+        found: list[tuple[int, float, int, Sequence[int]]] = []
+        singles: list[tuple[int, float, int, Sequence[int]]] = []
         posting_of = self._posting
-        for key, (kind, year) in keys.items():
+        for key, (kind, year, what) in keys.items():
             posting = posting_of(key)
             size = len(posting)
             if not size or size > blocking.max_block_size:
                 continue
             weight = kind if center is None else kind * (0.5 if year == 0 else _YEAR_FACTOR.get(abs(year - center), 0.25))
-            (singles if kind == SINGLE else found).append((size, weight, posting))
+            (singles if kind == SINGLE else found).append((size, weight, what, posting))
         hits: dict[int, float] = {}
-        get = hits.get
+        counted: dict[tuple[int, int], float] = {}  # (slot, what) -> the weight counted: its best year only
+        get, got = hits.get, counted.get
         budget = blocking.max_scanned
         for group in (found, singles):
             if group is singles and len(hits) >= blocking.max_candidates:
                 break
             group.sort(key=lambda entry: entry[0])
-            for size, weight, posting in group:
+            for size, weight, what, posting in group:
                 if size > budget and hits:
                     break
                 budget -= size
                 for slot in posting:
-                    hits[slot] = get(slot, 0.0) + weight
+                    before = got((slot, what), 0.0)
+                    if weight > before:
+                        counted[(slot, what)] = weight
+                        hits[slot] = get(slot, 0.0) + weight - before
         if probe.dob is not None and probe.dob.exact and hits:
             same_day = self._posting(_dob_key(probe.dob.value))
             if len(same_day) <= blocking.max_block_size:
@@ -884,11 +942,10 @@ class ProfileIndex:
                     if slot in hits:
                         hits[slot] += PAIR
         best = nlargest(limit + 1, hits, key=lambda slot: (hits[slot], -slot))
-        self._unscored = (hits[best[limit]], len(hits) - limit) if len(best) > limit else (0.0, 0)
-        self._blocked = hits
+        unscored_blocking, unscored = (hits[best[limit]], len(hits) - limit) if len(best) > limit else (0.0, 0)
         # Those that share less than a third of the leader's blocking evidence could not win: not scored.
         floor = hits[best[0]] / 3 if best else 0.0
-        return [slot for slot in best[:limit] if hits[slot] >= floor]
+        return _Ranking([slot for slot in best[:limit] if hits[slot] >= floor], hits, unscored_blocking, unscored)
 
     def _explain(self, best: _Evidence, probe: _Probe, decision: Decision, score: float) -> list[str]:
         record = self._records[best.slot]
@@ -905,8 +962,8 @@ class ProfileIndex:
             said = "" if fold(reported.written) == fold(form.written) else f" (reported as '{reported.written}')"
             parts.append(f"on {form.kind} '{form.written}'{said}")
         pr_dob = unpack_dob(record[1])
-        if best.dob and best.dob != _DOB_CONFLICT and probe.dob is not None and pr_dob is not None:
-            parts.append(_dob_line(best.dob, probe.dob, pr_dob))
+        if best.dob and best.dob != dates.CONFLICT and probe.dob is not None and pr_dob is not None:
+            parts.append(dates.dob_line(best.dob, probe.dob, pr_dob))
         lines.append(headline + (": " + ", ".join(parts) if parts else ""))
         if name is not None and name.full > 0:
             details = []
@@ -921,8 +978,8 @@ class ProfileIndex:
                 lines.append("names: " + "; ".join(details))
         lines += [f"shared identifier {written}" for written in best.identifiers]
         against = list(best.against)
-        if best.dob == _DOB_CONFLICT and probe.dob is not None and pr_dob is not None:
-            against.insert(0, _dob_line(best.dob, probe.dob, pr_dob))
+        if best.dob == dates.CONFLICT and probe.dob is not None and pr_dob is not None:
+            against.insert(0, dates.dob_line(best.dob, probe.dob, pr_dob))
         if against:
             lines.append("against: " + "; ".join(against))
         return lines
