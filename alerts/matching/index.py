@@ -908,8 +908,9 @@ class ProfileIndex:
         forms = probe.tokens + probe.joined
         keys = _identity_keys(forms, _probe_years(probe.dob, probe.reported), _sexes(probe.sex, probing=True))
         center = date.fromordinal(probe.dob.value).year if probe.dob is not None else None
-        found: list[tuple[int, float, int, Sequence[int]]] = []
-        singles: list[tuple[int, float, int, Sequence[int]]] = []
+        # Keys grouped by what they are without the year: a candidate counts each at its best year only.
+        groups: dict[int, list[tuple[float, Sequence[int]]]] = {}
+        single_whats: set[int] = set()
         posting_of = self._posting
         for key, (kind, year, what) in keys.items():
             posting = posting_of(key)
@@ -917,24 +918,33 @@ class ProfileIndex:
             if not size or size > blocking.max_block_size:
                 continue
             weight = kind if center is None else kind * (0.5 if year == 0 else _YEAR_FACTOR.get(abs(year - center), 0.25))
-            (singles if kind == SINGLE else found).append((size, weight, what, posting))
+            groups.setdefault(what, []).append((weight, posting))
+            if kind == SINGLE:
+                single_whats.add(what)
+        found = sorted((sum(len(p) for _, p in g), what, g) for what, g in groups.items() if what not in single_whats)
+        singles = sorted((sum(len(p) for _, p in g), what, g) for what, g in groups.items() if what in single_whats)
         hits: dict[int, float] = {}
-        counted: dict[tuple[int, int], float] = {}  # (slot, what) -> the weight counted: its best year only
-        get, got = hits.get, counted.get
+        get = hits.get
         budget = blocking.max_scanned
-        for group in (found, singles):
-            if group is singles and len(hits) >= blocking.max_candidates:
+        for ordered in (found, singles):
+            if ordered is singles and len(hits) >= blocking.max_candidates:
                 break
-            group.sort(key=lambda entry: entry[0])
-            for size, weight, what, posting in group:
+            for size, _, group in ordered:
                 if size > budget and hits:
                     break
                 budget -= size
-                for slot in posting:
-                    before = got((slot, what), 0.0)
-                    if weight > before:
-                        counted[(slot, what)] = weight
-                        hits[slot] = get(slot, 0.0) + weight - before
+                if len(group) == 1:
+                    weight, posting = group[0]
+                    for slot in posting:
+                        hits[slot] = get(slot, 0.0) + weight
+                    continue
+                best_year: dict[int, float] = {}
+                for weight, posting in group:
+                    for slot in posting:
+                        if weight > best_year.get(slot, 0.0):
+                            best_year[slot] = weight
+                for slot, weight in best_year.items():
+                    hits[slot] = get(slot, 0.0) + weight
         if probe.dob is not None and probe.dob.exact and hits:
             same_day = self._posting(_dob_key(probe.dob.value))
             if len(same_day) <= blocking.max_block_size:
