@@ -1,9 +1,13 @@
 """Match a placement event against flagged risk profiles (see docs/matching.md).
 
-- index: the in-memory profile index (storage, candidate selection, scoring, the decision);
-- short_forms: diminutives, short forms and prefixed names (nicknames package + curated lists);
+- index: `ProfileIndex`, the in-memory index: upsert / remove, candidate ranking, `match`;
+- storage: the compact record of each profile (compressed JSON, slim scoring record);
+- keys: name forms and blocking keys;
+- scoring: points of evidence for one candidate (names, sex, nationality, identifiers);
 - dates: the date-of-birth model (exact, estimated and ranged dates as evidence of different strength);
-- rules: the decision rules, an ordered named list applied to the best candidate.
+- rules: the decision rules, an ordered named list applied to the best candidate;
+- links: circumstantial links (vehicle, phone, associate) to any profile.
+Short forms and prefixed names are in alerts.short_forms.
 """
 
 from alerts.matching.index import Form, ProfileIndex, name_forms

@@ -1,597 +1,66 @@
-"""Match a placement event against flagged risk profiles.
+"""The profile index: match a placement event against flagged risk profiles.
 
 Three paths, each adding points of evidence and a line of explanation:
 (a) shared identifiers (a Home Office or NRM reference, a local-authority reference);
-(b) identity — names and aliases compared token by token, word order ignored, transliteration- and
-    sound-aware (alerts.identity); date of birth within a tolerance that widens for estimated dates and
-    disputed ranges; sex and nationality as evidence;
-(c) circumstantial links — a vehicle registration, phone number or associate's name in the report that
-    is recorded against any profile. A link is reported (`MatchResult.links`) whether or not the child
-    has a profile of their own; grading uses it to raise the risk.
+(b) identity — names and aliases compared token by token, word order ignored, transliteration-,
+    sound- and short-form-aware (alerts.identity, alerts.short_forms); the date of birth as exact,
+    estimated or ranged evidence (alerts.matching.dates); sex and nationality as evidence;
+(c) circumstantial links (alerts.matching.links) — a vehicle registration, phone number or associate's
+    name in the report that is recorded against any profile. A link is reported (`MatchResult.links`)
+    whether or not the child has a profile of their own; grading uses it to raise the risk.
 
-Points become a score (0..1, a logistic curve) and the score a decision by the thresholds in
-risk.yaml. A match is only possible — a person confirms — when another profile is almost as close,
-when the name is a first name and an initial, when only given names agree and the reported family
-name is not on the profile, or when profiles blocked as well as the best were left
-unscored (a very common name in a very large index) — unless the best alone carries the report's Home
-Office / NRM reference (matching.unique_schemes): every profile holding it is scored, so no unscored
-namesake can be the child.
+Points become a score (0..1, a logistic curve) and the score a first decision by the thresholds in
+risk.yaml; the decision rules (alerts.matching.rules, an ordered named list) then say when it is only
+possible and why, or when a link keeps the claim. docs/matching.md has the figures.
 
 The index is held in memory by every worker, rebuilt from the compacted profiles topic at start and
-kept current by `upsert` / `remove`. Lookups go through blocking keys (phonetic keys of name tokens,
-alone and in pairs, with the year of birth; identifiers; registrations; phone numbers; associates),
-never a scan of every profile. Profiles are held compactly — the validated JSON, compressed, plus a
-slim record for scoring — so a million fit in well under the memory of a million pydantic objects.
-"""
+kept current by `upsert` / `remove`. Lookups go through blocking keys (alerts.matching.keys), never a
+scan of every profile. Profiles are held compactly (alerts.matching.storage). No state is kept between
+calls to `match`."""
 
 from __future__ import annotations
 
 import json
 import math
-import re
-import struct
-import sys
-import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from heapq import nlargest
-from itertools import combinations, pairwise
 from typing import Any
 
 from alerts.config import Links, Matching
 from alerts.identity import (
-    Dob,
-    associate_key,
     fold,
-    name_tokens,
-    name_words,
-    nationality_key,
-    pack_dob,
-    phone_key,
-    plate_keys,
-    profile_plates,
-    respelled,
-    sound,
-    token_similarity,
     unpack_dob,
-    without_article,
 )
 from alerts.matching import dates, rules
-from alerts.matching.dates import dob_evidence
+from alerts.matching.keys import (
+    _YEAR_FACTOR,
+    PAIR,
+    SINGLE,
+    Form,
+    _dob_key,
+    _frequency_keys,
+    _identifier_key,
+    _identity_keys,
+    _link_keys,
+    _probe_years,
+    _profile_years,
+    _sexes,
+    joined_forms,
+    name_forms,
+)
+from alerts.matching.links import find_links
+from alerts.matching.scoring import _decide, _Evidence, _family_name_missing, _namesakes, _Probe, _Scorer, _sigmoid, _Tuned
+from alerts.matching.storage import _INT, Record, _decode, _inflate, _pack, _record, _Scoring, _unpack
 from alerts.model import (
-    Child,
     Decision,
     MatchResult,
     PlacementEvent,
-    Priority,
     ProfileLink,
     RiskProfile,
 )
-from alerts.short_forms import short_form_keys
-
-_YEAR_FACTOR = {0: 1.0, 1: 0.75, 2: 0.5}  # a blocking key's year of birth this far from the report's
-MAX_ASSOCIATE_LINKS = 50  # an associate's name on more profiles than this is too common to link on
-MAX_RANGE_YEARS = 8  # a disputed range wider than this blocks like an unknown date of birth
-OLDEST_YEARS = 27  # with no date of birth in the report, look at every plausible year of birth
-_PHONE_IN_TEXT = re.compile(r"(?:\+|\b)[0-9][0-9 ()-]{8,18}[0-9]\b")
-
-
-# --- name forms -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Form:
-    """One way the child's name is written: the name, an alias, or an alias with the family name."""
-
-    kind: str
-    written: str
-    tokens: tuple[str, ...]
-
-
-def name_forms(given_names: str, family_name: str | None, aliases: list[str]) -> list[Form]:
-    """Forms in a fixed order (the index stores only their tokens and rebuilds the rest from this)."""
-    main = f"{given_names} {family_name}" if family_name else given_names
-    candidates = [Form("name", main, name_tokens(main))]
-    candidates += [Form("alias", alias, name_tokens(alias)) for alias in aliases]
-    if family_name:
-        family = name_tokens(family_name)
-        for alias in aliases:
-            tokens = name_tokens(alias)
-            if len(tokens) == 1 and tokens[0] not in family:
-                candidates.append(Form("alias", f"{alias} {family_name}", tokens + family))
-    forms: list[Form] = []
-    seen: set[tuple[str, ...]] = set()
-    for form in candidates:
-        if form.tokens and form.tokens not in seen:
-            seen.add(form.tokens)
-            forms.append(form)
-    return forms
-
-
-def _forms_of(person: Child | RiskProfile) -> list[Form]:
-    return name_forms(person.given_names, person.family_name, person.aliases)
-
-
-# --- blocking keys --------------------------------------------------------------------------------
-# Hashes of short strings: an int key costs less memory than the string. For names a collision only
-# adds a candidate, which is then scored; a shared identifier is checked against the profile itself; a
-# registration, phone number or associate is trusted to its 64-bit hash (a collision among a few
-# million keys has odds of about one in a million million).
-
-
-@lru_cache(maxsize=100_000)
-def _token_codes(token: str) -> frozenset[str]:
-    """Blocking codes of one full token: its sound, that of the name without an article on it, and
-    those of the full names it may be a short form of (Jess: Jessica; Seun: Oluwaseun; and Oluwaseun
-    itself files under Seun), so a short form and its full name share a key."""
-    codes = {sound(token)}
-    bare = without_article(token)
-    if bare:
-        codes.add(sound(bare))
-    codes.update(sound(name) for name in short_form_keys(token))
-    return frozenset(codes)
-
-
-def _codes(forms: list[tuple[str, ...]]) -> list[str]:
-    return sorted({code for tokens in forms for t in tokens if len(t) > 1 for code in _token_codes(t)})
-
-
-def _frequency_key(token: str) -> str:
-    """What a name's frequency is counted by: its sound, unless that is too short to tell names apart
-    ('thi' and 'do' both sound 'T'), then its respelling."""
-    key = sound(token)
-    return key if len(key) >= 3 else respelled(token)
-
-
-def _frequency_keys(forms: list[tuple[str, ...]]) -> set[str]:
-    return {_frequency_key(t) for tokens in forms for t in tokens if len(t) > 1}
-
-
-def _sexes(sex: str, probing: bool) -> tuple[str, ...]:
-    """Pair keys carry the sex; a profile of unknown sex is filed under 'u', which every probe reads."""
-    known = sex if sex in ("f", "m") else "u"
-    if not probing:
-        return (known,)
-    return (known, "u") if known != "u" else ("f", "m", "u")
-
-
-# Kinds of blocking key, with their weight in candidate ranking.
-PAIR, INITIAL, SINGLE = 3.0, 2.0, 1.0
-
-
-def _identity_keys(forms: list[tuple[str, ...]], years: list[int], sexes: tuple[str, ...]) -> dict[int, tuple[float, int, int]]:
-    """Blocking key -> (weight, year of birth, what): pairs of name sounds with the sex (PAIR), a sound
-    with another token's initial (INITIAL), a single sound (SINGLE); each with a year of birth (0:
-    unknown). `what` is the key without its year: a candidate counts each at its best year only.
-
-    A profile files every token under every other token's initial; a report looks that way only for
-    the initials of every other token it gives."""
-    codes = _codes(forms)
-    # A report reads initials of its own full tokens too: a typo rarely changes the first letter, and a
-    # name sound with another name's initial is far more selective than the sound alone.
-    heads = [
-        (sound(t), {u[0] for u in tokens if u is not t}) for tokens in forms for t in tokens if len(t) > 1 and len(tokens) > 1
-    ]
-    keys: dict[int, tuple[float, int, int]] = {}
-    for year in years:
-        y = str(year)
-        for code in codes:
-            keys[hash(f"s\x1f{code}\x1f{y}")] = (SINGLE, year, hash(("s", code)))
-        for a, b in combinations(codes, 2):
-            for sex in sexes:
-                keys[hash(f"p\x1f{a}\x1f{b}\x1f{y}\x1f{sex}")] = (PAIR, year, hash(("p", a, b)))
-        for head, initials in heads:
-            for initial in initials:
-                keys.setdefault(hash(f"i\x1f{head}\x1f{initial}\x1f{y}"), (INITIAL, year, hash(("i", head, initial))))
-    return keys
-
-
-def joined_forms(given_names: str, family_name: str | None) -> list[tuple[str, ...]]:
-    """For blocking only: the name with two adjacent given names written as one ('Thanh Tùng' as
-    'thanhtung'), so either way of writing a multi-word given name meets the other."""
-    given = name_tokens(given_names)
-    family = name_tokens(family_name or "")
-    return [
-        (*given[:i], given[i] + given[i + 1], *given[i + 2 :], *family)
-        for i in range(len(given) - 1)
-        if len(given[i]) > 1 and len(given[i + 1]) > 1
-    ]
-
-
-def _dob_key(value: int) -> int:
-    return hash(f"d\x1f{value}")
-
-
-def _profile_years(dob: Dob | None) -> list[int]:
-    if dob is None or len(dob.years) > MAX_RANGE_YEARS:
-        return [0]
-    return list(dob.years)
-
-
-def _probe_years(dob: Dob | None, today: date) -> list[int]:
-    if dob is None:
-        return [0, *range(today.year - OLDEST_YEARS, today.year + 1)]
-    margin = 3 if dob.estimated else 2
-    years = dob.years
-    return [0, *range(years.start - margin, years.stop + margin)]
-
-
-def _identifier_key(scheme: str, value: str) -> int:
-    return hash(f"x\x1f{scheme}\x1f{value}")
-
-
-def _associate_keys(names: list[str]) -> set[int]:
-    keys = {associate_key(name_words(name)) for name in names}
-    return {hash(f"a\x1f{key}") for key in keys if key is not None}
-
-
-def _link_keys(profile: RiskProfile) -> set[int]:
-    keys = {hash(f"v\x1f{plate}") for vehicle in profile.vehicles for plate in profile_plates(vehicle)}
-    keys |= {hash(f"t\x1f{phone_key(phone)}") for phone in profile.phone_numbers}
-    keys |= _associate_keys([associate.name for associate in profile.associates])
-    return keys
-
-
-# --- the compact record ---------------------------------------------------------------------------
-
-_INT = struct.Struct("=i")
-# A preset dictionary for zlib: what every profile's JSON repeats, so each compresses to far less than
-# on its own. Only ever used in memory (rebuilt at start), so it may change between versions.
-_ZDICT = (
-    b'"scheme":"home_office","value":"HO-"scheme":"nrm","value":"NRM-"scheme":"la_reference","value":"'
-    b'"relationship":"claims to be uncle"relationship":"unknown"},{"name":"'
-    b'"places_of_concern":["'
-    b'"responsible_local_authority":"","police_force":"Metropolitan Police Service","social_worker":{"name":"'
-    b'"email":"@gov.uk","phone":"+447700900'
-    b'"vehicles":["","phone_numbers":["+447700900","+44'
-    b'"indicators":["debt bondage","cannabis cultivation","county lines","sexual exploitation","controlled phone"'
-    b'"risk_level":"high","risk_level":"medium","risk_level":"low","associates":[{"name":"'
-    b'"sex":"female","sex":"male","nationality":"Vietnamese","nationality":"Albanian","nationality":"Eritrean"'
-    b'"nationality":"Sudanese","nationality":"Afghan","nationality":"Nigerian","nationality":"Romanian","nationality":"British"'
-    b'"date_of_birth":{"value":"20","estimated":true,"earliest":"20","latest":"20'
-    b'"aliases":["","family_name":"","given_names":"Mohammed Nguyen "identifiers":[{"scheme":"la_reference","value":"'
-    b'{"profile_id":"'
-)
-
-
-def _pack(profile: RiskProfile) -> bytes:
-    """The validated profile as compressed JSON: a fraction of a pydantic object's memory."""
-    packer = zlib.compressobj(6, zdict=_ZDICT)
-    return packer.compress(profile.model_dump_json(exclude_defaults=True).encode()) + packer.flush()
-
-
-def _inflate(blob: bytes) -> bytes:
-    unpacker = zlib.decompressobj(zdict=_ZDICT)
-    return unpacker.decompress(blob) + unpacker.flush()
-
-
-def _unpack(blob: bytes) -> RiskProfile:
-    return RiskProfile.model_validate_json(_inflate(blob))
-
-
-_SEX = {"female": "f", "male": "m", "other": "o", "unknown": "u"}
-
-
-@dataclass(frozen=True, slots=True)
-class _Scoring:
-    """What scoring needs of one profile, decoded from the slim record."""
-
-    forms: list[tuple[str, ...]]
-    dob: Dob | None
-    sex: str
-    nationality: str
-
-
-_RISK = {Priority.HIGH: "h", Priority.MEDIUM: "m", Priority.LOW: "l"}
-_RISK_OF = {v: k for k, v in _RISK.items()}
-Record = tuple[str, int, str]  # (name forms "tok tok|tok", packed date of birth, sex + risk + nationality)
-
-
-def _record(profile: RiskProfile) -> Record:
-    forms = "|".join(" ".join(form.tokens) for form in _forms_of(profile))
-    rest = _SEX[profile.sex] + _RISK[profile.risk_level] + nationality_key(profile.nationality)
-    return (forms, pack_dob(profile.date_of_birth), sys.intern(rest))
-
-
-def _decode(record: Record) -> _Scoring:
-    forms, dob, rest = record
-    return _Scoring([tuple(f.split(" ")) for f in forms.split("|")], unpack_dob(dob), rest[0], rest[2:])
-
-
-# --- settings derived once ------------------------------------------------------------------------
-
-
-@dataclass
-class _Tuned:
-    settings: Matching
-    links: Links
-    unique: frozenset[str] = frozenset()
-
-    def __post_init__(self) -> None:
-        self.unique = frozenset(s.lower() for s in self.settings.unique_schemes)
-
-
-# --- scoring --------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _NameMatch:
-    points: float
-    full: int = 0
-    event_form: int = -1
-    profile_form: int = -1
-    pairs: list[tuple[str, str, float]] = field(default_factory=list)
-    reordered: bool = False
-    conflict: bool = False  # a name on each side left unpaired: a different name
-
-
-def _split_joined(ev: tuple[str, ...], pr: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """A multi-word name written as one word on one side ('thanhtung' / 'thanh tung') split as the other
-    side writes it, so the two words pair as they should."""
-
-    def split(joined: tuple[str, ...], apart: tuple[str, ...]) -> tuple[str, ...]:
-        pairs = {a + b: (a, b) for a, b in pairwise(apart) if len(a) > 1 and len(b) > 1}
-        if not pairs:
-            return joined
-        out: list[str] = []
-        for t in joined:
-            out.extend(pairs.get(t, (t,)))
-        return tuple(out)
-
-    return split(ev, pr), split(pr, ev)
-
-
-def _compare_tokens(ev: tuple[str, ...], pr: tuple[str, ...], tuned: _Tuned, bits: Callable[[str], float]) -> _NameMatch:
-    """Pair tokens greedily, best similarity first; a pair is worth its similarity times the bits of the
-    profile token's sound (rarer names weigh more); unpaired tokens count against, and more when both
-    sides have one left over (a different name, not a dropped middle name)."""
-    weights, threshold = tuned.settings.weights, tuned.settings.min_token_similarity
-    ev, pr = _split_joined(ev, pr)
-    candidates: list[tuple[float, int, int]] = []
-    for i, a in enumerate(ev):
-        for j, b in enumerate(pr):
-            if len(a) == 1 or len(b) == 1:
-                if a[0] == b[0]:
-                    candidates.append((0.5, i, j))  # an initial: after every real token match
-            else:
-                s = token_similarity(a, b)
-                if s >= threshold:
-                    candidates.append((s, i, j))
-    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
-    used_ev: dict[int, int] = {}
-    used_pr: set[int] = set()
-    result = _NameMatch(0.0)
-    for s, i, j in candidates:
-        if i in used_ev or j in used_pr:
-            continue
-        used_ev[i] = j
-        used_pr.add(j)
-        a, b = ev[i], pr[j]
-        if len(a) == 1 or len(b) == 1:
-            result.points += weights.initial
-            result.pairs.append((a, b, 0.0))
-        else:
-            # Partial credit for a near spelling: full at 1, two thirds at 0.9, none at 0.7.
-            result.points += bits(_frequency_key(b)) * max(0.0, (s - 0.7) / 0.3)
-            result.full += 1
-            result.pairs.append((a, b, s))
-    for i, a in enumerate(ev):
-        if i not in used_ev:
-            result.points -= weights.name_unmatched_reported if len(a) > 1 else weights.initial
-    left_on_profile = sum(1 for j, b in enumerate(pr) if j not in used_pr and len(b) > 1)
-    result.points -= weights.name_unmatched_profile * left_on_profile
-    if result.full and left_on_profile and any(i not in used_ev and len(a) > 1 for i, a in enumerate(ev)):
-        result.points -= weights.name_conflict
-        result.conflict = True
-    order = [used_ev[i] for i in sorted(used_ev)]
-    result.reordered = order != sorted(order)
-    return result
-
-
-@lru_cache(maxsize=200_000)
-def _form_sounds(form: str) -> frozenset[str]:
-    return frozenset(sound(t) for t in form.split(" ") if len(t) > 1)
-
-
-def _compare_names(
-    ev_forms: list[tuple[str, ...]],
-    ev_sounds: list[frozenset[str]],
-    pr_forms: list[str],
-    compare: Callable[[int, str], _NameMatch],
-) -> _NameMatch:
-    """The best pairing of a reported form with a profile form. Forms that share no name sound are
-    not compared in full (a near spelling alone scores too little to matter)."""
-    best = _NameMatch(-math.inf)
-    for j, pr in enumerate(pr_forms):
-        pr_sounds = _form_sounds(pr)
-        for i in range(len(ev_forms)):
-            if ev_sounds[i].isdisjoint(pr_sounds) and best.points > -math.inf:
-                continue
-            found = compare(i, pr)
-            if found.points > best.points:
-                best = _NameMatch(found.points, found.full, i, j, found.pairs, found.reordered, found.conflict)
-    return best
-
-
-@dataclass(slots=True)
-class _Evidence:
-    """Points for one candidate profile, and what they came from (explained only for the best)."""
-
-    slot: int
-    points: float = 0.0
-    name: _NameMatch | None = None
-    dob: str = ""  # one of the kinds of alerts.matching.dates, "" when either side has none
-    identifiers: list[str] = field(default_factory=list)
-    against: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Probe:
-    """The report, reduced once for every candidate."""
-
-    forms: list[Form]
-    tokens: list[tuple[str, ...]]
-    sounds: list[frozenset[str]]  # per form, the sounds of its full tokens
-    dob: Dob | None
-    sex: str
-    nationality: str
-    identifiers: list[tuple[str, str, str]]  # (scheme, normalised value, as written)
-    plates: dict[str, str]  # normalised -> as written
-    phones: dict[str, str]
-    companions: list[tuple[list[str], str]]  # (name words, where in the report) to look for associates
-    reported: date
-    family: str | None = None  # the reported family name, as written
-    family_tokens: frozenset[str] = frozenset()  # its full tokens (not initials)
-    joined: list[tuple[str, ...]] = field(default_factory=list)  # for blocking: adjacent given names as one
-
-    @classmethod
-    def of(cls, event: PlacementEvent) -> _Probe:
-        child = event.child
-        forms = _forms_of(child)
-        identifiers = [(*i.key(), f"{i.scheme} {i.value}") for i in event.identifiers()]
-        plates: dict[str, str] = {}
-        phones: dict[str, str] = {}
-        companions: list[tuple[list[str], str]] = []
-        c = event.circumstances
-        if c is not None:
-            for text in c.vehicles:
-                for plate in plate_keys(text):
-                    plates.setdefault(plate, text)
-            for number in c.phone_numbers:
-                phones.setdefault(phone_key(number), number)
-            companions = [(name_words(text), "the report") for text in c.accompanied_by]
-            if c.notes:
-                for plate in plate_keys(c.notes):
-                    plates.setdefault(plate, plate)
-                for found in _PHONE_IN_TEXT.findall(c.notes):
-                    phones.setdefault(phone_key(found), found.strip())
-                companions.append((name_words(c.notes), "the report's notes"))
-        return cls(
-            forms=forms,
-            tokens=[f.tokens for f in forms],
-            sounds=[frozenset(sound(t) for t in f.tokens if len(t) > 1) for f in forms],
-            dob=unpack_dob(pack_dob(child.date_of_birth)),
-            sex=_SEX[child.sex],
-            nationality=nationality_key(child.nationality),
-            identifiers=identifiers,
-            plates=plates,
-            phones=phones,
-            companions=companions,
-            reported=event.reported_at.date(),
-            family=child.family_name,
-            family_tokens=frozenset(t for t in name_tokens(child.family_name or "") if len(t) > 1),
-            joined=joined_forms(child.given_names, child.family_name),
-        )
-
-
-def _namesakes(scored: list[_Evidence], best: _Evidence) -> int:
-    """Other candidates whose names agree as fully and nearly as well as the best's."""
-    if best.name is None:
-        return 0
-    full, points = best.name.full, best.name.points
-    return sum(
-        1
-        for other in scored
-        if other is not best and other.name is not None and other.name.full >= full and other.name.points >= points - 1.0
-    )
-
-
-def _sigmoid(points: float, settings: Matching) -> float:
-    z = (points - settings.score_midpoint) / settings.score_spread
-    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
-
-
-def _decide(score: float, settings: Matching) -> Decision:
-    if score >= settings.thresholds.match:
-        return Decision.MATCH
-    if score >= settings.thresholds.possible_match:
-        return Decision.POSSIBLE_MATCH
-    return Decision.NO_MATCH
-
-
-def _family_name_missing(name: _NameMatch | None, probe: _Probe, profile_forms: str) -> bool:
-    """Whether the report's family name is in the form that matched, none of it was paired with a
-    profile name (word order is ignored: swapped names still pair), and the profile's form has a name
-    of its own left unpaired — a different family name, not merely none recorded."""
-    if name is None or name.event_form < 0 or name.profile_form < 0 or not probe.family_tokens:
-        return False
-    written = probe.family_tokens & set(probe.tokens[name.event_form])
-    if not written or not written.isdisjoint(a for a, _, _ in name.pairs):
-        return False
-    theirs = profile_forms.split("|")[name.profile_form].split(" ")
-    return any(len(t) > 1 for t in theirs) and not {t for t in theirs if len(t) > 1} <= {b for _, b, _ in name.pairs}
-
-
-class _Scorer:
-    """Scores candidates for one report; remembers name comparisons, which namesakes share."""
-
-    def __init__(self, index: ProfileIndex, probe: _Probe, tuned: _Tuned) -> None:
-        self.index, self.probe, self.tuned = index, probe, tuned
-        self.names: dict[tuple[str, str], _NameMatch] = {}
-        self.comparers: dict[str, Callable[[int, str], _NameMatch]] = {}
-
-    def _comparer(self, nationality: str) -> Callable[[int, str], _NameMatch]:
-        """Compares a reported form with one profile form, remembering results: namesakes and aliases
-        repeat the same forms across candidates."""
-        bits = self.index._bits(nationality, self.tuned)
-        memo: dict[tuple[int, str], _NameMatch] = {}
-        tokens, tuned = self.probe.tokens, self.tuned
-
-        def compare(i: int, form: str) -> _NameMatch:
-            found = memo.get((i, form))
-            if found is None:
-                found = memo[(i, form)] = _compare_tokens(tokens[i], tuple(form.split(" ")), tuned, bits)
-            return found
-
-        return compare
-
-    def score(self, slot: int, linked: bool, shared: list[str]) -> _Evidence:
-        record = self.index._records[slot]
-        assert record is not None
-        forms, packed, rest = record
-        sex, nationality = rest[0], rest[2:]
-        probe, weights = self.probe, self.tuned.settings.weights
-        evidence = _Evidence(slot)
-        if probe.tokens:
-            name = self.names.get((forms, nationality))
-            if name is None:
-                compare = self.comparers.get(nationality)
-                if compare is None:
-                    compare = self.comparers[nationality] = self._comparer(nationality)
-                name = _compare_names(probe.tokens, probe.sounds, forms.split("|"), compare)
-                self.names[(forms, nationality)] = name
-            evidence.name = name
-            # A shared identifier is not outweighed by extra or differently written names: their cost is capped.
-            cap = weights.name_penalty_cap_with_identifier
-            evidence.points += max(name.points, -cap) if shared else name.points
-            if name.full > 0 and name.profile_form == 0:
-                evidence.points += weights.main_name
-        if probe.dob is not None and packed:
-            settings = self.tuned.settings
-            points, evidence.dob = dob_evidence(probe.dob, unpack_dob(packed), settings.weights, settings.dob)
-            evidence.points += points
-        if probe.sex in "fm" and sex in "fm":
-            if probe.sex == sex:
-                evidence.points += weights.sex_agree
-            else:
-                evidence.points -= weights.sex_conflict
-                evidence.against.append("sex differs from the profile's")
-        if probe.nationality and nationality:
-            if probe.nationality == nationality:
-                evidence.points += weights.nationality_agree
-            else:
-                evidence.points -= weights.nationality_conflict
-                evidence.against.append("nationality differs from the profile's")
-        if shared:
-            evidence.points += weights.identifier
-            evidence.identifiers = shared
-        if linked:
-            evidence.points += weights.linked_same_profile
-        return evidence
-
 
 # --- the index ------------------------------------------------------------------------------------
 
@@ -994,53 +463,8 @@ class ProfileIndex:
             lines.append("against: " + "; ".join(against))
         return lines
 
-    # --- circumstantial links ---------------------------------------------------------------------
-
     def _links(self, probe: _Probe, tuned: _Tuned) -> list[ProfileLink]:
-        """Every profile that a registration, phone number or companion in the report is recorded on;
-        the highest-risk first, at most links.max_links. All exact keys: no profile is opened."""
-        found: dict[tuple[int, str, str], str] = {}
-        for plate in probe.plates:
-            for slot in self._posting(hash(f"v\x1f{plate}")):
-                found.setdefault((slot, "vehicle", plate), f"vehicle {plate} in the report is recorded against profile {{}}")
-        for key, written in probe.phones.items():
-            for slot in self._posting(hash(f"t\x1f{key}")):
-                found.setdefault((slot, "phone", key), f"phone {written} in the report is recorded against profile {{}}")
-        for words, where in probe.companions:
-            for size in (2, 3):
-                for start in range(len(words) - size + 1):
-                    window = words[start : start + size]
-                    name = associate_key(window)
-                    if name is None:
-                        continue
-                    said = " ".join(window)
-                    posting = self._posting(hash(f"a\x1f{name}"))
-                    if len(posting) > MAX_ASSOCIATE_LINKS:  # a name that common says nothing about who
-                        continue
-                    for slot in posting:
-                        found.setdefault(
-                            (slot, "associate", name), f"'{said}' in {where} is an associate recorded on profile {{}}"
-                        )
-
-        def rank(item: tuple[tuple[int, str, str], str]) -> tuple[int, str, str]:
-            (slot, kind, _), _ = item
-            record = self._records[slot]
-            assert record is not None
-            return (-_RISK_OF[record[2][1]].rank, self._ids[slot] or "", kind)
-
-        links = []
-        for (slot, kind, _), detail in sorted(found.items(), key=rank)[: tuned.links.max_links]:
-            profile_id, record = self._ids[slot], self._records[slot]
-            assert profile_id is not None and record is not None
-            links.append(
-                ProfileLink(
-                    profile_id=profile_id,
-                    kind=kind,  # type: ignore[arg-type]
-                    detail=detail.format(profile_id),
-                    risk_level=_RISK_OF[record[2][1]],
-                )
-            )
-        return links
+        return find_links(self, probe, tuned)
 
 
 __all__ = ["Form", "ProfileIndex", "name_forms"]

@@ -11,7 +11,7 @@ import pytest
 from alerts.config import Risk, load_config
 from alerts.intake import parse_event, parse_profile
 from alerts.matching import ProfileIndex
-from alerts.matching.index import _Scorer
+from alerts.matching.scoring import _Scorer
 from alerts.model import Decision, MatchResult, PlacementEvent, RiskProfile
 from tests.support import REPO
 
