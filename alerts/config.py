@@ -477,7 +477,7 @@ class MatchWeights(Schema):
     name_unmatched_reported: Points = 3.0
     name_unmatched_profile: Points = 0.5
     name_conflict: Points = Field(
-        default=2.0, description="a name left unpaired on each side: a different name, not a dropped middle name"
+        default=4.0, description="a name left unpaired on each side: a different name, not a dropped middle name"
     )
     name_penalty_cap_with_identifier: Points = Field(
         default=3.0, description="with a shared identifier, names cost at most this much however many fail to pair"

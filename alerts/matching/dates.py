@@ -6,11 +6,12 @@ estimate's margin and a tolerance on top of it:
 
 - two exact dates: the same day `dob_exact`; day and month swapped or a one-year typo `dob_close`;
   within `dob.exact_days` `dob_near`; further apart `-dob_conflict`;
-- otherwise the days between the records (0 when ranges overlap) against the margin: identical records
-  or a gap of 0 earn `dob_consistent`, falling linearly to nothing at the margin (ranges that overlap
-  earn less as their best estimates drift apart, half at a year); past the margin, up to
-  `dob.tolerance_days` more, `dob_within_tolerance` (0 as shipped: an estimate two years off is no
-  evidence for); beyond, `-dob_conflict`.
+- otherwise the days between the records (0 when ranges overlap) against the margin — an estimate's
+  `dob.estimated_margin_days`, or `dob.exact_days` outside a disputed range (the range is already its
+  own allowance): identical records or a gap of 0 earn `dob_consistent`, falling linearly to nothing at
+  the margin (ranges that overlap earn less as their best estimates drift apart, half at a year); past
+  an estimate's margin, up to `dob.tolerance_days` more, `dob_within_tolerance` (0 as shipped: an
+  estimate two years off is no evidence for); beyond, `-dob_conflict`.
 
 So an identical date against an estimate earns `dob_consistent`, never less than two exact dates a
 month apart (`dob_near`). The figures are in docs/matching.md.
@@ -50,14 +51,15 @@ def dob_evidence(ev: Dob | None, pr: Dob | None, weights: MatchWeights, toleranc
         return -weights.dob_conflict, CONFLICT
     if (ev.lo, ev.hi, ev.value) == (pr.lo, pr.hi, pr.value):
         return weights.dob_consistent, CONSISTENT
-    margin = tolerance.estimated_margin_days if _point_estimate(ev) or _point_estimate(pr) else tolerance.exact_days
+    estimate = _point_estimate(ev) or _point_estimate(pr)
+    margin = tolerance.estimated_margin_days if estimate else tolerance.exact_days
     gap = dob_gap_days(ev, pr)
     if gap == 0:
         drift = min(1.0, abs(ev.value - pr.value) / 366)
         return weights.dob_consistent * (1.0 - 0.5 * drift), CONSISTENT
     if gap < margin:
         return weights.dob_consistent * (1.0 - gap / margin), CONSISTENT
-    if gap <= margin + tolerance.tolerance_days:
+    if estimate and gap <= margin + tolerance.tolerance_days:
         return weights.dob_within_tolerance, WITHIN
     return -weights.dob_conflict, CONFLICT
 

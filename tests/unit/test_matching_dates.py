@@ -63,3 +63,10 @@ def test_a_disputed_range_meeting_the_other_date_is_consistent_and_identical_ran
     identical, _ = points(disputed, disputed)
     inside, kind = points(exact("2013-03-01"), disputed)
     assert kind == CONSISTENT and identical >= inside > 0
+
+
+def test_a_disputed_range_is_its_own_allowance_no_tolerance_is_added_beyond_it() -> None:
+    disputed = DateOfBirth(value=date(2011, 1, 1), estimated=True, earliest=date(2009, 8, 25), latest=date(2012, 5, 30))
+    # six months past the range's end: the old model stacked a year's tolerance on top and paid for it
+    assert points(exact("2012-11-14"), disputed)[1] == CONFLICT
+    assert points(exact("2012-06-10"), disputed)[0] > 0  # just outside: still consistent, less
