@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -392,8 +392,7 @@ class ProfileIndex:
                 single_whats.add(what)
         found = sorted((sum(len(p) for _, p in g), what, g) for what, g in groups.items() if what not in single_whats)
         singles = sorted((sum(len(p) for _, p in g), what, g) for what, g in groups.items() if what in single_whats)
-        hits: dict[int, float] = {}
-        get = hits.get
+        hits: defaultdict[int, float] = defaultdict(float)
         budget = blocking.max_scanned
         for ordered in (found, singles):
             if ordered is singles and len(hits) >= blocking.max_candidates:
@@ -405,22 +404,22 @@ class ProfileIndex:
                 if len(group) == 1:
                     weight, posting = group[0]
                     for slot in posting:
-                        hits[slot] = get(slot, 0.0) + weight
+                        hits[slot] += weight
                     continue
-                best_year: dict[int, float] = {}
+                best_year: defaultdict[int, float] = defaultdict(float)
                 for weight, posting in group:
                     for slot in posting:
-                        if weight > best_year.get(slot, 0.0):
+                        if weight > best_year[slot]:
                             best_year[slot] = weight
                 for slot, weight in best_year.items():
-                    hits[slot] = get(slot, 0.0) + weight
+                    hits[slot] += weight
         if probe.dob is not None and probe.dob.exact and hits:
             same_day = self._posting(_dob_key(probe.dob.value))
             if len(same_day) <= blocking.max_block_size:
                 for slot in same_day:
                     if slot in hits:
                         hits[slot] += PAIR
-        best = nlargest(limit + 1, hits, key=lambda slot: (hits[slot], -slot))
+        best = [slot for _, _, slot in nlargest(limit + 1, ((weight, -slot, slot) for slot, weight in hits.items()))]
         unscored_blocking, unscored = (hits[best[limit]], len(hits) - limit) if len(best) > limit else (0.0, 0)
         # Those that share less than a third of the leader's blocking evidence could not win: not scored.
         floor = hits[best[0]] / 3 if best else 0.0
