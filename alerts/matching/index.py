@@ -182,8 +182,14 @@ class ProfileIndex:
 
         def bits(code: str) -> float:
             if code not in cache:
-                share = (self._sound_count[(group, code)] + prior) / (profiles + frequency.prior_weight)
-                cache[code] = min(frequency.max_points, max(frequency.min_points, -math.log2(share)))
+                # Two names counted together ("a+b") are smoothed towards the share of two independent
+                # names, may earn up to two names' worth, and do not count the profile being compared.
+                pair = "+" in code
+                expected = frequency.prior_weight * frequency.prior_share**2 if pair else prior
+                seen = max(0, self._sound_count[(group, code)] - 1) if pair else self._sound_count[(group, code)]
+                share = (seen + expected) / (profiles + frequency.prior_weight)
+                most = 2 * frequency.max_points if pair else frequency.max_points
+                cache[code] = min(most, max(frequency.min_points, -math.log2(share)))
             return cache[code]
 
         return bits

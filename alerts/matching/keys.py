@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from itertools import combinations
+from itertools import combinations, pairwise
 
 from alerts.identity import (
     Dob,
@@ -102,8 +102,18 @@ def _frequency_key(token: str) -> str:
     return key if len(key) >= 3 else respelled(token)
 
 
+def _pair_frequency_key(a: str, b: str) -> str:
+    """Two adjacent names counted together ('thanh' + 'tung'): a multi-word given name is one name."""
+    return f"{_frequency_key(a)}+{_frequency_key(b)}"
+
+
 def _frequency_keys(forms: list[tuple[str, ...]]) -> set[str]:
-    return {_frequency_key(t) for tokens in forms for t in tokens if len(t) > 1}
+    """Each name's frequency key, and those of adjacent names in the main form, counted together."""
+    keys = {_frequency_key(t) for tokens in forms for t in tokens if len(t) > 1}
+    if forms:
+        main = forms[0]
+        keys.update(_pair_frequency_key(a, b) for a, b in pairwise(main) if len(a) > 1 and len(b) > 1)
+    return keys
 
 
 def _sexes(sex: str, probing: bool) -> tuple[str, ...]:

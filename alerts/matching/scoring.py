@@ -25,7 +25,7 @@ from alerts.identity import (
     unpack_dob,
 )
 from alerts.matching.dates import dob_evidence
-from alerts.matching.keys import _PHONE_IN_TEXT, Form, _forms_of, _frequency_key, joined_forms
+from alerts.matching.keys import _PHONE_IN_TEXT, Form, _forms_of, _frequency_key, _pair_frequency_key, joined_forms
 from alerts.matching.storage import _SEX
 from alerts.model import (
     Decision,
@@ -79,6 +79,23 @@ def _split_joined(ev: tuple[str, ...], pr: tuple[str, ...]) -> tuple[tuple[str, 
     return split(ev, pr), split(pr, ev)
 
 
+def _paid_twice(pr: tuple[str, ...], paid: dict[int, float], bits: Callable[[str], float]) -> float:
+    """What two adjacent profile names both paired were overpaid as independent names: a multi-word
+    given name ('Thanh Tùng', 'Mohammed Ali') is paid the bits of the two together, when the index
+    holds them together more often than chance."""
+    over, j = 0.0, 0
+    while j < len(pr) - 1:
+        if j in paid and j + 1 in paid:
+            both = paid[j] + paid[j + 1]
+            together = max(paid[j], paid[j + 1], bits(_pair_frequency_key(pr[j], pr[j + 1])))
+            if together < both:
+                over += both - together
+                j += 2
+                continue
+        j += 1
+    return over
+
+
 def _compare_tokens(ev: tuple[str, ...], pr: tuple[str, ...], tuned: _Tuned, bits: Callable[[str], float]) -> _NameMatch:
     """Pair tokens greedily, best similarity first; a pair is worth its similarity times the bits of the
     profile token's sound (rarer names weigh more); unpaired tokens count against, and more when both
@@ -98,6 +115,7 @@ def _compare_tokens(ev: tuple[str, ...], pr: tuple[str, ...], tuned: _Tuned, bit
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     used_ev: dict[int, int] = {}
     used_pr: set[int] = set()
+    paid: dict[int, float] = {}  # profile token -> points paid for it
     result = _NameMatch(0.0)
     for s, i, j in candidates:
         if i in used_ev or j in used_pr:
@@ -110,9 +128,12 @@ def _compare_tokens(ev: tuple[str, ...], pr: tuple[str, ...], tuned: _Tuned, bit
             result.pairs.append((a, b, 0.0))
         else:
             # Partial credit for a near spelling: full at 1, two thirds at 0.9, none at 0.7.
-            result.points += bits(_frequency_key(b)) * max(0.0, (s - 0.7) / 0.3)
+            earned = bits(_frequency_key(b)) * max(0.0, (s - 0.7) / 0.3)
+            paid[j] = earned
+            result.points += earned
             result.full += 1
             result.pairs.append((a, b, s))
+    result.points -= _paid_twice(pr, paid, bits)
     for i, a in enumerate(ev):
         if i not in used_ev:
             result.points -= weights.name_unmatched_reported if len(a) > 1 else weights.initial

@@ -545,3 +545,22 @@ def test_a_namesake_with_only_an_estimated_year_in_common_is_for_a_person_to_con
         index, report("Ardit", "Hoxha", sex="male", nationality="Albanian", date_of_birth={"value": "2011-06-01"}), risk
     )
     assert found.decision == Decision.POSSIBLE_MATCH
+
+
+def test_a_multi_word_given_name_is_paid_as_one_name_not_two(risk: Risk) -> None:
+    """'Thanh Tùng' is one given name: where the index holds the two words together, a report sharing
+    both is paid the bits of the pair, not of two independent names."""
+    from alerts.matching.keys import _frequency_key
+    from alerts.matching.scoring import _Probe
+
+    together = [profile(f"prof-tt-{i:02d}", "Thanh Tùng", f"Fam{chr(97 + i)}", **VN) for i in range(12)]
+    apart = [profile(f"prof-ap-{i:03d}", g, "Lam", **VN) for i, g in enumerate(["Minh Long", "Quang Hai"] * 50)]
+    target = profile("prof-target", "Thanh Tùng", "Phạm", **VN)
+    index = index_of(*together, *apart, target, risk=risk)
+    tuned = index._tuning(risk.matching, risk.links)
+    probe = _Probe.of(report("Thanh Tùng", "Phạm", **VN))
+    paid = _Scorer(index, probe, tuned).score(index._slot_of["prof-target"], False, []).name
+    assert paid is not None and paid.full == 3
+    bits = index._bits("vn", tuned)
+    independent = sum(bits(_frequency_key(name)) for name in ("thanh", "tung", "pham"))
+    assert paid.points < independent - 2.0
