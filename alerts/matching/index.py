@@ -268,6 +268,7 @@ class ProfileIndex:
             unscored=ranking.unscored if ranking.unscored_blocking >= ranking.blocked.get(best.slot, 0.0) else 0,
             linked=best.slot in linked,
             dob_agrees_exactly=best.dob in (dates.EXACT, dates.CLOSE),
+            dob_known=bool(best.dob),
             dob_conflicts=best.dob == dates.CONFLICT,
             namesakes=_namesakes(scored, best),
             expected_namesakes=self._expected_namesakes(best),

@@ -42,6 +42,7 @@ class Case:
     unscored: int  # profiles blocked as well as the best but left unscored
     linked: bool  # the report's phone, vehicle or companion is on the best itself
     dob_agrees_exactly: bool  # two exact dates the same (or day and month swapped, or a year typo)
+    dob_known: bool  # both the report and the profile give a date of birth
     dob_conflicts: bool  # the dates of birth are too far apart for one child
     namesakes: int  # other scored profiles whose names agree as well as the best's, whatever their date
     expected_namesakes: float  # profiles of the nationality x the name's share among them: how many to expect
@@ -110,10 +111,12 @@ def approximate_date(case: Case, verdict: Verdict) -> Verdict:
         and (case.namesakes or case.expected_namesakes >= EXPECTED_NAMESAKES)
         and not (case.has_identifier or case.linked or case.dob_agrees_exactly)
     ):
-        return _demote(
-            verdict,
-            "the date of birth agrees only approximately: a namesake born the same year could be the one; a person must confirm",
+        why = (
+            "the date of birth agrees only approximately: a namesake born the same year could be the one"
+            if case.dob_known
+            else "there is no date of birth to tell namesakes apart"
         )
+        return _demote(verdict, f"{why}; a person must confirm")
     return verdict
 
 

@@ -19,6 +19,7 @@ CASE = Case(
     unscored=0,
     linked=False,
     dob_agrees_exactly=True,
+    dob_known=True,
     dob_conflicts=False,
     namesakes=0,
     expected_namesakes=0.0,
@@ -57,6 +58,8 @@ def test_an_estimate_only_date_among_namesakes_is_for_a_person_and_says_why() ->
     assert verdict.decision == Decision.POSSIBLE_MATCH
     assert any("agrees only approximately" in line for line in verdict.explanation)
     assert decide(replace(case, expected_namesakes=0.01), MATCH).decision == Decision.MATCH  # no namesake to expect
+    undated = decide(replace(case, dob_known=False), MATCH)
+    assert any("no date of birth to tell namesakes apart" in line for line in undated.explanation)
 
 
 def test_a_conflicting_date_makes_a_name_only_possible_no_match() -> None:
