@@ -128,17 +128,23 @@ def joins_prefix(token: str, following: str) -> bool:
     return token in ALWAYS_JOINED or (token in PREFIXES and token + following in KNOWN_PREFIXED)
 
 
-MAX_BLOCKING_FORMS = 3  # full names a short form is filed under (the shortest first): 'mary' is short for dozens
+MAX_BLOCKING_FORMS = 2  # package full names a short form is filed under (the shortest first): 'mary' is short for dozens
+# Given names in their own right in the communities covered, which the package reads as English short
+# forms (Ali as Alison): for these the package is not used.
+FULL_NAMES_ELSEWHERE = frozenset({"ali", "sami", "adam", "omar", "amir", "amin", "nur", "hana", "sara", "lina", "mina", "dina"})
 
 
 @lru_cache(maxsize=100_000)
 def short_form_keys(token: str) -> frozenset[str]:
     """The full names this token may be a short form of (itself included), for blocking: 'jess' ->
-    {'jess', 'jessica'}; a full name and its short forms share one of these. From the package only
-    names with the same first letter (Tom / Thomas, not Bill / William), at most MAX_BLOCKING_FORMS."""
+    {'jess', 'jessica', 'jessie'}; a full name and its short forms share one of these. From the package
+    only longer names with the same first letter (Tom / Thomas, not Bill / William), at most
+    MAX_BLOCKING_FORMS."""
     keys = {token}
-    same_initial = sorted((n for n in _NICKNAMES.canonicals_of(token) if n[:1] == token[:1]), key=lambda n: (len(n), n))
-    keys.update(same_initial[:MAX_BLOCKING_FORMS])
+    if token not in FULL_NAMES_ELSEWHERE:
+        # From a short form to the longer full names only (the package also lists Thomas under Tom).
+        longer = (n for n in _NICKNAMES.canonicals_of(token) if n[:1] == token[:1] and len(n) > len(token))
+        keys.update(sorted(longer, key=lambda n: (len(n), n))[:MAX_BLOCKING_FORMS])
     curated = _GROUPS.get(token, frozenset())
     keys |= {name for name in curated if len(name) > len(token)}
     bare = without_prefix(token)
@@ -154,7 +160,8 @@ def same_name(a: str, b: str) -> bool:
         return True
     if b in _GROUPS.get(a, frozenset()):
         return True
-    if b in _NICKNAMES.nicknames_of(a) or a in _NICKNAMES.nicknames_of(b):
+    english = a not in FULL_NAMES_ELSEWHERE and b not in FULL_NAMES_ELSEWHERE
+    if english and (b in _NICKNAMES.nicknames_of(a) or a in _NICKNAMES.nicknames_of(b)):
         return True
     bare_a, bare_b = without_prefix(a), without_prefix(b)
     return (bare_a is not None and bare_a in (b, bare_b)) or (bare_b is not None and bare_b == a)
