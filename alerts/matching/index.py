@@ -65,6 +65,15 @@ from alerts.model import (
 # --- the index ------------------------------------------------------------------------------------
 
 
+def _headline(verdict: rules.Verdict, first_claim: str) -> list[str]:
+    """The explanation, its first line worded for the final decision (a rule may have demoted it)."""
+    lines = list(verdict.explanation)
+    if verdict.profile_id == first_claim and lines and lines[0].startswith(("matched", "possibly matched")):
+        verb = "matched" if verdict.decision == Decision.MATCH else "possibly matched"
+        lines[0] = verb + lines[0].split("matched", 1)[1]
+    return lines
+
+
 @dataclass(frozen=True, slots=True)
 class _Ranking:
     """Candidate selection for one report: the slots to score, every slot's blocking evidence, and the
@@ -227,13 +236,39 @@ class ProfileIndex:
         found_links = self._links(probe, tuned)
         linked = {self._slot_of[link.profile_id] for link in found_links if link.profile_id in self._slot_of}
         holders = self._identifier_holders(probe)
+        ranking = self._ranked(probe, tuned, tuned.settings.blocking.max_candidates)
+        scored = self._score(probe, tuned, ranking, linked, holders)
+        link_lines = [link.detail for link in found_links]
+        if not scored:
+            return MatchResult(decision=Decision.NO_MATCH, links=found_links, explanation=link_lines)
+        best = scored[0]
+        score = round(_sigmoid(best.points, tuned.settings), 3)
+        decision = _decide(score, tuned.settings)
+        if decision == Decision.NO_MATCH:
+            return MatchResult(decision=decision, score=score, links=found_links, explanation=link_lines)
+        case = self._case(best, scored, probe, tuned, ranking, linked, holders)
+        verdict = rules.decide(case, rules.Verdict(decision, case.profile_id, tuple(self._explain(best, probe, decision, score))))
+        if verdict.profile_id != case.profile_id and verdict.profile_id is not None and case.linked_profile is not None:
+            score = case.linked_profile[1]
+        return MatchResult(
+            decision=verdict.decision,
+            profile_id=verdict.profile_id,
+            score=round(score, 3),
+            explanation=_headline(verdict, case.profile_id) + link_lines,
+            links=found_links,
+            alternatives=list(verdict.alternatives),
+        )
+
+    def _score(
+        self, probe: _Probe, tuned: _Tuned, ranking: _Ranking, linked: set[int], holders: list[list[int]]
+    ) -> list[_Evidence]:
+        """Every candidate scored, best first: the ranked, the linked and every holder of an identifier."""
         shared: dict[int, list[str]] = {}
         for (_, _, written), held in zip(probe.identifiers, holders, strict=True):
             for slot in held:
                 shared.setdefault(slot, []).append(written)
-        ranking = self._ranked(probe, tuned, tuned.settings.blocking.max_candidates)
-        slots = set(ranking.slots) | linked | set(shared)
         scorer = _Scorer(self, probe, tuned)
+        slots = set(ranking.slots) | linked | set(shared)
         scored = [scorer.score(slot, slot in linked, shared.get(slot, [])) for slot in slots]
         if tuned.unique and any(scheme in tuned.unique for scheme, _, _ in probe.identifiers):
             # Only the leaders are opened to look for a conflicting Home Office / NRM reference.
@@ -241,24 +276,28 @@ class ProfileIndex:
             for evidence in scored[:5]:
                 self._identifier_conflicts(evidence, probe, tuned)
         scored.sort(key=lambda e: (-e.points, self._ids[e.slot] or ""))
-        link_lines = [link.detail for link in found_links]
-        if not scored:
-            return MatchResult(decision=Decision.NO_MATCH, links=found_links, explanation=link_lines)
+        return scored
+
+    def _case(
+        self,
+        best: _Evidence,
+        scored: list[_Evidence],
+        probe: _Probe,
+        tuned: _Tuned,
+        ranking: _Ranking,
+        linked: set[int],
+        holders: list[list[int]],
+    ) -> rules.Case:
+        """What the decision rules need to know of the best candidate, as plain values."""
 
         def score_of(evidence: _Evidence) -> float:
             return _sigmoid(evidence.points, tuned.settings)
 
-        best = scored[0]
-        score = round(score_of(best), 3)
-        decision = _decide(score, tuned.settings)
-        linked_profile = self._best_linked(scored, linked, best, score_of)
-        if decision == Decision.NO_MATCH:
-            return MatchResult(decision=decision, score=score, links=found_links, explanation=link_lines)
         profile_id = self._ids[best.slot]
         assert profile_id is not None
-        case = rules.Case(
+        return rules.Case(
             profile_id=profile_id,
-            score=score,
+            score=round(score_of(best), 3),
             has_identifier=bool(best.identifiers),
             sole_holder=any(held == [best.slot] for held in holders),
             full_names=best.name.full if best.name is not None else 0,
@@ -272,27 +311,8 @@ class ProfileIndex:
             dob_conflicts=best.dob == dates.CONFLICT,
             namesakes=_namesakes(scored, best),
             expected_namesakes=self._expected_namesakes(best),
-            linked_profile=linked_profile,
+            linked_profile=self._best_linked(scored, linked, best, score_of),
             possible_at=tuned.settings.thresholds.possible_match,
-        )
-        verdict = rules.decide(case, rules.Verdict(decision, profile_id, tuple(self._explain(best, probe, decision, score))))
-        if verdict.profile_id != profile_id:
-            score = linked_profile[1] if verdict.profile_id is not None and linked_profile is not None else score
-        if verdict.decision == Decision.MATCH or verdict.decision == Decision.POSSIBLE_MATCH:
-            verb = "matched" if verdict.decision == Decision.MATCH else "possibly matched"
-            lines = list(verdict.explanation)
-            if verdict.profile_id == profile_id and lines and lines[0].startswith(("matched", "possibly matched")):
-                lines[0] = verb + lines[0].split("matched", 1)[1]
-            explanation = lines
-        else:
-            explanation = list(verdict.explanation)
-        return MatchResult(
-            decision=verdict.decision,
-            profile_id=verdict.profile_id,
-            score=round(score, 3),
-            explanation=explanation + link_lines,
-            links=found_links,
-            alternatives=list(verdict.alternatives),
         )
 
     def _expected_namesakes(self, best: _Evidence) -> float:

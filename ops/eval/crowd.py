@@ -19,7 +19,7 @@ Yoruba and Igbo names both ways and split (Seun / Oluwaseun / Oluwa Seun, Emeka 
 multi-word given name written as one word (Thanh Tùng / Thanhtung), zero-width, soft-hyphen and bidi
 characters inside a name, the profile's phone written another way (+44 (0)7700 900555 / 07700 900555),
 estimated dates, transliterations, typos, swapped and dropped names. The short forms below are this
-generator's own list of what records write, not the matcher's (alerts/names_data.py).
+generator's own list of what records write, not the matcher's (alerts/short_forms.py).
 
 A label's `twin` says whether the child has a close namesake twin among the profiles other than their
 own: the same name classes (each token's name in names.py, short forms to the full name) and sex, and a
