@@ -136,6 +136,18 @@ def _identity_keys(forms: list[tuple[str, ...]], years: list[int], sexes: tuple[
     A profile files every token under every other token's initial; a report looks that way only for
     the initials of every other token it gives."""
     codes = _codes(forms)
+    # Pairs of two different names within each way the name is written (not across an alias and the
+    # main name, nor a name with its own short form).
+    pairs = sorted(
+        {
+            (a, b) if a < b else (b, a)
+            for tokens in forms
+            for one, other in combinations([_token_codes(t) for t in tokens if len(t) > 1], 2)
+            for a in one
+            for b in other
+            if a != b
+        }
+    )
     # A report reads initials of its own full tokens too: a typo rarely changes the first letter, and a
     # name sound with another name's initial is far more selective than the sound alone.
     heads = [
@@ -146,7 +158,7 @@ def _identity_keys(forms: list[tuple[str, ...]], years: list[int], sexes: tuple[
         y = str(year)
         for code in codes:
             keys[hash(f"s\x1f{code}\x1f{y}")] = (SINGLE, year, hash(("s", code)))
-        for a, b in combinations(codes, 2):
+        for a, b in pairs:
             for sex in sexes:
                 keys[hash(f"p\x1f{a}\x1f{b}\x1f{y}\x1f{sex}")] = (PAIR, year, hash(("p", a, b)))
         for head, initials in heads:
