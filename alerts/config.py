@@ -531,7 +531,7 @@ class Blocking(Schema):
         default=5000, description="a blocking key shared by more profiles than this is too common to select on"
     )
     max_candidates: Annotated[int, Field(ge=1, le=10_000)] = Field(
-        default=60, description="how many of the best-blocked candidates are scored in full"
+        default=40, description="how many of the best-blocked candidates are scored in full"
     )
     max_scanned: Annotated[int, Field(ge=100, le=10_000_000)] = Field(
         default=2000, description="slots read from blocking keys per report, the most selective keys first"

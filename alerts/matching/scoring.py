@@ -63,6 +63,7 @@ class _NameMatch:
     conflict: bool = False  # a name on each side left unpaired: a different name
 
 
+@lru_cache(maxsize=100_000)
 def _split_joined(ev: tuple[str, ...], pr: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A multi-word name written as one word on one side ('thanhtung' / 'thanh tung') split as the other
     side writes it, so the two words pair as they should."""
