@@ -668,10 +668,21 @@ class MatchWeights(Schema):
     main_name: Points = Field(default=0.5, description="the report's name matched the profile's name, not an alias")
     name_unmatched_reported: Points = 3.0
     name_unmatched_profile: Points = 0.5
+    name_conflict: Points = Field(
+        default=4.0, description="a name left unpaired on each side: a different name, not a dropped middle name"
+    )
+    name_penalty_cap_with_identifier: Points = Field(
+        default=3.0, description="with a shared identifier, names cost at most this much however many fail to pair"
+    )
     dob_exact: Points = 8.0
-    dob_close: Points = 3.0
-    dob_consistent: Points = 2.5
-    dob_within_tolerance: Points = 0.5
+    dob_close: Points = Field(default=3.0, description="two exact dates with day and month swapped, or a year apart to the day")
+    dob_near: Points = Field(default=1.5, description="two exact dates within dob.exact_days")
+    dob_consistent: Points = Field(
+        default=2.5, description="an estimated date or range that meets the other; never less than dob_near"
+    )
+    dob_within_tolerance: Points = Field(
+        default=0.0, description="past the estimate's margin but within dob.tolerance_days (no stacking)"
+    )
     dob_conflict: Points = 5.0
     sex_agree: Points = 1.0
     sex_conflict: Points = 5.0
@@ -690,7 +701,7 @@ class DobTolerance(Schema):
         default=366, description="an estimated date (age-assessed, often 1 January) stands for this much either side"
     )
     tolerance_days: Annotated[int, Field(ge=0, le=5 * 366)] = Field(
-        default=366, description="beyond the ranges, still within tolerance (weak evidence) up to this far"
+        default=366, description="past the estimate's margin, no evidence either way up to this much further"
     )
 
 
@@ -712,7 +723,7 @@ class Blocking(Schema):
         default=5000, description="a blocking key shared by more profiles than this is too common to select on"
     )
     max_candidates: Annotated[int, Field(ge=1, le=10_000)] = Field(
-        default=12, description="how many of the best-blocked candidates are scored in full"
+        default=40, description="how many of the best-blocked candidates are scored in full"
     )
     max_scanned: Annotated[int, Field(ge=100, le=10_000_000)] = Field(
         default=2000, description="slots read from blocking keys per report, the most selective keys first"

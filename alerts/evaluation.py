@@ -35,6 +35,7 @@ class Label:
     category: str
     variations: tuple[str, ...] = ()
     link_profile: str | None = None
+    twin: bool | None = None  # a close namesake twin among the other profiles (crowd runs only)
 
 
 def read_labels(text: str) -> dict[str, Label]:
@@ -48,6 +49,7 @@ def read_labels(text: str) -> dict[str, Label]:
                 row.get("category", ""),
                 tuple(row.get("variations", [])),
                 row.get("link_profile"),
+                row.get("twin"),
             )
     return labels
 
@@ -60,6 +62,7 @@ class Outcome:
     score: float
     links: tuple[str, ...]
     alternatives: tuple[str, ...] = ()
+    candidate: bool | None = None  # the labelled profile was among those scored (None: not measured)
 
     @property
     def claim(self) -> str | None:
@@ -156,7 +159,10 @@ class Evaluation:
         return out
 
 
-def evaluate(index: ProfileIndex, events: list[PlacementEvent], labels: dict[str, Label], risk: Risk) -> Evaluation:
+def evaluate(
+    index: ProfileIndex, events: list[PlacementEvent], labels: dict[str, Label], risk: Risk, candidates: bool = False
+) -> Evaluation:
+    """Assess every labelled event; with `candidates`, also whether candidate generation found the profile."""
     result = Evaluation()
     for event in events:
         label = labels.get(event.event_id)
@@ -165,8 +171,115 @@ def evaluate(index: ProfileIndex, events: list[PlacementEvent], labels: dict[str
         assessed = assess(event, index, risk)
         m = assessed.match
         links = tuple(sorted({link.profile_id for link in m.links}))
-        result.outcomes.append(Outcome(label, m.decision, m.profile_id, m.score, links, tuple(m.alternatives)))
+        found = None
+        if candidates and label.profile_id is not None:
+            found = label.profile_id in index.candidates(event, risk.matching, risk.links)
+        result.outcomes.append(Outcome(label, m.decision, m.profile_id, m.score, links, tuple(m.alternatives), found))
     return result
+
+
+# --- among a crowd of namesakes -------------------------------------------------------------------
+
+CROWD_TARGETS = {
+    "recall at match-or-possible": (">=", 0.95),
+    "recall at match-or-possible, no twin": (">=", 0.98),
+    "precision at match": (">=", 0.98),
+    "false-match rate, negatives": ("<=", 0.01),
+    "possible-match rate, negatives with no twin": ("<=", 0.10),
+}
+
+
+@dataclass(frozen=True)
+class CrowdRow:
+    """The crowd figures for one group of reports (all, with a close namesake twin, without)."""
+
+    group: str
+    positives: int
+    recall_at_possible: float  # the labelled profile claimed, or named among the alternatives of a possible match
+    recall_claimed: float  # the labelled profile claimed (match or possible match)
+    candidate_recall: float
+    match_claims: int
+    precision_at_match: float
+    negatives: int
+    false_match_rate: float
+    possible_rate: float
+
+
+def _ratio(part: int, whole: int, empty: float) -> float:
+    return part / whole if whole else empty
+
+
+def crowd_row(group: str, outcomes: list[Outcome]) -> CrowdRow:
+    positives = [o for o in outcomes if o.label.profile_id is not None]
+    negatives = [o for o in outcomes if o.label.profile_id is None]
+    claimed = [o for o in outcomes if o.decision == Decision.MATCH and o.claim is not None]
+    found = sum(1 for o in positives if o.claim == o.label.profile_id)
+    named = sum(
+        1
+        for o in positives
+        if o.claim == o.label.profile_id or (o.decision == Decision.POSSIBLE_MATCH and o.label.profile_id in o.alternatives)
+    )
+    measured = [o for o in positives if o.candidate is not None]
+    return CrowdRow(
+        group=group,
+        positives=len(positives),
+        recall_at_possible=_ratio(named, len(positives), 1.0),
+        recall_claimed=_ratio(found, len(positives), 1.0),
+        candidate_recall=_ratio(sum(1 for o in measured if o.candidate), len(measured), 1.0),
+        match_claims=len(claimed),
+        precision_at_match=_ratio(sum(1 for o in claimed if o.claim == o.label.profile_id), len(claimed), 1.0),
+        negatives=len(negatives),
+        false_match_rate=_ratio(sum(1 for o in negatives if o.decision == Decision.MATCH and o.claim), len(negatives), 0.0),
+        possible_rate=_ratio(sum(1 for o in negatives if o.decision == Decision.POSSIBLE_MATCH and o.claim), len(negatives), 0.0),
+    )
+
+
+def crowd_rows(evaluation: Evaluation) -> list[CrowdRow]:
+    outcomes = evaluation.outcomes
+    return [
+        crowd_row("all", outcomes),
+        crowd_row("no close twin", [o for o in outcomes if o.label.twin is False]),
+        crowd_row("close namesake twin", [o for o in outcomes if o.label.twin is True]),
+    ]
+
+
+def crowd_checks(rows: list[CrowdRow]) -> list[tuple[str, float, bool]]:
+    """(target, measured, met) for each of the crowd targets."""
+    everyone, no_twin = rows[0], rows[1]
+    measured = {
+        "recall at match-or-possible": everyone.recall_at_possible,
+        "recall at match-or-possible, no twin": no_twin.recall_at_possible,
+        "precision at match": everyone.precision_at_match,
+        "false-match rate, negatives": everyone.false_match_rate,
+        "possible-match rate, negatives with no twin": no_twin.possible_rate,
+    }
+    out = []
+    for name, (sense, bound) in CROWD_TARGETS.items():
+        value = measured[name]
+        out.append((name, value, value >= bound if sense == ">=" else value <= bound))
+    return out
+
+
+def render_crowd(evaluation: Evaluation, title: str) -> str:
+    rows = crowd_rows(evaluation)
+    lines = [f"== {title}"]
+    lines.append(
+        f"{'group':<22}{'positives':>10}{'recall@m|p':>12}{'(claimed)':>10}{'cand.recall':>13}{'matches':>9}{'prec@m':>8}"
+        f"{'negatives':>11}{'false-match':>13}{'possible':>10}"
+    )
+    for r in rows:
+        lines.append(
+            f"{r.group:<22}{r.positives:>10}{r.recall_at_possible:>12.3f}{r.recall_claimed:>10.3f}{r.candidate_recall:>13.3f}{r.match_claims:>9}"
+            f"{r.precision_at_match:>8.3f}{r.negatives:>11}{r.false_match_rate:>13.3f}{r.possible_rate:>10.3f}"
+        )
+    lines.append(
+        "recall@m|p counts the labelled profile claimed, or named as almost as close in a possible match "
+        "(the officer is shown both); (claimed) only the first"
+    )
+    for name, value, met in crowd_checks(rows):
+        sense, bound = CROWD_TARGETS[name]
+        lines.append(f"target {name} {sense} {bound}: {value:.3f} {'met' if met else 'NOT MET'}")
+    return "\n".join(lines)
 
 
 def render(evaluation: Evaluation, title: str) -> str:

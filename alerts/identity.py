@@ -10,15 +10,19 @@ similarity combines the phonetic key with Jaro-Winkler (rapidfuzz).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
 import jellyfish
+import phonenumbers
+import pycountry
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 from unidecode import unidecode
 
 from alerts.model import DateOfBirth
+from alerts.short_forms import joins_prefix, same_name
 
 # Particles that are not part of a name's identity: "al-Bashir" is Bashir, "bin Laden" is Laden.
 PARTICLES = frozenset({"al", "el", "ul", "bin", "ibn", "bint", "ben"})
@@ -31,9 +35,17 @@ _NOT_NAME = re.compile(r"[^a-z0-9 ]+")
 _JOINERS = re.compile(r"['`´’‘]")  # O'Brien -> obrien, not "o brien"
 
 
+def visible(text: str) -> str:
+    """Without format characters (Unicode category Cf: zero-width space and joiners, soft hyphen, bidi
+    marks and isolates, word joiner, byte-order mark), which are invisible yet split or alter a word."""
+    if text.isascii():
+        return text
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
+
+
 def fold(text: str) -> str:
     """'Nguyễn Thị-Hoa' -> 'nguyen thi hoa': ASCII, lower case, punctuation to spaces."""
-    ascii_text = unidecode(_JOINERS.sub("", text)).lower()
+    ascii_text = unidecode(_JOINERS.sub("", visible(text))).lower()
     ascii_text = _JOINERS.sub("", ascii_text)
     return " ".join(_NOT_NAME.sub(" ", ascii_text).split())
 
@@ -62,6 +74,10 @@ def name_tokens(text: str) -> tuple[str, ...]:
             particle = raw[i - 1] if i >= 2 and raw[i - 1] in PARTICLES else ""
             out[-1] += particle + token
             i += 1
+            continue
+        if i + 1 < len(raw) and joins_prefix(token, raw[i + 1]):  # 'Oluwa Seun' is 'Oluwaseun'
+            out.append(token + raw[i + 1])
+            i += 2
             continue
         i += 1
         if token in PARTICLES and len(raw) > 1:
@@ -118,6 +134,7 @@ def sound(token: str) -> str:
 
 
 _VOWELS = frozenset("aeiou")
+SHORT_FORM_SIMILARITY = 0.9  # paid as a near spelling: two thirds of the name's bits
 
 
 def without_article(token: str) -> str | None:
@@ -152,6 +169,8 @@ def _similarity(a: str, b: str) -> float:
     ra, rb = respelled(a), respelled(b)
     if ra == rb:
         return 0.95
+    if same_name(a, b):  # a diminutive or short form: Jess / Jessica, Seun / Oluwaseun
+        return SHORT_FORM_SIMILARITY
     # as written, or respelled (Umar / Omer -> umar / umer)
     jw: float = max(JaroWinkler.normalized_similarity(a, b), JaroWinkler.normalized_similarity(ra, rb))
     key = sound(a)
@@ -256,15 +275,123 @@ _NATIONALITY = {
 }
 
 
+# Demonyms that the suffix rules below do not derive from the ISO 3166 names.
+_DEMONYMS = {
+    "afghan": "af",
+    "afghani": "af",
+    "nigerian": "ng",
+    "indian": "in",
+    "dominican": "do",
+    "nigerien": "ne",
+    "bissau guinean": "gw",
+    "guinea bissauan": "gw",
+    "guinean": "gn",
+    "equatorial guinean": "gq",
+    "papua new guinean": "pg",
+    "congolese": "cd",  # most often the Democratic Republic; Congo-Brazzaville is written out
+    "ivorian": "ci",
+    "dutch": "nl",
+    "french": "fr",
+    "irish": "ie",
+    "swiss": "ch",
+    "danish": "dk",
+    "swedish": "se",
+    "finnish": "fi",
+    "polish": "pl",
+    "spanish": "es",
+    "portuguese": "pt",
+    "turkish": "tr",
+    "kurdish": "iq",
+    "iraqi": "iq",
+    "kuwaiti": "kw",
+    "pakistani": "pk",
+    "bangladeshi": "bd",
+    "yemeni": "ye",
+    "somali": "so",
+    "saudi": "sa",
+    "emirati": "ae",
+    "israeli": "il",
+    "thai": "th",
+    "filipino": "ph",
+    "malagasy": "mg",
+    "burmese": "mm",
+    "lao": "la",
+    "czech": "cz",
+    "slovak": "sk",
+    "greek": "gr",
+    "cypriot": "cy",
+    "maltese": "mt",
+    "welsh": "gb",
+    "scottish": "gb",
+    "english": "gb",
+    "northern irish": "gb",
+    "kosovan": "xk",
+    "kosovar": "xk",
+    "kosovo": "xk",
+    "vietnam": "vn",
+    "syria": "sy",
+    "iran": "ir",
+    "russia": "ru",
+    "russian": "ru",
+    "american": "us",
+    "usa": "us",
+    "uk": "gb",
+    "great britain": "gb",
+    "united kingdom": "gb",
+}
+
+
+def _country_names() -> dict[str, str]:
+    """Folded country names, ISO codes and demonyms derived by suffix (Nigeria -> Nigerian, Sudan ->
+    Sudanese, Austria -> Austrian) -> alpha-2. A demonym two countries would derive is left out."""
+    names: dict[str, str] = {}
+    derived: dict[str, set[str]] = {}
+    for country in pycountry.countries:
+        code = country.alpha_2.lower()
+        written = {country.name, getattr(country, "common_name", country.name), getattr(country, "official_name", country.name)}
+        for name in written:
+            folded = fold(name)
+            names.setdefault(folded, code)
+            base = folded.split(",")[0]
+            stem = base[:-1] if base.endswith(("a", "e", "o", "y")) else base
+            for form in (
+                base + "n",
+                base + "an",
+                base + "ese",
+                base + "i",
+                stem + "ian",
+                stem + "an",
+                stem + "ese",
+                stem + "ish",
+            ):
+                derived.setdefault(form, set()).add(code)
+        names.setdefault(country.alpha_2.lower(), code)
+        names.setdefault(country.alpha_3.lower(), code)
+    for form, codes in derived.items():
+        if len(codes) == 1:
+            names.setdefault(form, next(iter(codes)))
+    return names
+
+
+_COUNTRY_OF: dict[str, str] | None = None
+
+
 @lru_cache(maxsize=4096)
 def nationality_key(text: str | None) -> str:
-    """'Vietnamese', 'Viet Nam', 'vietnam' -> 'vietn'; 'British', 'UK' -> 'gb'; '' when not given."""
+    """ISO 3166 alpha-2 of a nationality or country however written: 'Vietnamese', 'Viet Nam' -> 'vn';
+    'British', 'UK' -> 'gb'; 'Austrian' 'at' but 'Australian' 'au'; 'Nigerien' 'ne'. Unknown text is
+    kept whole (folded), so two unknown spellings agree only when equal; '' when not given."""
+    global _COUNTRY_OF
     if not text:
         return ""
     folded = fold(text)
     if folded in _NATIONALITY:
         return _NATIONALITY[folded]
-    return folded.replace(" ", "")[:5]
+    if folded in _DEMONYMS:
+        return _DEMONYMS[folded]
+    if _COUNTRY_OF is None:
+        _COUNTRY_OF = _country_names()
+    return _COUNTRY_OF.get(folded) or _COUNTRY_OF.get(folded.replace("the ", "")) or folded
 
 
 # --- associates -----------------------------------------------------------------------------------
@@ -295,8 +422,16 @@ def associate_key(words: list[str]) -> str | None:
 _DIGITS = re.compile(r"\D+")
 
 
+@lru_cache(maxsize=65_536)
 def phone_key(number: str) -> str:
-    """Digits with the country code: '07700 900555', '+44 7700 900555', '0044…' -> '447700900555'."""
+    """E.164 digits through `phonenumbers` (national numbers read as UK): '07700 900555', '+44 7700
+    900555', '+44 (0)7700 900555', '0044 …' -> '447700900555'. Text it cannot parse: its digits."""
+    try:
+        parsed = phonenumbers.parse(number, "GB")
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is not None and phonenumbers.is_possible_number(parsed):
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)[1:]
     digits = _DIGITS.sub("", number)
     if number.strip().startswith("+"):
         return digits

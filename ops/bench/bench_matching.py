@@ -228,7 +228,8 @@ def main() -> int:
 
     print(
         f"\nProfileIndex benchmark ({os.cpu_count()} CPUs, Python {sys.version.split()[0]}); "
-        f"{rows[0]['samples']} timed matches per size (evaluation reports x {args.passes})"
+        f"{rows[0]['samples']} timed matches per size (evaluation reports x {args.passes}); "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (a busy machine's figures are not meaningful)"
     )
     header = (
         f"{'profiles':>10} {'build s':>8} {'µs/profile':>10} {'index MiB':>10} {'B/profile':>9} "

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from alerts.config import load_config
-from alerts.evaluation import Evaluation, Label, Outcome, evaluate, read_labels, render
+from alerts.evaluation import Evaluation, Label, Outcome, crowd_rows, evaluate, read_labels, render
 from alerts.intake import parse_event, parse_profile
 from alerts.matching import ProfileIndex
 from alerts.model import Decision
@@ -107,3 +109,59 @@ def test_crucial_evaluate_prints_the_table_and_passes(capsys: pytest.CaptureFixt
     assert main(["evaluate", "--data", str(DATA)]) == 0
     printed = capsys.readouterr().out
     assert "match or possible match" in printed and "targets:" in printed and ": met" in printed
+
+
+# --- among a crowd of namesakes (ops/eval/crowd.py) ------------------------------------------------
+
+
+def _crowd_module() -> object:
+    sys.path.insert(0, str(REPO / "ops" / "eval"))
+    import crowd
+
+    return crowd
+
+
+def test_the_crowd_is_zipf_distributed_and_holds_true_namesake_twins() -> None:
+    crowd: Any = _crowd_module()
+    rows = [
+        [json.loads(line) for line in (DATA / name).read_text().splitlines()]
+        for name in ("profiles.jsonl", "reports.jsonl", "labels.jsonl")
+    ]
+    profiles, new_reports, labels = crowd.generate_crowd(3000, 11, rows[1], rows[0], rows[2], n_reports=50)
+    assert len(profiles) == 3000 and len(new_reports) == 100
+    again = crowd.generate_crowd(3000, 11, rows[1], rows[0], rows[2], n_reports=50)
+    assert again[0] == profiles  # deterministic for a seed
+    families = Counter(p["family_name"] for p in profiles if p.get("nationality") == "Vietnamese")
+    (_, top_count), *_ = families.most_common()
+    assert top_count > 5 * families.most_common()[len(families) // 2][1]  # a few names cover much of it
+    assert {label["twin"] for label in labels} == {True, False}
+    twins = crowd.Twins(profiles)
+    twin = next(p for p in profiles if p["profile_id"] == "crowd-000001")
+    assert twins.has_twin(twin["given_names"], twin.get("family_name"), twin["sex"], twin.get("date_of_birth"), None)
+
+
+def test_crowd_rows_split_by_twin_and_count_named_alternatives() -> None:
+    def outcome(
+        truth: str | None, decision: Decision, claim: str | None, twin: bool, alternatives: tuple[str, ...] = ()
+    ) -> Outcome:
+        return Outcome(Label("e", truth, "c", twin=twin), decision, claim, 0.9, (), alternatives, candidate=truth is not None)
+
+    result = Evaluation(
+        [
+            outcome("p1", Decision.MATCH, "p1", False),
+            outcome("p2", Decision.POSSIBLE_MATCH, "p9", True, ("p2",)),
+            outcome(None, Decision.MATCH, "p3", True),
+            outcome(None, Decision.POSSIBLE_MATCH, "p4", False),
+            outcome(None, Decision.NO_MATCH, None, False),
+        ]
+    )
+    everyone, no_twin, twin = crowd_rows(result)
+    assert (everyone.recall_at_possible, everyone.recall_claimed) == (1.0, 0.5)
+    assert (everyone.false_match_rate, no_twin.possible_rate, twin.false_match_rate) == (1 / 3, 0.5, 1.0)
+    assert everyone.precision_at_match == 0.5
+
+
+def test_crucial_evaluate_with_a_crowd_prints_the_split_table(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["evaluate", "--config", str(REPO / "config"), "--crowd", "500"])
+    out = capsys.readouterr().out
+    assert "among the crowd" in out and "close namesake twin" in out and "target false-match rate" in out

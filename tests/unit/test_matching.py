@@ -10,7 +10,8 @@ import pytest
 
 from alerts.config import Risk, load_config
 from alerts.intake import parse_event, parse_profile
-from alerts.matching import ProfileIndex, _Scorer
+from alerts.matching import ProfileIndex
+from alerts.matching.scoring import _Scorer
 from alerts.model import Decision, MatchResult, PlacementEvent, RiskProfile
 from tests.support import REPO
 
@@ -194,7 +195,8 @@ def test_two_profiles_equally_close_make_the_match_only_possible(risk: Risk) -> 
     )
     assert found.decision == Decision.POSSIBLE_MATCH
     assert {found.profile_id, *found.alternatives} == {"prof-a", "prof-b"}
-    assert any("almost as close" in line for line in found.explanation)
+    # The officer is told why: not "almost as close" but the very same recorded name and date.
+    assert any(line.startswith("two profiles share this name and date of birth (prof-") for line in found.explanation)
 
 
 def test_a_shared_identifier_matches_despite_a_new_placement_reference(risk: Risk) -> None:
@@ -445,3 +447,120 @@ def test_a_shared_identifier_matches_whatever_family_name_is_reported(risk: Risk
     index = index_of(profile("prof-ct", "Callum Tyler", "Johnson", identifiers=[HO_REF], **CALLUM), risk=risk)
     found = match(index, report("Callum Tyler", "Pellquildun", identifiers=[HO_REF], **CALLUM), risk)
     assert (found.decision, found.profile_id) == (Decision.MATCH, "prof-ct")
+
+
+# --- issue 13: classes of cause among a crowd of namesakes -----------------------------------------
+
+VN = {"sex": "male", "nationality": "Vietnamese", "date_of_birth": {"value": "2011-05-05"}}
+UK = {"sex": "female", "nationality": "British", "date_of_birth": {"value": "2012-07-14"}}
+NG = {"sex": "male", "nationality": "Nigerian", "date_of_birth": {"value": "2010-02-20"}}
+
+
+@pytest.mark.parametrize(
+    ("recorded", "reported", "extra"),
+    [
+        (("Jessica", "Smith"), ("Jess", "Smith"), UK),  # a diminutive
+        (("Oluwaseun", "Okafor"), ("Seun", "Okafor"), NG),  # a prefixed Yoruba name's short form
+        (("Oluwaseun", "Okafor"), ("Oluwa Seun", "Okafor"), NG),  # the prefix written apart
+        (("Chukwuemeka", "Eze"), ("Emeka", "Eze"), NG),  # Igbo
+        (("Thanh Tùng", "Nguyễn"), ("Thanhtung", "Nguyen"), VN),  # a multi-word given name written as one
+        (("Jessica", "Smith"), ("Jes\u200bsica", "Sm\u00adith"), UK),  # invisible characters
+    ],
+)
+def test_a_name_written_another_way_is_found_as_the_same_child(
+    risk: Risk, recorded: tuple[str, str], reported: tuple[str, str], extra: dict[str, Any]
+) -> None:
+    index = index_of(profile("prof-x", *recorded, **extra), *CROWD, risk=risk)
+    found = match(index, report(*reported, **extra), risk)
+    assert (found.decision, found.profile_id) == (Decision.MATCH, "prof-x")
+
+
+def test_a_phone_written_with_a_bracketed_trunk_zero_links_to_the_profile(risk: Risk) -> None:
+    index = index_of(profile("prof-ph", "Ardit", "Leka", phone_numbers=["07700 900555"]), *CROWD, risk=risk)
+    found = match(index, report("Kujtim", "Dervishi", circumstances={"phone_numbers": ["+44 (0)7700 900555"]}), risk)
+    assert [link.profile_id for link in found.links] == ["prof-ph"]
+
+
+def test_a_shared_home_office_reference_is_not_outweighed_by_extra_names(risk: Risk) -> None:
+    holder = profile("prof-ho", "Ardit", "Hoxha", sex="male", nationality="Albanian", identifiers=[HO_REF])
+    index = index_of(holder, *CROWD, risk=risk)
+    event = report("Besnik Klajdi Endrit Dritan", "Leka", sex="male", nationality="Albanian", identifiers=[HO_REF])
+    found = match(index, event, risk)
+    assert (found.decision, found.profile_id) == (Decision.MATCH, "prof-ho")
+
+
+LA_REF = {"scheme": "la_reference", "value": "HAR-2024-0777"}
+
+
+def test_a_local_authority_reference_among_many_namesakes_is_not_demoted(risk: Risk) -> None:
+    dob = {"value": "2011-01-01", "estimated": True}
+    namesakes = [
+        profile(f"prof-ns-{i:03d}", "Ardit", "Hoxha", sex="male", nationality="Albanian", date_of_birth=dob) for i in range(80)
+    ]
+    holder = profile("prof-la", "Ardit", "Hoxha", sex="male", nationality="Albanian", date_of_birth=dob, identifiers=[LA_REF])
+    index = index_of(*namesakes, holder, *CROWD, risk=risk)
+    event = report("Ardit", "Hoxha", sex="male", nationality="Albanian", date_of_birth=dob, identifiers=[LA_REF])
+    found = match(index, event, risk)
+    assert (found.decision, found.profile_id) == (Decision.MATCH, "prof-la")
+
+
+def test_a_phone_link_is_not_overridden_by_a_possible_identity_match_on_another_profile(risk: Risk) -> None:
+    linked = profile("prof-link", "Ardit", "Leka", sex="male", phone_numbers=["+447700900555"])
+    other = profile("prof-other", "Arben", "Kola", sex="male", nationality="Albanian", date_of_birth={"value": "2011-03-03"})
+    index = index_of(linked, other, *CROWD, risk=risk)
+    event = report(
+        "Arben K.",
+        sex="male",
+        nationality="Albanian",
+        date_of_birth={"value": "2011-03-03"},
+        circumstances={"phone_numbers": ["07700 900555"]},
+    )
+    found = match(index, event, risk)
+    assert found.profile_id != "prof-other"
+    assert "prof-other" in found.alternatives
+    assert [link.profile_id for link in found.links] == ["prof-link"]
+    assert any("link it to profile prof-link" in line for line in found.explanation)
+
+
+def test_a_typo_in_the_family_name_is_scored_however_big_the_block_of_the_given_name(risk: Risk) -> None:
+    letters = "abcdefghijklmnoprstuvwyz"
+    crowd = [
+        profile(f"prof-k-{i:03d}", "Ardit", "K" + "".join(letters[(i // 24**k) % 24] for k in range(4)) + "a", **VN)
+        for i in range(2500)  # more than blocking.max_scanned: the old selection stopped reading here
+    ]
+    target = profile("prof-target", "Ardit", "Gjoka", **VN)
+    index = index_of(*crowd, target, risk=risk)
+    event = report("Ardit", "Gjkoa", **VN)
+    assert "prof-target" in index.candidates(event, risk.matching, risk.links)
+    assert match(index, event, risk).profile_id == "prof-target"
+
+
+def test_a_namesake_with_only_an_estimated_year_in_common_is_for_a_person_to_confirm(risk: Risk) -> None:
+    estimated = {"value": "2011-01-01", "estimated": True}
+    twins = [
+        profile(f"prof-tw-{i}", "Ardit", "Hoxha", sex="male", nationality="Albanian", date_of_birth=estimated) for i in range(2)
+    ]
+    index = index_of(*twins, *CROWD, risk=risk)
+    found = match(
+        index, report("Ardit", "Hoxha", sex="male", nationality="Albanian", date_of_birth={"value": "2011-06-01"}), risk
+    )
+    assert found.decision == Decision.POSSIBLE_MATCH
+
+
+def test_a_multi_word_given_name_is_paid_as_one_name_not_two(risk: Risk) -> None:
+    """'Thanh Tùng' is one given name: where the index holds the two words together, a report sharing
+    both is paid the bits of the pair, not of two independent names."""
+    from alerts.matching.keys import _frequency_key
+    from alerts.matching.scoring import _Probe
+
+    together = [profile(f"prof-tt-{i:02d}", "Thanh Tùng", f"Fam{chr(97 + i)}", **VN) for i in range(12)]
+    apart = [profile(f"prof-ap-{i:03d}", g, "Lam", **VN) for i, g in enumerate(["Minh Long", "Quang Hai"] * 50)]
+    target = profile("prof-target", "Thanh Tùng", "Phạm", **VN)
+    index = index_of(*together, *apart, target, risk=risk)
+    tuned = index._tuning(risk.matching, risk.links)
+    probe = _Probe.of(report("Thanh Tùng", "Phạm", **VN))
+    paid = _Scorer(index, probe, tuned).score(index._slot_of["prof-target"], False, []).name
+    assert paid is not None and paid.full == 3
+    bits = index._bits("vn", tuned)
+    independent = sum(bits(_frequency_key(name)) for name in ("thanh", "tung", "pham"))
+    assert paid.points < independent - 2.0

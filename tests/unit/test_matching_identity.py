@@ -92,3 +92,34 @@ def test_companions_are_reduced_to_the_words_that_can_be_names() -> None:
     assert name_words("with a man called Van Long (said to be an uncle)") == ["van", "long"]
     assert associate_key(["van", "long"]) == associate_key(["long", "van"])
     assert associate_key(["tuan"]) is None
+
+
+# --- invisible characters, phone formats, nationality (issue 13) ---------------------------------
+
+
+@pytest.mark.parametrize("hidden", ["\u200b", "\u00ad", "\u200c", "\u200d", "\u200e", "\u202e", "\u2060", "\ufeff"])
+def test_invisible_characters_inside_a_name_are_folded_away(hidden: str) -> None:
+    assert name_tokens(f"Jes{hidden}sica Ho{hidden}xha") == ("jessica", "hoxha")
+
+
+@pytest.mark.parametrize(
+    "written", ["+44 (0)7700 900555", "07700 900555", "0044 7700 900555", "+447700900555", "07700-900-555", "(07700) 900555"]
+)
+def test_one_phone_number_however_written_is_one_key(written: str) -> None:
+    assert phone_key(written) == "447700900555"
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("Austrian", "Australian"), ("Nigerian", "Nigerien"), ("Guinean", "Guinea-Bissau"), ("Guinean", "Bissau-Guinean")],
+)
+def test_nationalities_that_share_their_first_letters_are_different(one: str, other: str) -> None:
+    assert nationality_key(one) != nationality_key(other)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("Vietnamese", "Viet Nam"), ("Nigerian", "Nigeria"), ("Niger", "Nigerien"), ("Afghan", "Afghanistan"), ("UK", "British")],
+)
+def test_a_nationality_and_its_country_are_one_key(one: str, other: str) -> None:
+    assert nationality_key(one) == nationality_key(other) != ""

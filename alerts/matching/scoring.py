@@ -1,0 +1,350 @@
+"""Scoring one candidate: names token by token (rarer names weigh more), the date of birth
+(alerts.matching.dates), sex, nationality, identifiers and links as points of evidence."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+from alerts.config import Links, Matching
+from alerts.identity import (
+    Dob,
+    name_tokens,
+    name_words,
+    nationality_key,
+    pack_dob,
+    phone_key,
+    plate_keys,
+    sound,
+    token_similarity,
+    unpack_dob,
+)
+from alerts.matching.dates import dob_evidence
+from alerts.matching.keys import _PHONE_IN_TEXT, Form, _forms_of, _frequency_key, _pair_frequency_key, joined_forms
+from alerts.matching.storage import _SEX
+from alerts.model import (
+    Decision,
+    PlacementEvent,
+)
+
+if TYPE_CHECKING:
+    from alerts.matching.index import ProfileIndex
+
+
+# --- settings derived once ------------------------------------------------------------------------
+
+
+@dataclass
+class _Tuned:
+    settings: Matching
+    links: Links
+    unique: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        self.unique = frozenset(s.lower() for s in self.settings.unique_schemes)
+
+
+# --- scoring --------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _NameMatch:
+    points: float
+    full: int = 0
+    event_form: int = -1
+    profile_form: int = -1
+    pairs: list[tuple[str, str, float]] = field(default_factory=list)
+    reordered: bool = False
+    conflict: bool = False  # a name on each side left unpaired: a different name
+
+
+@lru_cache(maxsize=100_000)
+def _split_joined(ev: tuple[str, ...], pr: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A multi-word name written as one word on one side ('thanhtung' / 'thanh tung') split as the other
+    side writes it, so the two words pair as they should."""
+
+    def split(joined: tuple[str, ...], apart: tuple[str, ...]) -> tuple[str, ...]:
+        pairs = {a + b: (a, b) for a, b in pairwise(apart) if len(a) > 1 and len(b) > 1}
+        if not pairs:
+            return joined
+        out: list[str] = []
+        for t in joined:
+            out.extend(pairs.get(t, (t,)))
+        return tuple(out)
+
+    return split(ev, pr), split(pr, ev)
+
+
+def _paid_twice(pr: tuple[str, ...], paid: dict[int, float], bits: Callable[[str], float]) -> float:
+    """What two adjacent profile names both paired were overpaid as independent names: a multi-word
+    given name ('Thanh Tùng', 'Mohammed Ali') is paid the bits of the two together, when the index
+    holds them together more often than chance."""
+    over, j = 0.0, 0
+    while j < len(pr) - 1:
+        if j in paid and j + 1 in paid:
+            both = paid[j] + paid[j + 1]
+            together = max(paid[j], paid[j + 1], bits(_pair_frequency_key(pr[j], pr[j + 1])))
+            if together < both:
+                over += both - together
+                j += 2
+                continue
+        j += 1
+    return over
+
+
+def _compare_tokens(ev: tuple[str, ...], pr: tuple[str, ...], tuned: _Tuned, bits: Callable[[str], float]) -> _NameMatch:
+    """Pair tokens greedily, best similarity first; a pair is worth its similarity times the bits of the
+    profile token's sound (rarer names weigh more); unpaired tokens count against, and more when both
+    sides have one left over (a different name, not a dropped middle name)."""
+    weights, threshold = tuned.settings.weights, tuned.settings.min_token_similarity
+    ev, pr = _split_joined(ev, pr)
+    candidates: list[tuple[float, int, int]] = []
+    for i, a in enumerate(ev):
+        for j, b in enumerate(pr):
+            if len(a) == 1 or len(b) == 1:
+                if a[0] == b[0]:
+                    candidates.append((0.5, i, j))  # an initial: after every real token match
+            else:
+                s = token_similarity(a, b)
+                if s >= threshold:
+                    candidates.append((s, i, j))
+    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+    used_ev: dict[int, int] = {}
+    used_pr: set[int] = set()
+    paid: dict[int, float] = {}  # profile token -> points paid for it
+    result = _NameMatch(0.0)
+    for s, i, j in candidates:
+        if i in used_ev or j in used_pr:
+            continue
+        used_ev[i] = j
+        used_pr.add(j)
+        a, b = ev[i], pr[j]
+        if len(a) == 1 or len(b) == 1:
+            result.points += weights.initial
+            result.pairs.append((a, b, 0.0))
+        else:
+            # Partial credit for a near spelling: full at 1, two thirds at 0.9, none at 0.7.
+            earned = bits(_frequency_key(b)) * max(0.0, (s - 0.7) / 0.3)
+            paid[j] = earned
+            result.points += earned
+            result.full += 1
+            result.pairs.append((a, b, s))
+    result.points -= _paid_twice(pr, paid, bits)
+    for i, a in enumerate(ev):
+        if i not in used_ev:
+            result.points -= weights.name_unmatched_reported if len(a) > 1 else weights.initial
+    left_on_profile = sum(1 for j, b in enumerate(pr) if j not in used_pr and len(b) > 1)
+    result.points -= weights.name_unmatched_profile * left_on_profile
+    if result.full and left_on_profile and any(i not in used_ev and len(a) > 1 for i, a in enumerate(ev)):
+        result.points -= weights.name_conflict
+        result.conflict = True
+    order = [used_ev[i] for i in sorted(used_ev)]
+    result.reordered = order != sorted(order)
+    return result
+
+
+@lru_cache(maxsize=200_000)
+def _form_sounds(form: str) -> frozenset[str]:
+    return frozenset(sound(t) for t in form.split(" ") if len(t) > 1)
+
+
+def _compare_names(
+    ev_forms: list[tuple[str, ...]],
+    ev_sounds: list[frozenset[str]],
+    pr_forms: list[str],
+    compare: Callable[[int, str], _NameMatch],
+) -> _NameMatch:
+    """The best pairing of a reported form with a profile form. Forms that share no name sound are
+    not compared in full (a near spelling alone scores too little to matter)."""
+    best = _NameMatch(-math.inf)
+    for j, pr in enumerate(pr_forms):
+        pr_sounds = _form_sounds(pr)
+        for i in range(len(ev_forms)):
+            if ev_sounds[i].isdisjoint(pr_sounds) and best.points > -math.inf:
+                continue
+            found = compare(i, pr)
+            if found.points > best.points:
+                best = _NameMatch(found.points, found.full, i, j, found.pairs, found.reordered, found.conflict)
+    return best
+
+
+@dataclass(slots=True)
+class _Evidence:
+    """Points for one candidate profile, and what they came from (explained only for the best)."""
+
+    slot: int
+    points: float = 0.0
+    name: _NameMatch | None = None
+    dob: str = ""  # one of the kinds of alerts.matching.dates, "" when either side has none
+    identifiers: list[str] = field(default_factory=list)
+    against: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Probe:
+    """The report, reduced once for every candidate."""
+
+    forms: list[Form]
+    tokens: list[tuple[str, ...]]
+    sounds: list[frozenset[str]]  # per form, the sounds of its full tokens
+    dob: Dob | None
+    sex: str
+    nationality: str
+    identifiers: list[tuple[str, str, str]]  # (scheme, normalised value, as written)
+    plates: dict[str, str]  # normalised -> as written
+    phones: dict[str, str]
+    companions: list[tuple[list[str], str]]  # (name words, where in the report) to look for associates
+    reported: date
+    family: str | None = None  # the reported family name, as written
+    family_tokens: frozenset[str] = frozenset()  # its full tokens (not initials)
+    joined: list[tuple[str, ...]] = field(default_factory=list)  # for blocking: adjacent given names as one
+
+    @classmethod
+    def of(cls, event: PlacementEvent) -> _Probe:
+        child = event.child
+        forms = _forms_of(child)
+        identifiers = [(*i.key(), f"{i.scheme} {i.value}") for i in event.identifiers()]
+        plates: dict[str, str] = {}
+        phones: dict[str, str] = {}
+        companions: list[tuple[list[str], str]] = []
+        c = event.circumstances
+        if c is not None:
+            for text in c.vehicles:
+                for plate in plate_keys(text):
+                    plates.setdefault(plate, text)
+            for number in c.phone_numbers:
+                phones.setdefault(phone_key(number), number)
+            companions = [(name_words(text), "the report") for text in c.accompanied_by]
+            if c.notes:
+                for plate in plate_keys(c.notes):
+                    plates.setdefault(plate, plate)
+                for found in _PHONE_IN_TEXT.findall(c.notes):
+                    phones.setdefault(phone_key(found), found.strip())
+                companions.append((name_words(c.notes), "the report's notes"))
+        return cls(
+            forms=forms,
+            tokens=[f.tokens for f in forms],
+            sounds=[frozenset(sound(t) for t in f.tokens if len(t) > 1) for f in forms],
+            dob=unpack_dob(pack_dob(child.date_of_birth)),
+            sex=_SEX[child.sex],
+            nationality=nationality_key(child.nationality),
+            identifiers=identifiers,
+            plates=plates,
+            phones=phones,
+            companions=companions,
+            reported=event.reported_at.date(),
+            family=child.family_name,
+            family_tokens=frozenset(t for t in name_tokens(child.family_name or "") if len(t) > 1),
+            joined=joined_forms(child.given_names, child.family_name),
+        )
+
+
+def _namesakes(scored: list[_Evidence], best: _Evidence) -> int:
+    """Other candidates whose names agree as fully and nearly as well as the best's."""
+    if best.name is None:
+        return 0
+    full, points = best.name.full, best.name.points
+    return sum(
+        1
+        for other in scored
+        if other is not best and other.name is not None and other.name.full >= full and other.name.points >= points - 1.0
+    )
+
+
+def _sigmoid(points: float, settings: Matching) -> float:
+    z = (points - settings.score_midpoint) / settings.score_spread
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+def _decide(score: float, settings: Matching) -> Decision:
+    if score >= settings.thresholds.match:
+        return Decision.MATCH
+    if score >= settings.thresholds.possible_match:
+        return Decision.POSSIBLE_MATCH
+    return Decision.NO_MATCH
+
+
+def _family_name_missing(name: _NameMatch | None, probe: _Probe, profile_forms: str) -> bool:
+    """Whether the report's family name is in the form that matched, none of it was paired with a
+    profile name (word order is ignored: swapped names still pair), and the profile's form has a name
+    of its own left unpaired — a different family name, not merely none recorded."""
+    if name is None or name.event_form < 0 or name.profile_form < 0 or not probe.family_tokens:
+        return False
+    written = probe.family_tokens & set(probe.tokens[name.event_form])
+    if not written or not written.isdisjoint(a for a, _, _ in name.pairs):
+        return False
+    theirs = profile_forms.split("|")[name.profile_form].split(" ")
+    return any(len(t) > 1 for t in theirs) and not {t for t in theirs if len(t) > 1} <= {b for _, b, _ in name.pairs}
+
+
+class _Scorer:
+    """Scores candidates for one report; remembers name comparisons, which namesakes share."""
+
+    def __init__(self, index: ProfileIndex, probe: _Probe, tuned: _Tuned) -> None:
+        self.index, self.probe, self.tuned = index, probe, tuned
+        self.names: dict[tuple[str, str], _NameMatch] = {}
+        self.comparers: dict[str, Callable[[int, str], _NameMatch]] = {}
+
+    def _comparer(self, nationality: str) -> Callable[[int, str], _NameMatch]:
+        """Compares a reported form with one profile form, remembering results: namesakes and aliases
+        repeat the same forms across candidates."""
+        bits = self.index._bits(nationality, self.tuned)
+        memo: dict[tuple[int, str], _NameMatch] = {}
+        tokens, tuned = self.probe.tokens, self.tuned
+
+        def compare(i: int, form: str) -> _NameMatch:
+            found = memo.get((i, form))
+            if found is None:
+                found = memo[(i, form)] = _compare_tokens(tokens[i], tuple(form.split(" ")), tuned, bits)
+            return found
+
+        return compare
+
+    def score(self, slot: int, linked: bool, shared: list[str]) -> _Evidence:
+        record = self.index._records[slot]
+        assert record is not None
+        forms, packed, rest = record
+        sex, nationality = rest[0], rest[2:]
+        probe, weights = self.probe, self.tuned.settings.weights
+        evidence = _Evidence(slot)
+        if probe.tokens:
+            name = self.names.get((forms, nationality))
+            if name is None:
+                compare = self.comparers.get(nationality)
+                if compare is None:
+                    compare = self.comparers[nationality] = self._comparer(nationality)
+                name = _compare_names(probe.tokens, probe.sounds, forms.split("|"), compare)
+                self.names[(forms, nationality)] = name
+            evidence.name = name
+            # A shared identifier is not outweighed by extra or differently written names: their cost is capped.
+            cap = weights.name_penalty_cap_with_identifier
+            evidence.points += max(name.points, -cap) if shared else name.points
+            if name.full > 0 and name.profile_form == 0:
+                evidence.points += weights.main_name
+        if probe.dob is not None and packed:
+            settings = self.tuned.settings
+            points, evidence.dob = dob_evidence(probe.dob, unpack_dob(packed), settings.weights, settings.dob)
+            evidence.points += points
+        if probe.sex in "fm" and sex in "fm":
+            if probe.sex == sex:
+                evidence.points += weights.sex_agree
+            else:
+                evidence.points -= weights.sex_conflict
+                evidence.against.append("sex differs from the profile's")
+        if probe.nationality and nationality:
+            if probe.nationality == nationality:
+                evidence.points += weights.nationality_agree
+            else:
+                evidence.points -= weights.nationality_conflict
+                evidence.against.append("nationality differs from the profile's")
+        if shared:
+            evidence.points += weights.identifier
+            evidence.identifiers = shared
+        if linked:
+            evidence.points += weights.linked_same_profile
+        return evidence

@@ -1,0 +1,36 @@
+"""Scoring one candidate (alerts.matching.scoring): names token by token."""
+
+from __future__ import annotations
+
+import pytest
+
+from alerts.config import Links, Matching
+from alerts.matching.scoring import _compare_tokens, _split_joined, _Tuned
+
+TUNED = _Tuned(Matching(), Links())
+
+
+def flat(_: str) -> float:
+    return 4.0
+
+
+def test_a_name_written_as_one_word_is_split_as_the_other_side_writes_it() -> None:
+    assert _split_joined(("thanhtung", "nguyen"), ("thanh", "tung", "nguyen")) == (
+        ("thanh", "tung", "nguyen"),
+        ("thanh", "tung", "nguyen"),
+    )
+    assert _compare_tokens(("thanhtung", "nguyen"), ("thanh", "tung", "nguyen"), TUNED, flat).full == 3
+
+
+def test_a_different_name_on_each_side_costs_more_than_a_dropped_middle_name() -> None:
+    dropped = _compare_tokens(("ardit", "hoxha"), ("ardit", "besnik", "hoxha"), TUNED, flat)
+    different = _compare_tokens(("kristi", "hoxha"), ("ardit", "hoxha"), TUNED, flat)
+    assert not dropped.conflict and different.conflict
+    weights = Matching().weights
+    expected = 4.0 - weights.name_unmatched_reported - weights.name_unmatched_profile - weights.name_conflict
+    assert different.points == pytest.approx(expected)
+
+
+def test_a_short_form_pairs_for_part_of_the_name_bits() -> None:
+    found = _compare_tokens(("jess", "smith"), ("jessica", "smith"), TUNED, flat)
+    assert found.full == 2 and 4.0 < found.points < 8.0
