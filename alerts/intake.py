@@ -27,15 +27,21 @@ M = TypeVar("M", bound=BaseModel)
 # A key that looks like a field or config name may be named in a reason; any other key (which could hold
 # anything a sender typed: a name, a date) is shown as '?'.
 _SAFE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,47}$")
-# What a text field may not hold: C0/C1 controls but tab and line breaks, lone surrogates, line and
-# paragraph separators, and the invisible format characters (zero-width space, bidi embeddings,
-# overrides and isolates, word joiners, BOM, tags...). The zero-width (non-)joiners U+200C/U+200D are
-# allowed: Persian, Indic scripts and emoji need them to spell correctly.
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
-    "\u200b\u200e\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb"
+# What a text field may not hold: C0/C1 controls but tab and line breaks, and lone surrogates —
+# binary garbage or an injection attempt, never something a person typed.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# Folded away (removed) rather than refused: the invisible format characters that arrive by copy and
+# paste from documents and phones — soft hyphen, zero-width space, bidi marks, embeddings, overrides
+# and isolates, word joiner, invisible operators, BOM, tags. A report is not turned away for them (a
+# safeguarding system fails open), matching never sees them, and no one can reorder what the board
+# shows with them. The zero-width (non-)joiners U+200C/U+200D are kept: Persian, Indic scripts and
+# emoji need them to spell correctly. Line and paragraph separators become spaces.
+_FOLDED = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
     "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
 )
+_SEPARATORS = re.compile("[\u2028\u2029]")
 # Strings (skipped whole, escapes included) and brackets: enough to measure nesting before parsing.
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 
@@ -104,15 +110,26 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _folded(value: Any) -> Any:
+    """`value` with the invisible characters of _FOLDED removed from every string value (not keys)."""
+    if isinstance(value, str):
+        return _SEPARATORS.sub(" ", _FOLDED.sub("", value))
+    if isinstance(value, dict):
+        return {key: _folded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_folded(item) for item in value]
+    return value
+
+
 def _invisible(value: Any, loc: tuple[int | str, ...] = ()) -> list[str]:
-    """Reasons for every string (key or value) holding a control or invisible character."""
+    """Reasons for every string value holding a control character, and every key holding any invisible one."""
     found: list[str] = []
     if isinstance(value, str):
         if hit := _INVISIBLE.search(value):
             found.append(f"{field_path(loc)}: contains a control or invisible character (U+{ord(hit.group()):04X})")
     elif isinstance(value, dict):
         for key, item in value.items():
-            if _INVISIBLE.search(key):
+            if _INVISIBLE.search(key) or _FOLDED.search(key) or _SEPARATORS.search(key):
                 found.append(f"{field_path(loc)}: a key contains a control or invisible character")
             found += _invisible(item, (*loc, key))
     elif isinstance(value, list):
@@ -123,7 +140,7 @@ def _invisible(value: Any, loc: tuple[int | str, ...] = ()) -> list[str]:
 
 def structure(raw: bytes | str, limits: IntakeLimits | None = None) -> str:
     """The payload as text once it is within size and depth, is JSON without duplicate keys and holds no
-    control or invisible characters; else RejectedInput."""
+    control or display-changing characters (meaningless invisible ones folded away); else RejectedInput."""
     limits = _limits(limits)
     size = len(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
     if size > limits.max_bytes:
@@ -145,7 +162,8 @@ def structure(raw: bytes | str, limits: IntakeLimits | None = None) -> str:
         raise RejectedInput([f"(root): not JSON ({type(exc).__name__})"]) from None
     if hidden := _invisible(data):
         raise RejectedInput(hidden)
-    return raw
+    folded = _folded(data)
+    return raw if folded == data else json.dumps(folded, ensure_ascii=False)
 
 
 def parse(model: type[M], raw: bytes | str, limits: IntakeLimits | None = None) -> M:

@@ -86,12 +86,33 @@ def test_a_key_that_is_not_a_field_name_is_not_quoted() -> None:
     assert got == ["child.?: Extra inputs are not permitted"]
 
 
-@pytest.mark.parametrize("char", ["\u200b", "\u202e", "\u2066", "\ufeff", "\x00", "\x1b", "\u2028", "\u00ad", "\ud800"])
-def test_control_and_invisible_characters_are_refused_with_the_field(char: str) -> None:
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\x7f", "\x85", "\ud800"])
+def test_control_characters_are_refused_with_the_field(char: str) -> None:
     data = event()
     data["child"]["given_names"] = f"Mi{char}nh"
     got = reasons(json.dumps(data))
     assert got == [f"child.given_names: contains a control or invisible character (U+{ord(char):04X})"]
+
+
+@pytest.mark.parametrize("char", ["\u200b", "\u00ad", "\u200e", "\u200f", "\u202c", "\u202e", "\u2066", "\u2060", "\ufeff"])
+def test_meaningless_invisible_characters_are_folded_away_not_refused(char: str) -> None:
+    # Pasted from a document or a phone: a report is not turned away for them, and matching never sees them.
+    data = event()
+    data["child"]["given_names"] = f"Mi{char}nh"
+    data["circumstances"]["last_seen_place"] = f"Front{char} gate"
+    parsed = parse_event(json.dumps(data), LIMITS, NOW)
+    assert parsed.child.given_names == "Minh"
+    assert parsed.circumstances is not None and parsed.circumstances.last_seen_place == "Front gate"
+    # In a key they are refused like any other: keys are the contract's names.
+    data["child"][f"given{char}_names"] = "x"
+    assert reasons(json.dumps(data)) == ["child: a key contains a control or invisible character"]
+
+
+def test_line_and_paragraph_separators_become_spaces() -> None:
+    data = event()
+    data["circumstances"]["last_seen_place"] = "Front\u2028gate\u2029Larchwood"
+    parsed = parse_event(json.dumps(data), LIMITS, NOW)
+    assert parsed.circumstances is not None and parsed.circumstances.last_seen_place == "Front gate Larchwood"
 
 
 def test_joiners_and_line_breaks_in_free_text_are_kept() -> None:
