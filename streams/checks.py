@@ -18,7 +18,8 @@ from alerts.config import Config, load_config
 from alerts.coverage import coverage_gaps
 from alerts.errors import ConfigError, ConfigErrors
 from alerts.template_check import check_templates
-from streams.auth import link_signer, load_hmac_secrets, load_keys
+from streams.auth import load_hmac_secrets, load_keys, outbox_only
+from streams.auth import secret_problems as shared_key_problems
 
 
 @dataclass
@@ -36,9 +37,10 @@ def _attempt(errors: list[ConfigError], check: object, *args: object) -> None:
 
 def secret_problems(config: Config) -> tuple[list[ConfigError], list[str]]:
     """(errors, warnings) about secrets. Errors: what a configured channel cannot work without — the
-    Twilio auth token, the SMTP password when a username is given, and the link secret once a real
-    channel sends links that must outlive the process. Warnings: what only degrades — a provider's
-    HMAC key that cannot be read (that key is refused), sessions or links signed by a per-process key."""
+    Twilio auth token, the SMTP password when a username is given — and, outside the outbox-only demo,
+    the session, link and HMAC keys that every worker must share (streams.auth.secret_problems, the one
+    rule for those, which the worker's web side enforces too). Warnings, in the demo only: what merely
+    degrades — a provider's HMAC key that cannot be read, sessions or links signed by a per-process key."""
     errors: list[ConfigError] = []
     warnings: list[str] = []
     settings = config.settings
@@ -48,10 +50,10 @@ def secret_problems(config: Config) -> tuple[list[ConfigError], list[str]]:
     if smtp is not None and smtp.username:
         password_file = config.path(smtp.password_file) if smtp.password_file else None
         _attempt(errors, lambda: read_secret(setting="smtp.password", env=smtp.password_env, file=password_file))
+    if not outbox_only(config):
+        return errors + shared_key_problems(config), warnings
     links = config.providers.links
-    if settings.twilio is not None or settings.smtp is not None:
-        _attempt(errors, link_signer, links, "ack")
-    elif not _present("links.secret", links.secret_env, links.secret_file):
+    if not _present("links.secret", links.secret_env, links.secret_file):
         warnings.append(f"{links.secret_env} is not set: acknowledgement links and receipts die with this process")
     _, unreadable = load_hmac_secrets(config.providers)
     warnings.extend(unreadable)

@@ -72,19 +72,24 @@ def test_an_sms_that_cannot_fit_fails(starter: Path) -> None:
 def test_twilio_without_its_token_or_the_link_secret(starter: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(TOKEN, raising=False)
     monkeypatch.delenv("CRUCIAL_LINK_SECRET", raising=False)
+    monkeypatch.delenv("CRUCIAL_SESSION_SECRET", raising=False)
     edit_config(starter, "settings.yaml", lambda d: d.update(twilio=TWILIO))
     problems = _problems(starter)
-    assert len(problems) == 2
+    assert len(problems) == 3
     assert problems[0].startswith("environment: TWILIO_AUTH_TOKEN: twilio.auth_token is not set")
-    assert "CRUCIAL_LINK_SECRET" in problems[1] and "links.secret is not set" in problems[1]
+    # Outside the demo the keys every worker must share are required too (streams.auth.secret_problems).
+    assert "CRUCIAL_SESSION_SECRET" in problems[1] and "sessions.secret is not set" in problems[1]
+    assert "CRUCIAL_LINK_SECRET" in problems[2] and "links.secret is not set" in problems[2]
     monkeypatch.setenv(TOKEN, "t" * 32)
     monkeypatch.setenv("CRUCIAL_LINK_SECRET", "k" * 43)
+    monkeypatch.setenv("CRUCIAL_SESSION_SECRET", "s" * 43)
     validated_config(starter)
 
 
 def test_smtp_with_a_username_needs_the_password(starter: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SMTP_PASSWORD", raising=False)
     monkeypatch.setenv("CRUCIAL_LINK_SECRET", "k" * 43)
+    monkeypatch.setenv("CRUCIAL_SESSION_SECRET", "s" * 43)
     smtp = {"host": "smtp.example", "username": "alerts", "sender": "alerts@crucial.example"}
     edit_config(starter, "settings.yaml", lambda d: d.update(smtp=smtp))
     (problem,) = _problems(starter)
@@ -167,6 +172,7 @@ def test_secrets_from_a_file_variable_or_systemd_credentials(
     (tmp_path / "link").write_text("k" * 43)
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))  # systemd LoadCredential=TWILIO_AUTH_TOKEN:...
     monkeypatch.setenv("CRUCIAL_LINK_SECRET_FILE", str(tmp_path / "link"))  # a container's mounted secret
+    monkeypatch.setenv("CRUCIAL_SESSION_SECRET", "s" * 43)
     validated_config(starter)
     assert environment_secret(TOKEN) == ("t" * 32 + "\n", str(credentials / TOKEN))
     monkeypatch.setenv("CRUCIAL_LINK_SECRET_FILE", str(tmp_path / "missing"))
