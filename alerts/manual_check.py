@@ -104,9 +104,17 @@ class ManualCheckMessages:
 
 
 def manual_check(
-    event: PlacementEvent, open_incident: Incident | None, config: Config, messages: ManualCheckMessages, now: datetime
+    event: PlacementEvent,
+    open_incident: Incident | None,
+    config: Config,
+    messages: ManualCheckMessages,
+    now: datetime,
+    identity: tuple[str, str] | None = None,
+    sender: str | None = None,
 ) -> Outcome:
-    """The incident change and the notifications that put an accepted, unprocessed report before people."""
+    """The incident change and the notifications that put an accepted, unprocessed report before people.
+    `identity` the (incident id, reference) the report was given (the one its sender was answered with);
+    `sender` who sent it (alerts.authority.sender_of), who then owns the incident."""
     at = plus(now, timedelta(0))
     targets = [
         Alerted(channel=route.channel, recipient=route.recipient)
@@ -118,14 +126,21 @@ def manual_check(
         incident = incident.model_copy(update={"alerted": list({a: None for a in [*incident.alerted, *targets]})})
         change = "updated"
     else:
-        incident = _incident(event, config, now, targets)
+        incident = _incident(event, config, now, targets, identity or incident_ids(event.event_id, sender or ""), sender)
         change = "opened"
     notes = [_notification(incident, event, target, messages, now) for target in targets]
     return Outcome("manual_check", incident, [incident_record(change, incident, now)], notes)  # type: ignore[arg-type]
 
 
-def _incident(event: PlacementEvent, config: Config, now: datetime, targets: list[Alerted]) -> Incident:
-    incident_id, reference = incident_ids(event.event_id)
+def _incident(
+    event: PlacementEvent,
+    config: Config,
+    now: datetime,
+    targets: list[Alerted],
+    identity: tuple[str, str],
+    sender: str | None,
+) -> Incident:
+    incident_id, reference = identity
     last_seen = event.circumstances.last_seen_at if event.circumstances else event.reported_at
     return Incident(
         incident_id=incident_id,
@@ -135,6 +150,7 @@ def _incident(event: PlacementEvent, config: Config, now: datetime, targets: lis
         child_reference=event.child.reference,
         placement_id=event.placement.id,
         local_authority=event.placement.local_authority,
+        provider_id=sender,
         match=MatchResult(decision=Decision.POSSIBLE_MATCH, explanation=[NOTE]),
         priority=Priority.HIGH,  # nobody has graded it: treat it as high until a person has
         reasons=[NOTE],

@@ -24,7 +24,7 @@ from aiokafka import ConsumerRecord
 from faust.types import EventT, StreamT
 from prometheus_client import CollectorRegistry
 
-from alerts.authority import PROVIDER_HEADER, conflict_reason, sender_of
+from alerts.authority import PROVIDER_HEADER, conflict_reason, incident_ids, sender_of
 from alerts.channels import DeliveryError, Sender, build_senders, send_with_retry
 from alerts.config import Config, HealthSettings
 from alerts.directory import IncidentDirectory
@@ -368,7 +368,13 @@ def create_app(
             return  # never accepted; the rejected topic holds it
         child = event.child.reference
         stored = open_incidents.get(child)
-        outcome = manual_check(event, Incident.model_validate_json(stored) if stored else None, config, manual_messages, now)
+        # The reference the sender was answered with, so "ACK <ref>" and the API's 202 agree; the
+        # fail-open path must not depend on the register, so an unknown one takes the computed ids.
+        sender = sender_of(event, stamped_provider(record.headers), config.providers, placements)
+        known = registers.event_ids.known(sender, event)
+        identity = (known.incident_id, known.reference) if known else incident_ids(event.event_id, sender)
+        opened = Incident.model_validate_json(stored) if stored else None
+        outcome = manual_check(event, opened, config, manual_messages, now, identity, sender)
         await publish(outcome)
         if stored is None:
             opening_events[child] = event.model_dump_json()

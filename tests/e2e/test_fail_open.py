@@ -60,7 +60,7 @@ def wait_for(condition: Any, timeout_s: float = 60.0) -> Any:
 def test_an_accepted_report_that_cannot_be_processed_reaches_people_by_hand(worker: RunningWorker) -> None:
     event = make_event(child_reference="HAR-FO-0001", identifiers=FLAGGED)
     event["circumstances"]["last_seen_place"] = FAULTY_PLACE
-    incident_id, reference = incident_ids(event["event_id"])
+    incident_id, reference = incident_ids(event["event_id"], "larchwood-care")  # per (provider, event id)
     worker.emit(event)
 
     def checks() -> list[dict[str, Any]]:

@@ -128,7 +128,7 @@ def test_no_date_of_birth_in_the_log_when_an_event_produced_straight_to_kafka_is
 
 
 def test_no_child_pii_in_the_log_for_bad_input_and_poison_records(worker: RunningWorker) -> None:
-    """The bad-input cases (impossible dates, deep JSON, duplicate keys, invisible characters) by API and
+    """The bad-input cases (impossible dates, deep JSON, duplicate keys, control characters) by API and
     Kafka, and poison records carrying the child's details on every consumed topic: all refused or
     quarantined, and the log still names no child."""
     port = worker.port
@@ -137,7 +137,7 @@ def test_no_child_pii_in_the_log_for_bad_input_and_poison_records(worker: Runnin
     duplicate = json.dumps(make_event(child_reference=FLAGGED_CHILD, given_names="Minh")).replace(
         '"given_names": "Minh"', '"given_names": "Minh", "given_names": "Anh Tran"'
     )
-    hidden = make_event(child_reference=FLAGGED_CHILD, given_names="Minh\u202eTran")
+    hidden = make_event(child_reference=FLAGGED_CHILD, given_names="Minh\x1b[2JTran")  # a terminal escape: refused
     bad_dob = make_event(child_reference=FLAGGED_CHILD, given_names="Elira", family_name="Hoxha")
     bad_dob["child"]["date_of_birth"] = {"value": "2010-12-31", "earliest": "2009-06-01", "latest": "2010-01-01"}
     bodies = [json.dumps(year_one).encode(), duplicate.encode(), json.dumps(hidden).encode(), json.dumps(bad_dob).encode()]

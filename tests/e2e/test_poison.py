@@ -79,7 +79,7 @@ INCIDENT_OF: dict[str, str] = {}  # reference -> incident id, for the reports th
 
 def flagged_report() -> tuple[dict[str, Any], str]:
     event = make_event(child_reference=f"HAR-P-{random.randrange(16**6):06x}", identifiers=FLAGGED)
-    incident_id, reference = incident_ids(event["event_id"])
+    incident_id, reference = incident_ids(event["event_id"], "larchwood-care")  # per (provider, event id)
     INCIDENT_OF[reference] = incident_id
     return event, reference
 
