@@ -174,7 +174,7 @@ def ensure_topics(config: Config, timeout_s: float = 30.0) -> list[str]:
             with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
                 admin.create_topics(missing)
             _wait_for_leaders(admin, [t.name for t in missing], kafka.partitions, timeout_s)
-        problems = compare_topics(admin, config, policies)
+        problems = compare_topics(admin, config, policies, timeout_s)
     finally:
         admin.close()
     for problem in problems:
@@ -202,14 +202,31 @@ def check_topics(config: Config) -> list[TopicProblem]:
     return absent + found
 
 
-def compare_topics(admin: KafkaAdminClient, config: Config, policies: list[TopicPolicy]) -> list[TopicProblem]:
+def _describe(
+    admin: KafkaAdminClient, policies: list[TopicPolicy], timeout_s: float
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """(configs, layout) of the policies' topics. On a cluster the node that answers may not know a
+    topic created a moment ago (its metadata is still on the way): ask again until every topic is
+    described, so a topic is never judged by settings the answering node has not seen."""
+    resources = [ConfigResource(ConfigResourceType.TOPIC, p.name) for p in policies]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        described = admin.describe_configs(resources, config_filter="all")
+        configs: dict[str, dict[str, Any]] = next(iter(described.values()), {}) if isinstance(described, dict) else {}
+        layout = {d["name"]: d for d in admin.describe_topics([p.name for p in policies])}
+        unknown = [p.name for p in policies if not configs.get(p.name) or not layout.get(p.name, {}).get("partitions")]
+        if not unknown or time.monotonic() > deadline:
+            return configs, layout
+        time.sleep(0.3)
+
+
+def compare_topics(
+    admin: KafkaAdminClient, config: Config, policies: list[TopicPolicy], timeout_s: float = 30.0
+) -> list[TopicProblem]:
     if not policies:
         return []
     kafka = config.settings.kafka
-    resources = [ConfigResource(ConfigResourceType.TOPIC, p.name) for p in policies]
-    described = admin.describe_configs(resources, config_filter="all")
-    configs: dict[str, dict[str, Any]] = next(iter(described.values()), {}) if isinstance(described, dict) else {}
-    layout = {d["name"]: d for d in admin.describe_topics([p.name for p in policies])}
+    configs, layout = _describe(admin, policies, timeout_s)
     problems: list[TopicProblem] = []
     for policy in policies:
         have = {key: str(entry["value"]) for key, entry in configs.get(policy.name, {}).items()}

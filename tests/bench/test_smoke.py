@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from alerts.config import load_config
 from ops.bench import faults, pipeline
 from ops.bench.alertmanager import BINARY
 from streams.broker import LocalBroker, LocalCluster
@@ -144,13 +145,17 @@ def test_cluster_fault_scenario_loses_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """On the three-node cluster (replication 3, min.insync.replicas 2): every expected notification
-    arrives; at most the documented 1 % twice — at these tiny sizes, at least the 2 that a SIGKILL can
-    catch between the provider's answer and its record (delivery is at-least-once, docs/performance.md)."""
+    arrives. Delivery is at-least-once (docs/performance.md): a worker SIGKILLed (rebalance) can send
+    again what it had in flight between the provider's answer and its record — at most one send per
+    delivery slot; a clean stop or a broker's loss repeats at most the documented 1 % (at these tiny
+    sizes, at least 2)."""
     monkeypatch.delenv("KAFKA_BOOTSTRAP", raising=False)
     cluster_args = ["--brokers", "3", "--broker-port", str(kafka_cluster.port), "--broker-dir", str(kafka_cluster.state_dir)]
     out, [o] = run(faults.main, [scenario, *FAULT_ARGS, *cluster_args], tmp_path, capsys)
     assert "Every notification accounted for" in out
     assert o["scenario"] == scenario and o["sent"] == 40 and o["expected"] > 0
     assert o["lost"] == 0 and o["delivered"] == o["expected"]
-    assert o["duplicated"] <= max(2, math.ceil(o["expected"] / 100))
+    in_flight = load_config(REPO / "config").settings.delivery_concurrency
+    bound = in_flight if scenario == "rebalance" else max(2, math.ceil(o["expected"] / 100))
+    assert o["duplicated"] <= bound
     assert kafka_cluster.registered() == {1, 2, 3}  # every node is back for the next scenario

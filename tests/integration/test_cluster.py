@@ -21,12 +21,13 @@ from tests.support import unique_topics, write_config
 pytestmark = pytest.mark.integration
 
 
-def test_project_topics_get_the_configured_replication_and_the_clusters_min_insync(
-    kafka_cluster: LocalCluster, tmp_path: Path
-) -> None:
+def test_project_topics_get_the_configured_replication_and_min_insync(kafka_cluster: LocalCluster, tmp_path: Path) -> None:
     topics = unique_topics(f"cl{uuid.uuid4().hex[:6]}")
     config = load_config(
-        write_config(tmp_path / "config", kafka={"bootstrap": kafka_cluster.bootstrap, "replication_factor": 3, "topics": topics})
+        write_config(
+            tmp_path / "config",
+            kafka={"bootstrap": kafka_cluster.bootstrap, "replication_factor": 3, "min_insync_replicas": 2, "topics": topics},
+        )
     )
     created = ensure_topics(config)
     assert topics["placement_events"] in created

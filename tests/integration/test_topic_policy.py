@@ -45,12 +45,21 @@ def test_every_topic_is_created_with_the_policy_and_reads_back_so(kafka_bootstra
     config = fresh_config(tmp_path, kafka_bootstrap)
     created = ensure_topics(config)
     policies = {p.name: p for p in topic_policies(config)}
-    assert set(created) == set(policies) and len(policies) == 13
+    assert set(created) == set(policies) and len(policies) == 18
     view = broker_view(kafka_bootstrap, list(policies))
     topics = config.settings.kafka.topics
     for audit in (topics.incidents, topics.deliveries, topics.incident_commands, topics.delivery_status):
         assert (view[audit]["cleanup.policy"], view[audit]["retention.ms"]) == ("delete", "-1"), audit
-    for state in (topics.profiles, f"{config.settings.kafka.app_id}-delivery-ledger-changelog"):
+    # The event-id register names incidents: kept as long as they are (the first record of a key wins,
+    # so it is never compacted); a request signature only as long as a replay of it could be in time.
+    assert (view[topics.event_ids]["cleanup.policy"], view[topics.event_ids]["retention.ms"]) == ("delete", "-1")
+    assert view[topics.request_signatures]["retention.ms"] == str(DAY_MS)
+    for state in (
+        topics.profiles,
+        topics.placements,
+        topics.auth_state,
+        f"{config.settings.kafka.app_id}-delivery-ledger-changelog",
+    ):
         assert (view[state]["cleanup.policy"], view[state]["retention.ms"]) == ("compact", "-1"), state
     assert view[topics.placement_events]["retention.ms"] == view[topics.notifications]["retention.ms"] == str(30 * DAY_MS)
     assert view[topics.rejected]["retention.ms"] == view[topics.dead_letters]["retention.ms"] == str(14 * DAY_MS)
