@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from functools import lru_cache
 
 from alerts.config import DobTolerance, MatchWeights
 from alerts.identity import Dob, transposed
@@ -54,17 +55,16 @@ def dob_evidence(ev: Dob | None, pr: Dob | None, weights: MatchWeights, toleranc
 _Segments = tuple[tuple[int, int, float], ...]
 
 
-def _segments(dob: Dob, tolerance: DobTolerance) -> _Segments:
+def _segments(lo: int, hi: int, value: int, estimated: bool, right: float, exact_days: int) -> _Segments:
     """An exact date is its day; a disputed range its range, give or take `dob.exact_days`; an
     age-assessed estimate the year it names (written 1 January: that year; otherwise the year around
     it) with `dob.estimate_right_year` of belief, the rest shared by the years either side."""
-    if dob.exact:
-        return ((dob.value, dob.value, 1.0),)
-    if dob.lo != dob.hi:
-        return ((dob.lo - tolerance.exact_days, dob.hi + tolerance.exact_days, 1.0),)
-    written = date.fromordinal(dob.value)
-    start = dob.value if (written.month, written.day) == (1, 1) else dob.value - 182
-    right = tolerance.estimate_right_year
+    if lo != hi:
+        return ((lo - exact_days, hi + exact_days, 1.0),)
+    if not estimated:
+        return ((value, value, 1.0),)
+    written = date.fromordinal(value)
+    start = value if (written.month, written.day) == (1, 1) else value - 182
     side = (1.0 - right) / 2
     return tuple(
         (start + 365 * shift, start + 365 * shift + 364, share)
@@ -77,13 +77,26 @@ def likelihood_ratio(ev: Dob, pr: Dob, tolerance: DobTolerance) -> float:
     """How much likelier these two records are for one child than for two (the Fellegi-Sunter m/u):
     the chance both describe the same birthday, against two birthdays drawn from the population's
     `dob.population_span_days` (ages 10-17)."""
+    return _likelihood_ratio(
+        (ev.lo, ev.hi, ev.value, ev.estimated),
+        (pr.lo, pr.hi, pr.value, pr.estimated),
+        tolerance.estimate_right_year,
+        tolerance.exact_days,
+        tolerance.population_span_days,
+    )
+
+
+@lru_cache(maxsize=65_536)  # namesakes repeat the same few estimates: each pair is worked out once
+def _likelihood_ratio(
+    ev: tuple[int, int, int, bool], pr: tuple[int, int, int, bool], right: float, exact_days: int, span: int
+) -> float:
     same = 0.0
-    for a_lo, a_hi, a_share in _segments(ev, tolerance):
-        for b_lo, b_hi, b_share in _segments(pr, tolerance):
+    for a_lo, a_hi, a_share in _segments(*ev, right, exact_days):
+        for b_lo, b_hi, b_share in _segments(*pr, right, exact_days):
             overlap = min(a_hi, b_hi) - max(a_lo, b_lo) + 1
             if overlap > 0:
                 same += a_share * b_share * overlap / ((a_hi - a_lo + 1) * (b_hi - b_lo + 1))
-    return same * tolerance.population_span_days
+    return same * span
 
 
 def dob_line(kind: str, ev: Dob, pr: Dob) -> str:
