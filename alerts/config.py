@@ -678,10 +678,11 @@ class MatchWeights(Schema):
     dob_close: Points = Field(default=3.0, description="two exact dates with day and month swapped, or a year apart to the day")
     dob_near: Points = Field(default=1.5, description="two exact dates within dob.exact_days")
     dob_consistent: Points = Field(
-        default=2.5, description="an estimated date or range that meets the other; never less than dob_near"
+        default=2.5,
+        description="the most an estimate or range earns (log2 of its likelihood ratio, capped); never less than dob_near",
     )
     dob_within_tolerance: Points = Field(
-        default=0.0, description="past the estimate's margin but within dob.tolerance_days (no stacking)"
+        default=0.0, description="unused since the likelihood-ratio date model; accepted so older risk.yaml files load"
     )
     dob_conflict: Points = 5.0
     sex_agree: Points = 1.0
@@ -698,10 +699,16 @@ class DobTolerance(Schema):
         default=31, description="two exact dates this close (or with day and month swapped) count as close"
     )
     estimated_margin_days: Annotated[int, Field(ge=0, le=3 * 366)] = Field(
-        default=366, description="an estimated date (age-assessed, often 1 January) stands for this much either side"
+        default=366, description="unused since the likelihood-ratio date model; accepted so older risk.yaml files load"
     )
     tolerance_days: Annotated[int, Field(ge=0, le=5 * 366)] = Field(
-        default=366, description="past the estimate's margin, no evidence either way up to this much further"
+        default=366, description="unused since the likelihood-ratio date model; accepted so older risk.yaml files load"
+    )
+    estimate_right_year: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.6, description="share of age-assessed estimates that name the right year; the rest are a year out either way"
+    )
+    population_span_days: Annotated[int, Field(ge=366, le=40 * 366)] = Field(
+        default=2922, description="the span birthdays of profiled children are spread over (ages 10-17): two at random"
     )
 
 
@@ -737,6 +744,11 @@ class Matching(Schema):
     min_token_similarity: Annotated[float, Field(ge=0.5, le=1)] = 0.8
     ambiguity_margin: Points = Field(
         default=2.0, description="a match is only possible when another profile scores within this many points"
+    )
+    max_chance_agreements: Annotated[float, Field(gt=0)] = Field(
+        default=4.0,
+        description="a possible match on identity alone is no match when the profiles expected to agree as well by chance"
+        " are this many times those that do",
     )
     weights: MatchWeights = MatchWeights()
     name_frequency: NameFrequency = NameFrequency()

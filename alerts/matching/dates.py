@@ -1,28 +1,27 @@
 """The date-of-birth model: exact, estimated and ranged dates as evidence of different strength.
 
-Each record is what it says: an exact date a day, an age-assessed estimate a day give or take
-`dob.estimated_margin_days`, a disputed range its range. One allowance applies to a pair — never the
-estimate's margin and a tolerance on top of it:
+Two exact dates: the same day `dob_exact`; day and month swapped or a one-year typo `dob_close`;
+within `dob.exact_days` `dob_near`; further apart `-dob_conflict`.
 
-- two exact dates: the same day `dob_exact`; day and month swapped or a one-year typo `dob_close`;
-  within `dob.exact_days` `dob_near`; further apart `-dob_conflict`;
-- otherwise the days between the records (0 when ranges overlap) against the margin — an estimate's
-  `dob.estimated_margin_days`, or `dob.exact_days` outside a disputed range (the range is already its
-  own allowance): identical records or a gap of 0 earn `dob_consistent`, falling linearly to nothing at
-  the margin (ranges that overlap earn less as their best estimates drift apart, half at a year); past
-  an estimate's margin, up to `dob.tolerance_days` more, `dob_within_tolerance` (0 as shipped: an
-  estimate two years off is no evidence for); beyond, `-dob_conflict`.
-
-So an identical date against an estimate earns `dob_consistent`, never less than two exact dates a
-month apart (`dob_near`). The figures are in docs/matching.md.
+Otherwise the points are the Fellegi-Sunter weight log2(m/u) of the pair, computed, not hand-set: each
+record stands for the birthdays it allows — an exact date its day; a disputed range its range, give or
+take `dob.exact_days`; an age-assessed estimate the year it names (written 1 January, as records write
+them: that calendar year) with `dob.estimate_right_year` of belief and the rest in the years either
+side. m is the chance the two records describe the same birthday, u the chance for two children born
+at random over `dob.population_span_days` (ages 10-17). The weight is capped at `dob_consistent`; no
+overlap at all is a conflict. So one allowance applies to a pair, never a margin plus a tolerance: an
+exact date anywhere in an estimate's year earns the same, a year either side less, two years off is
+evidence against. The figures are in docs/matching.md.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import date
+from functools import lru_cache
 
 from alerts.config import DobTolerance, MatchWeights
-from alerts.identity import Dob, dob_gap_days, transposed
+from alerts.identity import Dob, transposed
 
 EXACT, CLOSE, NEAR, CONSISTENT, WITHIN, CONFLICT = "exact", "close", "near", "consistent", "within", "conflict"
 
@@ -30,10 +29,6 @@ EXACT, CLOSE, NEAR, CONSISTENT, WITHIN, CONFLICT = "exact", "close", "near", "co
 def year_typo(a: int, b: int) -> bool:
     x, y = date.fromordinal(a), date.fromordinal(b)
     return (x.month, x.day) == (y.month, y.day) and abs(x.year - y.year) == 1
-
-
-def _point_estimate(dob: Dob) -> bool:
-    return dob.estimated and dob.lo == dob.hi
 
 
 def dob_evidence(ev: Dob | None, pr: Dob | None, weights: MatchWeights, tolerance: DobTolerance) -> tuple[float, str]:
@@ -49,19 +44,59 @@ def dob_evidence(ev: Dob | None, pr: Dob | None, weights: MatchWeights, toleranc
         if gap <= tolerance.exact_days:
             return weights.dob_near, NEAR
         return -weights.dob_conflict, CONFLICT
-    if (ev.lo, ev.hi, ev.value) == (pr.lo, pr.hi, pr.value):
-        return weights.dob_consistent, CONSISTENT
-    estimate = _point_estimate(ev) or _point_estimate(pr)
-    margin = tolerance.estimated_margin_days if estimate else tolerance.exact_days
-    gap = dob_gap_days(ev, pr)
-    if gap == 0:
-        drift = min(1.0, abs(ev.value - pr.value) / 366)
-        return weights.dob_consistent * (1.0 - 0.5 * drift), CONSISTENT
-    if gap < margin:
-        return weights.dob_consistent * (1.0 - gap / margin), CONSISTENT
-    if estimate and gap <= margin + tolerance.tolerance_days:
-        return weights.dob_within_tolerance, WITHIN
-    return -weights.dob_conflict, CONFLICT
+    ratio = likelihood_ratio(ev, pr, tolerance)
+    if ratio <= 0.0:
+        return -weights.dob_conflict, CONFLICT
+    bits = max(-weights.dob_conflict, min(weights.dob_consistent, math.log2(ratio)))
+    return bits, (CONSISTENT if bits > 0 else WITHIN)
+
+
+# A record as the true birthday it allows: segments (first day, last day, share of belief), uniform within.
+_Segments = tuple[tuple[int, int, float], ...]
+
+
+def _segments(lo: int, hi: int, value: int, estimated: bool, right: float, exact_days: int) -> _Segments:
+    """An exact date is its day; a disputed range its range, give or take `dob.exact_days`; an
+    age-assessed estimate the year it names (written 1 January: that year; otherwise the year around
+    it) with `dob.estimate_right_year` of belief, the rest shared by the years either side."""
+    if lo != hi:
+        return ((lo - exact_days, hi + exact_days, 1.0),)
+    if not estimated:
+        return ((value, value, 1.0),)
+    written = date.fromordinal(value)
+    start = value if (written.month, written.day) == (1, 1) else value - 182
+    side = (1.0 - right) / 2
+    return tuple(
+        (start + 365 * shift, start + 365 * shift + 364, share)
+        for shift, share in ((-1, side), (0, right), (1, side))
+        if share > 0
+    )
+
+
+def likelihood_ratio(ev: Dob, pr: Dob, tolerance: DobTolerance) -> float:
+    """How much likelier these two records are for one child than for two (the Fellegi-Sunter m/u):
+    the chance both describe the same birthday, against two birthdays drawn from the population's
+    `dob.population_span_days` (ages 10-17)."""
+    return _likelihood_ratio(
+        (ev.lo, ev.hi, ev.value, ev.estimated),
+        (pr.lo, pr.hi, pr.value, pr.estimated),
+        tolerance.estimate_right_year,
+        tolerance.exact_days,
+        tolerance.population_span_days,
+    )
+
+
+@lru_cache(maxsize=65_536)  # namesakes repeat the same few estimates: each pair is worked out once
+def _likelihood_ratio(
+    ev: tuple[int, int, int, bool], pr: tuple[int, int, int, bool], right: float, exact_days: int, span: int
+) -> float:
+    same = 0.0
+    for a_lo, a_hi, a_share in _segments(*ev, right, exact_days):
+        for b_lo, b_hi, b_share in _segments(*pr, right, exact_days):
+            overlap = min(a_hi, b_hi) - max(a_lo, b_lo) + 1
+            if overlap > 0:
+                same += a_share * b_share * overlap / ((a_hi - a_lo + 1) * (b_hi - b_lo + 1))
+    return same * span
 
 
 def dob_line(kind: str, ev: Dob, pr: Dob) -> str:
@@ -72,6 +107,6 @@ def dob_line(kind: str, ev: Dob, pr: Dob) -> str:
         CLOSE: f"date of birth {said} close to the profile's {theirs}",
         NEAR: f"date of birth {said} within a few weeks of the profile's {theirs}",
         CONSISTENT: f"date of birth {said}, consistent with the profile's {theirs}",
-        WITHIN: f"date of birth {said} no evidence either way against the profile's {theirs}",
+        WITHIN: f"date of birth {said} barely consistent with the profile's {theirs}",
         CONFLICT: f"date of birth {said} far from the profile's {theirs}",
     }[kind]

@@ -313,7 +313,20 @@ class ProfileIndex:
             expected_namesakes=self._expected_namesakes(best),
             linked_profile=self._best_linked(scored, linked, best, score_of),
             possible_at=tuned.settings.thresholds.possible_match,
+            chance_agreements=self._chance_agreements(best, probe, tuned),
+            max_chance_agreements=tuned.settings.max_chance_agreements,
         )
+
+    def _chance_agreements(self, best: _Evidence, probe: _Probe, tuned: _Tuned) -> float:
+        """Profiles of the best's nationality expected to agree with the report as well as the best by
+        chance: their number times 2 ** -bits of everything but the nationality (which picked them)."""
+        record = self._records[best.slot]
+        assert record is not None
+        group = record[2][2:] or "*"
+        bits = best.points
+        if probe.nationality and probe.nationality == group:
+            bits -= tuned.settings.weights.nationality_agree
+        return float(self._profiles_of[group] * 2.0 ** -max(0.0, bits))
 
     def _expected_namesakes(self, best: _Evidence) -> float:
         """Profiles of the best's nationality times the share its name's bits say: 2 ** -bits."""

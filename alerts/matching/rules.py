@@ -48,6 +48,8 @@ class Case:
     expected_namesakes: float  # profiles of the nationality x the name's share among them: how many to expect
     linked_profile: tuple[str, float] | None  # the best-scoring linked profile (id, score), when not the best
     possible_at: float  # the possible-match threshold
+    chance_agreements: float = 0.0  # profiles expected to agree with the report as well as the best by chance
+    max_chance_agreements: float = 4.0  # ...this many times those that do: a claim on identity alone names no child
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,23 @@ def date_conflicts(case: Case, verdict: Verdict) -> Verdict:
     return verdict
 
 
+def chance_agreement(case: Case, verdict: Verdict) -> Verdict:
+    """A possible match on identity alone names no child when far more profiles are expected to agree
+    with the report as well by chance (the index's namesakes times the odds of such a date and sex)
+    than do. The profiles that agree as well — the best and those almost as close — number k; by
+    chance E are expected; were the child among them there would be one more than chance gives, so
+    k / E is the likelihood ratio of 'one of these is the child' against 'no profile' (a Poisson
+    count): below 1 / max_chance_agreements it is no match. Fellegi-Sunter with the index's size as
+    the prior: the same evidence that names a child among 300 profiles is a namesake among 100,000."""
+    if (
+        verdict.decision == Decision.POSSIBLE_MATCH
+        and not (case.has_identifier or case.linked)
+        and case.chance_agreements / (1 + len(case.runners)) >= case.max_chance_agreements
+    ):
+        return Verdict(Decision.NO_MATCH, None, ())
+    return verdict
+
+
 def unscored_namesakes(case: Case, verdict: Verdict) -> Verdict:
     """Profiles blocked as well as the best were left unscored: it cannot be called the only one —
     unless it alone carries an identifier the report gives (every holder of one is scored)."""
@@ -165,6 +184,7 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("approximate date", approximate_date),
     ("unscored namesakes", unscored_namesakes),
     ("date conflicts", date_conflicts),
+    ("chance agreement", chance_agreement),
     ("link not overridden", link_not_overridden),
 )
 

@@ -564,3 +564,53 @@ def test_a_multi_word_given_name_is_paid_as_one_name_not_two(risk: Risk) -> None
     bits = index._bits("vn", tuned)
     independent = sum(bits(_frequency_key(name)) for name in ("thanh", "tung", "pham"))
     assert paid.points < independent - 2.0
+
+
+# --- chance agreement: the same evidence names a child among few profiles, a namesake among many ---
+
+
+def eritrean_crowd(size: int) -> list[RiskProfile]:
+    """`size` Eritrean girls, four given and four family names evenly: each pair is 1 in 16. The other
+    'Senait Tesfay's are born three or more years from 2011 (no date agrees with the report's)."""
+    given, family = ("Senait", "Winta", "Saba", "Helen"), ("Tesfay", "Haile", "Kidane", "Berhe")
+    out = []
+    for i in range(size):
+        g, f = given[i % 4], family[(i // 4) % 4]
+        year = (2007, 2008, 2014, 2015, 2016)[i % 5] if (g, f) == ("Senait", "Tesfay") else 2008 + i % 9
+        out.append(
+            profile(
+                f"crowd-{i:04d}",
+                g,
+                f,
+                sex="female",
+                nationality="Eritrean",
+                date_of_birth={"value": f"{year}-0{1 + i % 9}-1{i % 10}"},
+            )
+        )
+    return out
+
+
+def test_a_possible_match_on_a_common_name_and_an_estimate_is_no_match_when_chance_explains_it(risk: Risk) -> None:
+    target = profile(
+        "prof-target", "Senait", "Tesfay", sex="female", nationality="Eritrean", date_of_birth={"value": "2011-06-15"}
+    )
+    event = report(
+        "Senait", "Tesfay", sex="female", nationality="Eritrean", date_of_birth={"value": "2011-01-01", "estimated": True}
+    )
+    few = match(index_of(target, *eritrean_crowd(30), risk=risk), event, risk)
+    assert (few.decision, few.profile_id) == (Decision.POSSIBLE_MATCH, "prof-target")
+    # Among 1,000 such profiles, several are expected to agree as well by chance and only one does.
+    many = match(index_of(target, *eritrean_crowd(1000), risk=risk), event, risk)
+    assert (many.decision, many.profile_id) == (Decision.NO_MATCH, None)
+    # A phone on the profile says more than names: kept.
+    linked = target.model_copy(update={"phone_numbers": ["+447700900123"]})
+    with_phone = report(
+        "Senait",
+        "Tesfay",
+        sex="female",
+        nationality="Eritrean",
+        date_of_birth={"value": "2011-01-01", "estimated": True},
+        circumstances={"phone_numbers": ["07700 900123"]},
+    )
+    kept = match(index_of(linked, *eritrean_crowd(1000), risk=risk), with_phone, risk)
+    assert kept.profile_id == "prof-target" and kept.decision != Decision.NO_MATCH

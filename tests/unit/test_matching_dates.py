@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import pytest
 
 from alerts.config import DobTolerance, MatchWeights
 from alerts.identity import dob_of
-from alerts.matching.dates import CONFLICT, CONSISTENT, EXACT, NEAR, dob_evidence
+from alerts.matching.dates import CONFLICT, CONSISTENT, EXACT, NEAR, WITHIN, dob_evidence
 from alerts.model import DateOfBirth
 
 WEIGHTS, TOLERANCE = MatchWeights(), DobTolerance()
@@ -45,11 +46,30 @@ def test_an_estimate_two_years_off_earns_no_positive_evidence(years_off: int) ->
         assert earned <= 0
 
 
-def test_evidence_falls_as_an_estimate_drifts_from_the_other_date() -> None:
-    same, _ = points(exact("2012-01-01"), estimated("2012-01-01"))
-    months, _ = points(exact("2012-06-01"), estimated("2012-01-01"))
-    year, _ = points(exact("2012-12-31"), estimated("2012-01-01"))
-    assert same > months > year >= 0
+def test_an_exact_date_anywhere_in_an_estimates_year_earns_the_same() -> None:
+    """An estimate written 1 January stands for that year: late in it is no weaker than early in it (the
+    old model fell linearly from 1 January, so a true December birthday earned almost nothing)."""
+    january, kind = points(exact("2012-01-01"), estimated("2012-01-01"))
+    december, _ = points(exact("2012-12-30"), estimated("2012-01-01"))
+    assert kind == CONSISTENT and january == december > WEIGHTS.dob_near
+
+
+def test_a_year_either_side_of_an_estimate_is_weaker_evidence_and_two_years_is_against() -> None:
+    """The Fellegi-Sunter weight of the pair: an age assessment a year out is usual, two years rare."""
+    right_year, _ = points(exact("2012-06-01"), estimated("2012-01-01"))
+    year_after, after = points(exact("2013-06-01"), estimated("2012-01-01"))
+    year_before, before = points(exact("2011-06-01"), estimated("2012-01-01"))
+    assert right_year > year_after > 0 and (after, before) == (CONSISTENT, CONSISTENT)
+    assert year_after == year_before  # the old model paid nothing a year after 1 January, and up to 2.5 before it
+    assert points(exact("2014-06-01"), estimated("2012-01-01"))[1] == CONFLICT
+    two_years, kind = points(estimated("2014-01-01"), estimated("2012-01-01"))
+    assert kind == WITHIN and two_years < 0  # two estimates each a year out: possible, and evidence against
+
+
+def test_the_weight_is_the_likelihood_ratio_of_the_two_records() -> None:
+    """Identical estimates: m = 0.6^2 + 2 x 0.2^2 of one year in 2,922 days (log2 3.52 = 1.82 bits)."""
+    identical, _ = points(estimated("2012-01-01"), estimated("2012-01-01"))
+    assert identical == pytest.approx(math.log2(0.44 * 2922 / 365), abs=0.01)
 
 
 def test_two_exact_dates_far_apart_conflict_and_the_same_day_is_strongest() -> None:

@@ -75,3 +75,24 @@ def test_a_link_is_not_overridden_by_a_weaker_identity_claim() -> None:
     assert verdict.alternatives == ("prof-a",)
     # a full match on identity is stronger than a circumstantial link: kept
     assert decide(case, MATCH).profile_id == "prof-a"
+
+
+POSSIBLE = Verdict(Decision.POSSIBLE_MATCH, "prof-a", ("possibly matched profile prof-a (score 0.70)",))
+
+
+def test_a_possible_match_that_chance_namesakes_explain_names_no_child() -> None:
+    """Twenty profiles expected to agree as well by chance and one that does: no match."""
+    crowded = replace(CASE, score=0.7, dob_agrees_exactly=False, chance_agreements=20.0, max_chance_agreements=4.0)
+    assert decide(crowded, POSSIBLE) == Verdict(Decision.NO_MATCH, None, ())
+    assert decide(replace(crowded, chance_agreements=0.5), POSSIBLE).decision == Decision.POSSIBLE_MATCH
+
+
+def test_chance_namesakes_are_weighed_against_the_profiles_that_agree_and_never_against_evidence_beyond_identity() -> None:
+    crowded = replace(CASE, score=0.7, dob_agrees_exactly=False, chance_agreements=6.0, max_chance_agreements=4.0)
+    assert decide(crowded, POSSIBLE).decision == Decision.NO_MATCH
+    # two profiles almost as close: three agree where six are expected — one of them may well be the child
+    close = tuple(Runner(f"prof-{c}", 0.68, same_name_and_dob=False) for c in "bc")
+    kept = decide(replace(crowded, runners=close), POSSIBLE)
+    assert kept.decision == Decision.POSSIBLE_MATCH and kept.alternatives == ("prof-b", "prof-c")
+    assert decide(replace(crowded, linked=True), POSSIBLE).decision == Decision.POSSIBLE_MATCH
+    assert decide(replace(crowded, has_identifier=True), POSSIBLE).decision == Decision.POSSIBLE_MATCH
