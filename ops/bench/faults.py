@@ -321,7 +321,7 @@ def _ready(worker: h.WorkerHandle) -> str:
 
 def _retry(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.retry == "default":
-        return None  # the shipped RetrySettings (alerts/config.py)
+        return None  # the shipped RetrySettings (alerts/config/settings.py)
     # The old defaults, to show the difference: 5 attempts from 0.5 s, used up within seconds of an outage.
     return {"max_attempts": 5, "base_delay_s": 0.5, "max_delay_s": 30.0, "budget_s": 120.0}
 
