@@ -178,3 +178,10 @@ def test_secrets_from_a_file_variable_or_systemd_credentials(
     monkeypatch.setenv("CRUCIAL_LINK_SECRET_FILE", str(tmp_path / "missing"))
     (problem,) = _problems(starter)
     assert problem.startswith(f"{tmp_path / 'missing'}: CRUCIAL_LINK_SECRET: secret file cannot be read")
+
+
+def test_check_config_command_exits_non_zero_with_the_message(starter: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["check-config", "--config", str(starter)]) == 0
+    edit_config(starter, "settings.yaml", lambda d: d.update(windw_minutes=30))
+    assert cli.main(["check-config", "--config", str(starter)]) == 1
+    assert "windw_minutes: unknown key" in capsys.readouterr().err

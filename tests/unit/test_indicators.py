@@ -16,7 +16,7 @@ from alerts.intake import parse_profile
 from alerts.model import RiskProfile
 from alerts.routing import explain_rule
 from streams.cli import main
-from tests.support import REPO, config_error, edit_config, sample_profiles
+from tests.support import REPO, sample_profiles
 from tests.unit.test_grading import AFTERNOON, MATCHED, event
 from tests.unit.test_routing import profile, routes_for
 
@@ -112,39 +112,6 @@ def test_explain_rule_names_the_indicator_in_the_vocabulary_s_words(config: Conf
     assert explain_rule(rule, facts) == ["indicators sexual exploitation, debt bondage"]
 
 
-# --- check-config -----------------------------------------------------------------------------------
-
-
-def test_a_routing_rule_naming_a_wording_instead_of_an_id_is_refused_with_the_id_to_use(config_dir: Path) -> None:
-    edit_config(config_dir, "routing.yaml", lambda d: d["rules"][0]["match"].update(indicators=["child sexual exploitation"]))
-    error = str(config_error(config_dir))
-    assert error == (
-        f"{config_dir / 'routing.yaml'}: rules[0].match.indicators[0]: unknown indicator 'child sexual exploitation' — "
-        "use the id 'sexual_exploitation' ('child sexual exploitation' is one of its wordings)"
-    )
-
-
-def test_a_grading_rule_naming_an_unknown_indicator_is_refused(config_dir: Path) -> None:
-    def change(d: dict) -> None:  # type: ignore[type-arg]
-        rule = next(r for r in d["grading"]["rules"] if "indicators" in r["when"])
-        rule["when"]["indicators"] = ["trafficking", "canabis grow"]
-
-    edit_config(config_dir, "risk.yaml", change)
-    error = str(config_error(config_dir))
-    assert "risk.yaml: grading.rules[3].when.indicators[1]: unknown indicator 'canabis grow'" in error
-    assert "use an indicator id or group of indicators.yaml, or add it there" in error
-
-
-def test_one_wording_for_two_indicators_is_refused(config_dir: Path) -> None:
-    edit_config(config_dir, "indicators.yaml", lambda d: d["indicators"]["county_lines"]["synonyms"].append("Cannabis"))
-    assert "indicators.cannabis_cultivation.synonyms[0]: 'cannabis' already means 'county_lines'" in str(config_error(config_dir))
-
-
-def test_a_group_of_an_unknown_indicator_is_refused(config_dir: Path) -> None:
-    edit_config(config_dir, "indicators.yaml", lambda d: d["groups"]["leaving_the_uk"].append("passport"))
-    assert "groups.leaving_the_uk[2]: unknown indicator 'passport'" in str(config_error(config_dir))
-
-
 def test_the_vocabulary_names_its_source(config: Config) -> None:
     assert "Modern Slavery" in config.indicators.source and "National Referral Mechanism" in config.indicators.source
 
@@ -230,8 +197,3 @@ def test_the_worker_reports_unmapped_indicators_at_profile_load_without_profile_
 )
 def test_qualifiers_are_read_off_but_a_negation_never_is(config: Config, text: str, expected: tuple[str, ...]) -> None:
     assert indicators_of(config.indicators).map_texts([text]).ids == expected
-
-
-def test_a_negation_among_the_qualifiers_is_refused(config_dir: Path) -> None:
-    edit_config(config_dir, "indicators.yaml", lambda d: d["qualifiers"].append("no concerns about"))
-    assert "qualifiers[18]: 'no concerns about' is a negation" in str(config_error(config_dir))
