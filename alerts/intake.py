@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from alerts.errors import RejectedInput
-from alerts.model import PlacementEvent, Rejection, RiskProfile
+from alerts.model import DateOfBirth, PlacementEvent, Rejection, RiskProfile
 
 if TYPE_CHECKING:
     from alerts.config import IntakeLimits
@@ -201,11 +201,21 @@ def time_reasons(event: PlacementEvent, now: datetime, limits: IntakeLimits) -> 
     placed = event.placement.placed_at
     if placed is not None and placed > latest:
         reasons.append(f"placement.placed_at: more than {limits.max_future_skew_s} s ahead of the server clock")
-    return reasons
+    return reasons + dob_reasons("child.date_of_birth", event.child.date_of_birth, now)
 
 
-def parse_profile(raw: bytes | str, limits: IntakeLimits | None = None) -> RiskProfile:
-    return parse(RiskProfile, raw, limits)
+def dob_reasons(path: str, dob: DateOfBirth | None, now: datetime) -> list[str]:
+    """A date of birth against the clock at intake (never in the model: a stored record keeps validating)."""
+    return [f"{path}: {reason}" for reason in dob.plausible_on(now.date())] if dob is not None else []
+
+
+def parse_profile(raw: bytes | str, limits: IntakeLimits | None = None, now: datetime | None = None) -> RiskProfile:
+    """A risk profile; given `now` (a new profile, not one read back from the profiles topic), its date
+    of birth must also be plausible on that day."""
+    profile = parse(RiskProfile, raw, limits)
+    if now is not None and (reasons := dob_reasons("date_of_birth", profile.date_of_birth, now)):
+        raise RejectedInput(reasons)
+    return profile
 
 
 def rejection(raw: bytes | None, reasons: list[str], now: datetime, source: str, max_raw_bytes: int = 16384) -> Rejection:

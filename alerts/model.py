@@ -83,19 +83,24 @@ class DateOfBirth(Strict):
     latest: date | None = None
 
     @model_validator(mode="after")
-    def _plausible(self) -> DateOfBirth:
-        today = date.today()
-        for name, day in (("value", self.value), ("earliest", self.earliest), ("latest", self.latest)):
-            if day is None:
-                continue
-            # The date itself is never quoted: reasons are logged and stored.
-            if day > today:
-                raise ValueError(f"{name} is in the future")
-            if day < today.replace(year=today.year - OLDEST_CHILD_YEARS):
-                raise ValueError(f"{name} is more than {OLDEST_CHILD_YEARS} years ago")
+    def _consistent(self) -> DateOfBirth:
+        # No clock here: a stored record must not start failing as time passes. Intake checks the
+        # dates against the clock it is given (alerts.intake.dob_reasons).
         if (self.earliest and self.value < self.earliest) or (self.latest and self.value > self.latest):
             raise ValueError("value must lie between earliest and latest")
         return self
+
+    def plausible_on(self, today: date) -> list[str]:
+        """What is wrong with these dates on `today`: in the future, or older than any child in care.
+        The dates themselves are never quoted: reasons are logged and stored."""
+        oldest = today - timedelta(days=round(OLDEST_CHILD_YEARS * 365.25))
+        reasons = []
+        for name, day in (("value", self.value), ("earliest", self.earliest), ("latest", self.latest)):
+            if day is not None and day > today:
+                reasons.append(f"{name} is in the future")
+            elif day is not None and day < oldest:
+                reasons.append(f"{name} is more than {OLDEST_CHILD_YEARS} years ago")
+        return reasons
 
     @property
     def bounds(self) -> tuple[date, date]:

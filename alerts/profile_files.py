@@ -13,6 +13,8 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from alerts.errors import RejectedInput
@@ -31,9 +33,10 @@ class Row:
     reasons: list[str]
 
 
-def read_profiles(name: str, data: bytes) -> Iterator[Row]:
-    """Rows of a CSV or a JSON Lines file: by the name's extension, else by the first character."""
-    yield from (csv_profiles(name, data) if is_csv(name, data) else jsonl_profiles(name, data))
+def read_profiles(name: str, data: bytes, now: datetime | None = None) -> Iterator[Row]:
+    """Rows of a CSV or a JSON Lines file: by the name's extension, else by the first character. Given
+    `now` (new profiles being loaded), each date of birth must be plausible on that day."""
+    yield from (csv_profiles(name, data, now) if is_csv(name, data) else jsonl_profiles(name, data, now))
 
 
 def is_csv(name: str, data: bytes) -> bool:
@@ -59,8 +62,8 @@ def jsonl_rows(name: str, data: bytes, parse_row: Callable[[bytes], T]) -> Itera
             yield where, None, exc.reasons
 
 
-def jsonl_profiles(name: str, data: bytes) -> Iterator[Row]:
-    for where, profile, reasons in jsonl_rows(name, data, parse_profile):
+def jsonl_profiles(name: str, data: bytes, now: datetime | None = None) -> Iterator[Row]:
+    for where, profile, reasons in jsonl_rows(name, data, partial(parse_profile, now=now)):
         yield Row(where, profile, reasons)
 
 
@@ -177,7 +180,7 @@ def _column_of(reason: str) -> str:
     return f"column '{column}' ({path}): {message}" if column else reason
 
 
-def csv_profiles(name: str, data: bytes) -> Iterator[Row]:
+def csv_profiles(name: str, data: bytes, now: datetime | None = None) -> Iterator[Row]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -205,6 +208,6 @@ def csv_profiles(name: str, data: bytes) -> Iterator[Row]:
             yield Row(where, None, [str(exc)])
             continue
         try:
-            yield Row(where, parse_profile(raw), [])
+            yield Row(where, parse_profile(raw, now=now), [])
         except RejectedInput as exc:
             yield Row(where, None, [_column_of(reason) for reason in exc.reasons])

@@ -145,7 +145,7 @@ def cmd_profiles_load(args: argparse.Namespace) -> int:
     # its row number and field, and the good rows are loaded.
     data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     checking = Progress("profiles checked")
-    for row in read_profiles(args.file, data):
+    for row in read_profiles(args.file, data, datetime.now(UTC)):
         checking.update(len(good) + bad)
         if row.profile is not None:
             good.append(row.profile)

@@ -142,3 +142,49 @@ def test_rejection_records_are_bounded_with_length_and_hash() -> None:
     assert len(kept.reasons) == 20
     whole = rejection(b'{"a": 1}', ["x: y"], NOW, "api")
     assert whole.raw == '{"a": 1}' and not whole.truncated and whole.raw_base64 is None
+
+
+# --- dates of birth: against the clock intake is given, never inside the model ------------------------
+
+A_YEAR = timedelta(days=366)
+
+
+def profile_born(born: str) -> str:
+    from tests.support import sample_profiles
+
+    profile = sample_profiles()[0]
+    profile["date_of_birth"] = {"value": born, "estimated": True}
+    return json.dumps(profile)
+
+
+def test_a_date_of_birth_in_the_future_is_refused_at_intake() -> None:
+    data = event()
+    data["child"]["date_of_birth"] = {"value": (NOW + timedelta(days=2)).date().isoformat()}
+    assert reasons(json.dumps(data)) == ["child.date_of_birth: value is in the future"]
+    with pytest.raises(RejectedInput) as caught:
+        parse_profile(profile_born((NOW + timedelta(days=2)).date().isoformat()), now=NOW)
+    assert caught.value.reasons == ["date_of_birth: value is in the future"]
+
+
+def test_a_stored_profile_still_validates_a_year_later() -> None:
+    """A profile accepted today, nearly as old as any child in care, and read back from the profiles
+    topic (no clock) a year on, is still a profile; only intake, given the later clock, refuses it."""
+    almost_too_old = (NOW - timedelta(days=26 * 365)).date().isoformat()
+    stored = profile_born(almost_too_old)
+    assert parse_profile(stored, now=NOW).date_of_birth is not None
+    assert parse_profile(stored).date_of_birth is not None  # read back: whatever today's date is
+    with pytest.raises(RejectedInput) as caught:
+        parse_profile(stored, now=NOW + A_YEAR)
+    assert caught.value.reasons == ["date_of_birth: value is more than 26 years ago"]
+
+
+def test_a_stored_report_with_a_date_of_birth_long_ago_still_decodes_offline() -> None:
+    data = event()
+    data["child"]["date_of_birth"] = {"value": "1990-01-01"}
+    assert parse_event(json.dumps(data)).child.date_of_birth is not None
+    assert reasons(json.dumps(data)) == ["child.date_of_birth: value is more than 26 years ago"]
+
+
+def test_a_29_february_clock_does_not_break_the_age_bound() -> None:
+    leap_day = datetime(2028, 2, 29, 12, 0, tzinfo=UTC)
+    assert parse_profile(profile_born("2014-02-28"), now=leap_day).date_of_birth is not None
