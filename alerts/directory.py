@@ -91,9 +91,6 @@ class IncidentDirectory:
         """Open incidents, the nearest deadline first."""
         return sorted((v for v in self._views.values() if v.incident.status in OPEN_STATES), key=lambda v: v.incident.deadline)
 
-    def recent(self) -> list[IncidentView]:
-        return sorted(self._views.values(), key=lambda v: v.incident.received_at, reverse=True)
-
     def alerted_recipient(self, view: IncidentView, channel: str, address: str) -> Recipient | None:
         """The recipient of this incident reached at `address`, if any (acknowledgement is theirs only)."""
         for alerted in view.incident.alerted:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,14 +28,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def _config(args: argparse.Namespace) -> Config:
     return load_config(args.config)
-
-
-def _lines(source: str) -> Iterator[tuple[int, str]]:
-    handle = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                yield number, line
 
 
 def _read_events(source: str) -> list[tuple[str, str]]:

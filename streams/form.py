@@ -8,8 +8,7 @@ strict security headers. Routes, all under /report:
     GET  /report         POST /report  -> 303 /report/sent/<signed receipt> (the reference)
 
 The child's pre-recorded details (Philomena part 1) come from the placement register (alerts/placements.py,
-followed live from its topic); staff add only
-what is new (part 2). The form's hidden event id is fixed when the page is drawn, so pressing Send
+followed live from its topic); staff add only what is new (part 2). The form's hidden event id is fixed when the page is drawn, so pressing Send
 twice — or again after an error — gives the same reference. Nothing typed is lost on an error, an
 expired sign-in (the fields are carried through the login page) or an unacknowledged write.
 """
@@ -64,7 +63,7 @@ FIELD_OF_PATH = {
     "circumstances.accompanied_by": "accompanied_by",
     "circumstances.vehicles": "vehicles",
     "reporter.callback_phone": "callback_phone",
-    "(root)": "last_seen_at",  # the only root rule a form can break: last seen after reported
+    "(root)": "last_seen_at",  # the root rule a report can break: last seen after reported
 }
 
 

@@ -73,10 +73,3 @@ class NoValues(logging.Filter):
         message = record.getMessage()
         if "input_value=" in message:
             record.msg, record.args = _INPUT_VALUE.sub(f"input_value={HIDDEN}", message), ()
-
-
-def install(logger: logging.Logger | None = None) -> None:
-    """Put the filter on every handler of `logger` (default: the root logger)."""
-    for handler in (logger or logging.getLogger()).handlers:
-        if not any(isinstance(f, NoValues) for f in handler.filters):
-            handler.addFilter(NoValues())

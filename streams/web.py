@@ -1,5 +1,5 @@
-"""Web views on the worker's port, beside Faust's /metrics: readiness for orchestration and tests; and
-the two middlewares every response passes through:
+"""Web views on the worker's port, beside Faust's /metrics: liveness, readiness and reload here, every
+other page registered from its own module; and the two middlewares every response passes through:
 
 - the client's address: X-Forwarded-For (and -Proto) are believed only from the reverse proxies in
   settings.yaml `web.trusted_proxies`, walking the chain from the right to the first address that is
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from faust.web import Request, Response, View
 
+from streams.api import register_ingest_views
 from streams.board import register_board
 from streams.webhooks import register_webhooks
 
@@ -97,12 +98,10 @@ def _add_headers(headers: Any) -> None:
 
 def register_views(worker: Worker) -> None:
     app = worker.app
-    from streams.api import register_ingest_views  # here: streams.api imports streams.app
-
     web_app = app.web.web_app  # type: ignore[attr-defined]
     web_app.middlewares.append(forwarded_middleware(worker.config.settings.web.trusted_proxies))
     web_app.middlewares.append(security_headers)
-    register_ingest_views(worker)  # POST /v1/events, GET /v1/openapi.json, the /report form
+    register_ingest_views(worker)  # POST /v1/events, GET /v1/openapi.json, the /report form, /v1/placements
     register_webhooks(worker)  # POST /twilio/status, POST /twilio/inbound
     register_board(worker)  # /board (situation board), /ack/<token> (acknowledgement links)
 
@@ -156,8 +155,6 @@ def register_views(worker: Worker) -> None:
 
 
 def _from_loopback(request: Request) -> bool:
-    import ipaddress
-
     if any(h in request.headers for h in ("X-Forwarded-For", "Forwarded", "X-Real-IP")):
         return False  # arrived through a reverse proxy on this host
     try:

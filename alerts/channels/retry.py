@@ -70,10 +70,6 @@ class RetryPolicy:
         """The least time all retries take (every wait at its floor): how long an outage is ridden out."""
         return sum(self.ceiling_s(n) / 2 for n in range(1, self.max_attempts))
 
-    def within(self, budget_s: float) -> RetryPolicy:
-        """This policy with its budget cut to `budget_s` (e.g. the time left before a deadline)."""
-        return replace(self, budget_s=max(min(self.budget_s, budget_s), 1e-9))
-
 
 DEFAULT_POLICY = RetryPolicy()
 

@@ -176,11 +176,9 @@ async def test_the_senders_own_policy_is_used_by_default() -> None:
     assert policy_of(ScriptedSender()) is DEFAULT_POLICY
 
 
-def test_policy_from_settings_and_within() -> None:
+def test_policy_from_settings() -> None:
     policy = RetryPolicy.from_settings(RetrySettings(max_attempts=3, base_delay_s=0.2, max_delay_s=2, budget_s=30))
     assert (policy.max_attempts, policy.base_delay_s, policy.max_delay_s, policy.budget_s) == (3, 0.2, 2.0, 30.0)
-    assert policy.within(10).budget_s == 10
-    assert policy.within(100).budget_s == 30
 
 
 @pytest.mark.parametrize(
