@@ -69,46 +69,62 @@ def _minutes(clock: str) -> int:
 
 def _holds(when: GradeWhen, facts: _Facts) -> list[str] | None:
     """None when a condition fails; else the profile indicators the rule matched (possibly none)."""
-    profile, matched = facts.profile, []
-    if when.has_profile is not None and when.has_profile != (profile is not None):
+    if not _profile_holds(when, facts):
         return None
-    if when.decision is not None and facts.match.decision.value not in when.decision:
-        return None
-    if when.profile_risk is not None and (profile is None or profile.risk_level not in when.profile_risk):
-        return None
-    if when.indicators is not None:
-        if facts.vocabulary is None:
-            raise ValueError("a grading rule names indicators but no vocabulary is attached: load it with load_config")
-        wanted = facts.vocabulary.expand(when.indicators)
-        matched = [facts.vocabulary.label(i) for i in facts.indicators if i in wanted]
-        if not matched:
-            return None
-    if when.age_under is not None and (facts.age is None or facts.age >= when.age_under):
-        return None
-    if when.age_at_least is not None and (facts.age is None or facts.age < when.age_at_least):
-        return None
-    if when.local_time is not None:
-        if facts.local_minutes is None:
-            return None
-        start, end, now = _minutes(when.local_time.start), _minutes(when.local_time.end), facts.local_minutes
-        inside = start <= now < end if start < end else (now >= start or now < end)
-        if not inside:
-            return None
-    if when.accompanied_by is not None and not any_phrase(facts.companions, when.accompanied_by):
-        return None
-    if when.vehicle is not None and when.vehicle != facts.vehicle:
-        return None
-    if when.near is not None and not set(when.near) & set(facts.near):
-        return None
-    if when.hours_since_placement_under is not None and (
-        facts.hours_since_placement is None or not 0 <= facts.hours_since_placement < when.hours_since_placement_under
-    ):
-        return None
-    if when.previous_episodes_at_least is not None and facts.episodes < when.previous_episodes_at_least:
-        return None
-    if when.linked_risk is not None and not any(link.risk_level in when.linked_risk for link in facts.match.links):
+    matched = _matched_indicators(when, facts)
+    if matched is None or not (_age_holds(when, facts) and _times_hold(when, facts) and _circumstances_hold(when, facts)):
         return None
     return matched
+
+
+def _profile_holds(when: GradeWhen, facts: _Facts) -> bool:
+    profile = facts.profile
+    if when.has_profile is not None and when.has_profile != (profile is not None):
+        return False
+    if when.decision is not None and facts.match.decision.value not in when.decision:
+        return False
+    return when.profile_risk is None or (profile is not None and profile.risk_level in when.profile_risk)
+
+
+def _matched_indicators(when: GradeWhen, facts: _Facts) -> list[str] | None:
+    """The labels of the profile's indicators the rule names; None when it names some and none match."""
+    if when.indicators is None:
+        return []
+    if facts.vocabulary is None:
+        raise ValueError("a grading rule names indicators but no vocabulary is attached: load it with load_config")
+    wanted = facts.vocabulary.expand(when.indicators)
+    matched = [facts.vocabulary.label(i) for i in facts.indicators if i in wanted]
+    return matched or None
+
+
+def _age_holds(when: GradeWhen, facts: _Facts) -> bool:
+    age = facts.age
+    if when.age_under is not None and (age is None or age >= when.age_under):
+        return False
+    return when.age_at_least is None or (age is not None and age >= when.age_at_least)
+
+
+def _times_hold(when: GradeWhen, facts: _Facts) -> bool:
+    if when.local_time is not None:
+        if facts.local_minutes is None:
+            return False
+        start, end, now = _minutes(when.local_time.start), _minutes(when.local_time.end), facts.local_minutes
+        if not (start <= now < end if start < end else (now >= start or now < end)):
+            return False
+    hours, under = facts.hours_since_placement, when.hours_since_placement_under
+    return under is None or (hours is not None and 0 <= hours < under)
+
+
+def _circumstances_hold(when: GradeWhen, facts: _Facts) -> bool:
+    if when.accompanied_by is not None and not any_phrase(facts.companions, when.accompanied_by):
+        return False
+    if when.vehicle is not None and when.vehicle != facts.vehicle:
+        return False
+    if when.near is not None and not set(when.near) & set(facts.near):
+        return False
+    if when.previous_episodes_at_least is not None and facts.episodes < when.previous_episodes_at_least:
+        return False
+    return when.linked_risk is None or any(link.risk_level in when.linked_risk for link in facts.match.links)
 
 
 def _with_article(place: str) -> str:

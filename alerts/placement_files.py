@@ -1,15 +1,13 @@
 """Placements from files, for `crucial placements load`: JSON Lines (one placement a line) or CSV (one
 row a child, the placement's columns repeated; a row with no child columns is a placement with none).
 
-As with profiles (alerts/profile_files.py, whose format detection and JSON Lines loop this shares): a
-bad row never stops the rest, every reason names the row and the field or column, and none repeats a
+As with profiles (alerts/profile_files.py; both read rows with alerts/row_files.py): a bad row never
+stops the rest, every reason names the row and the field or column, and none repeats a
 name or date of birth from the file. No file access here: the caller passes the bytes.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +15,7 @@ from typing import Any
 
 from alerts.errors import RejectedInput
 from alerts.placements import Placement, parse_placement
-from alerts.profile_files import is_csv, jsonl_rows, split_cell
+from alerts.row_files import CellError, CsvRow, csv_rows, identifiers_cell, is_csv, jsonl_rows, split_cell, truth_cell
 
 
 @dataclass(frozen=True)
@@ -52,41 +50,22 @@ CHILD_COLUMNS = {
     "child_languages": "languages",
     "child_description": "description",
 }
-_TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0", ""}
-
-
-class _CellError(ValueError):
-    def __init__(self, column: str, message: str) -> None:
-        super().__init__(f"column '{column}': {message}")
+_TEXTS = ("child_reference", "child_given_names", "child_family_name", "child_sex", "child_nationality", "child_description")
+_LISTS = ("child_aliases", "child_languages")
 
 
 def _child(cell: dict[str, str]) -> dict[str, Any] | None:
     if not any(cell.get(c) for c in CHILD_COLUMNS):
         return None
-    child: dict[str, Any] = {}
-    for column in ("child_reference", "child_given_names", "child_family_name", "child_sex", "child_nationality"):
-        if cell.get(column):
-            child[CHILD_COLUMNS[column]] = cell[column]
-    if cell.get("child_description"):
-        child["description"] = cell["child_description"]
-    for column in ("child_aliases", "child_languages"):
-        if cell.get(column):
-            child[CHILD_COLUMNS[column]] = split_cell(cell[column])
+    child: dict[str, Any] = {CHILD_COLUMNS[column]: cell[column] for column in _TEXTS if cell.get(column)}
+    child |= {CHILD_COLUMNS[column]: split_cell(cell[column]) for column in _LISTS if cell.get(column)}
     if cell.get("child_identifiers"):
-        identifiers = []
-        for n, part in enumerate(split_cell(cell["child_identifiers"]), start=1):
-            scheme, colon, value = part.partition(":")
-            if not colon or not scheme.strip() or not value.strip():
-                raise _CellError("child_identifiers", f"entry {n} is not scheme:value (e.g. home_office:HO-S1234567)")
-            identifiers.append({"scheme": scheme.strip(), "value": value.strip()})
-        child["identifiers"] = identifiers
-    estimated = cell.get("child_dob_estimated", "").lower()
-    if estimated not in _TRUE | _FALSE:
-        raise _CellError("child_dob_estimated", "is not true or false")
+        child["identifiers"] = identifiers_cell("child_identifiers", cell["child_identifiers"])
+    estimated = truth_cell("child_dob_estimated", cell.get("child_dob_estimated", ""), "is not true or false")
     if cell.get("child_dob"):
-        child["date_of_birth"] = {"value": cell["child_dob"], "estimated": estimated in _TRUE}
-    elif estimated in _TRUE:
-        raise _CellError("child_dob", "is empty but child_dob_estimated is true")
+        child["date_of_birth"] = {"value": cell["child_dob"], "estimated": estimated}
+    elif estimated:
+        raise CellError("child_dob", "is empty but child_dob_estimated is true")
     return child
 
 
@@ -105,51 +84,31 @@ def _column_of(reason: str, rows: dict[int, int]) -> str:
 
 
 def csv_placements(name: str, data: bytes) -> Iterator[PlacementRow]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        yield PlacementRow(
-            f"{name}: row 1", None, [f"(file): not UTF-8 ({exc.reason} at byte {exc.start}): save the CSV as UTF-8"]
-        )
-        return
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
-    known = (*PLACEMENT_COLUMNS, *CHILD_COLUMNS)
-    unknown = [c for c in header if c not in known]
-    missing = [c for c in PLACEMENT_COLUMNS if c not in header]
-    if unknown or missing:
-        reasons = [f"header: unknown column '{c}' (known: {', '.join(known)})" for c in unknown]
-        reasons += [f"header: missing column '{c}'" for c in missing]
-        yield PlacementRow(f"{name}: row 1", None, reasons)
-        return
-    yield from _grouped(name, reader)
+    yield from _grouped(name, csv_rows(name, data, (*PLACEMENT_COLUMNS, *CHILD_COLUMNS), PLACEMENT_COLUMNS))
 
 
-def _grouped(name: str, reader: csv.DictReader[str]) -> Iterator[PlacementRow]:
+def _grouped(name: str, rows: Iterator[CsvRow]) -> Iterator[PlacementRow]:
     """One placement per placement id, from its rows in file order; its first row's columns win."""
     groups: dict[str, tuple[dict[str, Any], dict[int, int], list[int]]] = {}
-    for row in reader:
-        where = f"{name}: row {reader.line_num}"
-        if None in row:
-            yield PlacementRow(where, None, [f"(row): {len(row[None])} more cell(s) than there are columns"])
-            continue
-        cell = {k: (v or "").strip() for k, v in row.items()}
-        if not any(cell.values()):
+    for row in rows:
+        cell = row.cells
+        if cell is None:
+            yield PlacementRow(row.where, None, row.reasons)
             continue
         if not cell.get("placement_id"):
-            yield PlacementRow(where, None, ["column 'placement_id': is empty"])
+            yield PlacementRow(row.where, None, ["column 'placement_id': is empty"])
             continue
         try:
             child = _child(cell)
-        except _CellError as exc:
-            yield PlacementRow(where, None, [str(exc)])
+        except CellError as exc:
+            yield PlacementRow(row.where, None, [str(exc)])
             continue
         doc, child_rows, lines = groups.setdefault(
             cell["placement_id"], ({c: cell[c] for c in PLACEMENT_COLUMNS if cell.get(c)} | {"children": []}, {}, [])
         )
-        lines.append(reader.line_num)
+        lines.append(row.line)
         if child is not None:
-            child_rows[len(doc["children"])] = reader.line_num
+            child_rows[len(doc["children"])] = row.line
             doc["children"].append(child)
     for doc, child_rows, lines in groups.values():
         where = f"{name}: row {lines[0]}" if len(lines) == 1 else f"{name}: rows {', '.join(map(str, lines))}"

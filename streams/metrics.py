@@ -294,6 +294,12 @@ DEAD_LETTER_REASONS = ("too_large", "not_utf8", "not_json", "schema", "processin
 def prime() -> None:
     """Create the label combinations known in advance at 0. Failure reasons are not primed: a closed set
     (alerts.channels.reasons) but ~30 of them per channel, mostly never seen; the rules sum over them."""
+    _prime_stages()
+    _prime_deliveries()
+    _prime_signin()
+
+
+def _prime_stages() -> None:
     for stage in STAGES:
         for reason in DEAD_LETTER_REASONS:
             DEAD_LETTERS.labels(stage, reason)
@@ -307,6 +313,9 @@ def prime() -> None:
     for outcome in PROFILE_OUTCOMES:
         PROFILES.labels(outcome)
         PLACEMENTS.labels(outcome)
+
+
+def _prime_deliveries() -> None:
     for channel in CHANNELS:
         NOTIFICATIONS.labels(channel, "accepted", "")
         NOTIFICATIONS.labels(channel, "delivered", "")
@@ -321,6 +330,9 @@ def prime() -> None:
     for channel in ACK_CHANNELS:
         for outcome in ACK_OUTCOMES:
             ACKNOWLEDGEMENTS.labels(channel, outcome)
+
+
+def _prime_signin() -> None:
     for realm in ("report", "board"):
         SIGNIN_CEILING.labels(realm)
         for outcome in ("wrong", "throttled"):
