@@ -54,7 +54,7 @@ def make_event(
 ) -> dict[str, Any]:
     """A synthetic placement event (dict) based on samples/report.json."""
     now = now or datetime.now(UTC).replace(microsecond=0)
-    event = copy.deepcopy(json.loads((SAMPLES / "report.json").read_text()))
+    event: dict[str, Any] = copy.deepcopy(json.loads((SAMPLES / "report.json").read_text()))
     event["event_id"] = event_id or f"evt-{uuid.uuid4().hex[:12]}"
     event["type"] = type
     event["reported_at"] = now.isoformat()

@@ -48,7 +48,9 @@ def open_incident(stack: Stack) -> tuple[dict[str, Any], dict[str, Any], set[tup
 
 
 def changes_of(stack: Stack, incident_id: str, until: Callable[[list[str]], bool]) -> list[dict[str, Any]]:
-    mine = lambda rs: [r for r in rs if r["incident"]["incident_id"] == incident_id]  # noqa: E731
+    def mine(rs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for r in rs if r["incident"]["incident_id"] == incident_id]
+
     return mine(stack.worker.read(stack.worker.topics.incidents, until=lambda rs: until([r["change"] for r in mine(rs)])))
 
 

@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -119,14 +120,14 @@ def _wait_ready(port: int, worker: subprocess.Popen[bytes], log: Path) -> None:
     pytest.fail(f"the installed worker was not ready within 180 s:\n{log.read_text()[-4000:]}")
 
 
-def _await_lines(outbox: Path, worker: subprocess.Popen[bytes], log: Path) -> list[dict[str, object]]:
+def _await_lines(outbox: Path, worker: subprocess.Popen[bytes], log: Path) -> list[dict[str, Any]]:
     """Every notification for the one report: the routed recipients (duty team, social worker, police)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert worker.poll() is None, f"the worker exited with {worker.returncode}:\n{log.read_text()[-4000:]}"
         if outbox.exists():
             sent = [json.loads(line) for line in outbox.read_text().splitlines() if line.strip()]
-            if {("duty-team", "sms"), ("duty-team", "email")} <= {(n["recipient"]["agency_id"], n["channel"]) for n in sent}:  # type: ignore[index]
+            if {("duty-team", "sms"), ("duty-team", "email")} <= {(n["recipient"]["agency_id"], n["channel"]) for n in sent}:
                 return sent
         time.sleep(0.2)
     pytest.fail(f"no alert reached {outbox} within 120 s:\n{log.read_text()[-4000:]}")

@@ -24,7 +24,11 @@ from tests.support import expected_notifications, make_event
 pytestmark = pytest.mark.e2e
 
 FLAGGED = [{"scheme": "home_office", "value": "HO-S1234567"}]  # prof-0001: high risk, Harrow
-UNKNOWN = {"given_names": "Sam", "family_name": "Quill", "date_of_birth": {"value": "2012-05-05", "estimated": False}}
+UNKNOWN: dict[str, Any] = {
+    "given_names": "Sam",
+    "family_name": "Quill",
+    "date_of_birth": {"value": "2012-05-05", "estimated": False},
+}
 
 
 @pytest.fixture(scope="module")

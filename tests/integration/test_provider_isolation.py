@@ -65,7 +65,8 @@ def open_incident(worker: RunningWorker, child_reference: str) -> dict[str, Any]
     assert reply.status == 202, reply.body
     reference = reply.json()["reference"]
     opened = records_of(worker, reference, lambda rs: any(r["change"] == "opened" for r in rs))
-    return opened[0]["incident"]
+    incident: dict[str, Any] = opened[0]["incident"]
+    return incident
 
 
 def board_session(port: int) -> tuple[dict[str, str], str]:

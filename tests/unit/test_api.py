@@ -23,6 +23,8 @@ from streams.api import IngestApi, Unavailable, openapi_document, openapi_text
 from streams.auth import ProviderAuthenticator, hash_api_key, sign_request
 from tests.support import REPO, make_event, sample_placements
 
+Client = TestClient[web.Request, web.Application]
+
 KEY, OTHER_KEY, HMAC_SECRET = "chk_unit-larchwood", "chk_unit-brentside", b"h" * 32
 
 
@@ -81,7 +83,7 @@ def intake() -> MemoryIntake:
 
 
 @pytest.fixture
-async def client(intake: MemoryIntake) -> AsyncIterator[TestClient]:
+async def client(intake: MemoryIntake) -> AsyncIterator[Client]:
     api = IngestApi(intake, intake.authenticator)  # type: ignore[arg-type, attr-defined]
     app = web.Application()
     app.router.add_post("/v1/events", api.handle)
@@ -89,7 +91,7 @@ async def client(intake: MemoryIntake) -> AsyncIterator[TestClient]:
         yield test_client
 
 
-async def post(client: TestClient, body: Any, key: str | None = KEY, **headers: str) -> tuple[int, dict[str, str], Any]:
+async def post(client: Client, body: Any, key: str | None = KEY, **headers: str) -> tuple[int, dict[str, str], Any]:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     sent = {"Content-Type": "application/json", **headers}
     if key:
@@ -99,7 +101,7 @@ async def post(client: TestClient, body: Any, key: str | None = KEY, **headers: 
     return reply.status, dict(reply.headers), json.loads(text) if text else None
 
 
-async def test_a_good_report_is_produced_and_answered_with_its_reference(client: TestClient, intake: MemoryIntake) -> None:
+async def test_a_good_report_is_produced_and_answered_with_its_reference(client: Client, intake: MemoryIntake) -> None:
     event = make_event()
     status, _, body = await post(client, event)
     assert status == 202 and body == {
@@ -111,7 +113,7 @@ async def test_a_good_report_is_produced_and_answered_with_its_reference(client:
     assert (await post(client, event))[2]["reference"] == body["reference"]  # a retry: the same reference
 
 
-async def test_a_signed_report_is_accepted_without_a_key(client: TestClient, intake: MemoryIntake) -> None:
+async def test_a_signed_report_is_accepted_without_a_key(client: Client, intake: MemoryIntake) -> None:
     data = json.dumps(make_event()).encode()
     now = int(time.time())
     headers = {
@@ -139,7 +141,7 @@ async def test_a_signed_report_is_accepted_without_a_key(client: TestClient, int
     ],
 )
 async def test_refusals_name_the_field_and_are_kept(
-    client: TestClient, intake: MemoryIntake, change: Any, status: int, reason: str
+    client: Client, intake: MemoryIntake, change: Any, status: int, reason: str
 ) -> None:
     event = make_event()
     change(event)
@@ -156,13 +158,13 @@ async def test_refusals_name_the_field_and_are_kept(
     ("data", "first"),
     [(b"{", "(root): not JSON"), (b"\xff\xfe", "(root): not UTF-8"), (b"[]", "(root): Input should be an object")],
 )
-async def test_malformed_bodies(client: TestClient, intake: MemoryIntake, data: bytes, first: str) -> None:
+async def test_malformed_bodies(client: Client, intake: MemoryIntake, data: bytes, first: str) -> None:
     status, _, body = await post(client, data)
     assert status in (400, 422) and body["reasons"][0].startswith(first)
     assert intake.rejections[-1][0] == data
 
 
-async def test_the_body_limit_applies_with_or_without_a_length(client: TestClient, intake: MemoryIntake) -> None:
+async def test_the_body_limit_applies_with_or_without_a_length(client: Client, intake: MemoryIntake) -> None:
     big = json.dumps({**make_event(), "pad": "x" * 3000}).encode()
     status, _, body = await post(client, big)
     assert status == 413 and body["reasons"] == [f"(request): body of {len(big)} bytes exceeds the limit of 2048 bytes"]
@@ -179,21 +181,21 @@ async def test_the_body_limit_applies_with_or_without_a_length(client: TestClien
     assert all(r[0] == b"" for r in intake.rejections)  # an oversized body is never kept
 
 
-async def test_credentials_are_required(client: TestClient, intake: MemoryIntake) -> None:
+async def test_credentials_are_required(client: Client, intake: MemoryIntake) -> None:
     status, headers, body = await post(client, make_event(), key=None)
     assert status == 401 and body["reasons"] == ["(auth): no credentials"] and "Bearer" in headers["WWW-Authenticate"]
     assert intake.rejections[-1][2] == "api:unauthenticated"
     assert (await post(client, make_event(), key="chk_wrong"))[2]["reasons"] == ["(auth): unknown API key"]
 
 
-async def test_too_many_failed_attempts_from_one_address_are_throttled(client: TestClient, intake: MemoryIntake) -> None:
+async def test_too_many_failed_attempts_from_one_address_are_throttled(client: Client, intake: MemoryIntake) -> None:
     statuses = [(await post(client, b"{}", key="chk_guess"))[0] for _ in range(8)]
     assert statuses[:5] == [401] * 5 and set(statuses[5:]) == {429}
     assert len(intake.rejections) == 5  # throttled attempts are not recorded
     assert (await post(client, make_event()))[0] == 202  # a good key is not held back
 
 
-async def test_the_rate_limit_is_per_key_with_retry_after(client: TestClient, intake: MemoryIntake) -> None:
+async def test_the_rate_limit_is_per_key_with_retry_after(client: Client, intake: MemoryIntake) -> None:
     event = make_event()
     event["placement"] = {"id": "plc-brent-03", "name": "Brentside house", "local_authority": "Brent", "postcode": "NW10 9ZZ"}
     results = [await post(client, event, key=OTHER_KEY) for _ in range(3)]
@@ -202,11 +204,11 @@ async def test_the_rate_limit_is_per_key_with_retry_after(client: TestClient, in
     assert (await post(client, make_event()))[0] == 202
 
 
-async def test_a_wrong_content_type_is_415(client: TestClient) -> None:
+async def test_a_wrong_content_type_is_415(client: Client) -> None:
     assert (await post(client, make_event(), **{"Content-Type": "text/plain"}))[0] == 415
 
 
-async def test_no_acknowledgement_means_503_and_a_retry(client: TestClient, intake: MemoryIntake) -> None:
+async def test_no_acknowledgement_means_503_and_a_retry(client: Client, intake: MemoryIntake) -> None:
     intake.fail = True
     status, headers, _ = await post(client, make_event())
     assert status == 503 and headers["Retry-After"] == "5"

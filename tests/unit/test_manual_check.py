@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from alerts.config import Config, load_config
 from alerts.intake import parse_event
@@ -87,7 +90,7 @@ def test_manual_check_messages_match_the_golden_files() -> None:
     check_golden("messages/manual_check.email.txt", f"{email.subject}\n\n{email.text}")
 
 
-def _routing_with(tmp_path, change):  # type: ignore[no-untyped-def]
+def _routing_with(tmp_path: Path, change: Callable[[dict[str, Any]], object]) -> Path:
     import yaml
 
     from tests.support import write_config

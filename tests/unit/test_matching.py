@@ -304,7 +304,12 @@ def test_candidates_come_from_blocking_never_from_every_profile(risk: Risk, monk
     index = index_of(NGUYEN, *crowd, risk=risk)
     scored: list[int] = []
     original = _Scorer.score
-    monkeypatch.setattr(_Scorer, "score", lambda self, slot, *a: scored.append(slot) or original(self, slot, *a))
+
+    def counted(self: _Scorer, slot: int, *a: Any) -> Any:
+        scored.append(slot)
+        return original(self, slot, *a)
+
+    monkeypatch.setattr(_Scorer, "score", counted)
     found = match(index, report("Thi Hoa", "Nguyen", date_of_birth={"value": "2010-03-14"}, sex="female"), risk)
     assert found.profile_id == "prof-vn-1"
     assert len(scored) <= risk.matching.blocking.max_candidates < len(index)
@@ -416,7 +421,7 @@ def test_a_home_office_reference_two_profiles_hold_is_for_a_person_to_confirm(ri
 
 # --- given names alone --------------------------------------------------------------------------
 
-CALLUM = {"sex": "male", "nationality": "British", "date_of_birth": {"value": "2011-03-12"}}
+CALLUM: dict[str, Any] = {"sex": "male", "nationality": "British", "date_of_birth": {"value": "2011-03-12"}}
 
 
 def test_given_names_with_a_family_name_the_profile_does_not_have_are_only_possible(risk: Risk) -> None:
@@ -451,7 +456,7 @@ def test_a_shared_identifier_matches_whatever_family_name_is_reported(risk: Risk
 
 # --- issue 13: classes of cause among a crowd of namesakes -----------------------------------------
 
-VN = {"sex": "male", "nationality": "Vietnamese", "date_of_birth": {"value": "2011-05-05"}}
+VN: dict[str, Any] = {"sex": "male", "nationality": "Vietnamese", "date_of_birth": {"value": "2011-05-05"}}
 UK = {"sex": "female", "nationality": "British", "date_of_birth": {"value": "2012-07-14"}}
 NG = {"sex": "male", "nationality": "Nigerian", "date_of_birth": {"value": "2010-02-20"}}
 

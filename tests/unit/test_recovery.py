@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import asyncio
 
+from faust.transport.drivers.aiokafka import Transport
 from faust.types import TP
 
 from alerts.config import load_config
 from streams.app import create_app
-from streams.recovery import SeekThenResumeRecovery, SnapshotConsumer
+from streams.recovery import SeekThenResumeRecovery, SeekThenResumeTableManager, SnapshotConsumer
 from tests.support import REPO
 
 
 async def test_stream_partitions_resume_after_the_seek_and_the_clearing() -> None:
     worker = create_app(load_config(REPO / "config"), in_memory=True)
     app = worker.app
+    assert isinstance(app.tables, SeekThenResumeTableManager)
     recovery = app.tables.recovery
     assert isinstance(recovery, SeekThenResumeRecovery)
     events = worker.config.settings.kafka.topics.placement_events
@@ -79,6 +81,8 @@ async def test_the_worker_consumer_waits_at_most_the_configured_fetch_wait() -> 
 
     config = load_config(REPO / "config")
     worker = create_app(config, in_memory=True)
+    assert isinstance(worker.app.consumer, SnapshotConsumer)
     thread = worker.app.consumer._new_consumer_thread()
+    assert isinstance(worker.app.transport, Transport)
     aiokafka_consumer = thread._create_worker_consumer(worker.app.transport)
     assert aiokafka_consumer._fetch_max_wait_ms == config.settings.kafka.fetch_max_wait_ms == 50

@@ -72,7 +72,7 @@ def test_undecodable_and_wrong_shape_records_are_quarantined(raw: bytes, reason_
 def test_an_oversized_record_is_not_decoded_and_its_letter_is_bounded() -> None:
     guard, out = stage(max_raw_bytes=256, max_record_bytes=2048)
     raw = b"\xff" * 1_000_000
-    called = []
+    called: list[object] = []
     assert run(guard, record(raw), called.append) is False
     assert called == []
     letter = letter_of(out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import ssl
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.policy import default as default_policy
 
 import aiosmtplib
@@ -27,7 +27,7 @@ NOW = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
 TO = "duty.inspector@met.police.example"
 
 
-def parse(msg: EmailMessage) -> EmailMessage:
+def parse(msg: Message) -> EmailMessage:
     """Round-trip through bytes, as a receiving server would read it."""
     parsed = email.message_from_bytes(msg.as_bytes(), policy=default_policy)
     assert isinstance(parsed, EmailMessage)
