@@ -68,7 +68,7 @@ class Renderer:
         """`ack_url`, when given, is a link template with {reference} and {incident_id}, shown in email;
         `ack_links` instead makes each recipient a link of their own on channels that carry one (see
         `personal`). `config` gives each channel its settings (without it, the channel's defaults);
-        `channel_options` overrides them per channel (tests: {"sms": {"max_segments": 1}})."""
+        `channel_options` overrides them per channel (tests: {channel name: {setting: value}})."""
         self.zone = ZoneInfo(timezone)
         self.ack_url = ack_url
         self.ack_links = ack_links

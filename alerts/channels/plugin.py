@@ -115,6 +115,11 @@ ConfigCheck = Callable[["Config"], Iterator["ConfigError"]]
 SecretsCheck = Callable[["Config"], None]
 
 
+def subject_summary(message: RenderedMessage) -> str:
+    """How `crucial route` heads a message: its subject, when it has one."""
+    return f": subject {message.subject}" if message.subject else ""
+
+
 def one_line_message(subject: str, text: str) -> RenderedMessage:
     """A plain message as one line of text (the subject is not sent): SMS and the like."""
     return RenderedMessage(text=" ".join(text.split()))
@@ -135,6 +140,7 @@ class Channel:
     sender: SenderFactory
     sections: tuple[Section[Any], ...] = ()
     plain: PlainMessage = one_line_message
+    summary: Callable[[RenderedMessage], str] = subject_summary  # after "--- <kind> by <channel>" in `crucial route`
     # Each recipient gets a message of their own when acknowledgement links are on (their own link).
     link_per_recipient: bool = False
     # Recipients acknowledge by replying on this channel (an ACK label in metrics, the audit's `via`).
