@@ -97,8 +97,9 @@ class Renderer:
         return self._channels[name]
 
     def personal(self, channel: str) -> bool:
-        """Whether each recipient on `channel` gets a message of their own (one with their ack link)."""
-        return CHANNELS[channel].link_per_recipient and self.ack_links is not None
+        """Whether each recipient on `channel` gets a message of their own: one with their own ack link,
+        or one its renderer makes per recipient; otherwise one message serves the incident's recipients."""
+        return (CHANNELS[channel].link_per_recipient and self.ack_links is not None) or self.channel(channel).per_recipient
 
     def local(self, moment: datetime, fmt: str = "%H:%M %Z %a %d %b") -> str:
         """A moment on the wall clock of people (Europe/London), e.g. 23:40 GMT Sat 28 Nov."""

@@ -98,7 +98,11 @@ class Templates(Protocol):
 
 class MessageRenderer(Protocol):
     """Renders one kind of message for one channel. `render` raises RenderError (alerts.rendering)
-    when no valid message can be made (e.g. an SMS that cannot fit)."""
+    when no valid message can be made (e.g. an SMS that cannot fit). `per_recipient`: the message
+    depends on who receives it even without ack links (e.g. a per-subscriber data policy); otherwise
+    it is rendered once per incident and channel."""
+
+    per_recipient: bool
 
     def render(self, facts: MessageFacts) -> RenderedMessage: ...
 

@@ -145,6 +145,8 @@ class _Attempt:
 class SmsRenderer:
     """The SMS text within max_segments (see the module notes for the steps)."""
 
+    per_recipient = False
+
     def __init__(self, templates: Templates, *, max_segments: int = 3, include_full_name: bool = False) -> None:
         self.templates = templates
         self.max_segments = max_segments
