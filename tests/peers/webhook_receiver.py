@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,3 +102,20 @@ class WebhookReceiver:
         self.received.append(Received(request.path, headers, body, verified, status, f"{peer[0]}:{peer[1]}" if peer else ""))
         headers_out = {"Retry-After": "0"} if status == 429 else {}
         return web.Response(status=status, headers=headers_out)
+
+
+@contextmanager
+def receiver_in_thread(secrets: dict[str, str]) -> Iterator[WebhookReceiver]:
+    """The receiver on its own event loop in a thread, for tests that drive a worker subprocess."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="webhook-receiver", daemon=True)
+    thread.start()
+    receiver = WebhookReceiver(secrets)
+    asyncio.run_coroutine_threadsafe(receiver.start(), loop).result(timeout=30)
+    try:
+        yield receiver
+    finally:
+        asyncio.run_coroutine_threadsafe(receiver.stop(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        loop.close()
