@@ -195,17 +195,22 @@ def payload(facts: MessageFacts, ctx: Mapping[str, Any], policy: DataPolicy) -> 
         "decision": incident.match.decision.value,
         "status": incident.status.value,
         "last_seen": {
-            "at": (circumstances.last_seen_at if circumstances else incident.last_seen_at).isoformat(),
+            "at": _utc(circumstances.last_seen_at if circumstances else incident.last_seen_at),
             "place": ctx["place"],
         },
-        "deadline": incident.deadline.isoformat(),
+        "deadline": _utc(incident.deadline),
         "ack_url": ctx["ack_url"],
         "data_policy": policy,
     }
     if policy == "full":
         data["detail"] = _detail(facts, ctx)
     occurred = incident.timeline[-1].at if incident.timeline else incident.received_at
-    return {"type": f"incident.{facts.kind}", "version": VERSION, "timestamp": occurred.isoformat(), "data": data}
+    return {"type": f"incident.{facts.kind}", "version": VERSION, "timestamp": _utc(occurred), "data": data}
+
+
+def _utc(moment: datetime) -> str:
+    """RFC 3339 in UTC with Z, as pydantic writes the detail's times."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _detail(facts: MessageFacts, ctx: Mapping[str, Any]) -> dict[str, Any]:

@@ -231,3 +231,20 @@ def test_an_unknown_contact_key_names_the_registered_channels(tmp_path: Path) ->
     error = str(config_error(directory))
     assert "unknown key 'pager'" in error
     assert f"registered: {', '.join(CHANNELS.names)}" in error
+
+
+def test_the_documented_examples_are_what_the_channel_renders() -> None:
+    """docs/webhooks.md's two examples are the channel's output for the synthetic report (the ack
+    links aside, which are signed with a random key): the docs cannot drift from the code."""
+    from tests.support import REPO
+
+    text = (REPO / "docs" / "webhooks.md").read_text()
+    blocks = [json.loads(b.split("```", 1)[0]) for b in text.split("```json\n")[1:]]
+    assert len(blocks) == 2
+    f = facts()
+    links = lambda incident, who: f"https://alerts.example/ack/{incident.reference}:{who.tag}.1784068500.q3Vx0Yh8kJ2m"  # noqa: E731
+    for documented, subscriber in zip(blocks, ("met-control-room", "case-system"), strict=True):
+        policies = {"met-control-room": "minimum", "case-system": "full"}
+        renderer = Renderer(PACKAGE_TEMPLATES, ack_links=links, channel_options={"webhook": {"policies": policies}})
+        who = Recipient(agency_id="x", name="y", address=subscriber)
+        assert json.loads(renderer.render(replace(f, recipient=who), "webhook").text) == documented
