@@ -19,7 +19,7 @@ import pytest
 
 from alerts.channels.base import DeliveryError
 from alerts.channels.twilio_sms import TwilioSmsSender
-from tests.peers.notifications import TwilioCredentials, make_notification
+from tests.peers.notifications import TwilioCredentials, make_notification, twilio_sender
 
 pytest_plugins = ["tests.peers.fixtures"]
 
@@ -34,7 +34,7 @@ def make_sender(prism_url: str, creds: TwilioCredentials, **overrides: Any) -> T
         "timeout_s": 10,
     }
     options.update(overrides)
-    return TwilioSmsSender(**options)
+    return twilio_sender(**options)
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from alerts.model import Notification, Priority, Recipient, RenderedMessage
 
@@ -55,3 +56,20 @@ def make_notification(
         received_at=now,
         deadline=now + deadline_in,
     )
+
+
+def smtp_sender(*, password: str | None = None, retry_policy: Any = None, **settings: Any) -> Any:
+    """An SmtpEmailSender from settings.yaml-style keyword arguments (the sender takes the section)."""
+    from alerts.channels.email import SmtpSettings
+    from alerts.channels.smtp_email import SmtpEmailSender
+
+    return SmtpEmailSender(SmtpSettings(**settings), password, retry_policy=retry_policy)
+
+
+def twilio_sender(*, auth_token: str, retry_policy: Any = None, clock: Any = None, **settings: Any) -> Any:
+    """A TwilioSmsSender from settings.yaml-style keyword arguments (the sender takes the section)."""
+    from alerts.channels.sms import TwilioSettings
+    from alerts.channels.twilio_sms import TwilioSmsSender
+
+    extra = {"clock": clock} if clock is not None else {}
+    return TwilioSmsSender(TwilioSettings(**settings), auth_token, retry_policy=retry_policy, **extra)
