@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from alerts.channels import CHANNELS
 from alerts.config import load_config
 from alerts.coverage import coverage_table
 from alerts.errors import RejectedInput
@@ -22,7 +24,6 @@ from alerts.matching import ProfileIndex
 from alerts.model import Notification
 from alerts.rendering import Renderer
 from alerts.routing import Route
-from alerts.sms import sms_cost
 from alerts.triage import Outcome, triage
 
 
@@ -102,7 +103,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_as_json(outcome, now), indent=2, ensure_ascii=False))
     else:
-        print(_describe(outcome, renderer, now, event.event_id, args.messages, len(index)))
+        print(_describe(outcome, renderer, _Asked(event.event_id, now, len(index), args.messages)))
     return 1 if bad else 0
 
 
@@ -136,9 +137,19 @@ def _as_json(outcome: Outcome, now: datetime) -> dict[str, Any]:
     }
 
 
-def _describe(outcome: Outcome, renderer: Renderer, now: datetime, event_id: str, messages: bool, profiles: int) -> str:
+@dataclass(frozen=True)
+class _Asked:
+    """What `crucial route` was asked about: the event, the moment, how many profiles, whether to show messages."""
+
+    event_id: str
+    now: datetime
+    profiles: int
+    messages: bool
+
+
+def _describe(outcome: Outcome, renderer: Renderer, asked: _Asked) -> str:
     local = renderer.local
-    lines = [f"event {event_id}, received {local(now, '%H:%M %Z %a %d %b %Y')}; {profiles} profile(s) loaded"]
+    lines = [f"event {asked.event_id}, received {local(asked.now, '%H:%M %Z %a %d %b %Y')}; {asked.profiles} profile(s) loaded"]
     incident = outcome.open_incident
     if incident is None:
         explain = {
@@ -161,7 +172,7 @@ def _describe(outcome: Outcome, renderer: Renderer, now: datetime, event_id: str
     if not outcome.routes:
         lines.append("  nobody: no routing rule matched (check routing.yaml)")
     lines.extend(_route_lines(outcome.routes))
-    if messages:
+    if asked.messages:
         lines.extend(_message_lines(outcome.notifications))
     return "\n".join(lines)
 
@@ -183,10 +194,6 @@ def _message_lines(notifications: list[Notification]) -> list[str]:
             continue
         seen.add((note.kind, note.channel))
         out.append("")
-        if note.channel == "sms":
-            out.append(f"--- {note.kind} by sms ({sms_cost(note.message.text)})")
-            out.append(note.message.text)
-        else:
-            out.append(f"--- {note.kind} by {note.channel}: subject {note.message.subject}")
-            out.append(note.message.text.rstrip())
+        out.append(f"--- {note.kind} by {note.channel}{CHANNELS[note.channel].summary(note.message)}")
+        out.append(note.message.text.rstrip())
     return out

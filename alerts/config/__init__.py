@@ -5,6 +5,7 @@ importable from here, as it was when this was one module."""
 from __future__ import annotations
 
 from alerts.config.agencies import (
+    Addressed,
     Agencies,
     Agency,
     AgencyKind,
@@ -14,8 +15,8 @@ from alerts.config.agencies import (
 from alerts.config.base import (
     PACKAGE_TEMPLATES,
     AgencyId,
+    ChannelName,
     ClockTime,
-    E164Phone,
     Names,
     Near,
     PersonId,
@@ -109,7 +110,7 @@ from alerts.config.routing import (
     possible_match_allowed,
 )
 from alerts.config.settings import (
-    EmailDomain,
+    CoreSettings,
     HealthSettings,
     IntakeLimits,
     KafkaSecurity,
@@ -125,7 +126,6 @@ from alerts.config.settings import (
     TwilioSettings,
     WebSettings,
     check_settings,
-    is_http_url,
 )
 
 __all__ = [
@@ -134,6 +134,7 @@ __all__ = [
     "POSSIBLE_MATCH_KINDS",
     "REASON_FIELDS",
     "SECRET_KEYS",
+    "Addressed",
     "Agencies",
     "Agency",
     "AgencyId",
@@ -142,14 +143,14 @@ __all__ = [
     "Argon2Hash",
     "Blocking",
     "Board",
+    "ChannelName",
     "ClockTime",
     "Config",
     "Contact",
+    "CoreSettings",
     "DailyHours",
     "DobTolerance",
     "DutyStaff",
-    "E164Phone",
-    "EmailDomain",
     "Escalation",
     "EscalationChain",
     "EscalationStep",
@@ -224,7 +225,6 @@ __all__ = [
     "check_routing",
     "check_settings",
     "check_vocabulary",
-    "is_http_url",
     "load_config",
     "possible_match_allowed",
     "read_file",

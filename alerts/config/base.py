@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from alerts.channels import CHANNELS
+
 # Package data: the templates ship inside the wheel, so an installed worker never looks for them
 # next to whatever directory its config happens to be in.
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -22,14 +24,19 @@ RotaId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 PersonId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
 
-def _e164(value: str) -> str:
-    from alerts.phone import to_e164
+def _registered(name: str) -> str:
+    if name not in CHANNELS:
+        raise ValueError(f"{CHANNELS.unknown(name)}: use one of them")
+    return name
 
-    return to_e164(value)
+
+ChannelName = Annotated[str, AfterValidator(_registered)]
 
 
-# A phone number in config: any common spelling, held as E.164 so duplicates are recognised.
-E164Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_e164)]
+def channels_by_default() -> list[str]:
+    return [channel.name for channel in CHANNELS if channel.routed_by_default]
+
+
 # Wall-clock times, as text (quote them: YAML reads 20:00 as a number).
 ClockTime = Annotated[str, StringConstraints(strict=True, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 Near = Literal["port", "airport", "coach_station", "railway_station"]

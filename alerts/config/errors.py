@@ -31,6 +31,7 @@ FIXES = {
     "dict_type": "give a mapping (key: value)",
     "model_type": "give a mapping (key: value)",
     "string_type": "give text (quote it if YAML reads it as a number or date)",
+    "unknown_channel": "use a registered channel's name as the key, or remove it",
 }
 
 

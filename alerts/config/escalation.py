@@ -4,12 +4,12 @@ its steps (in time order, known agencies)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 
 from alerts.config.agencies import Agency
-from alerts.config.base import AgencyId, Schema
+from alerts.config.base import AgencyId, ChannelName, Schema, channels_by_default
 from alerts.errors import ConfigError
 from alerts.model import Priority
 
@@ -19,7 +19,7 @@ class EscalationStep(Schema):
 
     after_minutes: Annotated[float, Field(gt=0, le=24 * 60)]
     notify: Annotated[list[AgencyId], Field(min_length=1)]
-    channels: Annotated[list[Literal["sms", "email"]], Field(min_length=1)] = ["sms", "email"]
+    channels: Annotated[list[ChannelName], Field(min_length=1)] = Field(default_factory=channels_by_default)
 
 
 class EscalationChain(Schema):

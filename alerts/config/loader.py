@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from alerts.channels import CHANNELS
 from alerts.config.agencies import Agencies, Agency, check_agencies
 from alerts.config.base import PACKAGE_TEMPLATES, AgencyId, Schema
 from alerts.config.board import Board
@@ -146,6 +147,11 @@ class _Files:
         self.risk: Risk | None = parsed["risk.yaml"]
         self.indicators: Vocabulary | None = parsed["indicators.yaml"]
 
+    def complete(self) -> bool:
+        """Every file read and valid against its schema."""
+        parts = (self.settings, self.agencies, self.routing, self.rota, self.escalation, self.providers, self.board)
+        return all(part is not None for part in (*parts, self.risk, self.indicators))
+
     def at(self, name: str) -> str:
         return str(self.directory / name)
 
@@ -193,10 +199,11 @@ def load_config(directory: Path | str = "config") -> Config:
     found = Problems()
     files = _Files(directory, found)
     found.every(files.problems())
-    found.raise_any()
-    assert files.risk is not None and files.indicators is not None  # no problems: every file parsed
+    if not files.complete():
+        found.raise_any()
+    assert files.risk is not None and files.indicators is not None  # every file parsed
     files.risk.grading._vocabulary = files.indicators
-    return Config(
+    config = Config(
         directory=directory,
         settings=files.settings,
         agencies=files.agencies,
@@ -208,3 +215,8 @@ def load_config(directory: Path | str = "config") -> Config:
         board=files.board,
         indicators=files.indicators,
     )
+    for channel in CHANNELS:  # the checks across files each channel owns (e.g. contacts naming its subscribers)
+        for check in channel.config_checks:
+            found.every(check(config))
+    found.raise_any()
+    return config

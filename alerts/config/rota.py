@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from alerts.config.base import ClockTime, E164Phone, PersonId, RotaId, Schema, unknown_time_zone
+from alerts.config.agencies import Addressed, by_channel, give_an_address
+from alerts.config.base import ClockTime, PersonId, RotaId, Schema, unknown_time_zone
 from alerts.errors import ConfigError
-from alerts.model import Email
 
 _DAY = 24 * 60
 
@@ -35,10 +35,14 @@ LocalMoment = Annotated[
 ]
 
 
-class RotaPerson(Schema):
+class _RotaPerson(Addressed):
     name: Annotated[str, StringConstraints(min_length=1)]
-    sms: E164Phone | None = None
-    email: Email | None = None
+
+
+if TYPE_CHECKING:
+    RotaPerson = _RotaPerson
+else:
+    RotaPerson = by_channel("RotaPerson", _RotaPerson)
 
 
 class DailyHours(Schema):
@@ -89,12 +93,9 @@ def check_rotas(path: str, rotas: Rotas) -> Iterator[ConfigError]:
                 path, f"{at}.timezone", f"unknown time zone '{rota.timezone}'", "use an IANA name such as Europe/London"
             )
         for person_id, person in rota.people.items():
-            if person.sms is None and person.email is None:
+            if not person.addresses():
                 yield ConfigError(
-                    path,
-                    f"{at}.people.{person_id}",
-                    f"'{person_id}' has no sms or email",
-                    "give an sms number, an email address, or both",
+                    path, f"{at}.people.{person_id}", f"'{person_id}' has no address on any channel", give_an_address()
                 )
         yield from _check_layers(path, at, rota)
         yield from _check_overrides(path, at, rota)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from alerts.config.agencies import Agency, AgencyKind
-from alerts.config.base import AgencyId, Names, Near, Schema
+from alerts.config.base import AgencyId, ChannelName, Names, Near, Schema, channels_by_default
 from alerts.errors import ConfigError
 from alerts.model import Priority
 
@@ -50,7 +50,7 @@ class Rule(Schema):
         "the responsible authority's area and the profile's force",
     )
     social_worker: bool = False
-    channels: Annotated[list[Literal["sms", "email"]], Field(min_length=1)] = ["sms", "email"]
+    channels: Annotated[list[ChannelName], Field(min_length=1)] = Field(default_factory=channels_by_default)
 
 
 class ManualCheck(Schema):
@@ -70,6 +70,18 @@ class Routing(Schema):
         default={}, description="police force -> the agency that is its missing-person desk (for notify_police_force)"
     )
     manual_check: ManualCheck = ManualCheck()
+    fallback: dict[ChannelName, list[ChannelName]] = Field(
+        default={},
+        description="channel -> the channels on which the same person is tried, in order, when they cannot be "
+        "reached on it (e.g. sms: [email])",
+    )
+
+    @model_validator(mode="after")
+    def _no_fallback_to_itself(self) -> Routing:
+        for channel, others in self.fallback.items():
+            if channel in others:
+                raise ValueError(f"fallback.{channel} lists {channel} itself: remove it (the next on call is tried anyway)")
+        return self
 
 
 def possible_match_allowed(rule: Rule, kind: AgencyKind) -> bool:

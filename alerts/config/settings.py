@@ -1,17 +1,21 @@
-"""settings.yaml: Kafka, the web side, intake bounds, health and the SMS and email providers, and the
-checks on it the schema cannot express."""
+"""settings.yaml: Kafka, the web side, intake bounds and health, with a section per registered channel
+(each channel module owns its own), and the checks on it the schema cannot express."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
-from pydantic import Field, IPvAnyNetwork, StringConstraints
+from pydantic import Field, IPvAnyNetwork, StringConstraints, create_model
 
+from alerts.channels import CHANNELS
+from alerts.channels.email import SmtpSettings as SmtpSettings  # re-exported: the channels' own sections
+from alerts.channels.plugin import RetrySettings as RetrySettings
+from alerts.channels.sms import SmsSettings as SmsSettings
+from alerts.channels.sms import TwilioSettings as TwilioSettings
 from alerts.config.base import Schema, unknown_time_zone
 from alerts.errors import ConfigError
-from alerts.model import Email, Phone
 
 
 class Topics(Schema):
@@ -100,80 +104,6 @@ class OutboxSettings(Schema):
     path: Path = Path("var/outbox.jsonl")
 
 
-class SmsSettings(Schema):
-    max_segments: Annotated[int, Field(ge=1, le=10)] = 3
-    include_full_name: bool = False
-
-
-class RetrySettings(Schema):
-    """Retries of a transient delivery failure: exponential backoff with equal jitter, within a budget.
-
-    The defaults ride out a provider outage of at least three minutes (an attempt every 5–10 s, for
-    up to 5 minutes): giving up on an alert after seconds of 5xx would drop it into the fallback path
-    for a fault that is the provider's and passing."""
-
-    max_attempts: Annotated[int, Field(ge=1, le=200)] = 40
-    base_delay_s: Annotated[float, Field(gt=0, le=60)] = 0.5
-    max_delay_s: Annotated[float, Field(gt=0, le=600)] = 10.0
-    budget_s: Annotated[float, Field(gt=0, le=3600)] = Field(
-        default=300.0, description="no attempt starts later than this after the first one"
-    )
-
-
-class TwilioSettings(Schema):
-    """SMS through Twilio. The auth token comes from the environment or a secret file, never from here."""
-
-    account_sid: Annotated[str, StringConstraints(pattern=r"^AC[0-9a-fA-F]{32}$")]
-    from_number: Phone | None = None
-    messaging_service_sid: Annotated[str, StringConstraints(pattern=r"^MG[0-9a-fA-F]{32}$")] | None = None
-    auth_token_env: str = "TWILIO_AUTH_TOKEN"
-    auth_token_file: Path | None = None
-    base_url: str | None = Field(default=None, description="a Twilio-compatible server, for tests")
-    status_callback_url: str | None = None
-    inbound_url: str | None = Field(
-        default=None, description="the public URL Twilio posts SMS replies to (…/twilio/inbound): signatures are over it"
-    )
-    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}[0-9]$")] | None = Field(
-        default=None, description="Twilio region, e.g. ie1 (with edge: dublin) to keep traffic in Europe"
-    )
-    edge: Annotated[str, StringConstraints(pattern=r"^[a-z-]+$")] | None = None
-    timeout_s: Annotated[float, Field(gt=0, le=120)] = Field(default=10.0, description="per request")
-    max_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(default=16, description="requests in flight at once")
-    min_validity_s: Annotated[int, Field(ge=1, le=36000)] = Field(
-        default=300, description="ValidityPeriod floor, also used once the window has passed"
-    )
-    default_region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(
-        default="GB", description="how numbers written nationally are read (07700 900123 -> +447700900123)"
-    )
-    retry: RetrySettings = RetrySettings()
-
-
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-EmailDomain = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=rf"^{_LABEL}(?:\.{_LABEL})+$")]
-
-
-class SmtpSettings(Schema):
-    """Email over SMTP. The password comes from the environment or a secret file, never from here."""
-
-    host: str
-    port: Annotated[int, Field(ge=1, le=65535)] = 587
-    tls: Literal["starttls", "implicit", "none"] = "starttls"
-    username: str | None = None
-    password_env: str = "SMTP_PASSWORD"
-    password_file: Path | None = None
-    sender: Email
-    sender_name: str = "Crucial Hour"
-    ca_file: Path | None = Field(default=None, description="CA bundle to verify the server with (default: the system's)")
-    local_hostname: str | None = Field(default=None, description="name given in EHLO (default: this host's FQDN)")
-    message_id_domain: EmailDomain | None = Field(default=None, description="right of @ in Message-ID (default: sender's)")
-    allowed_domains: list[EmailDomain] = Field(
-        default=[], description="recipient domains (and their subdomains) email may go to; empty allows any"
-    )
-    timeout_s: Annotated[float, Field(gt=0, le=300)] = Field(default=15.0, description="per SMTP command")
-    max_concurrency: Annotated[int, Field(ge=1, le=64)] = Field(default=8, description="connections at once")
-    retry: RetrySettings = RetrySettings()
-
-
 class IntakeLimits(Schema):
     """Bounds every way in (API, form, CLI, Kafka) applies to a report (docs/operations.md: why)."""
 
@@ -202,7 +132,9 @@ class HealthSettings(Schema):
     crash_window_seconds: Annotated[float, Field(gt=0, le=86400)] = 300.0
 
 
-class Settings(Schema):
+class CoreSettings(Schema):
+    """settings.yaml less the channels' own sections (Settings adds those, from the registry)."""
+
     delivery_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(
         default=32, description="notifications in flight at once per worker, so a slow provider stalls none"
     )
@@ -213,16 +145,24 @@ class Settings(Schema):
     web: WebSettings = WebSettings()
     outbox: OutboxSettings = OutboxSettings()
     data_dir: Path = Field(default=Path("var"), description="the worker's local files (Faust's data directory)")
-    sms: SmsSettings = SmsSettings()
-    twilio: TwilioSettings | None = None
-    smtp: SmtpSettings | None = None
     health: HealthSettings = HealthSettings()
     templates_dir: Path | None = Field(
         default=None, description="your own message templates (relative to the config directory); default: the package's"
     )
 
 
-_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+def _channel_sections() -> dict[str, Any]:
+    """One field per settings section a registered channel owns (alerts/channels/plugin.py: Section)."""
+    return {
+        section.key: (section.model, section.default) if section.default is not None else (Optional[section.model], None)  # noqa: UP045
+        for section in CHANNELS.sections()
+    }
+
+
+if TYPE_CHECKING:
+    Settings = CoreSettings
+else:
+    Settings = create_model("Settings", __base__=CoreSettings, **_channel_sections())
 
 
 def check_settings(path: str, settings: Settings) -> Iterator[ConfigError]:
@@ -232,42 +172,6 @@ def check_settings(path: str, settings: Settings) -> Iterator[ConfigError]:
         )
     if unknown_time_zone(settings.timezone):
         yield ConfigError(path, "timezone", f"unknown time zone '{settings.timezone}'", "use an IANA name such as Europe/London")
-    if settings.twilio is not None:
-        yield from _check_twilio(path, settings.twilio)
-    if settings.smtp is not None:
-        yield from _check_smtp(path, settings.smtp)
-
-
-def _check_twilio(path: str, twilio: TwilioSettings) -> Iterator[ConfigError]:
-    if (twilio.from_number is None) == (twilio.messaging_service_sid is None):
-        yield ConfigError(path, "twilio", "give exactly one sender", "set from_number or messaging_service_sid, not both")
-    for key in ("base_url", "status_callback_url", "inbound_url"):
-        url = getattr(twilio, key)
-        if url is not None and not is_http_url(url):
-            yield ConfigError(path, f"twilio.{key}", f"'{url}' is not an http(s) URL", "give a URL such as https://host/path")
-    if twilio.base_url is not None and (twilio.region or twilio.edge):
-        yield ConfigError(path, "twilio.base_url", "base_url cannot be combined with region or edge", "remove one of them")
-    yield from _check_retry(path, "twilio", twilio.retry)
-
-
-def _check_smtp(path: str, smtp: SmtpSettings) -> Iterator[ConfigError]:
-    yield from _check_retry(path, "smtp", smtp.retry)
-    if smtp.tls == "none" and smtp.username and smtp.host not in _LOOPBACK:
-        yield ConfigError(
-            path, "smtp.tls", "AUTH would send the password unencrypted", "use tls: starttls or implicit, or drop username"
-        )
-
-
-def _check_retry(path: str, section: str, retry: RetrySettings) -> Iterator[ConfigError]:
-    if retry.max_delay_s < retry.base_delay_s:
-        yield ConfigError(path, f"{section}.retry.max_delay_s", "is less than base_delay_s", "raise max_delay_s")
-
-
-def is_http_url(url: str) -> bool:
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    for channel in CHANNELS:
+        for check in channel.settings_checks:
+            yield from check(path, settings)

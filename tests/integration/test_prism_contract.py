@@ -19,7 +19,7 @@ import pytest
 
 from alerts.channels.base import DeliveryError
 from alerts.channels.twilio_sms import TwilioSmsSender
-from tests.peers.notifications import TwilioCredentials, make_notification
+from tests.peers.notifications import TwilioCredentials, make_notification, twilio_sender
 
 pytest_plugins = ["tests.peers.fixtures"]
 
@@ -34,7 +34,7 @@ def make_sender(prism_url: str, creds: TwilioCredentials, **overrides: Any) -> T
         "timeout_s": 10,
     }
     options.update(overrides)
-    return TwilioSmsSender(**options)
+    return twilio_sender(**options)
 
 
 @pytest.mark.parametrize(
@@ -90,7 +90,7 @@ async def test_prisms_refusal_is_translated(prism_url: str, twilio_credentials: 
     """A request Prism cannot match (here: an account SID outside the contract's pattern) is a
     permanent rejected_4xx, as any unexplained 4xx from Twilio would be."""
     creds = TwilioCredentials(account_sid="AC" + "z" * 32, auth_token=twilio_credentials.auth_token)
-    sender = make_sender(prism_url, creds)
+    sender = make_sender(prism_url, creds, unchecked=True)  # check-config would refuse this SID
     try:
         with pytest.raises(DeliveryError) as caught:
             await sender.send(make_notification())

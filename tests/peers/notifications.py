@@ -5,8 +5,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from alerts.model import Notification, Priority, Recipient, RenderedMessage
+
+if TYPE_CHECKING:
+    from alerts.channels.smtp_email import SmtpEmailSender
+    from alerts.channels.twilio_sms import TwilioSmsSender
 
 PHONE = "+447700900123"  # Ofcom drama range: never a real handset
 SMTP_USER = "crucial"  # the SMTP peer's user; its password is made per test
@@ -55,3 +60,24 @@ def make_notification(
         received_at=now,
         deadline=now + deadline_in,
     )
+
+
+def smtp_sender(*, password: str | None = None, retry_policy: Any = None, **settings: Any) -> SmtpEmailSender:
+    """An SmtpEmailSender from settings.yaml-style keyword arguments (the sender takes the section)."""
+    from alerts.channels.email import SmtpSettings
+    from alerts.channels.smtp_email import SmtpEmailSender
+
+    return SmtpEmailSender(SmtpSettings(**settings), password, retry_policy=retry_policy)
+
+
+def twilio_sender(
+    *, auth_token: str, retry_policy: Any = None, clock: Any = None, unchecked: bool = False, **settings: Any
+) -> TwilioSmsSender:
+    """A TwilioSmsSender from settings.yaml-style keyword arguments (the sender takes the section).
+    `unchecked`: skip the settings' validation, to send what check-config would refuse (contract tests)."""
+    from alerts.channels.sms import TwilioSettings
+    from alerts.channels.twilio_sms import TwilioSmsSender
+
+    made = TwilioSettings.model_construct(**settings) if unchecked else TwilioSettings(**settings)
+    extra = {"clock": clock} if clock is not None else {}
+    return TwilioSmsSender(made, auth_token, retry_policy=retry_policy, **extra)

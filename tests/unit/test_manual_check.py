@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from alerts.channels.sms import MESSAGES
 from alerts.config import Config, load_config
 from alerts.intake import parse_event
 from alerts.manual_check import ManualCheckMessages, agencies_for, manual_check
@@ -68,7 +69,7 @@ def test_the_outcome_opens_a_high_priority_incident_on_the_board_with_minimal_me
         for personal in [child.given_names, child.family_name or "", *child.aliases]:
             assert not re.search(rf"\b{re.escape(personal)}\b", text)
     sms = next(n for n in outcome.notifications if n.channel == "sms")
-    assert sms_cost(sms.message.text).segments <= CONFIG.settings.sms.max_segments
+    assert sms_cost(sms.message.text).segments <= MESSAGES.required(CONFIG).max_segments
 
 
 def test_a_report_for_an_open_incident_updates_it_and_reaches_its_people_too() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from alerts.channels import CHANNELS
 from alerts.config import load_config
 from tests.support import REPO, Edit, edit_config
 from tests.unit.config.cases import Case, ids, problems_after
@@ -26,8 +27,8 @@ CASES: list[Case] = [
     (
         "rota contact with its own number",
         lambda d: agency(d, "met-nw-bcu")["contacts"][0].update(sms="+447700900199"),
-        "agencies.yaml: agencies.met-nw-bcu.contacts[0]: contact names rota 'met-nw-mispers' and also an sms or email — "
-        "a rota contact reaches whoever is on call: move the fixed sms/email to a contact of its own",
+        "agencies.yaml: agencies.met-nw-bcu.contacts[0]: contact names rota 'met-nw-mispers' and also sms — "
+        "a rota contact reaches whoever is on call: move the fixed sms to a contact of its own",
     ),
     (
         "contact without a name",
@@ -43,16 +44,16 @@ CASES: list[Case] = [
     (
         "bad email",
         lambda d: agency(d, "brent-edt")["contacts"][0].update(email="edt at brent"),
-        "agencies.yaml: agencies.brent-edt.contacts[0].email: String should match pattern '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$' — "
-        "correct the value's format",
+        "agencies.yaml: agencies.brent-edt.contacts[0].email: not an email address the SMTP channel can send to: "
+        "An email address must have an @-sign; write it as name@domain.example — correct the value",
     ),
     (
         "contact without a channel",
         lambda d: (
             d["agencies"]["harrow-edt"]["contacts"][0].pop("sms") and d["agencies"]["harrow-edt"]["contacts"][0].pop("email")
         ),
-        "agencies.yaml: agencies.harrow-edt.contacts[0]: contact 'EDT duty social worker' has no sms or email — "
-        "give an sms number, an email address, or both",
+        "agencies.yaml: agencies.harrow-edt.contacts[0]: contact 'EDT duty social worker' has no address on any channel — "
+        f"give an address on at least one of the channels ({', '.join(f'{name}:' for name in CHANNELS.names)})",
     ),
     (
         "bad agency kind",
@@ -74,8 +75,8 @@ def test_numbers_are_held_in_e164_however_they_are_written(config_dir: Path) -> 
         config_dir, "rota.yaml", lambda d: d["rotas"]["met-nw-mispers"]["people"]["nw-sgt-a"].update(sms="+44 (0)7700 900111")
     )
     config = load_config(config_dir)
-    assert config.agencies["brent-edt"].contacts[0].sms == "+447700900202"
-    assert config.rota.rotas["met-nw-mispers"].people["nw-sgt-a"].sms == "+447700900111"
+    assert config.agencies["brent-edt"].contacts[0].address("sms") == "+447700900202"
+    assert config.rota.rotas["met-nw-mispers"].people["nw-sgt-a"].address("sms") == "+447700900111"
 
 
 def test_the_phone_error_does_not_repeat_the_number(config_dir: Path) -> None:

@@ -88,7 +88,7 @@ def test_a_broken_rota_file_does_not_hide_the_agencies_contact_problems(config_d
     edit_config(config_dir, "agencies.yaml", lambda d: d["agencies"]["brent-edt"]["contacts"][0].update(rota="met-nw-mispers"))
     assert problems(config_dir) == [
         "rota.yaml: rotass: unknown key — remove it, or correct its spelling",
-        "agencies.yaml: agencies.brent-edt.contacts[0]: contact names rota 'met-nw-mispers' and also an sms or email — "
+        "agencies.yaml: agencies.brent-edt.contacts[0]: contact names rota 'met-nw-mispers' and also sms or email — "
         "a rota contact reaches whoever is on call: move the fixed sms/email to a contact of its own",
     ]
 

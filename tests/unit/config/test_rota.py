@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from alerts.channels import CHANNELS
 from tests.support import Edit
 from tests.unit.config.cases import Case, ids, problems_after
 
@@ -66,8 +67,8 @@ CASES: list[Case] = [
     (
         "person with no way to reach them",
         lambda d: nw_rota(d)["people"]["nw-sgt-a"].pop("sms") and nw_rota(d)["people"]["nw-sgt-a"].pop("email"),
-        "rota.yaml: rotas.met-nw-mispers.people.nw-sgt-a: 'nw-sgt-a' has no sms or email — "
-        "give an sms number, an email address, or both",
+        "rota.yaml: rotas.met-nw-mispers.people.nw-sgt-a: 'nw-sgt-a' has no address on any channel — "
+        f"give an address on at least one of the channels ({', '.join(f'{name}:' for name in CHANNELS.names)})",
     ),
     (
         "bad time zone",
