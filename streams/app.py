@@ -12,6 +12,7 @@ views and the leader's escalation timer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -205,7 +206,9 @@ class _Wiring:
         )
         ledger_of = Ledger(ledger, sent, self.out, self.names.deliveries, clock)
         ready = worker.directory_feed.ready
-        worker.deliverer = Deliverer(ledger_of, senders, worker.directory, ready, publisher.command, clock)
+        worker.deliverer = Deliverer(
+            ledger_of, senders, worker.directory, ready, publisher.command, clock, self.names.delivery_status
+        )
         worker.triage_agent = _triage_agent(self.app, self.names, worker.owner, self.guard)
         worker.deliver_agent = _deliver_agent(
             self.app, self.names, worker.deliverer, self.guard("deliver"), config.settings.delivery_concurrency
@@ -271,20 +274,22 @@ def _triage_agent(app: faust.App, names: Topics, owner: IncidentOwner, guard: Ca
     return triage_events
 
 
-def _deliver_agent(app: faust.App, names: Topics, deliverer: Deliverer, guard: Stage, concurrency: int) -> Any:
+def _deliver_agent(app: faust.App, names: Topics, deliverer: Deliverer, guard: Stage, workers: int) -> Any:
     """Notifications and the providers' status reports share a key (the idempotency key): one agent
-    owns each notification's ledger entry. Several run at once so a slow provider stalls none."""
+    owns each notification's ledger entry. It reads each record into the deliverer's lanes (streams/
+    deliverer.py) and `workers` send workers take the most urgent first, so a slow provider stalls
+    none and a first alert waits behind no email. Acknowledged by hand: only once handled."""
     topic = app.topic(names.notifications, names.delivery_status, key_serializer="raw", value_serializer="raw")
 
-    @app.agent(topic, name="deliver", concurrency=concurrency)
+    @app.agent(topic, name="deliver")
     async def deliver(stream: StreamT[bytes]) -> None:
+        manual = stream.noack()  # type: ignore[attr-defined]  # in faust, missing from StreamT
         event: EventT[bytes]
-        async for event in stream.events():
-            record = Record.of(event.message)
-            if record.topic == names.delivery_status:
-                await guard.handle(record, deliverer.status)
-            else:
-                await guard.handle(record, deliverer.notification)
+        async with asyncio.TaskGroup() as group:  # a worker's crash is the agent's: it restarts
+            for _ in range(workers):
+                group.create_task(deliverer.lanes.serve())
+            async for event in manual.events():
+                await deliverer.admit(event, guard, manual.ack)
 
     return deliver
 

@@ -5,27 +5,80 @@ hands both to the deliverer. Before every provider call it records the intent, a
 provider's id (accepted) or the failure, on the ledger table and the deliveries topic (awaited); a
 crash between the two may send twice, never lose. A send that failed for good, or a status report
 that says the message never arrived, asks the incident's owner to fall back (a FallBack command).
+
+Priority lanes (alerts/lanes.py): the agent's reader decodes each record and puts it on a bounded
+priority queue (`DeliveryLanes`); the send workers take the most urgent first, so the first alert of
+a high-priority incident is never sent after the emails and updates waiting with it. A record is
+acknowledged — its offset may be committed — only once it has been handled (its outcome on the
+ledger) or quarantined; faust commits an offset only when every record before it is acknowledged,
+so out-of-order sends keep at-least-once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from faust import streams as faust_streams
+from faust.types import EventT
+
 from alerts.channels import DeliveryError, Sender, send_with_retry
 from alerts.channels.retry import RetryHooks
 from alerts.directory import IncidentDirectory
+from alerts.lanes import STATUS_RANK, Rank, lane_of, rank_of
 from alerts.model import DeliveryRecord, DeliveryState, DeliveryStatus, FallBack, IncidentCommand, Notification
 from streams import metrics
-from streams.stage import Emit, Record
+from streams.stage import Emit, Record, Stage
 
 log = logging.getLogger("crucial.stream")
 Clock = Callable[[], datetime]
 SendCommand = Callable[[IncidentCommand], Awaitable[None]]
+Ack = Callable[[EventT[Any]], Awaitable[Any]]
+# Records read ahead of the send workers: the backlog within which lanes reorder (docs/operations.md).
+LANE_QUEUE_MAX = 20_000
+
+
+@dataclass(order=True)
+class _Waiting:
+    rank: tuple[int, int, float, int]
+    work: Callable[[], Awaitable[None]] = field(compare=False)
+
+
+class DeliveryLanes:
+    """A bounded priority queue between the deliver agent's reader and its send workers. When it is
+    full the reader waits (and faust stops fetching the partitions behind it)."""
+
+    def __init__(self, maxsize: int = LANE_QUEUE_MAX) -> None:
+        self.queue: asyncio.PriorityQueue[_Waiting] = asyncio.PriorityQueue(maxsize)
+        self._arrival = itertools.count()
+
+    async def put(self, rank: Rank, work: Callable[[], Awaitable[None]]) -> None:
+        await self.queue.put(_Waiting((*rank, next(self._arrival)), work))
+
+    async def serve(self) -> None:
+        """One send worker: forever, the most urgent waiting record."""
+        while True:
+            waiting = await self.queue.get()
+            try:
+                await waiting.work()
+            finally:
+                self.queue.task_done()
+
+    async def drained(self) -> None:
+        """Until every record put so far has been handled."""
+        await self.queue.join()
+
+
+def within(event: EventT[Any]) -> None:
+    """Table writes take their changelog partition from the event being processed, a context variable
+    faust sets only in the stream's own task: a send worker sets it to the record it handles."""
+    faust_streams._current_event.set(weakref.ref(event))
 
 
 @dataclass
@@ -74,12 +127,39 @@ class Deliverer:
     directory_ready: asyncio.Event  # the deliveries topic read to its end (after a restart)
     command: SendCommand
     clock: Clock
+    status_topic: str
+    lanes: DeliveryLanes = field(default_factory=DeliveryLanes)
     in_flight: set[str] = field(default_factory=set)
     window_observed: set[str] = field(default_factory=set)
 
-    async def notification(self, record: Record) -> None:
+    async def admit(self, event: EventT[Any], guard: Stage, ack: Ack) -> None:
+        """Read one record: decoded inside the guard, then queued in its lane to be handled and only
+        then acknowledged; one that cannot be decoded is quarantined and acknowledged at once."""
+        record = Record.of(event.message)
+        handle: Callable[[Record], Awaitable[None]] = self.status
+        rank = STATUS_RANK
+        if record.topic != self.status_topic:
+            decoded: list[Notification] = []
+            if not await guard.handle(record, lambda r: decoded.append(Notification.model_validate_json(r.value or b""))):
+                await ack(event)
+                return
+            note = decoded[0]
+            rank = rank_of(note)
+            metrics.LANE_WAITING.labels(lane_of(note).name.lower()).inc()
+
+            async def handle(_: Record) -> None:
+                metrics.LANE_WAITING.labels(lane_of(note).name.lower()).dec()
+                await self.notification(note)
+
+        async def work() -> None:
+            within(event)
+            await guard.handle(record, handle)
+            await ack(event)
+
+        await self.lanes.put(rank, work)
+
+    async def notification(self, note: Notification) -> None:
         """Send one notification unless its ledger says it was accepted, is being sent, or failed for good."""
-        note = Notification.model_validate_json(record.value or b"")
         await self.directory_ready.wait()
         previous = self.latest(note)
         if self._already_done(note, previous):
@@ -148,7 +228,9 @@ class Deliverer:
     def _observe_accepted(self, note: Notification) -> None:
         now = self.clock()
         metrics.NOTIFICATIONS.labels(note.channel, "accepted", "").inc()
-        metrics.DISPATCH_LATENCY.labels(note.channel, note.priority.value).observe((now - note.received_at).total_seconds())
+        waited = (now - note.received_at).total_seconds()
+        metrics.DISPATCH_LATENCY.labels(note.channel, note.priority.value).observe(waited)
+        metrics.LANE_DISPATCH_LATENCY.labels(lane_of(note).name.lower()).observe(waited)
         view = self.directory.get(note.incident_id)
         if note.kind in ("alert", "possible_match") and note.incident_id not in self.window_observed and view is not None:
             self.window_observed.add(note.incident_id)

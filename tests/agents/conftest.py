@@ -78,3 +78,10 @@ async def put_on(agent: Any, topic: str, value: bytes, key: bytes) -> None:
         await agent.put(value, key=key)
     finally:
         agent.to_message = original
+
+
+async def drained(worker: Worker) -> None:
+    """Until the deliverer's send workers have handled every record the deliver agent has read (its
+    test `put` returns once the record is read and queued in its lane, not sent)."""
+    assert worker.deliverer is not None
+    await worker.deliverer.lanes.drained()

@@ -8,7 +8,7 @@ import pytest
 
 from alerts.model import DeliveryRecord, Notification
 from streams.app import Worker
-from tests.agents.conftest import NOW, RecordingOutputs
+from tests.agents.conftest import NOW, RecordingOutputs, drained
 from tests.support import expected_notifications, make_event
 
 
@@ -39,6 +39,7 @@ async def test_deliver_agent_sends_once_per_idempotency_key(worker: Worker, outp
     async with worker.deliver_agent.test_context() as agent:
         for raw in notes + notes:  # every notification twice, as after a replay
             await agent.put(raw, key=json.loads(raw)["idempotency_key"].encode())
+        await drained(worker)
     accepted = [r for _, r in outputs.sent[topics.deliveries] if r["state"] == "accepted"]
     assert len(accepted) == len(notes)
     assert len({r["idempotency_key"] for r in accepted}) == len(notes)
@@ -73,6 +74,7 @@ async def test_a_send_the_deliveries_topic_knows_is_not_repeated_when_the_ledger
     async with worker.deliver_agent.test_context() as agent:
         for note in notes:
             await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
+        await drained(worker)
     intents = {r["idempotency_key"] for _, r in outputs.sent[topics.deliveries] if r["state"] == "intent"}
     assert intents == {n.idempotency_key for n in pending}, "sent once already: not sent again"
 
@@ -83,6 +85,7 @@ async def test_bad_records_are_dead_lettered_and_each_agent_goes_on(worker: Work
         await agent.put(b"\xff\xfe", key=b"k")
         await agent.put(b'{"idempotency_key": 1}', key=b"k")
         await agent.put(b"[" * 5000, key=b"k")
+        await drained(worker)
     letters = [letter for _, letter in outputs.sent[topics.dead_letters]]
     assert [(x["stage"], x["reason_class"]) for x in letters] == [
         ("deliver", "not_json"),
@@ -96,6 +99,7 @@ async def test_bad_records_are_dead_lettered_and_each_agent_goes_on(worker: Work
         await agent.put(b"garbage", key=b"k")
         for _, note in notes:
             await agent.put(json.dumps(note).encode(), key=note["idempotency_key"].encode())
+        await drained(worker)
     accepted = [r for _, r in outputs.sent[topics.deliveries] if r["state"] == "accepted"]
     assert len(accepted) == len(notes) and len(outputs.sent[topics.dead_letters]) == 4
 
