@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
 from alerts.authority import PROVIDER_HEADER, conflict_reason, incident_ids, sender_of
 from alerts.config import Config, Topics
@@ -272,6 +272,8 @@ class IncidentOwner:
                 outcome = breach(incident, ctx.now)
                 if outcome.label == "breached":
                     metrics.WINDOW_BREACHES.labels(incident.priority.value).inc()
+            case _:  # every kind is handled above: mypy checks a new one is too
+                assert_never(command)
         return outcome
 
     def _profile(self, incident: Incident) -> RiskProfile | None:
