@@ -8,6 +8,7 @@ seen) is harmless: a step is taken once.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from alerts.config import POSSIBLE_MATCH_KINDS, AgencyKind, Config, EscalationChain, EscalationStep
@@ -15,19 +16,19 @@ from alerts.model import (
     Acknowledgement,
     AckVia,
     Alerted,
+    Breach,
     Decision,
+    Escalate,
     Incident,
     IncidentCommand,
     IncidentStatus,
     NotificationKind,
-    PlacementEvent,
     Priority,
     Recipient,
     RiskProfile,
 )
-from alerts.rendering import Renderer
 from alerts.routing import Route, agency_routes, fallback, same_person_routes
-from alerts.triage import Outcome, apply_report, incident_record, notifications_for, with_entry
+from alerts.triage import Context, Outcome, Report, apply_report, incident_record, notifications_for, with_entry
 
 ESCALATABLE = (IncidentStatus.OPEN, IncidentStatus.ESCALATED)
 # Failure reasons (alerts.channels.reasons; spelt here to keep the domain free of the provider
@@ -86,16 +87,9 @@ def _step_targets(
     return targets, left_out
 
 
-def escalate(
-    incident: Incident,
-    step: int,
-    event: PlacementEvent,
-    profile: RiskProfile | None,
-    config: Config,
-    renderer: Renderer,
-    now: datetime,
-) -> Outcome:
+def escalate(ctx: Context, incident: Incident, step: int, report: Report) -> Outcome:
     """Take escalation step `step` (1-based; beyond the chain, its last step repeats up to the ceiling)."""
+    config, now = ctx.config, ctx.now
     chain = config.escalation.chains.get(incident.priority)
     if (
         not chain
@@ -130,7 +124,7 @@ def escalate(
         escalation_stopped=stopped,
         alerted=[*incident.alerted, *targets],
     )
-    notes = notifications_for("escalation", escalated, event, profile, targets, renderer, now, variant=f"step{step}")
+    notes = notifications_for(ctx, report.facts("escalation", escalated), targets, variant=f"step{step}")
     return Outcome("escalated", escalated, [incident_record("escalated", escalated, now)], notes)
 
 
@@ -155,64 +149,50 @@ def breach(incident: Incident, now: datetime) -> Outcome:
 
 def commands_due(incidents: list[Incident], config: Config, now: datetime) -> list[IncidentCommand]:
     """What the leader's timer asks of the owners now: escalation steps due and windows breached."""
-    commands = []
+    commands: list[IncidentCommand] = []
     for incident in incidents:
         step = due_step(incident, config.escalation.chains.get(incident.priority), now)
         if step > incident.escalation_step:
             commands.append(
-                IncidentCommand(
-                    command="escalate",
-                    incident_id=incident.incident_id,
-                    child_reference=incident.child_reference,
-                    at=now,
-                    step=step,
-                )
+                Escalate(incident_id=incident.incident_id, child_reference=incident.child_reference, at=now, step=step)
             )
         if not incident.breached and not incident.acknowledged and now >= incident.deadline and incident.status in ESCALATABLE:
-            commands.append(
-                IncidentCommand(
-                    command="breach", incident_id=incident.incident_id, child_reference=incident.child_reference, at=now
-                )
-            )
+            commands.append(Breach(incident_id=incident.incident_id, child_reference=incident.child_reference, at=now))
     return commands
 
 
 FALLS_BACK: tuple[NotificationKind, ...] = ("alert", "possible_match", "escalation")
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A delivery that failed for good: to whom, on which channel, what kind of message, and why."""
+
+    by: Recipient
+    channel: str
+    kind: NotificationKind
+    reason: str
+
+
 def fallback_routes(
-    recipient: Recipient,
-    channel: str,
-    profile: RiskProfile | None,
-    config: Config,
-    at: datetime,
-    tried: Collection[str] = (),
+    ctx: Context, recipient: Recipient, channel: str, profile: RiskProfile | None, tried: Collection[str] = ()
 ) -> list[Route]:
-    """Whom to try when `recipient` cannot be reached on `channel` at `at`: whoever of their rota is on
-    call then (or the next in its order not in `tried`), and the same person on the channels
+    """Whom to try when `recipient` cannot be reached on `channel` at `ctx.now`: whoever of their rota
+    is on call then (or the next in its order not in `tried`), and the same person on the channels
     routing.yaml's `fallback` lists for `channel` (e.g. a failed SMS: by email) when we know their address."""
+    config, at = ctx.config, ctx.now
     routes = []
     if (next_on_call := fallback(recipient, channel, config, at, tried=tried)) is not None:
         routes.append(next_on_call)
     return routes + same_person_routes(recipient, channel, profile, config)
 
 
-def fall_back(
-    incident: Incident,
-    failed: Recipient,
-    channel: str,
-    kind: NotificationKind,
-    reason: str,
-    event: PlacementEvent,
-    profile: RiskProfile | None,
-    config: Config,
-    renderer: Renderer,
-    now: datetime,
-) -> Outcome:
+def fall_back(ctx: Context, incident: Incident, delivery: Failure, report: Report) -> Outcome:
     """A delivery failed for good: alert the fallbacks, and put the failure on the incident's record."""
+    failed, channel, kind, reason, now = delivery.by, delivery.channel, delivery.kind, delivery.reason, ctx.now
     known = {(a.channel, a.recipient.address) for a in incident.alerted}
     tried = [address for c, address in known if c == channel]
-    routes = fallback_routes(failed, channel, profile, config, now, tried) if kind in FALLS_BACK else []
+    routes = fallback_routes(ctx, failed, channel, report.profile, tried) if kind in FALLS_BACK else []
     targets = [Alerted(channel=r.channel, recipient=r.recipient) for r in routes if (r.channel, r.recipient.address) not in known]
     already = [r for r in routes if (r.channel, r.recipient.address) in known]
     failure = f"{kind} by {channel} to {failed.name} ({failed.agency_id}) failed: {reason}"
@@ -227,19 +207,11 @@ def fall_back(
         unreachable.append(Alerted(channel=channel, recipient=failed))
         what += f"; {failed.name}'s {channel} address is known to be invalid: nothing more is sent there"
     updated = with_entry(incident, now, what, alerted=[*incident.alerted, *targets], unreachable=unreachable)
-    notes = notifications_for(kind, updated, event, profile, targets, renderer, now, variant=f"fallback:{kind}")
+    notes = notifications_for(ctx, report.facts(kind, updated), targets, variant=f"fallback:{kind}")
     return Outcome("fell_back" if targets else "no_fallback", updated, [incident_record("updated", updated, now)], notes)
 
 
-def confirm_claim(
-    incident: Incident,
-    claim_id: str,
-    by: Recipient,
-    event: PlacementEvent,
-    profile: RiskProfile | None,
-    renderer: Renderer,
-    now: datetime,
-) -> Outcome:
+def confirm_claim(ctx: Context, incident: Incident, claim_id: str, by: Recipient, report: Report) -> Outcome:
     """Someone the incident alerted (or the duty team) confirms a claim: it is applied as if the
     placement had sent it, with who confirmed it on the timeline. Confirming twice changes nothing."""
     if not any(c.claim_id == claim_id and c.status == "unverified" for c in incident.claims):
@@ -247,5 +219,5 @@ def confirm_claim(
     claims = [
         c.model_copy(update={"status": "confirmed", "confirmed_by": by}) if c.claim_id == claim_id else c for c in incident.claims
     ]
-    base = with_entry(incident, now, f"claim {claim_id} confirmed by {by.name} ({by.agency_id})", claims=claims)
-    return apply_report(base, event, profile, renderer, now, by=f"{by.name}")
+    base = with_entry(incident, ctx.now, f"claim {claim_id} confirmed by {by.name} ({by.agency_id})", claims=claims)
+    return apply_report(ctx, base, report, by=f"{by.name}")

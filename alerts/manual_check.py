@@ -29,7 +29,7 @@ from alerts.model import (
     TimelineEntry,
 )
 from alerts.routing import agency_routes
-from alerts.triage import Outcome, incident_ids, incident_record, with_entry
+from alerts.triage import Context, Origin, Outcome, incident_ids, incident_record, with_entry
 
 NOTE = "report could not be processed automatically: check it by hand"
 
@@ -103,17 +103,17 @@ class ManualCheckMessages:
 
 
 def manual_check(
+    ctx: Context,
+    messages: ManualCheckMessages,
     event: PlacementEvent,
     open_incident: Incident | None,
-    config: Config,
-    messages: ManualCheckMessages,
-    now: datetime,
-    identity: tuple[str, str] | None = None,
-    sender: str | None = None,
+    origin: Origin | None = None,
 ) -> Outcome:
     """The incident change and the notifications that put an accepted, unprocessed report before people.
-    `identity` the (incident id, reference) the report was given (the one its sender was answered with);
-    `sender` who sent it (alerts.authority.sender_of), who then owns the incident."""
+    `origin.identity` the (incident id, reference) the report was given (the one its sender was
+    answered with); `origin.sender` who sent it (alerts.authority.sender_of), who then owns the
+    incident. Only `ctx.config` and `ctx.now` are read: none of the parts that may have failed."""
+    config, now, origin = ctx.config, ctx.now, origin or Origin()
     at = plus(now, timedelta(0))
     targets = [
         Alerted(channel=route.channel, recipient=route.recipient)
@@ -125,7 +125,8 @@ def manual_check(
         incident = incident.model_copy(update={"alerted": list({a: None for a in [*incident.alerted, *targets]})})
         change = "updated"
     else:
-        incident = _incident(event, config, now, targets, identity or incident_ids(event.event_id, sender or ""), sender)
+        identity = origin.identity or incident_ids(event.event_id, origin.sender or "")
+        incident = _incident(ctx, event, targets, Origin(origin.sender, identity))
         change = "opened"
     rendered: dict[str, RenderedMessage] = {}  # the message names no recipient: once per channel
     for target in targets:
@@ -135,15 +136,10 @@ def manual_check(
     return Outcome("manual_check", incident, [incident_record(change, incident, now)], notes)  # type: ignore[arg-type]
 
 
-def _incident(
-    event: PlacementEvent,
-    config: Config,
-    now: datetime,
-    targets: list[Alerted],
-    identity: tuple[str, str],
-    sender: str | None,
-) -> Incident:
-    incident_id, reference = identity
+def _incident(ctx: Context, event: PlacementEvent, targets: list[Alerted], origin: Origin) -> Incident:
+    assert origin.identity is not None  # manual_check chose it
+    config, now, sender = ctx.config, ctx.now, origin.sender
+    incident_id, reference = origin.identity
     last_seen = event.circumstances.last_seen_at if event.circumstances else event.reported_at
     return Incident(
         incident_id=incident_id,

@@ -7,11 +7,12 @@ timezone-aware; `crucial schema` publishes these as JSON Schema for placements t
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, StringConstraints, model_validator
 from pydantic import AwareDatetime as _AnyAwareDatetime
 
 from alerts.addresses import valid_email
@@ -341,20 +342,65 @@ IncidentChange = Literal["opened", "updated", "acknowledged", "escalated", "brea
 NotificationKind = Literal["alert", "possible_match", "escalation", "update", "stand_down", "manual_check", "claim"]
 
 
-class IncidentCommand(Strict):
-    """Asks the incident's owner (the triage agent, keyed by child reference) to change it."""
+class _Command(Strict):
+    """What every incident command carries. Asks the incident's owner (the triage agent, keyed by child
+    reference) to change it; `command` says which change, and each kind holds only its own fields."""
 
-    command: Literal["acknowledge", "escalate", "breach", "fall_back", "confirm_claim"]
     incident_id: str
     child_reference: str
     at: AwareDatetime
-    by: Recipient | None = Field(default=None, description="who acknowledged, or whom a delivery failed to reach")
+
+
+class Acknowledge(_Command):
+    command: Literal["acknowledge"] = "acknowledge"
+    by: Recipient = Field(description="who acknowledged")
+    via: AckVia
+
+
+class Escalate(_Command):
+    command: Literal["escalate"] = "escalate"
+    step: int = Field(description="the escalation step due (1-based)")
+
+
+class Breach(_Command):
+    command: Literal["breach"] = "breach"
+
+
+class FallBack(_Command):
+    command: Literal["fall_back"] = "fall_back"
+    by: Recipient = Field(description="whom a delivery failed to reach")
+    channel: str = Field(description="the channel that failed")
+    kind: NotificationKind = Field(description="the kind of message that failed")
+    reason: str = Field(description="why it failed (a bounded reason)")
+
+
+class ConfirmClaim(_Command):
+    command: Literal["confirm_claim"] = "confirm_claim"
+    claim_id: str = Field(description="which claim (Claim.claim_id)")
+    by: Recipient = Field(description="who confirmed it")
     via: AckVia | None = None
-    step: int | None = None
-    channel: str | None = Field(default=None, description="fall_back: the channel that failed")
-    kind: NotificationKind | None = Field(default=None, description="fall_back: the kind of message that failed")
-    reason: str | None = Field(default=None, description="fall_back: why it failed (a bounded reason)")
-    claim_id: str | None = Field(default=None, description="confirm_claim: which claim (Claim.claim_id)")
+
+
+IncidentCommand = Annotated[Acknowledge | Escalate | Breach | FallBack | ConfirmClaim, Field(discriminator="command")]
+
+
+class IncidentCommands(RootModel[IncidentCommand]):
+    """One record of the incident-commands topic, whichever kind: `decode` it, then `match` on `.root`."""
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> IncidentCommand:
+        """Records written before the commands were split carried every kind's fields, the unused ones
+        null (the topic is kept forever): such a null is dropped; anything else not of the kind is refused."""
+        data = json.loads(raw)
+        kind = _COMMAND_KINDS.get(str(data.get("command"))) if isinstance(data, dict) else None
+        if kind is not None and any(v is None and k not in kind.model_fields for k, v in data.items()):
+            raw = json.dumps({k: v for k, v in data.items() if v is not None or k in kind.model_fields})
+        return cls.model_validate_json(raw).root
+
+
+_COMMAND_KINDS: dict[str, type[_Command]] = {
+    kind.model_fields["command"].default: kind for kind in (Acknowledge, Escalate, Breach, FallBack, ConfirmClaim)
+}
 
 
 class IncidentRecord(Strict):
@@ -462,7 +508,7 @@ MODELS_FOR_SCHEMA: dict[str, type[BaseModel]] = {
     "placement-event": PlacementEvent,
     "risk-profile": RiskProfile,
     "incident-record": IncidentRecord,
-    "incident-command": IncidentCommand,
+    "incident-command": IncidentCommands,
     "notification": Notification,
     "delivery-record": DeliveryRecord,
     "rejection": Rejection,

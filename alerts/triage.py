@@ -47,21 +47,47 @@ class Outcome:
     routes: list[Route] = field(default_factory=list)
 
 
-__all__ = ["Outcome", "incident_ids", "triage"]
+@dataclass(frozen=True)
+class Context:
+    """What a transition reads besides the incident and the report: the running config (a reload swaps
+    it), the renderer, the moment it happens, and for triage the profile index and who owns which
+    placement (default: none known)."""
+
+    config: Config
+    renderer: Renderer
+    now: datetime
+    index: ProfileIndex | None = None
+    placements: Placements | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """The placement event a change draws on, and the child's risk profile when there is one."""
+
+    event: PlacementEvent
+    profile: RiskProfile | None = None
+
+    def facts(self, kind: NotificationKind, incident: Incident) -> MessageFacts:
+        return MessageFacts(kind=kind, incident=incident, event=self.event, profile=self.profile)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who sent a report (alerts.authority.sender_of; default: the placement's provider) and the
+    (incident id, reference) a new incident takes (default: alerts.authority.incident_ids)."""
+
+    sender: str | None = None
+    identity: tuple[str, str] | None = None
+
+
+__all__ = ["Context", "Origin", "Outcome", "Report", "incident_ids", "triage"]
 
 
 def notifications_for(
-    kind: NotificationKind,
-    incident: Incident,
-    event: PlacementEvent,
-    profile: RiskProfile | None,
-    targets: list[Alerted],
-    renderer: Renderer,
-    now: datetime,
-    variant: str | None = None,
+    ctx: Context, facts: MessageFacts, targets: list[Alerted], variant: str | None = None
 ) -> list[Notification]:
     """One notification per target; `variant` (default: the event id) makes repeated kinds distinct."""
-    facts = MessageFacts(kind=kind, incident=incident, event=event, profile=profile)
+    kind, incident, event, renderer, now = facts.kind, facts.incident, facts.event, ctx.renderer, ctx.now
     rendered: dict[str, RenderedMessage] = {}
     out = []
     for target in targets:
@@ -103,36 +129,26 @@ def with_entry(incident: Incident, now: datetime, what: str, **changes: object) 
     return incident.model_copy(update={**changes, "timeline": timeline})
 
 
-def triage(
-    event: PlacementEvent,
-    *,
-    open_incident: Incident | None,
-    index: ProfileIndex,
-    config: Config,
-    renderer: Renderer,
-    now: datetime,
-    sender: str | None = None,
-    identity: tuple[str, str] | None = None,
-    placements: Placements | None = None,
-) -> Outcome:
-    """`sender` as alerts.authority.sender_of says (default: the placement's provider); `identity` the
-    (incident id, reference) a new incident takes (default: alerts.authority.incident_ids);
-    `placements` who owns which placement (the placement register; default: none known)."""
-    placements = placements if placements is not None else PlacementRegister()
-    sender = sender or sender_of(event, None, config.providers, placements)
+def triage(event: PlacementEvent, ctx: Context, open_incident: Incident | None = None, origin: Origin = Origin()) -> Outcome:
+    """What `event` changes of the child's open incident (if any), or the incident it opens."""
+    placements = ctx.placements if ctx.placements is not None else PlacementRegister()
+    sender = origin.sender or sender_of(event, None, ctx.config.providers, placements)
+    identity = origin.identity
     if open_incident is not None and open_incident.event_id == event.event_id and owner_of(open_incident, placements) == sender:
         # A replay of the opening event: derive the same outputs again, under the ids it was given and
         # from the same moment of receipt.
         identity = (open_incident.incident_id, open_incident.reference)
-        now, open_incident = open_incident.received_at, None
+        ctx, open_incident = replace(ctx, now=open_incident.received_at), None
+    if ctx.index is None:
+        raise ValueError("triage needs the profile index (Context.index)")
     if open_incident is None:
         if event.type == "left_placement":
-            return _open(event, sender, identity or incident_ids(event.event_id, sender), index, config, renderer, now)
+            return _open(ctx, event, sender, identity or incident_ids(event.event_id, sender))
         return Outcome("no_open_incident", None)
-    profile = index.get(open_incident.match.profile_id or "")
-    if not may_change(sender, open_incident, profile, config.providers, placements):
-        return claimed(open_incident, event, sender, profile, renderer, now)
-    return apply_report(open_incident, event, profile, renderer, now)
+    report = Report(event, ctx.index.get(open_incident.match.profile_id or ""))
+    if not may_change(sender, open_incident, report.profile, ctx.config.providers, placements):
+        return claimed(ctx, open_incident, report, sender)
+    return apply_report(ctx, open_incident, report)
 
 
 def reachable(incident: Incident) -> tuple[list[Alerted], str]:
@@ -143,10 +159,9 @@ def reachable(incident: Incident) -> tuple[list[Alerted], str]:
     return kept, f" (skipping {skipped} address(es) known to be invalid)" if skipped else ""
 
 
-def apply_report(
-    incident: Incident, event: PlacementEvent, profile: RiskProfile | None, renderer: Renderer, now: datetime, by: str = ""
-) -> Outcome:
+def apply_report(ctx: Context, incident: Incident, report: Report, by: str = "") -> Outcome:
     """A further report, a return or an update, applied to the child's open incident."""
+    event, now = report.event, ctx.now
     source = f"confirmed by {by}" if by else "from the placement"
     if event.type == "left_placement":
         updated = with_entry(incident, now, f"further missing report {event.event_id} {source}")
@@ -155,40 +170,33 @@ def apply_report(
     if event.type == "returned":
         what = f"child returned to placement ({source}): stand down" if by else "child returned to placement: stand down"
         resolved = with_entry(incident, now, what + skipping, status=IncidentStatus.RESOLVED)
-        notes = notifications_for("stand_down", resolved, event, profile, targets, renderer, now)
+        notes = notifications_for(ctx, report.facts("stand_down", resolved), targets)
         return Outcome("resolved", None, [incident_record("resolved", resolved, now)], notes)
     updated = with_entry(incident, now, f"update {event.event_id} {source}{skipping}")
-    notes = notifications_for("update", updated, event, profile, targets, renderer, now)
+    notes = notifications_for(ctx, report.facts("update", updated), targets)
     return Outcome("updated", updated, [incident_record("updated", updated, now)], notes)
 
 
-def claimed(
-    incident: Incident, event: PlacementEvent, sender: str, profile: RiskProfile | None, renderer: Renderer, now: datetime
-) -> Outcome:
+def claimed(ctx: Context, incident: Incident, report: Report, sender: str) -> Outcome:
     """A report from someone who may not change the incident: recorded, not applied; its recipients
     are asked to confirm it (a repeat of the same claim changes nothing)."""
+    event, now = report.event, ctx.now
     cid = claim_id(sender, event.event_id)
     if any(c.claim_id == cid for c in incident.claims):
         return Outcome("claim_repeated", incident)
     claim = Claim(claim_id=cid, event_id=event.event_id, type=event.type, sender=sender, at=now)
     what = f"UNVERIFIED claim {cid}: '{event.type}' from {sender}, not the placement's provider; not applied until confirmed"
     updated = with_entry(incident, now, what, claims=[*incident.claims, claim])
-    notes = notifications_for("claim", updated, event, profile, reachable(updated)[0], renderer, now, variant=cid)
+    notes = notifications_for(ctx, report.facts("claim", updated), reachable(updated)[0], variant=cid)
     return Outcome("claim", updated, [incident_record("updated", updated, now)], notes)
 
 
-def _open(
-    event: PlacementEvent,
-    sender: str,
-    identity: tuple[str, str],
-    index: ProfileIndex,
-    config: Config,
-    renderer: Renderer,
-    now: datetime,
-) -> Outcome:
+def _open(ctx: Context, event: PlacementEvent, sender: str, identity: tuple[str, str]) -> Outcome:
     # Match and grade as `crucial match` does; a child with no profile of their own may still open an
     # incident when circumstantial links (a vehicle, phone or companion on a profile) raise the risk.
-    assessment = assess(event, index, config.risk)
+    config, now = ctx.config, ctx.now
+    assert ctx.index is not None  # triage checked
+    assessment = assess(event, ctx.index, config.risk)
     if not assessment.opens_incident:
         return Outcome("no_match", None)
     match, profile = assessment.match, assessment.profile
@@ -223,5 +231,5 @@ def _open(
     incident = with_entry(
         incident, now, f"matched ({match.decision.value}); alerting {len(alerted)} recipient(s)", alerted=alerted
     )
-    notes = notifications_for(kind, incident, event, profile, alerted, renderer, now)
+    notes = notifications_for(ctx, MessageFacts(kind=kind, incident=incident, event=event, profile=profile), alerted)
     return Outcome("opened", incident, [incident_record("opened", incident, now)], notes, routes)

@@ -14,7 +14,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from alerts.directory import OPEN_STATES, IncidentView
-from alerts.model import AckVia, Incident, IncidentCommand, Recipient
+from alerts.model import Acknowledge, AckVia, ConfirmClaim, Incident, Recipient
 
 if TYPE_CHECKING:
     from streams.app import Worker
@@ -58,8 +58,7 @@ async def record_acknowledgement(worker: Worker, view: IncidentView, by: Recipie
     incident = view.incident
     if incident.status not in OPEN_STATES:
         return AckOutcome.CLOSED
-    command = IncidentCommand(
-        command="acknowledge",
+    command = Acknowledge(
         incident_id=incident.incident_id,
         child_reference=incident.child_reference,
         at=worker.clock(),
@@ -86,8 +85,7 @@ async def record_confirmation(worker: Worker, view: IncidentView, claim_id: str,
         return AckOutcome.CLOSED
     if not any(c.claim_id == claim_id and c.status == "unverified" for c in incident.claims):
         return AckOutcome.NO_SUCH_CLAIM
-    command = IncidentCommand(
-        command="confirm_claim",
+    command = ConfirmClaim(
         incident_id=incident.incident_id,
         child_reference=incident.child_reference,
         at=worker.clock(),

@@ -1,17 +1,18 @@
-"""The Faust app. Follow one event: `triage` decodes it, calls the domain (alerts.triage) and
-produces incident records and notifications; `deliver` sends each notification once through its
-channel, recording intent before the send and the provider's id after, in the ledger table.
+"""The Faust app, wired. Follow one event: the triage agent hands it to the incident owner
+(streams/owner.py), which calls the domain (alerts.triage) and produces incident records and
+notifications; the deliver agent hands each notification to the deliverer (streams/deliverer.py),
+which sends it once through its channel, recording intent before the send and the provider's id
+after, in the ledger table.
 
-The triage agent is the single writer of each child's incident: acknowledgements, escalations and
-breaches reach it as commands on a topic keyed (and partitioned) like the placement events. Every
-worker follows the incidents and deliveries topics whole (the directory) for the board, the
-acknowledgement views and the leader's escalation timer.
+The owner is the single writer of each child's incident: acknowledgements, escalations and breaches
+reach it as commands on a topic keyed (and partitioned) like the placement events. Every worker
+follows the incidents and deliveries topics whole (the directory) for the board, the acknowledgement
+views and the leader's escalation timer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,58 +25,33 @@ from aiokafka import ConsumerRecord
 from faust.types import EventT, StreamT
 from prometheus_client import CollectorRegistry
 
-from alerts.authority import PROVIDER_HEADER, conflict_reason, incident_ids, sender_of
-from alerts.channels import DeliveryError, Sender, build_senders, send_with_retry
-from alerts.config import Config, HealthSettings
+from alerts.channels import Sender, build_senders
+from alerts.config import Config, HealthSettings, Topics
 from alerts.directory import IncidentDirectory
-from alerts.errors import RejectedInput
-from alerts.intake import parse_event, rejection
-from alerts.lifecycle import acknowledge, breach, commands_due, confirm_claim, escalate, fall_back
-from alerts.logsafe import loggable_fields
-from alerts.manual_check import ManualCheckMessages, manual_check
+from alerts.lifecycle import commands_due
+from alerts.manual_check import ManualCheckMessages
 from alerts.matching import ProfileIndex
-from alerts.model import (
-    DeliveryRecord,
-    DeliveryStatus,
-    Incident,
-    IncidentCommand,
-    IncidentRecord,
-    Notification,
-    PlacementEvent,
-)
+from alerts.model import DeliveryRecord, IncidentCommand, IncidentRecord
 from alerts.placements import PlacementRegister
 from alerts.rendering import Renderer
-from alerts.triage import Outcome, triage
 from streams import metrics
 from streams.acklinks import AckLinks
 from streams.connection import TABLES, faust_broker_settings
+from streams.deliverer import Deliverer, Ledger
 from streams.follow import Follower
 from streams.health import Heartbeat, Progress, Reloader, consumer_partitions, install_sighup, watch_agents
-from streams.identity import Identity, Registers, RegisterUnavailable, kafka_produce
+from streams.identity import Registers, kafka_produce
+from streams.owner import ChildState, IncidentOwner, Publisher
 from streams.placements import PlacementFeed, count_rejected_placement
 from streams.profiles import ProfileFeed, count_rejected
 from streams.recovery import SeekThenResumeTableManager, consumer_class
 from streams.register import loopback
 from streams.sessions import AuthState
-from streams.stage import MAX_KEY_BYTES, DeadLetters, OnFailure, Record, Stage, where
+from streams.stage import DeadLetters, OnFailure, Record, Stage
 from streams.web import register_views
 
 log = logging.getLogger("crucial.stream")
 Clock = Callable[[], datetime]
-# The triage agent waits at most this long for the event-id register, then goes on (fails open): a
-# stalled register must not hold every child's report behind it.
-AGENT_REGISTER_TIMEOUT_S = 2.0
-
-
-def stamped_provider(headers: Any) -> str | None:
-    """The crucial-provider header of a record (faust hands headers over as a list or a mapping): the
-    API and the form stamp it from the authenticated principal; direct producers set it themselves,
-    trusted per Kafka ACL (README "Who may change an incident")."""
-    items = headers.items() if hasattr(headers, "items") else (headers or [])
-    for name, value in items:
-        if name == PROVIDER_HEADER and value:
-            return bytes(value).decode("utf-8", "replace") if not isinstance(value, str) else value
-    return None
 
 
 def utcnow() -> datetime:
@@ -113,8 +89,6 @@ class Worker:
     directory: IncidentDirectory
     directory_feed: Follower
     registry: CollectorRegistry
-    triage_agent: Any
-    deliver_agent: Any
     open_incidents: Any
     ledger: Any
     ack_links: AckLinks
@@ -125,6 +99,11 @@ class Worker:
     heartbeat: Heartbeat = field(default_factory=Heartbeat)
     progress: Progress = field(default_factory=lambda: Progress(HealthSettings()))
     reloader: Any = None  # streams.health.Reloader, set by create_app
+    # The stages and their agents, set by create_app once the rest is built.
+    owner: IncidentOwner | None = None
+    deliverer: Deliverer | None = None
+    triage_agent: Any = None
+    deliver_agent: Any = None
 
     async def command(self, command: IncidentCommand) -> None:
         """Ask the incident's owner to apply `command` (acknowledge, escalate, breach)."""
@@ -140,8 +119,104 @@ def create_app(
     outputs: Outputs | None = None,
     in_memory: bool = False,
 ) -> Worker:
+    """Wire the feeds, the tables, the incident owner and the deliverer, their agents and the timer."""
+    wiring = _Wiring(config, clock, outputs, in_memory)
+    worker = wiring.worker()
+    channel_senders = senders if senders is not None else build_senders(config)
+    wiring.stages(worker, channel_senders)
+    _watch_windows(worker)
+    _close_on_shutdown(worker.app, channel_senders)
+    _watch_health(worker, wiring.names)
+    if not in_memory:
+        for follower in (worker.feed, worker.directory_feed, worker.placement_feed, worker.registers.feed):
+            worker.app.task(follower.run)
+        register_views(worker)
+    return worker
+
+
+class _Wiring:
+    """create_app's steps, sharing the app, the outputs and the stage guards."""
+
+    def __init__(self, config: Config, clock: Clock, outputs: Outputs | None, in_memory: bool) -> None:
+        self.config, self.clock, self.in_memory = config, clock, in_memory
+        self.names = config.settings.kafka.topics
+        self.app = _faust_app(config, in_memory)
+        self.out = outputs or TopicOutputs(self.app)
+        # Every consumer runs each record through a stage guard (streams/stage.py): bad records are
+        # quarantined on the dead-letter topic and the stream moves on.
+        self.dead_letters = DeadLetters(self.out, self.names.dead_letters, config.settings.kafka.quarantine, clock)
+        self.tables = {name: self.app.Table(name, default=None, key_type=str, value_type=str) for name in TABLES}
+
+    def guard(self, name: str, on_failure: OnFailure | None = None) -> Stage:
+        bound = self.config.settings.kafka.quarantine.max_record_bytes
+        return Stage(name, self.dead_letters, max_record_bytes=bound, on_failure=on_failure)
+
+    def worker(self) -> Worker:
+        """The worker's feeds, tables and registers, without its stages yet."""
+        config, names, app, guard = self.config, self.names, self.app, self.guard
+        index = ProfileIndex(config.risk.matching, config.risk.links)  # as `crucial match` builds it
+        directory = IncidentDirectory()
+        follow = [names.incidents, names.deliveries]
+        placements = PlacementRegister()
+        open_incidents, _, ledger, _, _ = (self.tables[name] for name in TABLES)
+        auth_state = AuthState(
+            loopback(names.auth_state, lambda r: auth_state.apply(r)) if self.in_memory else kafka_produce(app, names.auth_state),
+            config.providers.ingest.produce_timeout_s,
+        )
+        registers = Registers(
+            config, directory, {names.auth_state: auth_state.apply}, guard("registers"), None if self.in_memory else app
+        )
+        return Worker(
+            app=app,
+            config=config,
+            clock=self.clock,
+            outputs=self.out,
+            index=index,
+            feed=ProfileFeed(config, index, guard("profiles", count_rejected)),
+            directory=directory,
+            directory_feed=Follower(
+                config, follow, _directory_updater(config, directory), "incident directory", guard("directory")
+            ),
+            registry=_registry(app, directory, self.clock, self.in_memory),
+            open_incidents=open_incidents,
+            ledger=ledger,
+            ack_links=AckLinks.from_config(config),
+            placements=placements,
+            placement_feed=PlacementFeed(config, placements, guard("placements", count_rejected_placement)),
+            registers=registers,
+            auth_state=auth_state,
+        )
+
+    def stages(self, worker: Worker, senders: dict[str, Sender]) -> None:
+        """The incident owner and the deliverer, and the agents that feed them."""
+        config, clock = self.config, self.clock
+        open_incidents, opening_events, ledger, sent, claims = (self.tables[name] for name in TABLES)
+        publisher = Publisher(self.out, self.names)
+        worker.owner = IncidentOwner(
+            ChildState(open_incidents, opening_events, claims),
+            publisher,
+            lambda: worker.config,  # the running config: a reload swaps it
+            Renderer.from_config(config, ack_links=worker.ack_links),
+            worker.index,
+            worker.placements,
+            worker.registers.event_ids,
+            worker.feed.ready,
+            ManualCheckMessages.from_config(config),
+            clock,
+        )
+        ledger_of = Ledger(ledger, sent, self.out, self.names.deliveries, clock)
+        ready = worker.directory_feed.ready
+        worker.deliverer = Deliverer(
+            ledger_of, senders, worker.directory, ready, publisher.command, clock, self.names.delivery_status
+        )
+        worker.triage_agent = _triage_agent(self.app, self.names, worker.owner, self.guard)
+        worker.deliver_agent = _deliver_agent(
+            self.app, self.names, worker.deliverer, self.guard("deliver"), config.settings.delivery_concurrency
+        )
+
+
+def _faust_app(config: Config, in_memory: bool) -> faust.App:
     settings = config.settings
-    names = settings.kafka.topics
     app = faust.App(
         settings.kafka.app_id,
         **faust_broker_settings(config),
@@ -165,30 +240,10 @@ def create_app(
     # Fetches for a copy of the active partitions, waiting at most fetch_max_wait_ms (ditto); the
     # transport's class is the only hook.
     app.transport.Consumer = consumer_class(settings.kafka.fetch_max_wait_ms)  # type: ignore[misc]
-    out = outputs or TopicOutputs(app)
-    # Every consumer runs each record through a stage guard (streams/stage.py): bad records are
-    # quarantined on the dead-letter topic and the stream moves on.
-    dead_letters = DeadLetters(out, names.dead_letters, settings.kafka.quarantine, clock)
+    return app
 
-    def guard(name: str, on_failure: OnFailure | None = None) -> Stage:
-        return Stage(name, dead_letters, max_record_bytes=settings.kafka.quarantine.max_record_bytes, on_failure=on_failure)
 
-    index = ProfileIndex(config.risk.matching, config.risk.links)  # as `crucial match` builds it
-    feed = ProfileFeed(config, index, guard("profiles", count_rejected))
-    directory = IncidentDirectory()
-    directory_feed = Follower(
-        config,
-        [names.incidents, names.deliveries],
-        _directory_updater(config, directory),
-        "incident directory",
-        guard("directory"),
-    )
-    placements = PlacementRegister()
-    placement_feed = PlacementFeed(config, placements, guard("placements", count_rejected_placement))
-    ack_links = AckLinks.from_config(config)
-    renderer = Renderer.from_config(config, ack_links=ack_links)
-    channel_senders = senders if senders is not None else build_senders(config)
-
+def _registry(app: faust.App, directory: IncidentDirectory, clock: Clock, in_memory: bool) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=True)
     for collector in metrics.ALL:
         registry.register(collector)
@@ -196,384 +251,65 @@ def create_app(
     if not in_memory:  # faust's sensor on a registry of its own, served in seconds on our /metrics
         app.monitor = metrics.faust_monitor(registry)
         metrics.serve_metrics(app, registry)
+    return registry
 
-    # Placement events and incident commands share a key (the child's reference) and partition count,
-    # so one agent, the single writer of each child's incident, reads both.
-    events_and_commands = app.topic(names.placement_events, names.incident_commands, key_serializer="raw", value_serializer="raw")
-    notifications_and_status = app.topic(names.notifications, names.delivery_status, key_serializer="raw", value_serializer="raw")
-    open_incident_table, opening_event_table, ledger_table, sent_table, claims_table = TABLES
-    open_incidents = app.Table(open_incident_table, default=None, key_type=str, value_type=str)
-    opening_events = app.Table(opening_event_table, default=None, key_type=str, value_type=str)
-    ledger = app.Table(ledger_table, default=None, key_type=str, value_type=str)
-    notifications_sent = app.Table(sent_table, default=None, key_type=str, value_type=str)
-    # A child's unconfirmed claims (claim id -> the claimed event), for when someone confirms one.
-    pending_claims = app.Table(claims_table, default=None, key_type=str, value_type=str)
-    auth_state = AuthState(
-        kafka_produce(app, names.auth_state) if not in_memory else loopback(names.auth_state, lambda r: auth_state.apply(r)),
-        config.providers.ingest.produce_timeout_s,
-    )
-    registers = Registers(config, app, directory, {names.auth_state: auth_state.apply}, guard("registers"), in_memory=in_memory)
 
-    async def publish(outcome: Outcome) -> None:
-        await asyncio.gather(
-            *(out.emit(names.incidents, r.incident.incident_id, r.model_dump_json().encode()) for r in outcome.records),
-            *(out.emit(names.notifications, n.idempotency_key, n.model_dump_json().encode()) for n in outcome.notifications),
-        )
+def _triage_agent(app: faust.App, names: Topics, owner: IncidentOwner, guard: Callable[..., Stage]) -> Any:
+    """Placement events and incident commands share a key (the child's reference) and partition count,
+    so one agent, the single writer of each child's incident, reads both. One stage, two guards: only
+    a report (not a command) that fails is sent for a manual check."""
+    topic = app.topic(names.placement_events, names.incident_commands, key_serializer="raw", value_serializer="raw")
+    reports, commands = guard("triage", owner.fail_open), guard("triage")
 
-    def keep(child: str, outcome: Outcome, had_incident: bool) -> None:
-        if outcome.open_incident is not None:
-            open_incidents[child] = outcome.open_incident.model_dump_json()
-        elif had_incident:
-            del open_incidents[child]
-            opening_events.pop(child, None)
-            pending_claims.pop(child, None)
-
-    def hold_claim(child: str, outcome: Outcome, event: PlacementEvent) -> None:
-        if outcome.label == "claim" and outcome.open_incident is not None:
-            held = json.loads(pending_claims.get(child) or "{}")
-            held[outcome.open_incident.claims[-1].claim_id] = event.model_dump_json()
-            pending_claims[child] = json.dumps(held)
-
-    async def refuse_conflict(raw: bytes, event: PlacementEvent, identity: Identity, now: datetime) -> None:
-        """The same (sender, event id) came with another body: kept with its reason, nothing changed."""
-        record = rejection(raw, [conflict_reason(event.event_id, identity.reference)], now, source=names.placement_events)
-        await out.emit(names.rejected, event.child.reference, record.model_dump_json().encode())
-        metrics.EVENTS.labels("conflict").inc()
-        log.warning("event %s refused: its id was first sent with a different body", event.event_id)
-
-    async def identity_of(sender: str, event: PlacementEvent) -> Identity | None:
-        """The register's identity for (sender, event id), claiming it now if no one has (None: Kafka
-        did not confirm in time — the report goes on, failing open)."""
-        try:
-            return await registers.event_ids.check(sender, event, AGENT_REGISTER_TIMEOUT_S)
-        except RegisterUnavailable:
-            log.error("event %s: the event-id register did not confirm; triaged without it", event.event_id)
-            return None
-
-    async def on_report(key: bytes | None, raw: bytes, headers: Any = None) -> None:
-        now = clock()
-        try:
-            event = parse_event(raw, settings.intake, now)
-        except RejectedInput as exc:
-            record = rejection(raw, exc.reasons, now, names.placement_events, settings.kafka.quarantine.max_raw_bytes)
-            # The key bounded like the value, so the rejection can always be written.
-            kept_key = key[:MAX_KEY_BYTES].decode("utf-8", "replace") if key else None
-            await out.emit(names.rejected, kept_key, record.model_dump_json().encode())
-            metrics.EVENTS.labels("rejected").inc()
-            # Field paths only: a reason may quote the value (a date of birth), and logs carry no PII.
-            log.warning("rejected event: %s", loggable_fields(exc.reasons))
-            return
-        await feed.ready.wait()
-        sender = sender_of(event, stamped_provider(headers), config.providers, placements)
-        child = event.child.reference
-        stored = open_incidents.get(child)
-
-        def run(identity: Identity | None) -> Outcome:
-            return triage(
-                event,
-                open_incident=Incident.model_validate_json(stored) if stored else None,
-                index=index,
-                config=worker.config,  # the running config: a reload swaps it
-                renderer=renderer,
-                now=now,
-                sender=sender,
-                placements=placements,
-                identity=(identity.incident_id, identity.reference) if identity else None,
-            )
-
-        identity = registers.event_ids.known(sender, event)
-        outcome = run(identity)
-        if identity is None and outcome.records:  # it changes something: the register must agree first
-            identity = await identity_of(sender, event)
-            opened = outcome.open_incident if outcome.label == "opened" else None
-            if identity is not None and not identity.conflict and opened and opened.reference != identity.reference:
-                outcome = run(identity)  # the reference the register holds (the API may have answered it)
-        if identity is not None and identity.conflict:
-            await refuse_conflict(raw, event, identity, now)
-            return
-        await publish(outcome)
-        if outcome.label == "opened":
-            opening_events[child] = event.model_dump_json()
-        hold_claim(child, outcome, event)
-        keep(child, outcome, stored is not None)
-        metrics.EVENTS.labels(outcome.label).inc()
-        # Most reports concern no profiled child: at hundreds a second their line is noise (and CPU).
-        log.log(
-            logging.DEBUG if outcome.label == "no_match" else logging.INFO,
-            "event %s -> %s (%d notifications)",
-            event.event_id,
-            outcome.label,
-            len(outcome.notifications),
-        )
-
-    async def on_command(raw: bytes) -> None:
-        command = IncidentCommand.model_validate_json(raw)
-        stored = open_incidents.get(command.child_reference)
-        incident = Incident.model_validate_json(stored) if stored else None
-        if incident is None or incident.incident_id != command.incident_id:
-            log.info("command %s for %s ignored: incident no longer open", command.command, command.incident_id)
-            return
-        now = clock()
-        if command.command == "acknowledge" and command.by is not None and command.via is not None:
-            outcome = acknowledge(incident, command.by, command.via, now)
-            metrics.ACKNOWLEDGEMENTS.labels(command.via, "accepted" if outcome.label == "acknowledged" else "duplicate").inc()
-            if outcome.label == "acknowledged" and not incident.acknowledged:
-                metrics.ACK_LATENCY.labels(incident.priority.value).observe((now - incident.received_at).total_seconds())
-        elif command.command == "escalate" and command.step is not None:
-            opening = opening_events.get(command.child_reference)
-            if opening is None:
-                return
-            profile = index.get(incident.match.profile_id or "")
-            event = PlacementEvent.model_validate_json(opening)
-            outcome = escalate(incident, command.step, event, profile, worker.config, renderer, now)
-            if outcome.label == "escalated":
-                metrics.ESCALATIONS.labels(incident.priority.value).inc()
-        elif command.command == "fall_back" and command.by and command.channel and command.kind and command.reason:
-            opening = opening_events.get(command.child_reference)
-            if opening is None:
-                return
-            event = PlacementEvent.model_validate_json(opening)
-            profile = index.get(incident.match.profile_id or "")
-            outcome = fall_back(
-                incident, command.by, command.channel, command.kind, command.reason, event, profile, worker.config, renderer, now
-            )
-        elif command.command == "confirm_claim" and command.claim_id and command.by:
-            held = json.loads(pending_claims.get(command.child_reference) or "{}")
-            if command.claim_id not in held:
-                log.info("confirmation of claim %s on %s ignored: no such claim", command.claim_id, incident.reference)
-                return
-            event = PlacementEvent.model_validate_json(held[command.claim_id])
-            profile = index.get(incident.match.profile_id or "")
-            outcome = confirm_claim(incident, command.claim_id, command.by, event, profile, renderer, now)
-        elif command.command == "breach":
-            outcome = breach(incident, now)
-            if outcome.label == "breached":
-                metrics.WINDOW_BREACHES.labels(incident.priority.value).inc()
-        else:
-            return
-        await publish(outcome)
-        keep(command.child_reference, outcome, True)
-        log.info("incident %s: %s", incident.reference, outcome.label)
-
-    manual_messages = ManualCheckMessages.from_config(config)
-
-    async def fail_open(record: Record, exc: Exception) -> None:
-        """An accepted report that failed after intake still reaches a person (alerts/manual_check.py)."""
-        if record.value is None:
-            return
-        now = clock()
-        try:
-            event = parse_event(record.value, settings.intake, now)
-        except RejectedInput:
-            return  # never accepted; the rejected topic holds it
-        child = event.child.reference
-        stored = open_incidents.get(child)
-        # The reference the sender was answered with, so "ACK <ref>" and the API's 202 agree; the
-        # fail-open path must not depend on the register, so an unknown one takes the computed ids.
-        sender = sender_of(event, stamped_provider(record.headers), config.providers, placements)
-        known = registers.event_ids.known(sender, event)
-        identity = (known.incident_id, known.reference) if known else incident_ids(event.event_id, sender)
-        opened = Incident.model_validate_json(stored) if stored else None
-        outcome = manual_check(event, opened, config, manual_messages, now, identity, sender)
-        await publish(outcome)
-        if stored is None:
-            opening_events[child] = event.model_dump_json()
-        keep(child, outcome, stored is not None)
-        metrics.MANUAL_CHECKS.inc()
-        log.error("event %s not processed automatically (%s): sent for a manual check", event.event_id, where(exc))
-
-    # One stage, two guards: only a report (not a command) that fails is sent for a manual check.
-    reports_guard, commands_guard = guard("triage", fail_open), guard("triage")
-
-    @app.agent(events_and_commands, name="triage")
+    @app.agent(topic, name="triage")
     async def triage_events(stream: StreamT[bytes]) -> None:
         event: EventT[bytes]
         async for event in stream.events():
             record = Record.of(event.message)
             if record.topic == names.incident_commands:
-                await commands_guard.handle(record, lambda r: on_command(r.value or b""))
+                await commands.handle(record, owner.command)
             else:
-                await reports_guard.handle(record, lambda r: on_report(r.key, r.value or b"", r.headers))
+                await reports.handle(record, owner.report)
 
-    window_observed: set[str] = set()
-    in_flight: set[str] = set()
+    return triage_events
 
-    async def record(note: Notification, state: str, attempts: int, **detail: Any) -> None:
-        entry = DeliveryRecord(
-            idempotency_key=note.idempotency_key,
-            incident_id=note.incident_id,
-            channel=note.channel,
-            kind=note.kind,
-            agency_id=note.recipient.agency_id,
-            recipient_tag=note.recipient.tag,
-            state=state,  # type: ignore[arg-type]
-            at=clock(),
-            attempts=attempts,
-            **detail,
-        )
-        ledger[note.idempotency_key] = entry.model_dump_json()
-        await out.emit(names.deliveries, note.idempotency_key, entry.model_dump_json().encode())
 
-    async def fall_back_from(note: Notification, reason: str) -> None:
-        """Ask the incident's owner to reach someone else (it holds the report to render from)."""
-        metrics.FALLBACKS.labels(note.channel, reason).inc()
-        command = IncidentCommand(
-            command="fall_back",
-            incident_id=note.incident_id,
-            child_reference=note.child_reference,
-            at=clock(),
-            by=note.recipient,
-            channel=note.channel,
-            kind=note.kind,
-            reason=reason,
-        )
-        await worker.command(command)
+def _deliver_agent(app: faust.App, names: Topics, deliverer: Deliverer, guard: Stage, workers: int) -> Any:
+    """Notifications and the providers' status reports share a key (the idempotency key): one agent
+    owns each notification's ledger entry. It reads each record into the deliverer's lanes (streams/
+    deliverer.py) and `workers` send workers take the most urgent first, so a slow provider stalls
+    none and a first alert waits behind no email. Acknowledged by hand: only once handled."""
+    topic = app.topic(names.notifications, names.delivery_status, key_serializer="raw", value_serializer="raw")
 
-    async def send(note: Notification, previous: DeliveryRecord | None) -> None:
-        sender = channel_senders[note.channel]
-        attempts_before = previous.attempts if previous else 0
-        retry_reason: list[str] = []  # why the previous attempt failed: the audit record says why it retried
-
-        async def on_attempt(attempt: int) -> None:
-            reason = {"reason": retry_reason[-1], "retryable": True} if retry_reason else {}
-            await record(note, "intent", attempts_before + attempt, **reason)  # before every provider call
-
-        async def on_retry(attempt: int, error: DeliveryError, pause_s: float) -> None:
-            retry_reason.append(error.reason)
-            metrics.RETRIES.labels(note.channel, error.reason).inc()
-            log.warning(
-                "%s %s to %s: %s; retry in %.1f s",
-                note.incident_reference,
-                note.channel,
-                note.recipient.agency_id,
-                error,
-                pause_s,
-            )
-
-        try:
-            accepted = await send_with_retry(sender, note, on_attempt=on_attempt, on_retry=on_retry)
-        except DeliveryError as exc:
-            await record(note, "failed", attempts_before + exc.attempts, reason=exc.reason, retryable=exc.retryable)
-            metrics.NOTIFICATIONS.labels(note.channel, "failed", exc.reason).inc()
-            log.error("%s %s to %s failed: %s", note.incident_reference, note.channel, note.recipient.agency_id, exc)
-            await fall_back_from(note, exc.reason)
-            return
-        await record(note, "accepted", attempts_before + accepted.attempts, provider_id=accepted.provider_id)
-        now = clock()
-        metrics.NOTIFICATIONS.labels(note.channel, "accepted", "").inc()
-        metrics.DISPATCH_LATENCY.labels(note.channel, note.priority.value).observe((now - note.received_at).total_seconds())
-        view = directory.get(note.incident_id)
-        if note.kind in ("alert", "possible_match") and note.incident_id not in window_observed and view is not None:
-            window_observed.add(note.incident_id)
-            metrics.WINDOW_LATENCY.labels(note.priority.value).observe((now - view.incident.last_seen_at).total_seconds())
-
-    def latest(note: Notification) -> DeliveryRecord | None:
-        stored = ledger.get(note.idempotency_key)
-        previous = DeliveryRecord.model_validate_json(stored) if stored else None
-        if previous is None or previous.state == "intent":
-            # The ledger's changelog is written in the background and a SIGKILL can cut its last
-            # records; the deliveries topic's were awaited, so it knows every send that was accepted.
-            known = directory.delivery(note.incident_id, note.idempotency_key)
-            if known is not None and known.state != "intent":
-                return known
-        return previous
-
-    async def on_notification(raw: bytes) -> None:
-        note = Notification.model_validate_json(raw)
-        key = note.idempotency_key
-        await directory_feed.ready.wait()  # after a restart, the deliveries topic read to its end
-        previous = latest(note)
-        if key in in_flight or (previous is not None and previous.state in ("accepted", "delivered")):
-            metrics.NOTIFICATIONS.labels(note.channel, "duplicate", "already_accepted").inc()
-            return
-        if previous is not None and previous.state == "failed" and not previous.retryable:
-            metrics.NOTIFICATIONS.labels(note.channel, "duplicate", "already_failed").inc()
-            return
-        in_flight.add(key)
-        notifications_sent[key] = note.model_dump_json()
-        try:
-            await send(note, previous)
-        finally:
-            in_flight.discard(key)
-
-    async def on_status(raw: bytes) -> None:
-        status = DeliveryStatus.model_validate_json(raw)
-        stored, sent = ledger.get(status.idempotency_key), notifications_sent.get(status.idempotency_key)
-        if stored is None or sent is None:
-            log.warning("status for an unknown notification %s ignored", status.idempotency_key[:8])
-            return
-        previous, note = DeliveryRecord.model_validate_json(stored), Notification.model_validate_json(sent)
-        if previous.state in ("delivered", "failed") and previous.provider_id == status.provider_id:
-            return  # a repeated callback
-        if status.outcome == "delivered":
-            await record(note, "delivered", previous.attempts, provider_id=status.provider_id)
-            metrics.NOTIFICATIONS.labels(note.channel, "delivered", "").inc()
-            metrics.DELIVERY_LATENCY.labels(note.channel, note.priority.value).observe(
-                (status.at - note.received_at).total_seconds()
-            )
-        else:
-            reason = status.reason or "undelivered"
-            await record(note, "failed", previous.attempts, provider_id=status.provider_id, reason=reason, retryable=False)
-            metrics.NOTIFICATIONS.labels(note.channel, "failed", reason).inc()
-            await fall_back_from(note, reason)
-
-    # Notifications and the providers' status reports share a key (the idempotency key): one agent
-    # owns each notification's ledger entry. Several run at once so a slow provider stalls none.
-    deliver_guard = guard("deliver")
-
-    @app.agent(notifications_and_status, name="deliver", concurrency=settings.delivery_concurrency)
+    @app.agent(topic, name="deliver")
     async def deliver(stream: StreamT[bytes]) -> None:
+        manual = stream.noack()  # type: ignore[attr-defined]  # in faust, missing from StreamT
         event: EventT[bytes]
-        async for event in stream.events():
-            record = Record.of(event.message)
-            if record.topic == names.delivery_status:
-                await deliver_guard.handle(record, lambda r: on_status(r.value or b""))
-            else:
-                await deliver_guard.handle(record, lambda r: on_notification(r.value or b""))
+        async with asyncio.TaskGroup() as group:  # a worker's crash is the agent's: it restarts
+            for _ in range(workers):
+                group.create_task(deliverer.lanes.serve())
+            async for event in manual.events():
+                await deliverer.admit(event, guard, manual.ack)
 
-    worker = Worker(
-        app,
-        config,
-        clock,
-        out,
-        index,
-        feed,
-        directory,
-        directory_feed,
-        registry,
-        triage_events,
-        deliver,
-        open_incidents,
-        ledger,
-        ack_links,
-        placements,
-        placement_feed,
-        registers,
-        auth_state,
-    )
+    return deliver
 
-    @app.timer(interval=config.escalation.tick_seconds, on_leader=True)  # type: ignore[untyped-decorator]
+
+def _watch_windows(worker: Worker) -> None:
+    @worker.app.timer(interval=worker.config.escalation.tick_seconds, on_leader=True)  # type: ignore[untyped-decorator]
     async def watch_windows() -> None:
         """The leader asks each incident's owner to escalate or record a breach when due."""
-        if directory_feed.ready.is_set():
-            for command in commands_due([view.incident for view in directory.open()], worker.config, clock()):
+        if worker.directory_feed.ready.is_set():
+            for command in commands_due([view.incident for view in worker.directory.open()], worker.config, worker.clock()):
                 await worker.command(command)
 
+
+def _close_on_shutdown(app: faust.App, senders: dict[str, Sender]) -> None:
     async def close_channels(sender: Any, /, *_: Any, signal: Any, **__: Any) -> None:
         """After the consumer stops: SMTP sessions end with QUIT, HTTP sessions close."""
-        for channel in channel_senders.values():
+        for channel in senders.values():
             await channel.close()
 
     app.on_before_shutdown.connect(close_channels)
-    _watch_health(worker, names)
-
-    if not in_memory:
-        app.task(feed.run)
-        app.task(directory_feed.run)
-        app.task(placement_feed.run)
-        app.task(registers.feed.run)
-        register_views(worker)
-    return worker
 
 
 def _watch_health(worker: Worker, names: Any) -> None:

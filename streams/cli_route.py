@@ -24,7 +24,7 @@ from alerts.matching import ProfileIndex
 from alerts.model import Notification
 from alerts.rendering import Renderer
 from alerts.routing import Route
-from alerts.triage import Outcome, triage
+from alerts.triage import Context, Outcome, triage
 
 
 def _moment(text: str) -> datetime:
@@ -99,7 +99,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     bad = _load_profiles(args.profiles, index)
     now: datetime = args.at or event.reported_at
     renderer = Renderer.from_config(config)
-    outcome = triage(event, open_incident=None, index=index, config=config, renderer=renderer, now=now)
+    outcome = triage(event, Context(config, renderer, now, index))
     if args.json:
         print(json.dumps(_as_json(outcome, now), indent=2, ensure_ascii=False))
     else:

@@ -22,16 +22,10 @@ log = logging.getLogger("crucial.follow")
 
 class Follower:
     def __init__(
-        self,
-        config: Config,
-        topics: list[str],
-        apply: Callable[[ConsumerRecord[bytes, bytes]], None],
-        what: str,
-        guard: Stage,
-        on_ready: Callable[[], None] | None = None,
+        self, config: Config, topics: list[str], apply: Callable[[ConsumerRecord[bytes, bytes]], None], what: str, guard: Stage
     ) -> None:
-        self.config, self.topics, self.apply, self.what, self.on_ready = config, topics, apply, what, on_ready
-        self.guard = guard
+        self.config, self.topics, self.apply, self.what, self.guard = config, topics, apply, what, guard
+        self.on_ready: Callable[[], None] | None = None  # called once, just before `ready` is set
         self.ready = asyncio.Event()
 
     async def run(self) -> None:

@@ -103,17 +103,16 @@ class Registers:
     def __init__(
         self,
         config: Config,
-        app: faust.App,
         directory: IncidentDirectory,
         extra: dict[str, Callable[..., None]],
         guard: Stage,
-        *,
-        in_memory: bool = False,
+        kafka: faust.App | None,
     ) -> None:
+        """`kafka` the app the registers produce through; None: in memory, each write applied at once."""
         names, ingest = config.settings.kafka.topics, config.providers.ingest
-        self.event_register = FirstWins(self._produce(app, names.event_ids, in_memory))
+        self.event_register = FirstWins(self._produce(kafka, names.event_ids))
         self.signature_register = FirstWins(
-            self._produce(app, names.request_signatures, in_memory), horizon_s=2.0 * ingest.signature_window_s
+            self._produce(kafka, names.request_signatures), horizon_s=2.0 * ingest.signature_window_s
         )
         self.appliers: dict[str, Callable[[ConsumerRecord[bytes, bytes]], None]] = {
             names.event_ids: self.event_register.apply,
@@ -125,13 +124,13 @@ class Registers:
             self.appliers[record.topic](record)
 
         self.feed = Follower(config, list(self.appliers), apply, "shared registers", guard)
-        if in_memory:
+        if kafka is None:
             self.feed.ready.set()
         timeout = ingest.produce_timeout_s
         self.event_ids = EventIds(self.event_register, directory, self.feed.ready, timeout)
         self.replays = SharedReplayGuard(self.signature_register, self.feed.ready, timeout)
 
-    def _produce(self, app: faust.App, topic: str, in_memory: bool) -> Produce:
-        if not in_memory:
-            return kafka_produce(app, topic)
+    def _produce(self, kafka: faust.App | None, topic: str) -> Produce:
+        if kafka is not None:
+            return kafka_produce(kafka, topic)
         return loopback(topic, lambda record: self.appliers[topic](record))

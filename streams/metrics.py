@@ -143,6 +143,20 @@ DISPATCH_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
     registry=None,
 )
+LANE_DISPATCH_LATENCY = Histogram(
+    "crucial_lane_dispatch_latency_seconds",
+    "From the report's receipt to the provider accepting the notification, by delivery lane "
+    "(alerts/lanes.py; first_alert: the first alert of a high-priority incident by SMS or voice).",
+    ["lane"],
+    buckets=LATENCY_BUCKETS,
+    registry=None,
+)
+LANE_WAITING = Gauge(
+    "crucial_delivery_waiting",
+    "Notifications read and waiting for a send worker, by delivery lane (alerts/lanes.py).",
+    ["lane"],
+    registry=None,
+)
 DELIVERY_LATENCY = Histogram(
     "crucial_delivery_latency_seconds",
     "From the report's receipt to the provider's delivered callback (SMS status callback).",
@@ -258,6 +272,8 @@ ALL = (
     WINDOW_BREACHES,
     ACKNOWLEDGEMENTS,
     DISPATCH_LATENCY,
+    LANE_DISPATCH_LATENCY,
+    LANE_WAITING,
     DELIVERY_LATENCY,
     WINDOW_LATENCY,
     ACK_LATENCY,

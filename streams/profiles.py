@@ -40,7 +40,8 @@ class ProfileFeed(Follower):
         self.indicators = indicators_of(config.indicators)
         # Once loaded, the index (up to a million profiles) is moved out of the garbage collector's
         # sight: full collections would otherwise walk it again and again for nothing.
-        super().__init__(config, [config.settings.kafka.topics.profiles], self._apply, "profile index", guard, on_ready=gc.freeze)
+        super().__init__(config, [config.settings.kafka.topics.profiles], self._apply, "profile index", guard)
+        self.on_ready = gc.freeze
 
     def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
         outcome = apply_profile_record(self.index, record.key, record.value)

@@ -114,19 +114,13 @@ def expected_notifications(event: dict[str, Any], config: Any, now: datetime | N
     from alerts.intake import parse_event, parse_profile
     from alerts.matching import ProfileIndex
     from alerts.rendering import Renderer
-    from alerts.triage import triage
+    from alerts.triage import Context, triage
 
     index = ProfileIndex()
     for profile in sample_profiles():
         index.upsert(parse_profile(json.dumps(profile)))
-    outcome = triage(
-        parse_event(json.dumps(event)),
-        open_incident=None,
-        index=index,
-        config=config,
-        renderer=Renderer(config.templates(), config.settings.timezone),
-        now=now or datetime.now(UTC),
-    )
+    renderer = Renderer(config.templates(), config.settings.timezone)
+    outcome = triage(parse_event(json.dumps(event)), Context(config, renderer, now or datetime.now(UTC), index))
     return {(n.recipient.agency_id, n.channel, n.recipient.address) for n in outcome.notifications}
 
 

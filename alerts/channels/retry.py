@@ -74,6 +74,28 @@ class RetryPolicy:
 DEFAULT_POLICY = RetryPolicy()
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """The clock, sleep and randomness retries run on: injectable, so the policy is tested without waiting."""
+
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    rand: Callable[[], float] = random.random
+
+
+@dataclass(frozen=True)
+class RetryHooks:
+    """`on_attempt(n)` is awaited before each send (record the ledger intent there); `on_retry(n, error,
+    pause_s)` after failure n when another attempt will follow (metrics, logs)."""
+
+    on_attempt: OnAttempt | None = None
+    on_retry: OnRetry | None = None
+
+
+REAL_TIME = Pacing()
+NO_HOOKS = RetryHooks()
+
+
 def policy_of(sender: Sender) -> RetryPolicy:
     """The sender's own policy (`retry_policy` attribute, set from config), else the default."""
     policy = getattr(sender, "retry_policy", None)
@@ -85,26 +107,20 @@ async def send_with_retry(
     notification: Notification,
     policy: RetryPolicy | None = None,
     *,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    rand: Callable[[], float] = random.random,
-    on_attempt: OnAttempt | None = None,
-    on_retry: OnRetry | None = None,
+    pacing: Pacing = REAL_TIME,
+    hooks: RetryHooks = NO_HOOKS,
 ) -> Accepted:
     """Send, retrying transient failures. Returns Accepted with `attempts` set; raises the last
     DeliveryError (with `attempts` set) when it is permanent, attempts are used up, or the next
-    attempt (after Retry-After or backoff) would start beyond the budget.
-
-    `on_attempt(n)` is awaited before each send (record the ledger intent there);
-    `on_retry(n, error, pause_s)` after failure n when another attempt will follow (metrics, logs).
-    """
+    attempt (after Retry-After or backoff) would start beyond the budget. `hooks` see every attempt
+    and every retry (RetryHooks)."""
     policy = policy or policy_of(sender)
-    give_up_at = clock() + policy.budget_s
+    give_up_at = pacing.clock() + policy.budget_s
     attempt = 0
     while True:
         attempt += 1
-        if on_attempt is not None:
-            await on_attempt(attempt)
+        if hooks.on_attempt is not None:
+            await hooks.on_attempt(attempt)
         try:
             accepted = await sender.send(notification)
         except DeliveryError as exc:
@@ -114,9 +130,9 @@ async def send_with_retry(
         error.attempts = attempt
         if not error.retryable or attempt >= policy.max_attempts:
             raise error
-        pause = policy.delay_s(attempt, error, rand)
-        if clock() + pause > give_up_at:
+        pause = policy.delay_s(attempt, error, pacing.rand)
+        if pacing.clock() + pause > give_up_at:
             raise error
-        if on_retry is not None:
-            await on_retry(attempt, error, pause)
-        await sleep(pause)
+        if hooks.on_retry is not None:
+            await hooks.on_retry(attempt, error, pause)
+        await pacing.sleep(pause)

@@ -41,7 +41,7 @@ from alerts.config import Config, load_config
 from alerts.intake import parse_event, parse_profile
 from alerts.matching import ProfileIndex
 from alerts.rendering import Renderer
-from alerts.triage import triage
+from alerts.triage import Context, triage
 from ops.bench import profiles as synth
 from streams.broker import LocalBroker, LocalCluster
 from streams.connection import ensure_topics
@@ -235,14 +235,7 @@ class Oracle:
         self.renderer = Renderer.from_config(config)
 
     def expect(self, report: dict[str, Any], now: datetime) -> list[Expected]:
-        outcome = triage(
-            parse_event(json.dumps(report)),
-            open_incident=None,
-            index=self.index,
-            config=self.config,
-            renderer=self.renderer,
-            now=now,
-        )
+        outcome = triage(parse_event(json.dumps(report)), Context(self.config, self.renderer, now, self.index))
         return [Expected(n.idempotency_key, report["event_id"], n.channel, n.recipient.address) for n in outcome.notifications]
 
 

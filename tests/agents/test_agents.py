@@ -3,59 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 
-from alerts.channels.base import Accepted, DeliveryError
-from alerts.config import load_config
-from alerts.intake import parse_profile
 from alerts.model import DeliveryRecord, Notification
-from streams.app import Worker, create_app
-from tests.support import REPO, expected_notifications, make_event, sample_profiles
-
-NOW = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)
-
-
-class RecordingOutputs:
-    def __init__(self) -> None:
-        self.sent: dict[str, list[tuple[str | None, dict]]] = defaultdict(list)  # type: ignore[type-arg]
-
-    async def emit(self, topic: str, key: str | None, value: bytes) -> None:
-        self.sent[topic].append((key, json.loads(value)))
-
-
-class RecordingSender:
-    def __init__(self, name: str, fail_with: DeliveryError | None = None) -> None:
-        self.name, self.fail_with, self.sent = name, fail_with, []  # type: ignore[var-annotated]
-
-    async def send(self, notification: Notification) -> Accepted:
-        if self.fail_with:
-            raise self.fail_with
-        self.sent.append(notification)
-        return Accepted(provider_id=f"{self.name}-{len(self.sent)}")
-
-    async def close(self) -> None:
-        return None
-
-
-@pytest.fixture
-def outputs() -> RecordingOutputs:
-    return RecordingOutputs()
-
-
-@pytest.fixture
-def worker(outputs: RecordingOutputs) -> Iterator[Worker]:
-    senders = {"sms": RecordingSender("sms"), "email": RecordingSender("email")}
-    worker = create_app(load_config(REPO / "config"), clock=lambda: NOW, senders=senders, outputs=outputs, in_memory=True)  # type: ignore[arg-type]
-    worker.app.conf.store = "memory://"  # type: ignore[assignment]  # faust reads a URL string here
-    for profile in sample_profiles():
-        worker.index.upsert(parse_profile(json.dumps(profile)))
-    worker.feed.ready.set()
-    worker.directory_feed.ready.set()
-    yield worker
+from streams.app import Worker
+from tests.agents.conftest import NOW, RecordingOutputs, drained
+from tests.support import expected_notifications, make_event
 
 
 async def test_triage_agent_rejects_garbage_then_opens_an_incident(worker: Worker, outputs: RecordingOutputs) -> None:
@@ -85,6 +39,7 @@ async def test_deliver_agent_sends_once_per_idempotency_key(worker: Worker, outp
     async with worker.deliver_agent.test_context() as agent:
         for raw in notes + notes:  # every notification twice, as after a replay
             await agent.put(raw, key=json.loads(raw)["idempotency_key"].encode())
+        await drained(worker)
     accepted = [r for _, r in outputs.sent[topics.deliveries] if r["state"] == "accepted"]
     assert len(accepted) == len(notes)
     assert len({r["idempotency_key"] for r in accepted}) == len(notes)
@@ -119,6 +74,7 @@ async def test_a_send_the_deliveries_topic_knows_is_not_repeated_when_the_ledger
     async with worker.deliver_agent.test_context() as agent:
         for note in notes:
             await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
+        await drained(worker)
     intents = {r["idempotency_key"] for _, r in outputs.sent[topics.deliveries] if r["state"] == "intent"}
     assert intents == {n.idempotency_key for n in pending}, "sent once already: not sent again"
 
@@ -129,6 +85,7 @@ async def test_bad_records_are_dead_lettered_and_each_agent_goes_on(worker: Work
         await agent.put(b"\xff\xfe", key=b"k")
         await agent.put(b'{"idempotency_key": 1}', key=b"k")
         await agent.put(b"[" * 5000, key=b"k")
+        await drained(worker)
     letters = [letter for _, letter in outputs.sent[topics.dead_letters]]
     assert [(x["stage"], x["reason_class"]) for x in letters] == [
         ("deliver", "not_json"),
@@ -142,6 +99,7 @@ async def test_bad_records_are_dead_lettered_and_each_agent_goes_on(worker: Work
         await agent.put(b"garbage", key=b"k")
         for _, note in notes:
             await agent.put(json.dumps(note).encode(), key=note["idempotency_key"].encode())
+        await drained(worker)
     accepted = [r for _, r in outputs.sent[topics.deliveries] if r["state"] == "accepted"]
     assert len(accepted) == len(notes) and len(outputs.sent[topics.dead_letters]) == 4
 
@@ -152,7 +110,7 @@ async def test_a_report_that_fails_after_intake_fails_open(
     def broken(*args: object, **kwargs: object) -> None:
         raise OverflowError("date value out of range")
 
-    monkeypatch.setattr("streams.app.triage", broken)
+    monkeypatch.setattr("streams.owner.triage", broken)
     topics = worker.config.settings.kafka.topics
     event = make_event(now=NOW, child_reference="HAR-2026-0192")
     async with worker.triage_agent.test_context() as agent:

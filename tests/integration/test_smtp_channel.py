@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from alerts.channels.base import DeliveryError
-from alerts.channels.retry import RetryPolicy, send_with_retry
+from alerts.channels.retry import RetryHooks, RetryPolicy, send_with_retry
 from alerts.channels.smtp_email import SmtpEmailSender, Tls
 from tests.peers.certs import CertPaths
 from tests.peers.notifications import SMTP_USER, make_notification, smtp_sender
@@ -141,7 +141,7 @@ async def test_down_then_up(smtp_peer: SmtpPeer, smtp_password: str) -> None:
         if attempt == 2:
             await asyncio.to_thread(smtp_peer.start)
 
-    accepted = await send_with_retry(sender, email(), on_attempt=restart)
+    accepted = await send_with_retry(sender, email(), hooks=RetryHooks(on_attempt=restart))
     assert accepted.attempts == 2
     assert len(smtp_peer.messages) == 1
 

@@ -178,3 +178,39 @@ def test_incident_show_prints_the_whole_timeline_from_the_topics(
     md = capsys.readouterr().out
     assert md.startswith(f"# Incident {incident['reference']}") and "## People alerted" in md
     assert f"### {incident['alerted'][0]['recipient']['name']} — " in md
+
+
+def _committed_through_end(worker: RunningWorker, topic: str) -> bool:
+    """The worker's group has committed, on every partition of `topic`, the offset after its last record."""
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+    settings = worker.config.settings.kafka
+    partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False)
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    try:
+        end = consumer.end_offsets(partitions)
+        committed = admin.list_group_offsets(settings.app_id).get(settings.app_id, {})
+    finally:
+        consumer.close()
+        admin.close()
+    return all(end[tp] == 0 or (tp in committed and committed[tp].offset == end[tp]) for tp in partitions)
+
+
+def test_notifications_are_committed_once_sent(worker: RunningWorker) -> None:
+    """The deliver agent acknowledges each notification by hand, after its send is on the ledger (its
+    lanes reorder them): the group's offsets still reach the end of the notifications topic."""
+    import time
+
+    event = make_event(child_reference=_child(), identifiers=FLAGGED)
+    worker.emit(event)
+    expected = len(routed(worker, event))
+    incidents = worker.read(
+        worker.topics.incidents, until=lambda rs: any(r["incident"]["event_id"] == event["event_id"] for r in rs)
+    )
+    mine = _for_incident(next(r["incident"]["incident_id"] for r in incidents if r["incident"]["event_id"] == event["event_id"]))
+    worker.read(worker.topics.deliveries, until=lambda rs: sum(r["state"] == "accepted" for r in mine(rs)) >= expected)
+    deadline = time.monotonic() + 30.0
+    while not _committed_through_end(worker, worker.topics.notifications):
+        assert time.monotonic() < deadline, "the notifications' offsets were never committed"
+        time.sleep(0.5)  # polling the broker for a condition, not a fixed wait

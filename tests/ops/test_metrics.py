@@ -17,8 +17,22 @@ from alerts.model import IncidentStatus, Priority
 from streams import metrics
 from tests.support import REPO
 
-# agent: triage or deliver; version, python, faust: crucial_build_info's, one value per process; realm: report, board.
-ALLOWED_LABELS = {"channel", "outcome", "reason", "priority", "state", "stage", "agent", "version", "python", "faust", "realm"}
+# agent: triage or deliver; version, python, faust: crucial_build_info's, one value per process; realm: report, board;
+# lane: the four delivery lanes (alerts/lanes.py).
+ALLOWED_LABELS = {
+    "channel",
+    "outcome",
+    "reason",
+    "priority",
+    "state",
+    "stage",
+    "agent",
+    "version",
+    "python",
+    "faust",
+    "realm",
+    "lane",
+}
 ALERTS = REPO / "ops/prometheus/rules/alerts.yml"
 DASHBOARD = REPO / "ops/grafana/crucial-hour.json"
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

@@ -23,7 +23,7 @@ from alerts.lifecycle import confirm_claim
 from alerts.matching import ProfileIndex
 from alerts.model import Incident, IncidentStatus, PlacementEvent, Recipient
 from alerts.rendering import Renderer
-from alerts.triage import Outcome, triage
+from alerts.triage import Context, Origin, Outcome, Report, triage
 from tests.support import REPO, make_event, sample_profiles, sample_register
 
 NOW = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)
@@ -53,9 +53,7 @@ def event(type: str = "left_placement", placement: dict[str, str] | None = None,
 
 def run(e: PlacementEvent, config: Config, index: ProfileIndex, incident: Incident | None, sender: str | None = None) -> Outcome:
     renderer = Renderer(PACKAGE_TEMPLATES)
-    return triage(
-        e, open_incident=incident, index=index, config=config, renderer=renderer, now=NOW, sender=sender, placements=PLACEMENTS
-    )
+    return triage(e, Context(config, renderer, NOW, index, PLACEMENTS), incident, Origin(sender))
 
 
 def opened(config: Config, index: ProfileIndex) -> Incident:
@@ -133,13 +131,15 @@ def test_a_confirmed_claim_is_applied_once_with_who_confirmed_it(config: Config,
     assert claim is not None
     cid = claim.claims[0].claim_id
     duty = Recipient(agency_id="board", name="MASH duty manager", address="board:duty.manager")
-    outcome = confirm_claim(claim, cid, duty, claimed_event, None, renderer, NOW)
+    outcome = confirm_claim(Context(config, renderer, NOW), claim, cid, duty, Report(claimed_event))
     assert outcome.label == "resolved" and {n.kind for n in outcome.notifications} == {"stand_down"}
     resolved = outcome.records[-1].incident
     assert resolved.claims[0].status == "confirmed" and resolved.claims[0].confirmed_by == duty
     assert any("confirmed by MASH duty manager" in e.what for e in resolved.timeline)
-    assert confirm_claim(resolved, cid, duty, claimed_event, None, renderer, NOW).label == "claim_not_pending"
-    assert confirm_claim(claim, "00000000", duty, claimed_event, None, renderer, NOW).label == "claim_not_pending"
+    assert confirm_claim(Context(config, renderer, NOW), resolved, cid, duty, Report(claimed_event)).label == "claim_not_pending"
+    assert (
+        confirm_claim(Context(config, renderer, NOW), claim, "00000000", duty, Report(claimed_event)).label == "claim_not_pending"
+    )
 
 
 def test_identity_is_per_sender_and_event_id() -> None:

@@ -15,13 +15,15 @@ from alerts.config import Config, load_config
 from alerts.intake import parse_event
 from alerts.manual_check import ManualCheckMessages, agencies_for, manual_check
 from alerts.model import IncidentStatus, PlacementEvent, Priority
+from alerts.rendering import Renderer
 from alerts.sms import sms_cost
-from alerts.triage import incident_ids
+from alerts.triage import Context, incident_ids
 from tests.golden.golden import GOLDEN, check_golden
 from tests.support import REPO
 
 RECEIVED = datetime(2026, 7, 14, 20, 51, tzinfo=UTC)
 CONFIG = load_config(REPO / "config")
+RENDERER = Renderer.from_config(CONFIG)  # the context carries one; the manual check uses its own templates
 
 
 def golden_event(**placement: str) -> PlacementEvent:
@@ -50,7 +52,7 @@ def test_an_unknown_authority_with_no_otherwise_reaches_every_police_and_duty_te
 
 def test_the_outcome_opens_a_high_priority_incident_on_the_board_with_minimal_messages() -> None:
     event = golden_event()
-    outcome = manual_check(event, None, CONFIG, messages(), RECEIVED)
+    outcome = manual_check(Context(CONFIG, RENDERER, RECEIVED), messages(), event, None)
     incident = outcome.open_incident
     assert incident is not None and outcome.label == "manual_check"
     assert (incident.incident_id, incident.reference) == incident_ids(event.event_id)
@@ -74,9 +76,9 @@ def test_the_outcome_opens_a_high_priority_incident_on_the_board_with_minimal_me
 
 def test_a_report_for_an_open_incident_updates_it_and_reaches_its_people_too() -> None:
     event = golden_event()
-    first = manual_check(event, None, CONFIG, messages(), RECEIVED).open_incident
+    first = manual_check(Context(CONFIG, RENDERER, RECEIVED), messages(), event, None).open_incident
     assert first is not None
-    again = manual_check(event, first, CONFIG, messages(), RECEIVED)
+    again = manual_check(Context(CONFIG, RENDERER, RECEIVED), messages(), event, first)
     assert [r.change for r in again.records] == ["updated"]
     assert again.open_incident is not None and again.open_incident.incident_id == first.incident_id
     assert len(again.open_incident.alerted) == len(first.alerted)  # no one twice
@@ -84,7 +86,7 @@ def test_a_report_for_an_open_incident_updates_it_and_reaches_its_people_too() -
 
 def test_manual_check_messages_match_the_golden_files() -> None:
     event = golden_event()
-    outcome = manual_check(event, None, CONFIG, messages(), RECEIVED)
+    outcome = manual_check(Context(CONFIG, RENDERER, RECEIVED), messages(), event, None)
     sms = next(n for n in outcome.notifications if n.channel == "sms").message
     email = next(n for n in outcome.notifications if n.channel == "email").message
     check_golden("messages/manual_check.sms.txt", sms.text + "\n")

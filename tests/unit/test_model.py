@@ -95,3 +95,77 @@ def test_the_committed_json_schemas_are_the_models(tmp_path: Path) -> None:
         assert committed.exists() and committed.read_text() == generated.read_text(), (
             f"run `crucial schema`: {generated.name} is stale"
         )
+
+
+# --- incident commands: one kind each, `command` the discriminator ---------------------------------
+
+COMMAND_BASE = {"incident_id": "inc-1", "child_reference": "HAR-2026-0192", "at": "2026-11-28T23:00:00Z"}
+OFFICER_JSON = {"agency_id": "met-police-mispers", "name": "MISPER on-call officer", "address": "+447700900101"}
+# What each kind carried when IncidentCommand was one model with every field optional.
+OLD_FIELDS = dict.fromkeys(("by", "via", "step", "channel", "kind", "reason", "claim_id"))
+
+
+def _old(command: str, **fields: object) -> str:
+    return json.dumps({"command": command, **COMMAND_BASE, **OLD_FIELDS, **fields})
+
+
+def test_each_command_kind_decodes_to_its_own_class_and_round_trips() -> None:
+    from datetime import UTC, datetime
+
+    from alerts.model import Acknowledge, Breach, ConfirmClaim, Escalate, FallBack, IncidentCommands, Recipient
+
+    at, officer = datetime(2026, 11, 28, 23, 0, tzinfo=UTC), Recipient(**OFFICER_JSON)
+    base = {"incident_id": "inc-1", "child_reference": "HAR-2026-0192", "at": at}
+    commands = [
+        Acknowledge(**base, by=officer, via="sms"),  # type: ignore[arg-type]
+        Escalate(**base, step=2),  # type: ignore[arg-type]
+        Breach(**base),  # type: ignore[arg-type]
+        FallBack(**base, by=officer, channel="sms", kind="alert", reason="invalid_number"),  # type: ignore[arg-type]
+        ConfirmClaim(**base, claim_id="c0ffee00", by=officer, via="board"),  # type: ignore[arg-type]
+    ]
+    for command in commands:
+        decoded = IncidentCommands.decode(command.model_dump_json())
+        assert type(decoded) is type(command) and decoded == command
+
+
+@pytest.mark.parametrize(
+    ("old", "kind", "field", "value"),
+    [
+        (_old("acknowledge", by=OFFICER_JSON, via="link"), "Acknowledge", "via", "link"),
+        (_old("escalate", step=3), "Escalate", "step", 3),
+        (_old("breach"), "Breach", "command", "breach"),
+        (
+            _old("fall_back", by=OFFICER_JSON, channel="sms", kind="alert", reason="unreachable"),
+            "FallBack",
+            "reason",
+            "unreachable",
+        ),
+        (_old("confirm_claim", by=OFFICER_JSON, via="sms", claim_id="c0ffee00"), "ConfirmClaim", "claim_id", "c0ffee00"),
+    ],
+)
+def test_records_in_the_old_layout_still_decode(old: str, kind: str, field: str, value: object) -> None:
+    """The incident-commands topic is kept forever: records written by the one-model layout (every
+    field present, unused ones null) must still be read after an upgrade."""
+    from alerts.model import IncidentCommands
+
+    decoded = IncidentCommands.decode(old)
+    assert type(decoded).__name__ == kind and getattr(decoded, field) == value
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (_old("acknowledge", by=OFFICER_JSON), "acknowledge.via"),  # the old model let this through, to be ignored
+        (_old("escalate"), "escalate.step"),
+        (json.dumps({"command": "breach", **COMMAND_BASE, "step": 3}), "breach.step: Extra inputs are not permitted"),
+        (json.dumps({"command": "promote", **COMMAND_BASE}), "does not match any of the expected tags"),
+    ],
+)
+def test_a_command_without_its_kinds_fields_or_with_anothers_is_refused(raw: str, reason: str) -> None:
+    from pydantic import ValidationError
+
+    from alerts.model import IncidentCommands
+
+    with pytest.raises(ValidationError) as caught:
+        IncidentCommands.decode(raw)
+    assert reason in str(caught.value).replace("\n  ", ": ")

@@ -14,7 +14,7 @@ from alerts.intake import parse_event, parse_profile
 from alerts.matching import ProfileIndex
 from alerts.model import Decision, Priority
 from alerts.rendering import Renderer
-from alerts.triage import triage
+from alerts.triage import Context, triage
 from tests.support import REPO, edit_config, make_event, sample_profiles
 from tests.unit.test_routing import event, profile, routes_for
 
@@ -96,7 +96,7 @@ def test_a_child_in_a_traffickers_car_at_three_in_the_morning_reaches_police_at_
     data["child"].pop("date_of_birth", None)
     data["circumstances"].update(vehicles=["LR19 XKP"], accompanied_by=[], near=[])  # prof-0001's car, high risk
     ev = parse_event(json.dumps(data))
-    outcome = triage(ev, open_incident=None, index=linked_only_index(config), config=config, renderer=RENDERER, now=now)
+    outcome = triage(ev, Context(config, RENDERER, now, linked_only_index(config)))
     incident = outcome.open_incident
     assert incident is not None and incident.match.decision == Decision.POSSIBLE_MATCH and incident.match.profile_id is None
     ids = {r.recipient.agency_id for r in outcome.routes}

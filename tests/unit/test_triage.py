@@ -10,7 +10,7 @@ from alerts.intake import parse_event, parse_profile
 from alerts.matching import ProfileIndex
 from alerts.model import IncidentStatus
 from alerts.rendering import Renderer
-from alerts.triage import Outcome, triage
+from alerts.triage import Context, Outcome, triage
 from tests.support import REPO, UNFLAGGED_CHILD, make_event, sample_profiles
 
 NOW = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)
@@ -30,14 +30,7 @@ def index() -> ProfileIndex:
 
 
 def run(event: dict, config: Config, index: ProfileIndex, open_incident=None, now: datetime = NOW) -> Outcome:  # type: ignore[no-untyped-def,type-arg]
-    return triage(
-        parse_event(json.dumps(event)),
-        open_incident=open_incident,
-        index=index,
-        config=config,
-        renderer=Renderer(PACKAGE_TEMPLATES),
-        now=now,
-    )
+    return triage(parse_event(json.dumps(event)), Context(config, Renderer(PACKAGE_TEMPLATES), now, index), open_incident)
 
 
 def flagged(**kwargs) -> dict:  # type: ignore[no-untyped-def,type-arg]

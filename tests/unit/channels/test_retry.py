@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from alerts.channels.base import Accepted, DeliveryError
-from alerts.channels.retry import DEFAULT_POLICY, RetryPolicy, policy_of, send_with_retry
+from alerts.channels.retry import DEFAULT_POLICY, Pacing, RetryHooks, RetryPolicy, policy_of, send_with_retry
 from alerts.config import RetrySettings
 from alerts.model import Notification
 from tests.peers.notifications import make_notification
@@ -54,7 +54,7 @@ POLICY = RetryPolicy(max_attempts=5, base_delay_s=1.0, max_delay_s=8.0, multipli
 
 async def run(sender: ScriptedSender, policy: RetryPolicy | None = POLICY, rand: float = 1.0) -> tuple[Accepted, FakeClock]:
     clock = FakeClock()
-    accepted = await send_with_retry(sender, make_notification(), policy, clock=clock, sleep=clock.sleep, rand=lambda: rand)
+    accepted = await send_with_retry(sender, make_notification(), policy, pacing=Pacing(clock, clock.sleep, lambda: rand))
     return accepted, clock
 
 
@@ -157,11 +157,8 @@ async def test_hooks_see_every_attempt_and_every_retry() -> None:
         sender,
         make_notification(),
         POLICY,
-        clock=clock,
-        sleep=clock.sleep,
-        rand=lambda: 1.0,
-        on_attempt=on_attempt,
-        on_retry=on_retry,
+        pacing=Pacing(clock, clock.sleep, lambda: 1.0),
+        hooks=RetryHooks(on_attempt, on_retry),
     )
     assert seen == [("attempt", 1, 0.0), ("retry", 1, 1.0), ("attempt", 2, 0.0), ("retry", 2, 2.0), ("attempt", 3, 0.0)]
 

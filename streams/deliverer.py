@@ -1,0 +1,275 @@
+"""The deliverer: sends each notification once through its channel and keeps its ledger entry.
+
+Notifications and the providers' status reports share a key (the idempotency key), so one agent
+hands both to the deliverer. Before every provider call it records the intent, after it the
+provider's id (accepted) or the failure, on the ledger table and the deliveries topic (awaited); a
+crash between the two may send twice, never lose. A send that failed for good, or a status report
+that says the message never arrived, asks the incident's owner to fall back (a FallBack command).
+
+Priority lanes (alerts/lanes.py): the agent's reader decodes each record and puts it on a bounded
+priority queue (`DeliveryLanes`); the send workers take the most urgent first, so the first alert of
+a high-priority incident is never sent after the emails and updates waiting with it. A record is
+acknowledged — its offset may be committed — only once it has been handled (its outcome on the
+ledger) or quarantined; faust commits an offset only when every record before it is acknowledged,
+so out-of-order sends keep at-least-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import weakref
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from faust import streams as faust_streams
+from faust.types import EventT
+
+from alerts.channels import DeliveryError, Sender, send_with_retry
+from alerts.channels.retry import RetryHooks
+from alerts.directory import IncidentDirectory
+from alerts.lanes import STATUS_RANK, Rank, lane_of, rank_of
+from alerts.model import DeliveryRecord, DeliveryState, DeliveryStatus, FallBack, IncidentCommand, Notification
+from streams import metrics
+from streams.stage import Emit, Record, Stage
+
+log = logging.getLogger("crucial.stream")
+Clock = Callable[[], datetime]
+SendCommand = Callable[[IncidentCommand], Awaitable[None]]
+Ack = Callable[[EventT[Any]], Awaitable[Any]]
+# Records read ahead of the send workers: the backlog within which lanes reorder (docs/operations.md).
+LANE_QUEUE_MAX = 20_000
+
+
+@dataclass(order=True)
+class _Waiting:
+    rank: tuple[int, int, float, int]
+    work: Callable[[], Awaitable[None]] = field(compare=False)
+
+
+class DeliveryLanes:
+    """A bounded priority queue between the deliver agent's reader and its send workers. When it is
+    full the reader waits (and faust stops fetching the partitions behind it)."""
+
+    def __init__(self, maxsize: int = LANE_QUEUE_MAX) -> None:
+        self.queue: asyncio.PriorityQueue[_Waiting] = asyncio.PriorityQueue(maxsize)
+        self._arrival = itertools.count()
+
+    async def put(self, rank: Rank, work: Callable[[], Awaitable[None]]) -> None:
+        await self.queue.put(_Waiting((*rank, next(self._arrival)), work))
+
+    async def serve(self) -> None:
+        """One send worker: forever, the most urgent waiting record."""
+        while True:
+            waiting = await self.queue.get()
+            try:
+                await waiting.work()
+            finally:
+                self.queue.task_done()
+
+    async def drained(self) -> None:
+        """Until every record put so far has been handled."""
+        await self.queue.join()
+
+
+def within(event: EventT[Any]) -> None:
+    """Table writes take their changelog partition from the event being processed, a context variable
+    faust sets only in the stream's own task: a send worker sets it to the record it handles."""
+    faust_streams._current_event.set(weakref.ref(event))
+
+
+@dataclass
+class Ledger:
+    """Each notification's latest delivery step (the ledger table), the notification itself once sent
+    (for its status reports), and the deliveries topic every step is written to."""
+
+    entries: MutableMapping[str, Any]
+    sent: MutableMapping[str, Any]
+    outputs: Emit
+    topic: str
+    clock: Clock
+
+    async def record(self, note: Notification, state: DeliveryState, attempts: int, **detail: Any) -> None:
+        entry = DeliveryRecord(
+            idempotency_key=note.idempotency_key,
+            incident_id=note.incident_id,
+            channel=note.channel,
+            kind=note.kind,
+            agency_id=note.recipient.agency_id,
+            recipient_tag=note.recipient.tag,
+            state=state,
+            at=self.clock(),
+            attempts=attempts,
+            **detail,
+        )
+        self.entries[note.idempotency_key] = entry.model_dump_json()
+        await self.outputs.emit(self.topic, note.idempotency_key, entry.model_dump_json().encode())
+
+    def entry(self, key: str) -> DeliveryRecord | None:
+        stored = self.entries.get(key)
+        return DeliveryRecord.model_validate_json(stored) if stored else None
+
+    def notification(self, key: str) -> Notification | None:
+        stored = self.sent.get(key)
+        return Notification.model_validate_json(stored) if stored else None
+
+
+@dataclass
+class Deliverer:
+    """Notifications and status reports for this worker's partitions (see the module docstring)."""
+
+    ledger: Ledger
+    senders: Mapping[str, Sender]
+    directory: IncidentDirectory
+    directory_ready: asyncio.Event  # the deliveries topic read to its end (after a restart)
+    command: SendCommand
+    clock: Clock
+    status_topic: str
+    lanes: DeliveryLanes = field(default_factory=DeliveryLanes)
+    in_flight: set[str] = field(default_factory=set)
+    window_observed: set[str] = field(default_factory=set)
+
+    async def admit(self, event: EventT[Any], guard: Stage, ack: Ack) -> None:
+        """Read one record: decoded inside the guard, then queued in its lane to be handled and only
+        then acknowledged; one that cannot be decoded is quarantined and acknowledged at once."""
+        record = Record.of(event.message)
+        handle: Callable[[Record], Awaitable[None]] = self.status
+        rank = STATUS_RANK
+        if record.topic != self.status_topic:
+            decoded: list[Notification] = []
+            if not await guard.handle(record, lambda r: decoded.append(Notification.model_validate_json(r.value or b""))):
+                await ack(event)
+                return
+            note = decoded[0]
+            rank = rank_of(note)
+            metrics.LANE_WAITING.labels(lane_of(note).name.lower()).inc()
+
+            async def handle(_: Record) -> None:
+                metrics.LANE_WAITING.labels(lane_of(note).name.lower()).dec()
+                await self.notification(note)
+
+        async def work() -> None:
+            within(event)
+            await guard.handle(record, handle)
+            await ack(event)
+
+        await self.lanes.put(rank, work)
+
+    async def notification(self, note: Notification) -> None:
+        """Send one notification unless its ledger says it was accepted, is being sent, or failed for good."""
+        await self.directory_ready.wait()
+        previous = self.latest(note)
+        if self._already_done(note, previous):
+            return
+        key = note.idempotency_key
+        self.in_flight.add(key)
+        self.ledger.sent[key] = note.model_dump_json()
+        try:
+            await self.send(note, previous)
+        finally:
+            self.in_flight.discard(key)
+
+    def _already_done(self, note: Notification, previous: DeliveryRecord | None) -> bool:
+        if note.idempotency_key in self.in_flight or (previous is not None and previous.state in ("accepted", "delivered")):
+            metrics.NOTIFICATIONS.labels(note.channel, "duplicate", "already_accepted").inc()
+            return True
+        if previous is not None and previous.state == "failed" and not previous.retryable:
+            metrics.NOTIFICATIONS.labels(note.channel, "duplicate", "already_failed").inc()
+            return True
+        return False
+
+    def latest(self, note: Notification) -> DeliveryRecord | None:
+        previous = self.ledger.entry(note.idempotency_key)
+        if previous is None or previous.state == "intent":
+            # The ledger's changelog is written in the background and a SIGKILL can cut its last
+            # records; the deliveries topic's were awaited, so it knows every send that was accepted.
+            known = self.directory.delivery(note.incident_id, note.idempotency_key)
+            if known is not None and known.state != "intent":
+                return known
+        return previous
+
+    async def send(self, note: Notification, previous: DeliveryRecord | None) -> None:
+        before = previous.attempts if previous else 0
+        try:
+            accepted = await send_with_retry(self.senders[note.channel], note, hooks=self._hooks(note, before))
+        except DeliveryError as exc:
+            await self.ledger.record(note, "failed", before + exc.attempts, reason=exc.reason, retryable=exc.retryable)
+            metrics.NOTIFICATIONS.labels(note.channel, "failed", exc.reason).inc()
+            log.error("%s %s to %s failed: %s", note.incident_reference, note.channel, note.recipient.agency_id, exc)
+            await self.fall_back_from(note, exc.reason)
+            return
+        await self.ledger.record(note, "accepted", before + accepted.attempts, provider_id=accepted.provider_id)
+        self._observe_accepted(note)
+
+    def _hooks(self, note: Notification, attempts_before: int) -> RetryHooks:
+        retry_reason: list[str] = []  # why the previous attempt failed: the audit record says why it retried
+
+        async def on_attempt(attempt: int) -> None:
+            reason = {"reason": retry_reason[-1], "retryable": True} if retry_reason else {}
+            await self.ledger.record(note, "intent", attempts_before + attempt, **reason)  # before every provider call
+
+        async def on_retry(attempt: int, error: DeliveryError, pause_s: float) -> None:
+            retry_reason.append(error.reason)
+            metrics.RETRIES.labels(note.channel, error.reason).inc()
+            log.warning(
+                "%s %s to %s: %s; retry in %.1f s",
+                note.incident_reference,
+                note.channel,
+                note.recipient.agency_id,
+                error,
+                pause_s,
+            )
+
+        return RetryHooks(on_attempt, on_retry)
+
+    def _observe_accepted(self, note: Notification) -> None:
+        now = self.clock()
+        metrics.NOTIFICATIONS.labels(note.channel, "accepted", "").inc()
+        waited = (now - note.received_at).total_seconds()
+        metrics.DISPATCH_LATENCY.labels(note.channel, note.priority.value).observe(waited)
+        metrics.LANE_DISPATCH_LATENCY.labels(lane_of(note).name.lower()).observe(waited)
+        view = self.directory.get(note.incident_id)
+        if note.kind in ("alert", "possible_match") and note.incident_id not in self.window_observed and view is not None:
+            self.window_observed.add(note.incident_id)
+            metrics.WINDOW_LATENCY.labels(note.priority.value).observe((now - view.incident.last_seen_at).total_seconds())
+
+    async def fall_back_from(self, note: Notification, reason: str) -> None:
+        """Ask the incident's owner to reach someone else (it holds the report to render from)."""
+        metrics.FALLBACKS.labels(note.channel, reason).inc()
+        await self.command(
+            FallBack(
+                incident_id=note.incident_id,
+                child_reference=note.child_reference,
+                at=self.clock(),
+                by=note.recipient,
+                channel=note.channel,
+                kind=note.kind,
+                reason=reason,
+            )
+        )
+
+    async def status(self, record: Record) -> None:
+        """A provider's later word on a message it accepted: delivered, or failed (then fall back)."""
+        status = DeliveryStatus.model_validate_json(record.value or b"")
+        key = status.idempotency_key
+        previous, note = self.ledger.entry(key), self.ledger.notification(key)
+        if previous is None or note is None:
+            log.warning("status for an unknown notification %s ignored", key[:8])
+            return
+        if previous.state in ("delivered", "failed") and previous.provider_id == status.provider_id:
+            return  # a repeated callback
+        if status.outcome == "delivered":
+            await self.ledger.record(note, "delivered", previous.attempts, provider_id=status.provider_id)
+            metrics.NOTIFICATIONS.labels(note.channel, "delivered", "").inc()
+            latency = (status.at - note.received_at).total_seconds()
+            metrics.DELIVERY_LATENCY.labels(note.channel, note.priority.value).observe(latency)
+            return
+        reason = status.reason or "undelivered"
+        await self.ledger.record(
+            note, "failed", previous.attempts, provider_id=status.provider_id, reason=reason, retryable=False
+        )
+        metrics.NOTIFICATIONS.labels(note.channel, "failed", reason).inc()
+        await self.fall_back_from(note, reason)

@@ -1,0 +1,141 @@
+"""The deliverer (streams/deliverer.py) through the deliver agent: the ledger's steps, status reports
+and the fall-back command a failure sends to the incident's owner."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from alerts.channels.base import Accepted, DeliveryError
+from alerts.lanes import Lane, lane_of
+from alerts.model import DeliveryStatus, FallBack, IncidentCommands, Notification, Priority
+from streams.app import Worker
+from tests.agents.conftest import NOW, RecordingOutputs, RecordingSender, drained, put_on
+from tests.support import make_event
+
+CHILD = "HAR-2026-0192"
+
+
+async def notifications(worker: Worker, outputs: RecordingOutputs) -> list[Notification]:
+    async with worker.triage_agent.test_context() as agent:
+        await agent.put(json.dumps(make_event(now=NOW, child_reference=CHILD)).encode(), key=CHILD.encode())
+    sent = outputs.sent[worker.config.settings.kafka.topics.notifications]
+    return [Notification.model_validate_json(json.dumps(n)) for _, n in sent]
+
+
+def steps(outputs: RecordingOutputs, worker: Worker, key: str) -> list[str]:
+    return [r["state"] for k, r in outputs.sent[worker.config.settings.kafka.topics.deliveries] if k == key]
+
+
+def fall_backs(outputs: RecordingOutputs, worker: Worker) -> list[FallBack]:
+    commands = [
+        IncidentCommands.decode(json.dumps(c)) for _, c in outputs.sent[worker.config.settings.kafka.topics.incident_commands]
+    ]
+    assert all(isinstance(c, FallBack) for c in commands)
+    return commands  # type: ignore[return-value]
+
+
+async def test_a_status_report_completes_the_ledger_once(worker: Worker, outputs: RecordingOutputs) -> None:
+    topics = worker.config.settings.kafka.topics
+    note = next(n for n in await notifications(worker, outputs) if n.channel == "sms")
+    async with worker.deliver_agent.test_context() as agent:
+        await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
+        await drained(worker)
+        [(_, accepted)] = [(k, r) for k, r in outputs.sent[topics.deliveries] if r["state"] == "accepted"]
+        status = DeliveryStatus(
+            idempotency_key=note.idempotency_key, provider_id=accepted["provider_id"], outcome="delivered", at=NOW
+        )
+        for _ in range(2):  # the provider repeats its callback
+            await put_on(agent, topics.delivery_status, status.model_dump_json().encode(), note.idempotency_key.encode())
+        await drained(worker)
+    assert steps(outputs, worker, note.idempotency_key) == ["intent", "accepted", "delivered"]
+    assert fall_backs(outputs, worker) == []
+
+
+async def test_an_undelivered_status_asks_the_owner_to_fall_back(worker: Worker, outputs: RecordingOutputs) -> None:
+    topics = worker.config.settings.kafka.topics
+    note = next(n for n in await notifications(worker, outputs) if n.channel == "sms")
+    async with worker.deliver_agent.test_context() as agent:
+        await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
+        await drained(worker)
+        provider_id = outputs.sent[topics.deliveries][-1][1]["provider_id"]
+        status = DeliveryStatus(
+            idempotency_key=note.idempotency_key, provider_id=provider_id, outcome="failed", reason="unreachable", at=NOW
+        )
+        await put_on(agent, topics.delivery_status, status.model_dump_json().encode(), note.idempotency_key.encode())
+        await drained(worker)
+    assert steps(outputs, worker, note.idempotency_key) == ["intent", "accepted", "failed"]
+    [command] = fall_backs(outputs, worker)
+    assert (command.by, command.channel, command.kind, command.reason) == (note.recipient, "sms", note.kind, "unreachable")
+
+
+async def test_a_permanent_failure_is_recorded_then_falls_back(
+    worker: Worker, outputs: RecordingOutputs, senders: dict[str, RecordingSender]
+) -> None:
+    senders["sms"].fail_with = DeliveryError("invalid_number", retryable=False)
+    notes = await notifications(worker, outputs)
+    sms = [n for n in notes if n.channel == "sms"]
+    async with worker.deliver_agent.test_context() as agent:
+        for note in notes:
+            await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
+        await drained(worker)
+    for note in sms:
+        assert steps(outputs, worker, note.idempotency_key) == ["intent", "failed"]
+    failed = {(c.by.address, c.reason) for c in fall_backs(outputs, worker)}
+    assert failed == {(n.recipient.address, "invalid_number") for n in sms}
+    # ... and the owner, given the command, puts the failure on the incident's record.
+    command: Any = fall_backs(outputs, worker)[0]
+    async with worker.triage_agent.test_context() as agent:
+        await put_on(
+            agent, worker.config.settings.kafka.topics.incident_commands, command.model_dump_json().encode(), CHILD.encode()
+        )
+    last = outputs.sent[worker.config.settings.kafka.topics.incidents][-1][1]["incident"]
+    assert "failed: invalid_number" in last["timeline"][-1]["what"]
+
+
+class GatedSender(RecordingSender):
+    """Holds every send until the gate opens; records the order in which sends complete."""
+
+    def __init__(self, name: str, gate: asyncio.Event, order: list[str]) -> None:
+        super().__init__(name)
+        self.gate, self.order = gate, order
+
+    async def send(self, notification: Notification) -> Accepted:
+        await self.gate.wait()
+        self.order.append(notification.idempotency_key)
+        return await super().send(notification)
+
+
+async def test_a_first_sms_of_a_high_priority_incident_overtakes_the_email_backlog(
+    worker: Worker, outputs: RecordingOutputs, senders: dict[str, RecordingSender]
+) -> None:
+    """Emails flood the deliverer (their provider slow: held until the gate opens); then one first
+    alert by SMS of a high-priority incident arrives. It is sent as soon as a send worker is free, not
+    after the backlog: at most the emails already being sent go before it."""
+    gate, order = asyncio.Event(), []  # type: ignore[var-annotated]
+    senders["email"] = GatedSender("email", gate, order)
+    senders["sms"] = GatedSender("sms", gate, order)
+    assert worker.deliverer is not None
+    worker.deliverer.senders = senders  # type: ignore[misc]
+    notes = await notifications(worker, outputs)
+    first_sms = next(n for n in notes if n.channel == "sms" and n.kind == "alert")
+    assert first_sms.priority == Priority.HIGH and lane_of(first_sms) == Lane.FIRST_ALERT
+    template = next(n for n in notes if n.channel == "email")
+    kinds = ("update", "alert", "stand_down", "escalation")
+    emails = [
+        template.model_copy(update={"idempotency_key": f"email-{i:04d}", "kind": kinds[i % len(kinds)], "priority": Priority.LOW})
+        for i in range(200)
+    ]
+    workers = worker.config.settings.delivery_concurrency
+    assert len(emails) > 4 * workers
+    async with worker.deliver_agent.test_context() as agent:
+        for note in [*emails, first_sms]:
+            await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
+        gate.set()
+        await drained(worker)
+    assert sorted(order) == sorted([first_sms.idempotency_key, *(e.idempotency_key for e in emails)]), "every one sent once"
+    emails_before = order.index(first_sms.idempotency_key)
+    assert emails_before <= workers, f"{emails_before} emails were sent before the first SMS; {workers} were in flight"
+    accepted = [k for k, r in outputs.sent[worker.config.settings.kafka.topics.deliveries] if r["state"] == "accepted"]
+    assert accepted.index(first_sms.idempotency_key) <= workers, "the ledger records it in the same order"
