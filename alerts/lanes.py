@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from alerts.channels import CHANNELS
 from alerts.model import Notification, NotificationKind, Priority
 
-# Channels that reach a person at once; spelt here, like the failure reasons in alerts.lifecycle, to
-# keep the domain free of the provider packages.
-IMMEDIATE_CHANNELS = frozenset({"sms", "voice"})
+# Channels that reach a person at once (the registry's `immediate` flag: SMS, a voice call).
+IMMEDIATE_CHANNELS = frozenset(channel.name for channel in CHANNELS if channel.immediate)
 FIRST_ALERT_KINDS: frozenset[NotificationKind] = frozenset({"alert", "possible_match", "manual_check"})
 ALERTING_KINDS: frozenset[NotificationKind] = FIRST_ALERT_KINDS | {"escalation"}
 

@@ -151,6 +151,9 @@ class Channel:
     ack_by_reply: bool = False
     # The provider reports delivery to the handset/inbox (a delivery-latency metric is kept).
     delivered_callback: bool = False
+    # It reaches a person at once (a phone that buzzes or rings): a high-priority incident's first
+    # alert on it takes the top delivery lane (alerts.lanes), ahead of email and routine work.
+    immediate: bool = False
     # Rules and escalation steps that list no `channels:` use every channel routed by default.
     routed_by_default: bool = True
     # Which field of a risk profile's social worker holds this channel's address, if any.

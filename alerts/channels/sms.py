@@ -249,6 +249,7 @@ CHANNEL = Channel(
     summary=summary,
     ack_by_reply=True,
     delivered_callback=True,
+    immediate=True,
     social_worker_field="phone",
     settings_checks=(check_twilio,),
     secrets_check=check_secrets,

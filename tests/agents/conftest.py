@@ -55,7 +55,7 @@ def senders() -> dict[str, RecordingSender]:
 @pytest.fixture
 def worker(outputs: RecordingOutputs, senders: dict[str, RecordingSender]) -> Iterator[Worker]:
     worker = create_app(load_config(REPO / "config"), clock=lambda: NOW, senders=senders, outputs=outputs, in_memory=True)  # type: ignore[arg-type]
-    worker.app.conf.store = "memory://"
+    worker.app.conf.store = "memory://"  # type: ignore[assignment]  # faust reads a URL string here
     for profile in sample_profiles():
         worker.index.upsert(parse_profile(json.dumps(profile)))
     worker.feed.ready.set()

@@ -117,7 +117,7 @@ async def test_a_first_sms_of_a_high_priority_incident_overtakes_the_email_backl
     senders["email"] = GatedSender("email", gate, order)
     senders["sms"] = GatedSender("sms", gate, order)
     assert worker.deliverer is not None
-    worker.deliverer.senders = senders  # type: ignore[misc]
+    worker.deliverer.senders = senders
     notes = await notifications(worker, outputs)
     first_sms = next(n for n in notes if n.channel == "sms" and n.kind == "alert")
     assert first_sms.priority == Priority.HIGH and lane_of(first_sms) == Lane.FIRST_ALERT
