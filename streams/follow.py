@@ -41,6 +41,7 @@ class Follower:
         )
         await consumer.start()
         try:
+            await self.prepare(consumer)
             end: dict[TopicPartition, int] = {}
             while True:
                 if not self.ready.is_set():
@@ -54,8 +55,15 @@ class Follower:
                 for records in batches.values():
                     for record in records:
                         await self.guard.handle(Record.of(record), self._applier(record))
+                        self.handled(record)
         finally:
             await consumer.stop()
+
+    async def prepare(self, consumer: AIOKafkaConsumer) -> None:
+        """Before the first fetch, with every partition assigned: where to start (from the beginning)."""
+
+    def handled(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        """After each record is applied or quarantined."""
 
     def _applier(self, record: ConsumerRecord[bytes, bytes]) -> Callable[[Record], None]:
         return lambda _: self.apply(record)

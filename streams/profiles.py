@@ -3,24 +3,47 @@
 Every worker reads every partition (no consumer group): the index is global, not sharded. The
 feed is `ready` once it has caught up with the end offsets seen at start, so no event is matched
 against a half-loaded index.
+
+At start the feed loads the index snapshot from the data directory when it is provably current
+(streams/profile_snapshot.py, alerts/matching/snapshot.py) and reads only the records after it;
+otherwise it builds the index from the beginning of the topic. It writes a snapshot once ready
+(when anything was read), at most hourly while records arrive, and on a clean stop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+import time
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from alerts.config import Config
 from alerts.indicators import indicators_of
 from alerts.intake import parse_profile
 from alerts.matching import ProfileIndex
+from alerts.matching.snapshot import (
+    Coverage,
+    Loaded,
+    SnapshotRejected,
+    coverage_problem,
+    encode,
+    profile_ids,
+    record_digest,
+    restore,
+)
 from streams.follow import Follower
-from streams.metrics import PROFILE_INDICATORS_UNMAPPED, PROFILES
+from streams.metrics import PROFILE_INDICATORS_UNMAPPED, PROFILE_SNAPSHOTS, PROFILES
+from streams.profile_snapshot import MAX_AGE_S, SnapshotFile
 from streams.stage import Record, Stage
 
 log = logging.getLogger("crucial.profiles")
+REFRESH_S = 3600.0  # while records arrive, a new snapshot at most this often (a crash then replays less)
+LAST_RECORD_TIMEOUT_S = 10.0  # fetching the record a snapshot ends with, to check it is still there
 
 
 def apply_profile_record(index: ProfileIndex, key: bytes | None, value: bytes | None) -> str:
@@ -34,13 +57,34 @@ def apply_profile_record(index: ProfileIndex, key: bytes | None, value: bytes | 
     return "upserted"
 
 
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 class ProfileFeed(Follower):
-    def __init__(self, config: Config, index: ProfileIndex, guard: Stage) -> None:
+    def __init__(
+        self,
+        config: Config,
+        index: ProfileIndex,
+        guard: Stage,
+        snapshots: SnapshotFile | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.index = index
         self.indicators = indicators_of(config.indicators)
+        self.topic = config.settings.kafka.topics.profiles
+        self.snapshots = snapshots if snapshots is not None else SnapshotFile.of(config)
+        self.clock = clock
+        self.loaded_from_snapshot = False
+        self._covered: dict[int, int] = {}  # partition -> the next offset not yet in the index
+        self._last: dict[int, str] = {}  # partition -> digest of the last record in the index (from a snapshot)
+        self._last_record: dict[int, ConsumerRecord[bytes, bytes]] = {}  # ... or read since
+        self._prepared = self._changed = False
+        self._saved_at = time.monotonic()
+        self._tasks: set[asyncio.Task[None]] = set()
         # Once loaded, the index (up to a million profiles) is moved out of the garbage collector's
         # sight: full collections would otherwise walk it again and again for nothing.
-        super().__init__(config, [config.settings.kafka.topics.profiles], self._apply, "profile index", guard, on_ready=gc.freeze)
+        super().__init__(config, [self.topic], self._apply, "profile index", guard, on_ready=self._on_ready)
 
     def _apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
         outcome = apply_profile_record(self.index, record.key, record.value)
@@ -48,7 +92,7 @@ class ProfileFeed(Follower):
         if outcome == "upserted" and record.key is not None:
             self._report_unmapped(record.key.decode("utf-8", "replace"))
 
-    def _report_unmapped(self, profile_id: str) -> None:
+    def _report_unmapped(self, profile_id: str) -> int:
         """Indicators the vocabulary does not know count for neither grading nor routing: say so (no text)."""
         profile = self.index.get(profile_id)
         unmapped = len(self.indicators.of_profile(profile).unmapped) if profile is not None else 0
@@ -57,6 +101,140 @@ class ProfileFeed(Follower):
             log.warning(
                 "a profile has %d indicator(s) not in indicators.yaml: `crucial indicators --profiles` lists them", unmapped
             )
+        return unmapped
+
+    # --- the snapshot -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            if self._prepared and self._changed:  # a clean stop: the next start reads only what follows
+                self._save_now()
+
+    async def prepare(self, consumer: AIOKafkaConsumer) -> None:
+        partitions = [tp for tp in consumer.assignment() if tp.topic == self.topic]
+        beginning = {tp.partition: offset for tp, offset in (await consumer.beginning_offsets(partitions)).items()}
+        end = {tp.partition: offset for tp, offset in (await consumer.end_offsets(partitions)).items()}
+        self._covered = dict(beginning)
+        try:
+            loaded = await self._checked_snapshot(consumer, beginning, end)
+        except SnapshotRejected as exc:
+            await consumer.seek_to_beginning(*partitions)
+            PROFILE_SNAPSHOTS.labels("ignored", exc.reason).inc()
+            level = logging.INFO if exc.reason == "missing" else logging.WARNING
+            log.log(level, "profile index snapshot not used (%s): building the index from the topic", exc)
+            self._changed = True
+        else:
+            restore(self.index, loaded)
+            for partition, offset in loaded.coverage.offsets.items():
+                consumer.seek(TopicPartition(self.topic, partition), offset)
+            self._covered, self._last = dict(loaded.coverage.offsets), dict(loaded.coverage.last)
+            self.loaded_from_snapshot = True
+            PROFILE_SNAPSHOTS.labels("loaded", "").inc()
+            behind = sum(end[p] - o for p, o in loaded.coverage.offsets.items())
+            log.info(
+                "profile index loaded from its snapshot: %d profiles, %d record(s) behind the topic", loaded.profiles, behind
+            )
+        self._prepared = True
+
+    async def _checked_snapshot(self, consumer: AIOKafkaConsumer, beginning: dict[int, int], end: dict[int, int]) -> Loaded:
+        collecting = gc.isenabled()
+        gc.disable()  # reading makes a few hundred thousand objects; collections would walk them for nothing
+        try:
+            loaded = await asyncio.to_thread(self.snapshots.read)
+        finally:
+            if collecting:
+                gc.enable()
+        problem = coverage_problem(loaded.coverage, self.topic, beginning, end, self.clock(), MAX_AGE_S)
+        if problem is not None:
+            raise problem
+        await self._check_last_records(consumer, loaded.coverage, beginning)
+        return loaded
+
+    async def _check_last_records(self, consumer: AIOKafkaConsumer, coverage: Coverage, beginning: dict[int, int]) -> None:
+        """The record each partition's part of the snapshot ends with is still the topic's record at
+        that offset: a topic deleted and made again (offsets start over) is caught here."""
+        for partition, offset in sorted(coverage.offsets.items()):
+            if offset <= beginning[partition]:
+                continue  # covers nothing the topic holds on this partition
+            digest = coverage.last.get(partition)
+            if digest is None:
+                raise SnapshotRejected("last_record", f"partition {partition}: no last record to check")
+            tp = TopicPartition(self.topic, partition)
+            consumer.seek(tp, offset - 1)
+            try:
+                record = await asyncio.wait_for(consumer.getone(tp), LAST_RECORD_TIMEOUT_S)
+            except TimeoutError as exc:
+                raise SnapshotRejected("last_record", f"partition {partition}: its last record could not be read") from exc
+            if record.offset != offset - 1 or record_digest(record.offset, record.key, record.value) != digest:
+                raise SnapshotRejected("last_record", f"partition {partition}: offset {offset - 1} holds another record now")
+
+    def handled(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        self._covered[record.partition] = record.offset + 1
+        self._last_record[record.partition] = record
+        self._changed = True
+        if self.ready.is_set() and not self._tasks and time.monotonic() - self._saved_at > REFRESH_S:
+            self._save_soon()
+
+    def _on_ready(self) -> None:
+        gc.freeze()
+        if self._changed:
+            self._save_soon()
+        if self.loaded_from_snapshot:
+            self._spawn(self._count_unmapped())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _save_soon(self) -> None:
+        self._spawn(self._save())
+
+    def snapshot_bytes(self) -> bytes:
+        """The index now, with the offsets and last records it covers."""
+        last = dict(self._last)
+        last |= {p: record_digest(r.offset, r.key, r.value) for p, r in self._last_record.items()}
+        coverage = Coverage(self.topic, dict(self._covered), last, self.clock())
+        return encode(self.index, coverage, self.snapshots.fingerprint)
+
+    async def _save(self) -> None:
+        self._saved_at = time.monotonic()
+        try:
+            data, self._changed = self.snapshot_bytes(), False  # encoded here: the index may not change meanwhile
+            await asyncio.to_thread(self.snapshots.write, data)
+        except (OSError, SnapshotRejected) as exc:
+            self._failed(exc)
+        else:
+            self._written(len(data))
+
+    def _save_now(self) -> None:
+        try:
+            data = self.snapshot_bytes()
+            self.snapshots.write(data)
+        except (OSError, SnapshotRejected) as exc:
+            self._failed(exc)
+        else:
+            self._written(len(data))
+
+    def _failed(self, exc: OSError | SnapshotRejected) -> None:
+        self._changed = True
+        reason = exc.reason if isinstance(exc, SnapshotRejected) else type(exc).__name__
+        PROFILE_SNAPSHOTS.labels("write_failed", reason[:40]).inc()
+        log.error("profile index snapshot not written (%s): the next start rebuilds from the topic", reason)
+
+    def _written(self, size: int) -> None:
+        PROFILE_SNAPSHOTS.labels("written", "").inc()
+        log.info("profile index snapshot written: %d profiles, %.1f MiB", len(self.index), size / 2**20)
+
+    async def _count_unmapped(self) -> None:
+        """After a snapshot load, the unmapped-indicator count a build would have made, in the
+        background and a little at a time (readiness does not wait for it)."""
+        for at, profile_id in enumerate(profile_ids(self.index)):
+            self._report_unmapped(profile_id)
+            if at % 200 == 199:
+                await asyncio.sleep(0)
 
 
 async def count_rejected(record: Record, exc: Exception) -> None:

@@ -298,6 +298,11 @@ def restore(index: ProfileIndex, loaded: Loaded) -> None:
         setattr(index, name, value)
 
 
+def profile_ids(index: ProfileIndex) -> list[str]:
+    """Every profile id the index holds (to go through them after a load)."""
+    return list(index._slot_of)
+
+
 def clear(index: ProfileIndex) -> None:
     """Empty the index in place (a snapshot found wrong after loading: rebuild from the topic)."""
     empty = ProfileIndex()
