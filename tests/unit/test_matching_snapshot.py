@@ -53,7 +53,7 @@ def probes(rows: list[dict[str, Any]]) -> list[PlacementEvent]:
     name alone) and about children with no profile."""
     rng = random.Random(11)
     reports = []
-    for n, row in enumerate(rng.sample(rows, 60)):
+    for n, row in enumerate(rng.sample(rows, min(60, len(rows)))):
         report = matched_report(row, f"evt-{n}", NOW, rng)
         by_name = json.loads(json.dumps(report))
         by_name["event_id"] += "-name"
