@@ -11,6 +11,8 @@ from datetime import date
 from functools import lru_cache
 from itertools import combinations, pairwise
 
+from xxhash import xxh3_64_intdigest
+
 from alerts.identity import (
     Dob,
     associate_key,
@@ -27,7 +29,6 @@ from alerts.model import (
     RiskProfile,
 )
 from alerts.short_forms import short_form_keys
-from xxhash import xxh3_64_intdigest
 
 _YEAR_FACTOR = {0: 1.0, 1: 0.75, 2: 0.5}  # a blocking key's year of birth this far from the report's
 MAX_ASSOCIATE_LINKS = 50  # an associate's name on more profiles than this is too common to link on
