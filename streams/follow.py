@@ -56,6 +56,7 @@ class Follower:
                     for record in records:
                         await self.guard.handle(Record.of(record), self._applier(record))
                         self.handled(record)
+                await self.between_batches()
         finally:
             await consumer.stop()
 
@@ -64,6 +65,9 @@ class Follower:
 
     def handled(self, record: ConsumerRecord[bytes, bytes]) -> None:
         """After each record is applied or quarantined."""
+
+    async def between_batches(self) -> None:
+        """After each fetch (records or none): nothing is being applied while this runs."""
 
     def _applier(self, record: ConsumerRecord[bytes, bytes]) -> Callable[[Record], None]:
         return lambda _: self.apply(record)

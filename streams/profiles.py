@@ -7,7 +7,8 @@ against a half-loaded index.
 At start the feed loads the index snapshot from the data directory when it is provably current
 (streams/profile_snapshot.py, alerts/matching/snapshot.py) and reads only the records after it;
 otherwise it builds the index from the beginning of the topic. It writes a snapshot once ready
-(when anything was read), at most hourly while records arrive, and on a clean stop.
+(when anything was read), hourly when the index changed or the file is six hours old, and on a
+clean stop.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
@@ -42,7 +42,7 @@ from streams.profile_snapshot import MAX_AGE_S, SnapshotFile
 from streams.stage import Record, Stage
 
 log = logging.getLogger("crucial.profiles")
-REFRESH_S = 3600.0  # while records arrive, a new snapshot at most this often (a crash then replays less)
+REFRESH_S = 3600.0  # a new snapshot at most this often once ready (a crash then replays less)
 LAST_RECORD_TIMEOUT_S = 10.0  # fetching the record a snapshot ends with, to check it is still there
 
 
@@ -80,8 +80,8 @@ class ProfileFeed(Follower):
         self._last: dict[int, str] = {}  # partition -> digest of the last record in the index (from a snapshot)
         self._last_record: dict[int, ConsumerRecord[bytes, bytes]] = {}  # ... or read since
         self._prepared = self._changed = False
-        self._saved_at = time.monotonic()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._saved_at, self._saves = time.monotonic(), 0
+        self._counting: asyncio.Task[None] | None = None
         # Once loaded, the index (up to a million profiles) is moved out of the garbage collector's
         # sight: full collections would otherwise walk it again and again for nothing.
         super().__init__(config, [self.topic], self._apply, "profile index", guard, on_ready=self._on_ready)
@@ -109,7 +109,7 @@ class ProfileFeed(Follower):
         try:
             await super().run()
         finally:
-            if self._prepared and self._changed:  # a clean stop: the next start reads only what follows
+            if self._prepared:  # a clean stop: the next start reads only what follows
                 self._save_now()
 
     async def prepare(self, consumer: AIOKafkaConsumer) -> None:
@@ -174,23 +174,22 @@ class ProfileFeed(Follower):
         self._covered[record.partition] = record.offset + 1
         self._last_record[record.partition] = record
         self._changed = True
-        if self.ready.is_set() and not self._tasks and time.monotonic() - self._saved_at > REFRESH_S:
-            self._save_soon()
 
     def _on_ready(self) -> None:
         gc.freeze()
-        if self._changed:
-            self._save_soon()
         if self.loaded_from_snapshot:
-            self._spawn(self._count_unmapped())
+            self._counting = asyncio.get_running_loop().create_task(self._count_unmapped())
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _save_soon(self) -> None:
-        self._spawn(self._save())
+    async def between_batches(self) -> None:
+        """Write a snapshot once ready if the index is not the one on disk, then hourly if it changed
+        or the one on disk is getting old. Encoded in a thread while the feed waits: nothing changes the
+        index meanwhile, and the event loop goes on matching reports."""
+        if not self.ready.is_set():
+            return
+        since = time.monotonic() - self._saved_at
+        first = self._saves == 0 and self._changed
+        if first or (since > REFRESH_S and (self._changed or since > MAX_AGE_S / 2)):
+            await asyncio.to_thread(self._save_now)
 
     def snapshot_bytes(self) -> bytes:
         """The index now, with the offsets and last records it covers."""
@@ -199,34 +198,20 @@ class ProfileFeed(Follower):
         coverage = Coverage(self.topic, dict(self._covered), last, self.clock())
         return encode(self.index, coverage, self.snapshots.fingerprint)
 
-    async def _save(self) -> None:
-        self._saved_at = time.monotonic()
-        try:
-            data, self._changed = self.snapshot_bytes(), False  # encoded here: the index may not change meanwhile
-            await asyncio.to_thread(self.snapshots.write, data)
-        except (OSError, SnapshotRejected) as exc:
-            self._failed(exc)
-        else:
-            self._written(len(data))
-
     def _save_now(self) -> None:
+        self._saved_at, self._saves, changed = time.monotonic(), self._saves + 1, self._changed
+        self._changed = False
         try:
             data = self.snapshot_bytes()
             self.snapshots.write(data)
         except (OSError, SnapshotRejected) as exc:
-            self._failed(exc)
-        else:
-            self._written(len(data))
-
-    def _failed(self, exc: OSError | SnapshotRejected) -> None:
-        self._changed = True
-        reason = exc.reason if isinstance(exc, SnapshotRejected) else type(exc).__name__
-        PROFILE_SNAPSHOTS.labels("write_failed", reason[:40]).inc()
-        log.error("profile index snapshot not written (%s): the next start rebuilds from the topic", reason)
-
-    def _written(self, size: int) -> None:
+            self._changed = changed
+            reason = exc.reason if isinstance(exc, SnapshotRejected) else type(exc).__name__
+            PROFILE_SNAPSHOTS.labels("write_failed", reason[:40]).inc()
+            log.error("profile index snapshot not written (%s): the next start rebuilds from the topic", reason)
+            return
         PROFILE_SNAPSHOTS.labels("written", "").inc()
-        log.info("profile index snapshot written: %d profiles, %.1f MiB", len(self.index), size / 2**20)
+        log.info("profile index snapshot written: %d profiles, %.1f MiB", len(self.index), len(data) / 2**20)
 
     async def _count_unmapped(self) -> None:
         """After a snapshot load, the unmapped-indicator count a build would have made, in the

@@ -57,8 +57,10 @@ async def loaded_feed(config: Config, snapshots: SnapshotFile | None = None) -> 
     feed = ProfileFeed(config, ProfileIndex(config.risk.matching, config.risk.links), guard, snapshots)
     task = asyncio.create_task(feed.run())
     await asyncio.wait_for(feed.ready.wait(), 120)
-    if feed._tasks:  # the snapshot written once ready
-        await asyncio.gather(*feed._tasks)
+    for _ in range(1200):  # until the snapshot it writes once ready is written (when it had to)
+        if feed._saves or not feed._changed:
+            break
+        await asyncio.sleep(0.05)
     return feed, task
 
 
