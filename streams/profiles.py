@@ -32,9 +32,9 @@ from alerts.matching.snapshot import (
     SnapshotRejected,
     coverage_problem,
     encode,
-    profile_ids,
     record_digest,
     restore,
+    stored_indicators,
 )
 from streams.follow import Follower
 from streams.metrics import PROFILE_INDICATORS_UNMAPPED, PROFILE_SNAPSHOTS, PROFILES
@@ -216,10 +216,18 @@ class ProfileFeed(Follower):
     async def _count_unmapped(self) -> None:
         """After a snapshot load, the unmapped-indicator count a build would have made, in the
         background and a little at a time (readiness does not wait for it)."""
-        for at, profile_id in enumerate(profile_ids(self.index)):
-            self._report_unmapped(profile_id)
-            if at % 200 == 199:
+        profiles = unmapped = 0
+        for profiles, texts in enumerate(stored_indicators(self.index), start=1):
+            unmapped += len(self.indicators.map_texts(texts).unmapped)
+            if profiles % 500 == 0:
                 await asyncio.sleep(0)
+        if unmapped:
+            PROFILE_INDICATORS_UNMAPPED.inc(unmapped)
+            log.warning(
+                "%d indicator(s) on the %d profiles loaded are not in indicators.yaml: `crucial indicators --profiles` lists them",
+                unmapped,
+                profiles,
+            )
 
 
 async def count_rejected(record: Record, exc: Exception) -> None:

@@ -52,3 +52,30 @@ def test_a_snapshot_is_written_whole_and_read_back(tmp_path: Path) -> None:
     with pytest.raises(SnapshotRejected) as refused:
         other.read()
     assert refused.value.reason == "fingerprint"
+
+
+def test_after_a_load_the_unmapped_indicators_are_counted_as_a_build_counts_them(
+    config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+    import json
+
+    from alerts.intake import parse_profile
+    from streams.metrics import PROFILE_INDICATORS_UNMAPPED
+    from streams.profiles import ProfileFeed
+    from tests.support import sample_profiles
+    from tests.unit.test_stage import stage
+
+    row = sample_profiles()[0] | {"indicators": ["debt bondage", "sleeps at friends' houses", "Quoc's flat"]}
+    built = ProfileIndex(config.risk.matching, config.risk.links)
+    built.upsert(parse_profile(json.dumps(row)))
+    built.upsert(parse_profile(json.dumps(sample_profiles()[1])))
+    guard, _ = stage()
+    feed = ProfileFeed(config, ProfileIndex(config.risk.matching, config.risk.links), guard)
+    snap.restore(feed.index, snap.decode(snap.encode(built, Coverage("t", {0: 2}, {}, None), "fp"), "fp"))
+    before = PROFILE_INDICATORS_UNMAPPED._value.get()
+    with caplog.at_level("WARNING", logger="crucial.profiles"):
+        asyncio.run(feed._count_unmapped())
+    assert PROFILE_INDICATORS_UNMAPPED._value.get() - before == 2
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "2 indicator(s) on the 2 profiles loaded" in said and "Quoc" not in said and row["profile_id"] not in said
