@@ -109,7 +109,9 @@ class ProfileFeed(Follower):
         try:
             await super().run()
         finally:
-            if self._prepared:  # a clean stop: the next start reads only what follows
+            # A clean stop: the next start reads only what follows. Only once caught up: a snapshot
+            # far behind the topic's end could miss a deletion whose tombstone is already old.
+            if self._prepared and self.ready.is_set():
                 self._save_now()
 
     async def prepare(self, consumer: AIOKafkaConsumer) -> None:
