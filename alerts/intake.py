@@ -150,7 +150,8 @@ def structure(raw: bytes | str, limits: IntakeLimits | None = None) -> str:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise RejectedInput([f"(root): not UTF-8 ({exc.reason} at byte {exc.start})"]) from exc
-    if (depth := _depth(raw)) > limits.max_json_depth:
+    # Nesting is at most the number of opening brackets: most payloads need no count.
+    if raw.count("[") + raw.count("{") > limits.max_json_depth and (depth := _depth(raw)) > limits.max_json_depth:
         raise RejectedInput([f"(root): nested {depth} levels deep; the limit is {limits.max_json_depth}"])
     try:
         data = json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
@@ -160,10 +161,18 @@ def structure(raw: bytes | str, limits: IntakeLimits | None = None) -> str:
         raise RejectedInput([f"(root): not JSON ({bad.msg} at line {bad.lineno} column {bad.colno})"]) from None
     except (ValueError, RecursionError) as exc:
         raise RejectedInput([f"(root): not JSON ({type(exc).__name__})"]) from None
+    if _plain(raw):
+        return raw
     if hidden := _invisible(data):
         raise RejectedInput(hidden)
     folded = _folded(data)
     return raw if folded == data else json.dumps(folded, ensure_ascii=False)
+
+
+def _plain(raw: str) -> bool:
+    """No escape and no character to refuse or fold anywhere in the text: then no key or value holds
+    one either (without escapes, every character of a decoded string is in the text as it is)."""
+    return "\\" not in raw and not (_INVISIBLE.search(raw) or _FOLDED.search(raw) or _SEPARATORS.search(raw))
 
 
 def parse(model: type[M], raw: bytes | str, limits: IntakeLimits | None = None) -> M:

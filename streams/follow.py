@@ -35,6 +35,7 @@ class Follower:
         )
         await consumer.start()
         try:
+            await self.prepare(consumer)
             end: dict[TopicPartition, int] = {}
             while True:
                 if not self.ready.is_set():
@@ -48,8 +49,19 @@ class Follower:
                 for records in batches.values():
                     for record in records:
                         await self.guard.handle(Record.of(record), self._applier(record))
+                        self.handled(record)
+                await self.between_batches()
         finally:
             await consumer.stop()
+
+    async def prepare(self, consumer: AIOKafkaConsumer) -> None:
+        """Before the first fetch, with every partition assigned: where to start (from the beginning)."""
+
+    def handled(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        """After each record is applied or quarantined."""
+
+    async def between_batches(self) -> None:
+        """After each fetch (records or none): nothing is being applied while this runs."""
 
     def _applier(self, record: ConsumerRecord[bytes, bytes]) -> Callable[[Record], None]:
         return lambda _: self.apply(record)

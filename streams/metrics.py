@@ -81,6 +81,13 @@ PROFILES = Counter(
     ["outcome"],
     registry=None,
 )
+PROFILE_SNAPSHOTS = Counter(
+    "crucial_profile_snapshot_total",
+    "Profile index snapshots at start-up and after: loaded, written, write_failed, or ignored with the "
+    "reason (missing, checksum, format, fingerprint, offsets_ahead, offsets_behind, stale, last_record...).",
+    ["outcome", "reason"],
+    registry=None,
+)
 PROFILE_INDICATORS_UNMAPPED = Counter(
     "crucial_profile_indicators_unmapped_total",
     "Free-text indicators on profiles loaded that map to no indicator of indicators.yaml (so count for "
@@ -263,6 +270,7 @@ ALL = (
     MANUAL_CHECKS,
     EVENTS,
     PROFILES,
+    PROFILE_SNAPSHOTS,
     PROFILE_INDICATORS_UNMAPPED,
     PLACEMENTS,
     NOTIFICATIONS,

@@ -11,6 +11,8 @@ from datetime import date
 from functools import lru_cache
 from itertools import combinations, pairwise
 
+from xxhash import xxh3_64_intdigest
+
 from alerts.identity import (
     Dob,
     associate_key,
@@ -33,6 +35,12 @@ MAX_ASSOCIATE_LINKS = 50  # an associate's name on more profiles than this is to
 MAX_RANGE_YEARS = 8  # a disputed range wider than this blocks like an unknown date of birth
 OLDEST_YEARS = 27  # with no date of birth in the report, look at every plausible year of birth
 _PHONE_IN_TEXT = re.compile(r"(?:\+|\b)[0-9][0-9 ()-]{8,18}[0-9]\b")
+
+
+def key_hash(text: str) -> int:
+    """A stored key's hash, the same in every process (Python's own str hash is salted per process),
+    so an index snapshot written by one worker holds the keys another computes (alerts.matching.snapshot)."""
+    return xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
 
 
 # --- name forms -----------------------------------------------------------------------------------
@@ -157,13 +165,13 @@ def _identity_keys(forms: list[tuple[str, ...]], years: list[int], sexes: tuple[
     for year in years:
         y = str(year)
         for code in codes:
-            keys[hash(f"s\x1f{code}\x1f{y}")] = (SINGLE, year, hash(("s", code)))
+            keys[key_hash(f"s\x1f{code}\x1f{y}")] = (SINGLE, year, hash(("s", code)))
         for a, b in pairs:
             for sex in sexes:
-                keys[hash(f"p\x1f{a}\x1f{b}\x1f{y}\x1f{sex}")] = (PAIR, year, hash(("p", a, b)))
+                keys[key_hash(f"p\x1f{a}\x1f{b}\x1f{y}\x1f{sex}")] = (PAIR, year, hash(("p", a, b)))
         for head, initials in heads:
             for initial in initials:
-                keys.setdefault(hash(f"i\x1f{head}\x1f{initial}\x1f{y}"), (INITIAL, year, hash(("i", head, initial))))
+                keys.setdefault(key_hash(f"i\x1f{head}\x1f{initial}\x1f{y}"), (INITIAL, year, hash(("i", head, initial))))
     return keys
 
 
@@ -180,7 +188,7 @@ def joined_forms(given_names: str, family_name: str | None) -> list[tuple[str, .
 
 
 def _dob_key(value: int) -> int:
-    return hash(f"d\x1f{value}")
+    return key_hash(f"d\x1f{value}")
 
 
 def _profile_years(dob: Dob | None) -> list[int]:
@@ -198,16 +206,16 @@ def _probe_years(dob: Dob | None, today: date) -> list[int]:
 
 
 def _identifier_key(scheme: str, value: str) -> int:
-    return hash(f"x\x1f{scheme}\x1f{value}")
+    return key_hash(f"x\x1f{scheme}\x1f{value}")
 
 
 def _associate_keys(names: list[str]) -> set[int]:
     keys = {associate_key(name_words(name)) for name in names}
-    return {hash(f"a\x1f{key}") for key in keys if key is not None}
+    return {key_hash(f"a\x1f{key}") for key in keys if key is not None}
 
 
 def _link_keys(profile: RiskProfile) -> set[int]:
-    keys = {hash(f"v\x1f{plate}") for vehicle in profile.vehicles for plate in profile_plates(vehicle)}
-    keys |= {hash(f"t\x1f{phone_key(phone)}") for phone in profile.phone_numbers}
+    keys = {key_hash(f"v\x1f{plate}") for vehicle in profile.vehicles for plate in profile_plates(vehicle)}
+    keys |= {key_hash(f"t\x1f{phone_key(phone)}") for phone in profile.phone_numbers}
     keys |= _associate_keys([associate.name for associate in profile.associates])
     return keys

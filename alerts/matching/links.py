@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from alerts.identity import (
     associate_key,
 )
-from alerts.matching.keys import MAX_ASSOCIATE_LINKS
+from alerts.matching.keys import MAX_ASSOCIATE_LINKS, key_hash
 from alerts.matching.scoring import _Probe, _Tuned
 from alerts.matching.storage import _RISK_OF
 from alerts.model import (
@@ -23,10 +23,10 @@ def find_links(index: ProfileIndex, probe: _Probe, tuned: _Tuned) -> list[Profil
     the highest-risk first, at most links.max_links. All exact keys: no profile is opened."""
     found: dict[tuple[int, str, str], str] = {}
     for plate in probe.plates:
-        for slot in index._posting(hash(f"v\x1f{plate}")):
+        for slot in index._posting(key_hash(f"v\x1f{plate}")):
             found.setdefault((slot, "vehicle", plate), f"vehicle {plate} in the report is recorded against profile {{}}")
     for key, written in probe.phones.items():
-        for slot in index._posting(hash(f"t\x1f{key}")):
+        for slot in index._posting(key_hash(f"t\x1f{key}")):
             found.setdefault((slot, "phone", key), f"phone {written} in the report is recorded against profile {{}}")
     for words, where in probe.companions:
         for size in (2, 3):
@@ -36,7 +36,7 @@ def find_links(index: ProfileIndex, probe: _Probe, tuned: _Tuned) -> list[Profil
                 if name is None:
                     continue
                 said = " ".join(window)
-                posting = index._posting(hash(f"a\x1f{name}"))
+                posting = index._posting(key_hash(f"a\x1f{name}"))
                 if len(posting) > MAX_ASSOCIATE_LINKS:  # a name that common says nothing about who
                     continue
                 for slot in posting:
