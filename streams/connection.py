@@ -16,6 +16,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from alerts.config import Config, KafkaSecurity
 from alerts.errors import ConfigError
+from streams.profile_snapshot import MAX_AGE_S
 
 log = logging.getLogger("crucial.topics")
 
@@ -131,13 +132,16 @@ def topic_policies(config: Config) -> list[TopicPolicy]:
         return {"cleanup.policy": "delete", "retention.ms": ms, "retention.bytes": "-1", **insync}
 
     compacted = {"cleanup.policy": "compact", "retention.ms": FOREVER, "retention.bytes": "-1", **insync}
+    # A snapshot of the profile index may be MAX_AGE_S old when a worker loads it: the deletions it
+    # has not seen must still be on the topic as tombstones then (with a margin).
+    profiles = {**compacted, "delete.retention.ms": str(int(2 * MAX_AGE_S * 1000))}
     return [
         TopicPolicy(names.placement_events, "reports", kept(retention.placement_events_days)),
         # Rendered messages (full detail by email) waiting to be sent: personal data, kept like the reports.
         TopicPolicy(names.notifications, "reports", kept(retention.placement_events_days)),
         TopicPolicy(names.rejected, "quarantine", kept(retention.quarantine_days)),
         TopicPolicy(names.dead_letters, "quarantine", kept(retention.quarantine_days)),
-        TopicPolicy(names.profiles, "state", compacted),
+        TopicPolicy(names.profiles, "state", profiles),
         TopicPolicy(names.incidents, "audit", kept(audit_ms)),
         TopicPolicy(names.deliveries, "audit", kept(audit_ms)),
         # Keyed by child reference like placement events, and read by the same agent: same partitions.
@@ -273,7 +277,7 @@ def _loses_data(key: str, have: str, want: str, configs: dict[str, str]) -> bool
     if key == "cleanup.policy":
         # Compaction drops an audit topic's history; deletion drops a state topic's records by age.
         return set(have.split(",")) != set(want.split(","))
-    if key == "min.insync.replicas":
+    if key in ("min.insync.replicas", "delete.retention.ms"):
         try:
             return int(have) < int(want)
         except ValueError:

@@ -135,3 +135,12 @@ def test_retention_on_a_compacted_only_topic_loses_nothing(kafka_bootstrap: str,
     with pytest.raises(TopicPolicyError) as refused:
         ensure_topics(other)
     assert {p.setting for p in refused.value.problems} == {"cleanup.policy", "retention.ms"}
+
+
+def test_profile_tombstones_outlive_the_oldest_snapshot_a_worker_may_load(tmp_path: Path) -> None:
+    from streams.profile_snapshot import MAX_AGE_S
+
+    config = load_config(write_config(tmp_path / "config"))
+    profiles = next(p for p in topic_policies(config) if p.name == config.settings.kafka.topics.profiles)
+    assert int(profiles.configs["delete.retention.ms"]) >= MAX_AGE_S * 1000
+    assert all("delete.retention.ms" not in p.configs for p in topic_policies(config) if p is not profiles)
