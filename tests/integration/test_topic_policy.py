@@ -143,4 +143,4 @@ def test_profile_tombstones_outlive_the_oldest_snapshot_a_worker_may_load(tmp_pa
     config = load_config(write_config(tmp_path / "config"))
     profiles = next(p for p in topic_policies(config) if p.name == config.settings.kafka.topics.profiles)
     assert int(profiles.configs["delete.retention.ms"]) >= MAX_AGE_S * 1000
-    assert all("delete.retention.ms" not in p.configs for p in topic_policies(config) if p is not profiles)
+    assert all("delete.retention.ms" not in p.configs for p in topic_policies(config) if p.name != profiles.name)
