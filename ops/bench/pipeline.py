@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ops.bench import harness as h
+from ops.bench import pyspy_summary
 from ops.bench.alertmanager import Alert, Alertmanager, PeerResult
 from ops.bench.floor import HEADER as FLOOR_HEADER
 from ops.bench.floor import Floor, measure
@@ -183,7 +184,10 @@ def latency(args: argparse.Namespace) -> LatencyResult:
             warm, load = reports[: args.warmup], reports[args.warmup :]
             warm_up(stack, producer, warm)
             h.log(f"pipeline: {len(load)} reports at {args.rate:g}/s")
+            spy = pyspy_summary.record(stack.workers[0].pid, args.py_spy, args.seconds) if args.py_spy else None
             run = run_load(stack, producer, load, args.rate)
+            if spy is not None:
+                spy.wait(timeout=args.seconds + 120)
             producer.close()
         peer = None
         if not args.no_peer:
@@ -613,6 +617,7 @@ def main(argv: list[str] | None = None) -> int:
     lat.add_argument("--matched", type=float, default=0.1, help="share of reports about profiled children")
     lat.add_argument("--warmup", type=int, default=20)
     lat.add_argument("--workers", type=int, choices=(1, 2), default=1, help="worker processes sharing the partitions")
+    lat.add_argument("--py-spy", type=Path, help="record worker 0 with py-spy while the load runs (ops/bench/pyspy_summary.py)")
     lat.add_argument("--no-floor", action="store_true")
     lat.add_argument("--no-peer", action="store_true")
     lat.add_argument(
