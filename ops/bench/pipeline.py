@@ -103,19 +103,20 @@ def run_load(
     drain_timeout_s: float = 180.0,
     with_stages: bool = True,
 ) -> Run:
-    return run_and_collect(stack, producer, reports, rate, drain_timeout_s=drain_timeout_s, with_stages=with_stages)[0]
+    return run_and_collect(stack, producer, reports, rate, LoadOptions(drain_timeout_s, with_stages))[0]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    drain_timeout_s: float = 180.0
+    with_stages: bool = True  # the stage table (reads the notifications and deliveries topics back)
 
 
 def run_and_collect(
-    stack: h.Stack,
-    producer: Any,
-    reports: Sequence[h.Report],
-    rate: float,
-    *,
-    drain_timeout_s: float = 180.0,
-    with_stages: bool = True,
+    stack: h.Stack, producer: Any, reports: Sequence[h.Report], rate: float, options: LoadOptions = LoadOptions()
 ) -> tuple[Run, h.Sent, h.Received]:
     """The measured run, with what was sent and what the peers received (for figures of one's own)."""
+    drain_timeout_s, with_stages = options.drain_timeout_s, options.with_stages
     window = WorkerWindow(stack).start()
     watches = window.watches
     began = time.monotonic()
@@ -294,8 +295,7 @@ def print_latency(result: LatencyResult) -> None:
             resources,
         )
     )
-    if run.workers:
-        print_per_worker(run.workers, run.notifications, run.machine_cpu_percent)
+    print_per_worker(run.workers, run.notifications, run.machine_cpu_percent)
     if run.stages:
         print(
             h.table(

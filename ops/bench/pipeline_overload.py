@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ops.bench import harness as h
-from ops.bench.pipeline import LATENCY_HEADER, Run, _row, run_and_collect, warm_up
+from ops.bench.pipeline import LATENCY_HEADER, LoadOptions, Run, _row, run_and_collect, warm_up
 from ops.bench.pipeline_workers import print_per_worker, start_workers
 
 FIRST_ALERTS = "first SMS of each high-priority incident"
@@ -143,7 +143,7 @@ def measure(args: argparse.Namespace, stack: h.Stack) -> tuple[Run, list[h.Repor
     warm, load = reports[: args.warmup], reports[args.warmup :]
     warm_up(stack, producer, warm)
     h.log(f"overload: {len(load)} reports at {args.rate:g}/s on {args.workers} worker(s)")
-    run, sent, got = run_and_collect(stack, producer, load, args.rate, drain_timeout_s=args.drain_timeout)
+    run, sent, got = run_and_collect(stack, producer, load, args.rate, LoadOptions(drain_timeout_s=args.drain_timeout))
     producer.close()
     return run, load, sent, got
 

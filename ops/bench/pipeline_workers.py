@@ -161,6 +161,8 @@ def per_worker_rows(workers: Sequence[WorkerFigures], notifications: int, machin
 
 
 def print_per_worker(workers: Sequence[WorkerFigures], notifications: int, machine_cpu_percent: float) -> None:
+    if not workers:
+        return
     print(
         h.table(
             "Per worker and per machine (CPU: % of one core; waited: runnable but no CPU free; "
