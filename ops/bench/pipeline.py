@@ -186,7 +186,7 @@ def latency(args: argparse.Namespace) -> LatencyResult:
             warm_up(stack, producer, warm)
             h.log(f"pipeline: {len(load)} reports at {args.rate:g}/s")
             spy = pyspy_summary.record(stack.workers[0].pid, args.py_spy, args.seconds) if args.py_spy else None
-            run = run_load(stack, producer, load, args.rate)
+            run = run_load(stack, producer, load, args.rate, drain_timeout_s=args.drain_timeout)
             if spy is not None:
                 spy.wait(timeout=args.seconds + 120)
             producer.close()
@@ -617,6 +617,9 @@ def main(argv: list[str] | None = None) -> int:
     lat.add_argument("--matched", type=float, default=0.1, help="share of reports about profiled children")
     lat.add_argument("--warmup", type=int, default=20)
     lat.add_argument("--workers", type=int, choices=(1, 2), default=1, help="worker processes sharing the partitions")
+    lat.add_argument(
+        "--drain-timeout", type=float, default=180.0, help="seconds to wait after the last report; what has not arrived is lost"
+    )
     lat.add_argument("--py-spy", type=Path, help="record worker 0 with py-spy while the load runs (ops/bench/pyspy_summary.py)")
     lat.add_argument("--no-floor", action="store_true")
     lat.add_argument("--no-peer", action="store_true")
