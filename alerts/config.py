@@ -23,6 +23,7 @@ from pydantic import (
     PrivateAttr,
     StringConstraints,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -150,6 +151,30 @@ class RetrySettings(Schema):
     )
 
 
+class TwilioVoiceSettings(Schema):
+    """Voice calls through the same Twilio account (alerts.channels.twilio_voice): the public URLs of the
+    worker's voice webhooks, which Twilio signs requests to, and how a call goes."""
+
+    gather_url: str = Field(description="the public URL of POST /twilio/voice/gather (the key pressed)")
+    status_callback_url: str = Field(description="the public URL of POST /twilio/voice/status (call progress)")
+    from_number: Phone | None = Field(default=None, description="the caller id; default: twilio.from_number")
+    ring_timeout_s: Annotated[int, Field(ge=5, le=600)] = Field(default=25, description="ring this long, then no-answer")
+    gather_timeout_s: Annotated[int, Field(ge=1, le=60)] = Field(default=8, description="wait this long for a key")
+    time_limit_s: Annotated[int, Field(ge=30, le=14400)] = Field(default=180, description="longest call")
+    repeat: Annotated[int, Field(ge=1, le=3)] = Field(default=2, description="times the message is read out")
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}-[A-Z]{2}$")] = "en-GB"
+    voice: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+$")] | None = Field(
+        default=None, description="Twilio's <Say voice>, e.g. Polly.Amy; default: Twilio's"
+    )
+
+    @field_validator("gather_url", "status_callback_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not _is_http_url(url):
+            raise ValueError(f"'{url}' is not an http(s) URL: give a URL such as https://host/twilio/voice/status")
+        return url
+
+
 class TwilioSettings(Schema):
     """SMS through Twilio. The auth token comes from the environment or a secret file, never from here."""
 
@@ -176,6 +201,7 @@ class TwilioSettings(Schema):
         default="GB", description="how numbers written nationally are read (07700 900123 -> +447700900123)"
     )
     retry: RetrySettings = RetrySettings()
+    voice: TwilioVoiceSettings | None = Field(default=None, description="voice calls (the voice channel); none: outbox")
 
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -1294,6 +1320,8 @@ def _check_settings(directory: Path, settings: Settings) -> Iterator[ConfigError
             url = getattr(twilio, key)
             if url is not None and not _is_http_url(url):
                 yield ConfigError(path, f"twilio.{key}", f"'{url}' is not an http(s) URL", "give a URL such as https://host/path")
+        if twilio.voice is not None and twilio.voice.from_number is None and twilio.from_number is None:
+            yield ConfigError(path, "twilio.voice.from_number", "a call needs a caller id", "set twilio.voice.from_number")
         if twilio.base_url is not None and (twilio.region or twilio.edge):
             yield ConfigError(path, "twilio.base_url", "base_url cannot be combined with region or edge", "remove one of them")
     smtp = settings.smtp
