@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import string
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 
 import yaml
 from pydantic import (
@@ -23,13 +23,20 @@ from pydantic import (
     PrivateAttr,
     StringConstraints,
     ValidationError,
-    field_validator,
+    create_model,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
+from alerts.channels import CHANNELS, AddressError
+from alerts.channels.email import SmtpSettings as SmtpSettings  # re-exported: the channels' own sections
+from alerts.channels.plugin import Channel
+from alerts.channels.plugin import RetrySettings as RetrySettings
+from alerts.channels.sms import SmsSettings as SmsSettings
+from alerts.channels.sms import TwilioSettings as TwilioSettings
 from alerts.errors import ConfigError, ConfigErrors
 from alerts.intake import field_path
-from alerts.model import Email, Phone, Priority, Ref, Text
+from alerts.model import Phone, Priority, Ref, Text
 
 AgencyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 SECRET_KEYS = ("auth_token", "password", "api_key", "secret", "token")
@@ -131,105 +138,6 @@ class OutboxSettings(Schema):
     path: Path = Path("var/outbox.jsonl")
 
 
-class SmsSettings(Schema):
-    max_segments: Annotated[int, Field(ge=1, le=10)] = 3
-    include_full_name: bool = False
-
-
-class RetrySettings(Schema):
-    """Retries of a transient delivery failure: exponential backoff with equal jitter, within a budget.
-
-    The defaults ride out a provider outage of at least three minutes (an attempt every 5–10 s, for
-    up to 5 minutes): giving up on an alert after seconds of 5xx would drop it into the fallback path
-    for a fault that is the provider's and passing."""
-
-    max_attempts: Annotated[int, Field(ge=1, le=200)] = 40
-    base_delay_s: Annotated[float, Field(gt=0, le=60)] = 0.5
-    max_delay_s: Annotated[float, Field(gt=0, le=600)] = 10.0
-    budget_s: Annotated[float, Field(gt=0, le=3600)] = Field(
-        default=300.0, description="no attempt starts later than this after the first one"
-    )
-
-
-class TwilioVoiceSettings(Schema):
-    """Voice calls through the same Twilio account (alerts.channels.twilio_voice): the public URLs of the
-    worker's voice webhooks, which Twilio signs requests to, and how a call goes."""
-
-    gather_url: str = Field(description="the public URL of POST /twilio/voice/gather (the key pressed)")
-    status_callback_url: str = Field(description="the public URL of POST /twilio/voice/status (call progress)")
-    from_number: Phone | None = Field(default=None, description="the caller id; default: twilio.from_number")
-    ring_timeout_s: Annotated[int, Field(ge=5, le=600)] = Field(default=25, description="ring this long, then no-answer")
-    gather_timeout_s: Annotated[int, Field(ge=1, le=60)] = Field(default=8, description="wait this long for a key")
-    time_limit_s: Annotated[int, Field(ge=30, le=14400)] = Field(default=180, description="longest call")
-    repeat: Annotated[int, Field(ge=1, le=3)] = Field(default=2, description="times the message is read out")
-    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}-[A-Z]{2}$")] = "en-GB"
-    voice: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+$")] | None = Field(
-        default=None, description="Twilio's <Say voice>, e.g. Polly.Amy; default: Twilio's"
-    )
-
-    @field_validator("gather_url", "status_callback_url")
-    @classmethod
-    def _http_url(cls, url: str) -> str:
-        if not _is_http_url(url):
-            raise ValueError(f"'{url}' is not an http(s) URL: give a URL such as https://host/twilio/voice/status")
-        return url
-
-
-class TwilioSettings(Schema):
-    """SMS through Twilio. The auth token comes from the environment or a secret file, never from here."""
-
-    account_sid: Annotated[str, StringConstraints(pattern=r"^AC[0-9a-fA-F]{32}$")]
-    from_number: Phone | None = None
-    messaging_service_sid: Annotated[str, StringConstraints(pattern=r"^MG[0-9a-fA-F]{32}$")] | None = None
-    auth_token_env: str = "TWILIO_AUTH_TOKEN"
-    auth_token_file: Path | None = None
-    base_url: str | None = Field(default=None, description="a Twilio-compatible server, for tests")
-    status_callback_url: str | None = None
-    inbound_url: str | None = Field(
-        default=None, description="the public URL Twilio posts SMS replies to (…/twilio/inbound): signatures are over it"
-    )
-    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}[0-9]$")] | None = Field(
-        default=None, description="Twilio region, e.g. ie1 (with edge: dublin) to keep traffic in Europe"
-    )
-    edge: Annotated[str, StringConstraints(pattern=r"^[a-z-]+$")] | None = None
-    timeout_s: Annotated[float, Field(gt=0, le=120)] = Field(default=10.0, description="per request")
-    max_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(default=16, description="requests in flight at once")
-    min_validity_s: Annotated[int, Field(ge=1, le=36000)] = Field(
-        default=300, description="ValidityPeriod floor, also used once the window has passed"
-    )
-    default_region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(
-        default="GB", description="how numbers written nationally are read (07700 900123 -> +447700900123)"
-    )
-    retry: RetrySettings = RetrySettings()
-    voice: TwilioVoiceSettings | None = Field(default=None, description="voice calls (the voice channel); none: outbox")
-
-
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-EmailDomain = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=rf"^{_LABEL}(?:\.{_LABEL})+$")]
-
-
-class SmtpSettings(Schema):
-    """Email over SMTP. The password comes from the environment or a secret file, never from here."""
-
-    host: str
-    port: Annotated[int, Field(ge=1, le=65535)] = 587
-    tls: Literal["starttls", "implicit", "none"] = "starttls"
-    username: str | None = None
-    password_env: str = "SMTP_PASSWORD"
-    password_file: Path | None = None
-    sender: Email
-    sender_name: str = "Crucial Hour"
-    ca_file: Path | None = Field(default=None, description="CA bundle to verify the server with (default: the system's)")
-    local_hostname: str | None = Field(default=None, description="name given in EHLO (default: this host's FQDN)")
-    message_id_domain: EmailDomain | None = Field(default=None, description="right of @ in Message-ID (default: sender's)")
-    allowed_domains: list[EmailDomain] = Field(
-        default=[], description="recipient domains (and their subdomains) email may go to; empty allows any"
-    )
-    timeout_s: Annotated[float, Field(gt=0, le=300)] = Field(default=15.0, description="per SMTP command")
-    max_concurrency: Annotated[int, Field(ge=1, le=64)] = Field(default=8, description="connections at once")
-    retry: RetrySettings = RetrySettings()
-
-
 class IntakeLimits(Schema):
     """Bounds every way in (API, form, CLI, Kafka) applies to a report (docs/operations.md: why)."""
 
@@ -258,7 +166,9 @@ class HealthSettings(Schema):
     crash_window_seconds: Annotated[float, Field(gt=0, le=86400)] = 300.0
 
 
-class Settings(Schema):
+class CoreSettings(Schema):
+    """settings.yaml less the channels' own sections (Settings adds those, from the registry)."""
+
     delivery_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(
         default=32, description="notifications in flight at once per worker, so a slow provider stalls none"
     )
@@ -269,38 +179,105 @@ class Settings(Schema):
     web: WebSettings = WebSettings()
     outbox: OutboxSettings = OutboxSettings()
     data_dir: Path = Field(default=Path("var"), description="the worker's local files (Faust's data directory)")
-    sms: SmsSettings = SmsSettings()
-    twilio: TwilioSettings | None = None
-    smtp: SmtpSettings | None = None
     health: HealthSettings = HealthSettings()
     templates_dir: Path | None = Field(
         default=None, description="your own message templates (relative to the config directory); default: the package's"
     )
 
 
+def _channel_sections() -> dict[str, Any]:
+    """One field per settings section a registered channel owns (alerts/channels/plugin.py: Section)."""
+    return {
+        section.key: (section.model, section.default) if section.default is not None else (Optional[section.model], None)  # noqa: UP045
+        for section in CHANNELS.sections()
+    }
+
+
+if TYPE_CHECKING:
+    Settings = CoreSettings
+else:
+    Settings = create_model("Settings", __base__=CoreSettings, **_channel_sections())
+
+
 # --- agencies.yaml ------------------------------------------------------------------------------
 
 
-def _e164(value: str) -> str:
-    from alerts.phone import to_e164
-
-    return to_e164(value)
-
-
-# A phone number in config: any common spelling, held as E.164 so duplicates are recognised.
-E164Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_e164)]
 RotaId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 PersonId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
 
-class Contact(Schema):
-    """A fixed contact (an sms number, an email address or both), or `rota:` — whoever of that on-call
+def _registered(name: str) -> str:
+    if name not in CHANNELS:
+        raise ValueError(f"{CHANNELS.unknown(name)}: use one of them")
+    return name
+
+
+ChannelName = Annotated[str, AfterValidator(_registered)]
+
+
+def _channels_by_default() -> list[str]:
+    return [channel.name for channel in CHANNELS if channel.routed_by_default]
+
+
+def _address_type(channel: Channel) -> Any:
+    """A channel's address in config: any spelling its parser accepts, held in its normal form."""
+
+    def parse(value: str) -> str:
+        try:
+            return channel.address(value)
+        except AddressError as exc:
+            raise ValueError(str(exc)) from None
+
+    return Optional[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(parse)]]  # noqa: UP045
+
+
+class Addressed(Schema):
+    """Someone reached by channel: one key per registered channel (`sms:`, `email:` …) holding their
+    address there. A key that is neither a field nor a channel is refused, naming the channels."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys_are_channels(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in data:
+                if key not in cls.model_fields:
+                    fields = ", ".join(k for k in cls.model_fields if k not in CHANNELS)
+                    raise PydanticCustomError(
+                        "unknown_channel",
+                        "unknown key {key}: {problem}, nor one of {fields}",
+                        {"key": repr(key), "problem": CHANNELS.unknown(str(key)), "fields": fields},
+                    )
+        return data
+
+    def address(self, channel: str) -> str | None:
+        """The address on `channel`, None when this person has none there."""
+        value = getattr(self, channel, None) if channel in CHANNELS else None
+        return value if isinstance(value, str) else None
+
+    def addresses(self) -> dict[str, str]:
+        """Every channel this person can be reached on, in registry order, with the address there."""
+        return {channel.name: address for channel in CHANNELS if (address := self.address(channel.name))}
+
+
+def _by_channel(name: str, base: type[Addressed]) -> type[Addressed]:
+    fields: dict[str, Any] = {channel.name: (_address_type(channel), None) for channel in CHANNELS}
+    made: type[Addressed] = create_model(name, __base__=base, __module__=__name__, **fields)
+    made.__doc__ = base.__doc__
+    return made
+
+
+class _Contact(Addressed):
+    """A fixed contact (an address on one or more channels), or `rota:` — whoever of that on-call
     rota (rota.yaml) is on call at the time of the report; `name` labels either (e.g. "duty sergeant")."""
 
     name: Annotated[str, StringConstraints(min_length=1)]
-    sms: E164Phone | None = None
-    email: Email | None = None
     rota: RotaId | None = None
+
+
+if TYPE_CHECKING:
+    Contact = _Contact
+else:
+    Contact = _by_channel("Contact", _Contact)
 
 
 AgencyKind = Literal[
@@ -391,7 +368,7 @@ class Rule(Schema):
         "the responsible authority's area and the profile's force",
     )
     social_worker: bool = False
-    channels: Annotated[list[Literal["sms", "email"]], Field(min_length=1)] = ["sms", "email"]
+    channels: Annotated[list[ChannelName], Field(min_length=1)] = Field(default_factory=_channels_by_default)
 
 
 class ManualCheck(Schema):
@@ -411,6 +388,18 @@ class Routing(Schema):
         default={}, description="police force -> the agency that is its missing-person desk (for notify_police_force)"
     )
     manual_check: ManualCheck = ManualCheck()
+    fallback: dict[ChannelName, list[ChannelName]] = Field(
+        default={},
+        description="channel -> the channels on which the same person is tried, in order, when they cannot be "
+        "reached on it (e.g. sms: [email])",
+    )
+
+    @model_validator(mode="after")
+    def _no_fallback_to_itself(self) -> Routing:
+        for channel, others in self.fallback.items():
+            if channel in others:
+                raise ValueError(f"fallback.{channel} lists {channel} itself: remove it (the next on call is tried anyway)")
+        return self
 
 
 def possible_match_allowed(rule: Rule, kind: AgencyKind) -> bool:
@@ -444,10 +433,14 @@ LocalMoment = Annotated[
 ]
 
 
-class RotaPerson(Schema):
+class _RotaPerson(Addressed):
     name: Annotated[str, StringConstraints(min_length=1)]
-    sms: E164Phone | None = None
-    email: Email | None = None
+
+
+if TYPE_CHECKING:
+    RotaPerson = _RotaPerson
+else:
+    RotaPerson = _by_channel("RotaPerson", _RotaPerson)
 
 
 class DailyHours(Schema):
@@ -498,7 +491,7 @@ class EscalationStep(Schema):
 
     after_minutes: Annotated[float, Field(gt=0, le=24 * 60)]
     notify: Annotated[list[AgencyId], Field(min_length=1)]
-    channels: Annotated[list[Literal["sms", "email"]], Field(min_length=1)] = ["sms", "email"]
+    channels: Annotated[list[ChannelName], Field(min_length=1)] = Field(default_factory=_channels_by_default)
 
 
 class EscalationChain(Schema):
@@ -945,6 +938,7 @@ _FIXES = {
     "dict_type": "give a mapping (key: value)",
     "model_type": "give a mapping (key: value)",
     "string_type": "give text (quote it if YAML reads it as a number or date)",
+    "unknown_channel": "use a registered channel's name as the key, or remove it",
 }
 
 
@@ -1066,11 +1060,11 @@ def load_config(directory: Path | str = "config") -> Config:
         found.every(_check_vocabulary, directory, vocabulary)
         if routing is not None and risk is not None:
             found.every(_check_indicator_names, directory, vocabulary, routing, risk)
-    if found.errors:
+    if any(value is None for value in parsed.values()):
         raise ConfigErrors(found.errors)
     if risk is not None and vocabulary is not None:
         risk.grading._vocabulary = vocabulary
-    return Config(
+    config = Config(
         directory=directory,
         settings=settings,
         agencies=agencies,
@@ -1082,6 +1076,12 @@ def load_config(directory: Path | str = "config") -> Config:
         board=parsed["board.yaml"],
         indicators=vocabulary,
     )
+    for channel in CHANNELS:  # checks across files that a channel owns (e.g. contacts naming its subscribers)
+        for check in channel.config_checks:
+            found.every(check, config)
+    if found.errors:
+        raise ConfigErrors(found.errors)
+    return config
 
 
 def _check_manual_check(directory: Path, agencies: dict[str, Agency], routing: Routing) -> Iterator[ConfigError]:
@@ -1197,12 +1197,12 @@ def _check_references(
         for k, contact in enumerate(agency.contacts):
             key = f"agencies.{agency_id}.contacts[{k}]"
             if contact.rota is not None:
-                if contact.sms is not None or contact.email is not None:
+                if fixed := contact.addresses():
                     yield ConfigError(
                         agencies_path,
                         key,
-                        f"contact names rota '{contact.rota}' and also an sms or email",
-                        "a rota contact reaches whoever is on call: move the fixed sms/email to a contact of its own",
+                        f"contact names rota '{contact.rota}' and also {_or(fixed)}",
+                        f"a rota contact reaches whoever is on call: move the fixed {'/'.join(fixed)} to a contact of its own",
                     )
                 if contact.rota not in rota_ids:
                     known = ", ".join(sorted(rota_ids)) or "none defined"
@@ -1213,13 +1213,16 @@ def _check_references(
                         f"define it in rota.yaml or use a known id ({known})",
                     )
                 continue
-            if contact.sms is None and contact.email is None:
-                yield ConfigError(
-                    agencies_path,
-                    key,
-                    f"contact '{contact.name}' has no sms or email",
-                    "give an sms number, an email address, or both",
-                )
+            if not contact.addresses():
+                yield ConfigError(agencies_path, key, f"contact '{contact.name}' has no {_or(CHANNELS.names)}", _give_one())
+
+
+def _or(names: Collection[str]) -> str:
+    return " or ".join(names)
+
+
+def _give_one() -> str:
+    return f"give an address on at least one channel ({', '.join(f'{name}:' for name in CHANNELS.names)})"
 
 
 def _check_rotas(directory: Path, rotas: Rotas) -> Iterator[ConfigError]:
@@ -1244,13 +1247,8 @@ def _check_rotas(directory: Path, rotas: Rotas) -> Iterator[ConfigError]:
                 path, f"{at}.timezone", f"unknown time zone '{rota.timezone}'", "use an IANA name such as Europe/London"
             )
         for person_id, person in rota.people.items():
-            if person.sms is None and person.email is None:
-                yield ConfigError(
-                    path,
-                    f"{at}.people.{person_id}",
-                    f"'{person_id}' has no sms or email",
-                    "give an sms number, an email address, or both",
-                )
+            if not person.addresses():
+                yield ConfigError(path, f"{at}.people.{person_id}", f"'{person_id}' has no {_or(CHANNELS.names)}", _give_one())
         known = ", ".join(rota.people)
         covered = [False] * (24 * 60)
         for i, layer in enumerate(rota.layers):
@@ -1312,36 +1310,9 @@ def _check_settings(directory: Path, settings: Settings) -> Iterator[ConfigError
         ZoneInfo(settings.timezone)
     except Exception:
         yield ConfigError(path, "timezone", f"unknown time zone '{settings.timezone}'", "use an IANA name such as Europe/London")
-    twilio = settings.twilio
-    if twilio is not None and (twilio.from_number is None) == (twilio.messaging_service_sid is None):
-        yield ConfigError(path, "twilio", "give exactly one sender", "set from_number or messaging_service_sid, not both")
-    if twilio is not None:
-        for key in ("base_url", "status_callback_url", "inbound_url"):
-            url = getattr(twilio, key)
-            if url is not None and not _is_http_url(url):
-                yield ConfigError(path, f"twilio.{key}", f"'{url}' is not an http(s) URL", "give a URL such as https://host/path")
-        if twilio.voice is not None and twilio.voice.from_number is None and twilio.from_number is None:
-            yield ConfigError(path, "twilio.voice.from_number", "a call needs a caller id", "set twilio.voice.from_number")
-        if twilio.base_url is not None and (twilio.region or twilio.edge):
-            yield ConfigError(path, "twilio.base_url", "base_url cannot be combined with region or edge", "remove one of them")
-    smtp = settings.smtp
-    for name, retry in (("twilio", twilio.retry if twilio else None), ("smtp", smtp.retry if smtp else None)):
-        if retry is not None and retry.max_delay_s < retry.base_delay_s:
-            yield ConfigError(path, f"{name}.retry.max_delay_s", "is less than base_delay_s", "raise max_delay_s")
-    if smtp is not None and smtp.tls == "none" and smtp.username and smtp.host not in ("127.0.0.1", "::1", "localhost"):
-        yield ConfigError(
-            path, "smtp.tls", "AUTH would send the password unencrypted", "use tls: starttls or implicit, or drop username"
-        )
-
-
-def _is_http_url(url: str) -> bool:
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    for channel in CHANNELS:
+        for check in channel.settings_checks:
+            yield from check(path, settings)
 
 
 def _check_providers(directory: Path, providers: Providers) -> Iterator[ConfigError]:

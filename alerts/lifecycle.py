@@ -25,9 +25,8 @@ from alerts.model import (
     Recipient,
     RiskProfile,
 )
-from alerts.phone import normalised
 from alerts.rendering import Renderer
-from alerts.routing import SOCIAL_WORKER, Route, agency_routes, fallback
+from alerts.routing import Route, agency_routes, fallback, same_person_routes
 from alerts.triage import Outcome, apply_report, incident_record, notifications_for, with_entry
 
 ESCALATABLE = (IncidentStatus.OPEN, IncidentStatus.ESCALATED)
@@ -190,21 +189,12 @@ def fallback_routes(
     tried: Collection[str] = (),
 ) -> list[Route]:
     """Whom to try when `recipient` cannot be reached on `channel` at `at`: whoever of their rota is on
-    call then (or the next in its order not in `tried`), and, for a failed SMS, the same person by
-    email when we know their address."""
+    call then (or the next in its order not in `tried`), and the same person on the channels
+    routing.yaml's `fallback` lists for `channel` (e.g. a failed SMS: by email) when we know their address."""
     routes = []
     if (next_on_call := fallback(recipient, channel, config, at, tried=tried)) is not None:
         routes.append(next_on_call)
-    if channel == "sms":
-        email: str | None = None
-        if recipient.agency_id == SOCIAL_WORKER and profile is not None and profile.social_worker is not None:
-            email = profile.social_worker.email
-        elif (agency := config.agencies.get(recipient.agency_id)) is not None:
-            email = next((c.email for c in agency.contacts if c.sms and _same_phone(c.sms, recipient.address) and c.email), None)
-        if email:
-            why = f"fallback: {recipient.name} could not be reached by sms; the same person by email"
-            routes.append(Route(Recipient(agency_id=recipient.agency_id, name=recipient.name, address=email), "email", why))
-    return routes
+    return routes + same_person_routes(recipient, channel, profile, config)
 
 
 def fall_back(
@@ -239,10 +229,6 @@ def fall_back(
     updated = with_entry(incident, now, what, alerted=[*incident.alerted, *targets], unreachable=unreachable)
     notes = notifications_for(kind, updated, event, profile, targets, renderer, now, variant=f"fallback:{kind}")
     return Outcome("fell_back" if targets else "no_fallback", updated, [incident_record("updated", updated, now)], notes)
-
-
-def _same_phone(a: str, b: str) -> bool:
-    return normalised(a) == normalised(b)
 
 
 def confirm_claim(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jinja2
 
+from alerts.channels import CHANNELS
 from alerts.config import Config
 from alerts.model import (
     Alerted,
@@ -30,7 +31,6 @@ from alerts.model import (
 from alerts.routing import agency_routes
 from alerts.triage import Outcome, incident_ids, incident_record, with_entry
 
-CHANNELS = ("sms", "email")
 NOTE = "report could not be processed automatically: check it by hand"
 
 
@@ -62,7 +62,8 @@ def agencies_for(event: PlacementEvent, config: Config) -> list[str]:
 
 
 class ManualCheckMessages:
-    """Renders the two manual-check templates (sms, email) with nothing but the event's bare facts."""
+    """Renders the manual-check template of each channel (<channel>/manual_check.txt.j2) with nothing
+    but the event's bare facts, shaped by the channel's `plain` (no channel renderer: it may have failed)."""
 
     def __init__(self, templates_dir: Path, timezone: str) -> None:
         from zoneinfo import ZoneInfo
@@ -96,11 +97,9 @@ class ManualCheckMessages:
             "reported": self.local(event.reported_at),
             "last_seen": self.local(last_seen) if last_seen else "not given",
         }
-        text = self.env.get_template(f"{channel}/manual_check.txt.j2").render(context).strip()
-        if channel == "email":
-            subject = f"[Crucial Hour] CHECK NOW - report not processed automatically - {incident.reference}"
-            return RenderedMessage(subject=subject, text=text + "\n")
-        return RenderedMessage(text=" ".join(text.split()))
+        text = self.env.get_template(f"{CHANNELS[channel].template_dir}/manual_check.txt.j2").render(context).strip()
+        subject = f"[Crucial Hour] CHECK NOW - report not processed automatically - {incident.reference}"
+        return CHANNELS[channel].plain(subject, text)
 
 
 def manual_check(
@@ -119,7 +118,7 @@ def manual_check(
     targets = [
         Alerted(channel=route.channel, recipient=route.recipient)
         for agency_id in agencies_for(event, config)
-        for route in agency_routes(agency_id, CHANNELS, config, at, "manual check")
+        for route in agency_routes(agency_id, _channels(), config, at, "manual check")
     ]
     if open_incident is not None:
         incident = with_entry(open_incident, now, f"further {NOTE}")
@@ -128,7 +127,11 @@ def manual_check(
     else:
         incident = _incident(event, config, now, targets, identity or incident_ids(event.event_id, sender or ""), sender)
         change = "opened"
-    notes = [_notification(incident, event, target, messages, now) for target in targets]
+    rendered: dict[str, RenderedMessage] = {}  # the message names no recipient: once per channel
+    for target in targets:
+        if target.channel not in rendered:
+            rendered[target.channel] = messages.render(incident, event, target.channel)
+    notes = [_notification(incident, event, target, rendered[target.channel], now) for target in targets]
     return Outcome("manual_check", incident, [incident_record(change, incident, now)], notes)  # type: ignore[arg-type]
 
 
@@ -165,8 +168,12 @@ def _incident(
     )
 
 
+def _channels() -> list[str]:
+    return [channel.name for channel in CHANNELS if channel.routed_by_default]
+
+
 def _notification(
-    incident: Incident, event: PlacementEvent, target: Alerted, messages: ManualCheckMessages, now: datetime
+    incident: Incident, event: PlacementEvent, target: Alerted, message: RenderedMessage, now: datetime
 ) -> Notification:
     return Notification(
         idempotency_key=Notification.key_for(
@@ -178,7 +185,7 @@ def _notification(
         kind="manual_check",
         channel=target.channel,
         recipient=target.recipient,
-        message=messages.render(incident, event, target.channel),
+        message=message,
         priority=Priority.HIGH,
         created_at=now,
         received_at=incident.received_at,

@@ -170,9 +170,9 @@ def next_on_call(rota: Rota, after_person: str, at: datetime) -> OnCall | None:
 
 
 def person_by_address(rota: Rota, channel: str, address: str) -> str | None:
-    """The id of the person reached at `address` on `channel` ('sms' or 'email'), if any."""
+    """The id of the person reached at `address` on `channel` (a registered channel's name), if any."""
     for person_id, person in rota.people.items():
-        if getattr(person, channel, None) == address:
+        if person.address(channel) == address:
             return person_id
     return None
 

@@ -18,10 +18,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from alerts.config import Agency, Config, Contact, Rule
+from alerts.channels import CHANNELS, AddressError
+from alerts.config import Addressed, Agency, Config, Contact, Rule
 from alerts.indicators import Indicators, indicators_of
-from alerts.model import Decision, Incident, PlacementEvent, Recipient, RiskProfile
-from alerts.phone import normalised
+from alerts.model import Decision, Incident, PlacementEvent, Recipient, RiskProfile, SocialWorker
 from alerts.rota import OnCall, on_call, on_call_order, person_by_address
 
 SOCIAL_WORKER = "social-worker"
@@ -135,11 +135,15 @@ class _Routes:
     def __init__(self) -> None:
         self.found: dict[tuple[str, str, str], tuple[Recipient, str, list[str], list[str]]] = {}
 
-    def add(self, agency_id: str, name: str, address: str | None, channel: str, reason: str, rule: str) -> None:
-        if not address:
+    def add(self, who: Recipient, channel: str, reason: str, rule: str) -> None:
+        """`who` on `channel` for `reason`; nothing when `who` has no address there."""
+        if not who.address:
             return
-        if channel == "sms":
-            address = normalised(address) or address
+        try:  # one person is one recipient however the address was written (a profile's phone number)
+            address = CHANNELS[channel].address(who.address)
+        except AddressError:
+            address = who.address
+        agency_id, name = who.agency_id, who.name
         key = (agency_id, address, channel)
         if key in self.found:
             _, _, reasons, rules = self.found[key]
@@ -157,10 +161,10 @@ class _Routes:
         ]
 
 
-def _contact_people(contact: Contact, config: Config, at: datetime) -> list[tuple[str, str | None, str | None, str]]:
-    """(name, sms, email, how) for a contact: itself, or whoever of its rota is on call at `at`."""
+def _contact_people(contact: Contact, config: Config, at: datetime) -> list[tuple[str, Addressed, str]]:
+    """(name, addresses, how) for a contact: itself, or whoever of its rota is on call at `at`."""
     if contact.rota is None:
-        return [(contact.name, contact.sms, contact.email, "")]
+        return [(contact.name, contact, "")]
     rota = config.rota.rotas[contact.rota]
     who: OnCall | None = on_call(rota, at)
     label = f"{contact.name}: "
@@ -169,25 +173,40 @@ def _contact_people(contact: Contact, config: Config, at: datetime) -> list[tupl
         how = f"{label}nobody on call in rota '{contact.rota}' at that time; first in the rota"
     else:
         how = f"{label}on call in rota '{contact.rota}' ({who.source})"
-    return [(who.person.name, who.person.sms, who.person.email, how)]
+    return [(who.person.name, who.person, how)]
 
 
-def _add_agency(
-    found: _Routes, agency_id: str, channels: Sequence[str], config: Config, at: datetime, reason: str, rule: str
-) -> None:
-    agency: Agency = config.agencies[agency_id]
+@dataclass(frozen=True)
+class _Reach:
+    """Whom a rule (or an escalation step) reaches and why: the channels, the moment, the reason."""
+
+    channels: Sequence[str]
+    config: Config
+    at: datetime
+    rule: str
+
+
+def _add_agency(found: _Routes, agency_id: str, reach: _Reach, reason: str) -> None:
+    agency: Agency = reach.config.agencies[agency_id]
     for contact in agency.contacts:
-        for name, sms, email, how in _contact_people(contact, config, at):
-            for channel in channels:
-                address = sms if channel == "sms" else email
-                found.add(agency_id, name, address, channel, reason + (f" — {how}" if how else ""), rule)
+        for name, addresses, how in _contact_people(contact, reach.config, reach.at):
+            for channel in reach.channels:
+                who = Recipient(agency_id=agency_id, name=name, address=addresses.address(channel) or "")
+                found.add(who, channel, reason + (f" — {how}" if how else ""), reach.rule)
+
+
+def social_worker_address(worker: SocialWorker, channel: str) -> str | None:
+    """The social worker's address on `channel`, from the profile field the channel names."""
+    field_name = CHANNELS[channel].social_worker_field
+    value = getattr(worker, field_name, None) if field_name else None
+    return value if isinstance(value, str) else None
 
 
 def agency_routes(agency_id: str, channels: Sequence[str], config: Config, at: datetime, why: str) -> list[Route]:
     """Everyone one agency is reached through at `at`, on each of `channels`: its fixed contacts and
     whoever is on call in its rotas — for callers outside the rules, such as an escalation step."""
     found = _Routes()
-    _add_agency(found, agency_id, channels, config, at, why, why)
+    _add_agency(found, agency_id, _Reach(channels, config, at, why), why)
     return found.routes()
 
 
@@ -222,15 +241,16 @@ def route(
         if conditions is None:
             continue
         reason = _rule_reason(rule, conditions)
+        reach = _Reach(rule.channels, config, at, rule.name)
         for agency_id in rule.notify:
-            _add_agency(found, agency_id, rule.channels, config, at, reason, rule.name)
+            _add_agency(found, agency_id, reach, reason)
         for agency_id, force in _force_desks(facts, config) if rule.notify_police_force else []:
-            _add_agency(found, agency_id, rule.channels, config, at, f"{reason}: the missing-person desk of {force}", rule.name)
+            _add_agency(found, agency_id, reach, f"{reason}: the missing-person desk of {force}")
         if rule.social_worker and profile is not None and profile.social_worker is not None:
             worker = profile.social_worker
             for channel in rule.channels:
-                address = worker.phone if channel == "sms" else worker.email
-                found.add(SOCIAL_WORKER, worker.name, address, channel, reason + " — the child's social worker", rule.name)
+                who = Recipient(agency_id=SOCIAL_WORKER, name=worker.name, address=social_worker_address(worker, channel) or "")
+                found.add(who, channel, reason + " — the child's social worker", rule.name)
     return found.routes()
 
 
@@ -252,7 +272,7 @@ def fallback(recipient: Recipient, channel: str, config: Config, at: datetime, *
             continue
         skip = {recipient.address, *tried}
         for candidate in on_call_order(rota, at):
-            address = candidate.person.sms if channel == "sms" else candidate.person.email
+            address = candidate.person.address(channel)
             if not address or address in skip:
                 continue
             now_on_call = on_call(rota, at)
@@ -269,3 +289,38 @@ def fallback(recipient: Recipient, channel: str, config: Config, at: datetime, *
             )
         return None
     return None
+
+
+def same_person_routes(recipient: Recipient, channel: str, profile: RiskProfile | None, config: Config) -> list[Route]:
+    """The same person on each channel routing.yaml's `fallback` lists for `channel`, in its order,
+    wherever we know their address there (their agency contact, or the child's social worker)."""
+    routes = []
+    for other in config.routing.fallback.get(channel, []):
+        if address := _same_person_address(recipient, channel, other, profile, config):
+            why = f"fallback: {recipient.name} could not be reached by {channel}; the same person by {other}"
+            routes.append(Route(Recipient(agency_id=recipient.agency_id, name=recipient.name, address=address), other, why))
+    return routes
+
+
+def _same_person_address(
+    recipient: Recipient, channel: str, other: str, profile: RiskProfile | None, config: Config
+) -> str | None:
+    if recipient.agency_id == SOCIAL_WORKER:
+        worker = profile.social_worker if profile is not None else None
+        return social_worker_address(worker, other) if worker is not None else None
+    agency = config.agencies.get(recipient.agency_id)
+    for contact in agency.contacts if agency is not None else []:
+        known = contact.address(channel)
+        if known and _same_address(channel, known, recipient.address) and (address := contact.address(other)):
+            return address
+    return None
+
+
+def _same_address(channel: str, a: str, b: str) -> bool:
+    def normal(address: str) -> str:
+        try:
+            return CHANNELS[channel].address(address)
+        except AddressError:
+            return address
+
+    return normal(a) == normal(b)

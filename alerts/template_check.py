@@ -15,6 +15,7 @@ from typing import Any, get_args
 
 import jinja2
 
+from alerts.channels import CHANNELS
 from alerts.config import Config
 from alerts.errors import ConfigError
 from alerts.intake import parse_event, parse_profile
@@ -33,7 +34,6 @@ from alerts.model import (
 )
 from alerts.rendering import MessageFacts, Renderer
 
-CHANNELS = ("sms", "email")
 KINDS: tuple[NotificationKind, ...] = get_args(NotificationKind)
 SEEN = datetime(2026, 1, 31, 23, 40, tzinfo=UTC)  # a winter night: GMT, and past midnight in the message
 
@@ -164,7 +164,7 @@ def check_templates(config: Config) -> list[ConfigError]:
     manual = ManualCheckMessages.from_config(config)
     for kind in KINDS:
         incident = _incident(kind)
-        for channel in CHANNELS:
+        for channel in CHANNELS.names:
             failed = False
             for renderer in renderers:
                 for event in _events(kind):
@@ -177,7 +177,7 @@ def check_templates(config: Config) -> list[ConfigError]:
                         else:
                             renderer.render(facts, channel)
                     except Exception as exc:  # any template fault, reported with its template
-                        errors.append(_problem(config, _template_of(exc, f"{channel}/{kind}.txt.j2"), exc))
+                        errors.append(_problem(config, _template_of(exc, f"{CHANNELS[channel].template_dir}/{kind}.txt.j2"), exc))
                         failed = True
     errors.extend(_compile_pages(config, directory / "web"))
     return errors

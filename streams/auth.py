@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, TypeVar
 from argon2 import PasswordHasher
 from argon2 import exceptions as argon2_exceptions
 
+from alerts.channels import providers_configured
 from alerts.channels.secrets import environment_secret
 from alerts.config import Config, LinkSettings, Providers, SessionSettings
 from alerts.errors import ConfigError, CrucialHourError
@@ -101,7 +102,7 @@ def signing_keys(setting: str, env: str, file: Path | None) -> list[bytes]:
 
 def outbox_only(config: Config) -> bool:
     """The demo: messages go only to the local outbox file, nothing leaves this machine."""
-    return config.settings.twilio is None and config.settings.smtp is None
+    return not providers_configured(config)
 
 
 def secret_problems(config: Config, environ: Mapping[str, str] | None = None) -> list[ConfigError]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alerts.channels.secrets import read_secret, twilio_auth_token
+from alerts.channels import CHANNELS
 from alerts.config import Config, load_config
 from alerts.coverage import coverage_gaps
 from alerts.errors import ConfigError, ConfigErrors
@@ -43,13 +43,9 @@ def secret_problems(config: Config) -> tuple[list[ConfigError], list[str]]:
     degrades — a provider's HMAC key that cannot be read, sessions or links signed by a per-process key."""
     errors: list[ConfigError] = []
     warnings: list[str] = []
-    settings = config.settings
-    if settings.twilio is not None:
-        _attempt(errors, twilio_auth_token, config, settings.twilio)
-    smtp = settings.smtp
-    if smtp is not None and smtp.username:
-        password_file = config.path(smtp.password_file) if smtp.password_file else None
-        _attempt(errors, lambda: read_secret(setting="smtp.password", env=smtp.password_env, file=password_file))
+    for channel in CHANNELS:
+        if channel.secrets_check is not None:
+            _attempt(errors, channel.secrets_check, config)
     if not outbox_only(config):
         return errors + shared_key_problems(config), warnings
     links = config.providers.links

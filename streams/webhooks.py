@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from faust.web import Request, Response, View
 
-from alerts.channels import BadCallback, BadSignature, status_callbacks_from_config
 from alerts.channels.twilio_inbound import inbound_webhook_from_config, twiml_message
+from alerts.channels.twilio_status import BadCallback, BadSignature, status_callbacks_from_config
 from alerts.directory import IncidentView
 from alerts.model import DeliveryStatus, Recipient
 from streams import metrics

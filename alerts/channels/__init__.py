@@ -1,49 +1,54 @@
-"""The provider boundary. A channel is one module implementing `Sender`, plus one line in CHANNELS.
+"""The provider boundary, and the registry of channels: one line per channel in CHANNELS.
 
-Each entry maps a channel name (as routing rules and notifications spell it) to a factory that
-builds the configured provider's sender from config, or returns None when that provider is not
-configured — then the outbox serves the channel, so a fresh checkout runs with no accounts.
+Each channel module (sms.py, email.py, …) exposes a `Channel` (plugin.py): its name, settings
+sections, address parser, renderer, sender factory and flags. The domain reaches channels only
+through CHANNELS. Importing this package imports no provider library: a channel's sender module is
+imported when `build_senders` asks for it (alerts/channels/README.md, "Adding a channel").
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from alerts.channels import smtp_email, twilio_sms
+from alerts.channels import email, sms
 from alerts.channels.base import Accepted, DeliveryError, Sender
-from alerts.channels.outbox import OutboxSender
+from alerts.channels.plugin import AddressError, Channel, Registry
 from alerts.channels.retry import RetryPolicy, policy_of, send_with_retry
-from alerts.channels.twilio_status import BadCallback, BadSignature, StatusCallbacks, StatusReport, status_callbacks_from_config
-from alerts.config import Config
 
-Factory = Callable[[Config], Sender | None]
+if TYPE_CHECKING:
+    from alerts.config import Config
 
-CHANNELS: dict[str, Factory] = {
-    "sms": twilio_sms.from_config,
-    "email": smtp_email.from_config,
-}
+CHANNELS = Registry(
+    sms.CHANNEL,
+    email.CHANNEL,
+)
 
 
 def build_senders(config: Config) -> dict[str, Sender]:
     """The sender for each channel a routing rule may choose; the outbox where none is configured.
 
     Raises ConfigError when a provider is configured but its secret is missing."""
+    from alerts.channels.outbox import OutboxSender
+
     outbox_path = config.path(config.settings.outbox.path)
-    return {channel: factory(config) or OutboxSender(outbox_path, channel) for channel, factory in CHANNELS.items()}
+    return {channel.name: channel.sender(config) or OutboxSender(outbox_path, channel.name) for channel in CHANNELS}
+
+
+def providers_configured(config: Config) -> bool:
+    """Whether any channel's provider is configured (else the outbox-only demo: nothing leaves the machine)."""
+    return any(channel.configured(config) for channel in CHANNELS)
 
 
 __all__ = [
     "CHANNELS",
     "Accepted",
-    "BadCallback",
-    "BadSignature",
+    "AddressError",
+    "Channel",
     "DeliveryError",
     "RetryPolicy",
     "Sender",
-    "StatusCallbacks",
-    "StatusReport",
     "build_senders",
     "policy_of",
+    "providers_configured",
     "send_with_retry",
-    "status_callbacks_from_config",
 ]

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from alerts.channels.base import Accepted, DeliveryError, Sender
-from alerts.config import RetrySettings
+from alerts.channels.plugin import RetrySettings
 from alerts.model import Notification
 
 OnAttempt = Callable[[int], Awaitable[None]]

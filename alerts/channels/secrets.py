@@ -6,7 +6,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from alerts.config import Config, TwilioSettings
+from alerts.channels.sms import TwilioSettings
+from alerts.config import Config
 from alerts.errors import ConfigError
 
 

@@ -34,9 +34,10 @@ import aiosmtplib
 from alerts.addresses import email_address
 from alerts.channels import reasons
 from alerts.channels.base import Accepted, DeliveryError
+from alerts.channels.email import SMTP, SmtpSettings
 from alerts.channels.retry import RetryPolicy
 from alerts.channels.secrets import read_secret
-from alerts.config import Config, SmtpSettings
+from alerts.config import Config
 from alerts.model import Notification
 
 log = logging.getLogger("crucial.channels.smtp")
@@ -294,7 +295,7 @@ class _Connection:
 
 def from_config(config: Config) -> SmtpEmailSender | None:
     """The sender described by settings.smtp, or None when SMTP is not configured."""
-    settings: SmtpSettings | None = config.settings.smtp
+    settings: SmtpSettings | None = SMTP.of(config)
     if settings is None:
         return None
     password = None

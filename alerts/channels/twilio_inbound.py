@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from twilio.twiml.messaging_response import MessagingResponse
 
 from alerts.channels.secrets import twilio_auth_token
+from alerts.channels.sms import TWILIO
 from alerts.channels.twilio_status import BadCallback, BadSignature, signature_valid
 from alerts.config import Config
 
@@ -73,7 +74,7 @@ class InboundWebhook:
 
 def inbound_webhook_from_config(config: Config) -> InboundWebhook | None:
     """None unless Twilio and its inbound_url are configured."""
-    settings = config.settings.twilio
+    settings = TWILIO.of(config)
     if settings is None or not settings.inbound_url:
         return None
     return InboundWebhook(

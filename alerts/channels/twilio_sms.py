@@ -34,8 +34,9 @@ from alerts.channels import reasons
 from alerts.channels.base import Accepted, DeliveryError
 from alerts.channels.retry import RetryPolicy
 from alerts.channels.secrets import twilio_auth_token
+from alerts.channels.sms import TWILIO, TwilioSettings
 from alerts.channels.twilio_status import with_key
-from alerts.config import Config, TwilioSettings
+from alerts.config import Config
 from alerts.errors import ConfigError
 from alerts.model import Notification
 
@@ -252,7 +253,7 @@ class TwilioSmsSender:
 
 def from_config(config: Config) -> TwilioSmsSender | None:
     """The sender described by settings.twilio, or None when Twilio is not configured."""
-    settings: TwilioSettings | None = config.settings.twilio
+    settings: TwilioSettings | None = TWILIO.of(config)
     if settings is None:
         return None
     if settings.from_number is not None:

@@ -17,6 +17,7 @@ from twilio.request_validator import RequestValidator
 
 from alerts.channels import reasons
 from alerts.channels.secrets import twilio_auth_token
+from alerts.channels.sms import TWILIO
 from alerts.config import Config
 from alerts.errors import CrucialHourError
 
@@ -168,7 +169,7 @@ class StatusCallbacks:
 
 def status_callbacks_from_config(config: Config) -> StatusCallbacks | None:
     """None unless Twilio and its status_callback_url are configured."""
-    settings = config.settings.twilio
+    settings = TWILIO.of(config)
     if settings is None or not settings.status_callback_url:
         return None
     return StatusCallbacks(

@@ -13,11 +13,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from alerts.channels import BadCallback, BadSignature, StatusCallbacks, StatusReport
 from alerts.channels.base import DeliveryError
 from alerts.channels.retry import RetryPolicy, send_with_retry
 from alerts.channels.twilio_sms import TwilioSmsSender
-from alerts.channels.twilio_status import SIGNATURE_HEADER
+from alerts.channels.twilio_status import SIGNATURE_HEADER, BadCallback, BadSignature, StatusCallbacks, StatusReport
 from tests.peers.notifications import PHONE, TwilioCredentials, make_notification
 from tests.peers.remote import RemoteTwilioPeer
 from tests.peers.smtp_server import free_port

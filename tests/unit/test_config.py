@@ -66,7 +66,7 @@ CASES: list[tuple[str, str, Edit, str]] = [
             d["agencies"]["harrow-edt"]["contacts"][0].pop("sms") and d["agencies"]["harrow-edt"]["contacts"][0].pop("email")
         ),
         "agencies.yaml: agencies.harrow-edt.contacts[0]: contact 'EDT duty social worker' has no sms or email — "
-        "give an sms number, an email address, or both",
+        "give an address on at least one channel (sms:, email:)",
     ),
     (
         "agencies.yaml",

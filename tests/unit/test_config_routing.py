@@ -33,8 +33,8 @@ CASES: list[tuple[str, str, Edit, str]] = [
         "agencies.yaml",
         "rota contact with its own number",
         lambda d: agency(d, "met-nw-bcu")["contacts"][0].update(sms="+447700900199"),
-        "agencies.yaml: agencies.met-nw-bcu.contacts[0]: contact names rota 'met-nw-mispers' and also an sms or email — "
-        "a rota contact reaches whoever is on call: move the fixed sms/email to a contact of its own",
+        "agencies.yaml: agencies.met-nw-bcu.contacts[0]: contact names rota 'met-nw-mispers' and also sms — "
+        "a rota contact reaches whoever is on call: move the fixed sms to a contact of its own",
     ),
     (
         "agencies.yaml",
@@ -53,7 +53,7 @@ CASES: list[tuple[str, str, Edit, str]] = [
         "agencies.yaml",
         "bad email",
         lambda d: agency(d, "brent-edt")["contacts"][0].update(email="edt at brent"),
-        "agencies.yaml: agencies.brent-edt.contacts[0].email: String should match pattern",
+        "agencies.yaml: agencies.brent-edt.contacts[0].email: not an email address the SMTP channel can send to",
     ),
     # --- routing.yaml
     (
@@ -158,7 +158,7 @@ CASES: list[tuple[str, str, Edit, str]] = [
         "person with no way to reach them",
         lambda d: nw_rota(d)["people"]["nw-sgt-a"].pop("sms") and nw_rota(d)["people"]["nw-sgt-a"].pop("email"),
         "rota.yaml: rotas.met-nw-mispers.people.nw-sgt-a: 'nw-sgt-a' has no sms or email — "
-        "give an sms number, an email address, or both",
+        "give an address on at least one channel (sms:, email:)",
     ),
     (
         "rota.yaml",
@@ -196,8 +196,8 @@ def test_numbers_are_held_in_e164_however_they_are_written(config_dir: Path) -> 
     edit_config(config_dir, "agencies.yaml", lambda d: agency(d, "brent-edt")["contacts"][0].update(sms="07700 900202"))
     edit_config(config_dir, "rota.yaml", lambda d: nw_rota(d)["people"]["nw-sgt-a"].update(sms="+44 (0)7700 900111"))
     config = load_config(config_dir)
-    assert config.agencies["brent-edt"].contacts[0].sms == "+447700900202"
-    assert config.rota.rotas["met-nw-mispers"].people["nw-sgt-a"].sms == "+447700900111"
+    assert config.agencies["brent-edt"].contacts[0].address("sms") == "+447700900202"
+    assert config.rota.rotas["met-nw-mispers"].people["nw-sgt-a"].address("sms") == "+447700900111"
 
 
 def test_the_phone_error_does_not_repeat_the_number(config_dir: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alerts.channels.sms import SMS_OPTIONAL, SmsRenderer
 from alerts.config import PACKAGE_TEMPLATES
 from alerts.intake import parse_event, parse_profile
 from alerts.model import (
@@ -24,8 +25,8 @@ from alerts.model import (
     RiskProfile,
     TimelineEntry,
 )
-from alerts.rendering import SMS_OPTIONAL, MessageFacts, Renderer
-from alerts.sms import shorten, sms_cost, to_gsm7
+from alerts.rendering import MessageFacts, Renderer
+from alerts.sms import SmsCost, shorten, sms_cost, to_gsm7
 from tests.support import REPO
 
 KINDS: list[NotificationKind] = ["alert", "possible_match", "escalation", "update", "stand_down"]
@@ -116,8 +117,19 @@ def facts(
     return MessageFacts(kind=kind, incident=make_incident(event), event=event, profile=profile or load_profile())
 
 
-def renderer(**kw: Any) -> Renderer:
-    return Renderer(PACKAGE_TEMPLATES, **kw)
+def renderer(ack_url: str | None = None, **sms: Any) -> Renderer:
+    """The package's templates; `sms` overrides the SMS channel's settings (max_segments, include_full_name)."""
+    return Renderer(PACKAGE_TEMPLATES, "Europe/London", ack_url=ack_url, channel_options={"sms": sms})
+
+
+def sms_of(r: Renderer) -> SmsRenderer:
+    sms = r.channel("sms")
+    assert isinstance(sms, SmsRenderer)
+    return sms
+
+
+def fit_sms(r: Renderer, facts: MessageFacts) -> tuple[str, SmsCost]:
+    return sms_of(r).fit(facts)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -146,9 +158,9 @@ def test_a_vietnamese_place_that_would_overflow_in_ucs2_is_spelled_in_gsm7() -> 
     event = load_event(last_seen_place=place)
     r = renderer()
     template = r.env.get_template("sms/alert.txt.j2")
-    as_written = " ".join(template.render({**r.sms_context(facts(event=event))}).split())
+    as_written = " ".join(template.render({**sms_of(r).context(facts(event=event))}).split())
     assert sms_cost(as_written).encoding == "UCS-2" and sms_cost(as_written).segments > 3  # would overflow
-    text, cost = r.fit_sms(facts(event=event))
+    text, cost = fit_sms(r, facts(event=event))
     assert cost.segments <= 3 and cost.encoding == "GSM-7"
     assert "Ben xe khach My Dình, cong phia Nam" in text
     assert "CH-R3ND3R:" in text and text.endswith("Reply ACK CH-R3ND3R")
@@ -156,7 +168,7 @@ def test_a_vietnamese_place_that_would_overflow_in_ucs2_is_spelled_in_gsm7() -> 
 
 def test_a_place_in_another_script_keeps_its_script_and_drops_optional_parts_first() -> None:
     place = "محطة الحافلات الرئيسية قرب البوابة الجنوبية"
-    text, cost = renderer().fit_sms(facts(event=load_event(last_seen_place=place)))
+    text, cost = fit_sms(renderer(), facts(event=load_event(last_seen_place=place)))
     assert cost.encoding == "UCS-2" and cost.segments <= 3
     assert place in text  # kept whole: the optional parts made room
     assert "matches a trafficking-risk profile" not in text  # "detail" dropped
@@ -165,7 +177,7 @@ def test_a_place_in_another_script_keeps_its_script_and_drops_optional_parts_fir
 
 def test_a_very_long_place_is_shortened_never_the_reference_or_the_ack() -> None:
     place = "Unit 4, the far end of the long service road behind the retail park " * 6
-    text, cost = renderer(max_segments=2).fit_sms(facts(event=load_event(last_seen_place=place.strip())))
+    text, cost = fit_sms(renderer(max_segments=2), facts(event=load_event(last_seen_place=place.strip())))
     assert cost.segments <= 2
     assert "..." in text and text.startswith("CRUCIAL HOUR HIGH RISK CH-R3ND3R:") and text.endswith("Reply ACK CH-R3ND3R")
 
@@ -173,7 +185,7 @@ def test_a_very_long_place_is_shortened_never_the_reference_or_the_ack() -> None
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_fits_one_segment_at_the_tightest_setting(kind: NotificationKind) -> None:
     place = "Phố Hàng Bạc, trước cửa hiệu vàng, cạnh ngã tư lớn nhất khu phố cổ, Hoàn Kiếm"
-    text, cost = renderer(max_segments=1, include_full_name=True).fit_sms(facts(kind, event=load_event(last_seen_place=place)))
+    text, cost = fit_sms(renderer(max_segments=1, include_full_name=True), facts(kind, event=load_event(last_seen_place=place)))
     assert cost.segments == 1, text
     assert "CH-R3ND3R" in text
     if kind != "stand_down":
@@ -183,9 +195,9 @@ def test_every_kind_fits_one_segment_at_the_tightest_setting(kind: NotificationK
 def test_optional_parts_are_dropped_in_order() -> None:
     assert SMS_OPTIONAL[0] == "detail"
     long_place = "Platform 3, the bay nearest the ticket hall, under the big clock " * 2
-    full = renderer().fit_sms(facts(event=load_event(last_seen_place=long_place.strip())))[0]
+    full = fit_sms(renderer(), facts(event=load_event(last_seen_place=long_place.strip())))[0]
     assert "Crucial hour ends" in full
-    tighter = renderer(max_segments=2).fit_sms(facts(event=load_event(last_seen_place=long_place.strip())))[0]
+    tighter = fit_sms(renderer(max_segments=2), facts(event=load_event(last_seen_place=long_place.strip())))[0]
     assert "matches a trafficking-risk profile" not in tighter
 
 
@@ -276,7 +288,7 @@ def test_plain_gsm_text_costs_ceil_of_153(text: str) -> None:
     max_segments=st.integers(min_value=1, max_value=4),
 )
 def test_any_place_fits_and_keeps_the_reference_and_the_ack(place: str, kind: NotificationKind, max_segments: int) -> None:
-    text, cost = renderer(max_segments=max_segments).fit_sms(facts(kind, event=load_event(last_seen_place=place)))
+    text, cost = fit_sms(renderer(max_segments=max_segments), facts(kind, event=load_event(last_seen_place=place)))
     assert cost.segments <= max_segments and cost == sms_cost(text)
     assert "\n" not in text and "\r" not in text
     assert "CH-R3ND3R" in text
@@ -305,8 +317,8 @@ def test_decomposed_vietnamese_is_normalised_before_encoding_and_keeps_the_deadl
     import unicodedata
 
     place = "Bến xe Mỹ Đình, cổng phía Nam"
-    composed = renderer().fit_sms(facts(kind, event=load_event(last_seen_place=unicodedata.normalize("NFC", place))))
-    decomposed = renderer().fit_sms(facts(kind, event=load_event(last_seen_place=unicodedata.normalize("NFD", place))))
+    composed = fit_sms(renderer(), facts(kind, event=load_event(last_seen_place=unicodedata.normalize("NFC", place))))
+    decomposed = fit_sms(renderer(), facts(kind, event=load_event(last_seen_place=unicodedata.normalize("NFD", place))))
     assert decomposed == composed, "NFD and NFC of the same text are the same message"
     text, cost = decomposed
     assert unicodedata.is_normalized("NFC", text)

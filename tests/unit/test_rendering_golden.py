@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from alerts.channels.sms import SmsRenderer
 from alerts.config import PACKAGE_TEMPLATES
 from alerts.intake import parse_event, parse_profile
 from alerts.model import (
@@ -21,7 +23,7 @@ from alerts.model import (
     TimelineEntry,
 )
 from alerts.rendering import MessageFacts, Renderer
-from alerts.sms import sms_cost
+from alerts.sms import SmsCost, sms_cost
 from tests.golden.golden import GOLDEN, check_golden
 
 KINDS: list[NotificationKind] = ["alert", "possible_match", "escalation", "update", "stand_down"]
@@ -94,8 +96,19 @@ def golden_facts(kind: NotificationKind) -> MessageFacts:
     return MessageFacts(kind=kind, incident=incident, event=event, profile=profile)
 
 
-def renderer(**kw: object) -> Renderer:
-    return Renderer(PACKAGE_TEMPLATES, "Europe/London", **kw)  # type: ignore[arg-type]
+def renderer(ack_url: str | None = None, **sms: Any) -> Renderer:
+    """The package's templates; `sms` overrides the SMS channel's settings (max_segments, include_full_name)."""
+    return Renderer(PACKAGE_TEMPLATES, "Europe/London", ack_url=ack_url, channel_options={"sms": sms})
+
+
+def sms_of(r: Renderer) -> SmsRenderer:
+    sms = r.channel("sms")
+    assert isinstance(sms, SmsRenderer)
+    return sms
+
+
+def fit_sms(r: Renderer, facts: MessageFacts) -> tuple[str, SmsCost]:
+    return sms_of(r).fit(facts)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -120,10 +133,10 @@ def test_sms_golden_ucs2_place_that_would_overflow() -> None:
     event = parse_event(json.dumps(data))
     facts = golden_facts("alert")
     facts = MessageFacts(kind="alert", incident=facts.incident, event=event, profile=facts.profile)
-    text, cost = renderer().fit_sms(facts)
+    text, cost = fit_sms(renderer(), facts)
     check_golden("messages/alert.sms.ucs2-place.txt", f"{text}\n")
     assert (cost.encoding, cost.segments) == ("GSM-7", 3)
-    text, cost = renderer(max_segments=1, include_full_name=True).fit_sms(facts)
+    text, cost = fit_sms(renderer(max_segments=1, include_full_name=True), facts)
     check_golden("messages/alert.sms.one-segment.txt", f"{text}\n")
     assert cost.segments == 1
 
@@ -174,5 +187,5 @@ def test_claim_golden() -> None:
     assert email.html is not None
     check_golden("messages/claim.email.txt", f"Subject: {email.subject}\n\n{email.text}")
     check_golden("messages/claim.email.html", email.html if email.html.endswith("\n") else email.html + "\n")
-    text, cost = renderer(max_segments=1).fit_sms(claim_facts())
+    text, cost = fit_sms(renderer(max_segments=1), claim_facts())
     assert cost.segments == 1 and "CONFIRM CH-GOLDEN 3f9a2c1b" in text
