@@ -284,8 +284,8 @@ EVENT_OUTCOMES = (
     "conflict",
 )
 PROFILE_OUTCOMES = ("upserted", "removed", "rejected")
-CHANNELS = ("sms", "email", "voice")
-ACK_CHANNELS = ("sms", "link", "voice")
+CHANNELS = ("sms", "email")
+ACK_CHANNELS = ("sms", "link")
 ACK_OUTCOMES = ("accepted", "duplicate", "rejected")
 STAGES = ("triage", "deliver", "profiles", "directory", "placements", "registers")
 DEAD_LETTER_REASONS = ("too_large", "not_utf8", "not_json", "schema", "processing")
@@ -317,8 +317,7 @@ def prime() -> None:
         ACK_LATENCY.labels(priority.value)
         for channel in CHANNELS:
             DISPATCH_LATENCY.labels(channel, priority.value)
-        for channel in ("sms", "voice"):  # the channels with a delivered callback
-            DELIVERY_LATENCY.labels(channel, priority.value)
+        DELIVERY_LATENCY.labels("sms", priority.value)  # only SMS has a delivered callback
     for channel in ACK_CHANNELS:
         for outcome in ACK_OUTCOMES:
             ACKNOWLEDGEMENTS.labels(channel, outcome)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Final, cast, get_args
 
 from faust.web import Request, Response, View
 
-from alerts.channels import BadCallback, BadSignature
 from alerts.channels import reasons as channel_reasons
+from alerts.channels.twilio_status import BadCallback, BadSignature
 from alerts.channels.twilio_voice import (
     ACKNOWLEDGE_KEY,
     PASS_ON_KEY,

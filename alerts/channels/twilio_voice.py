@@ -29,9 +29,11 @@ from alerts.channels import reasons
 from alerts.channels.base import Accepted, DeliveryError
 from alerts.channels.retry import RetryPolicy
 from alerts.channels.secrets import twilio_auth_token
+from alerts.channels.sms import TWILIO
 from alerts.channels.twilio_sms import TwilioSmsSender, to_e164, translate_rest_error
 from alerts.channels.twilio_status import BadCallback, BadSignature, signature_valid, with_key
-from alerts.config import Config, TwilioVoiceSettings
+from alerts.channels.voice import VOICE, VoiceSettings
+from alerts.config import Config
 from alerts.model import Notification
 
 log = logging.getLogger("crucial.channels.twilio_voice")
@@ -218,21 +220,21 @@ class VoiceWebhooks:
         return _with_query(self.gather_url, {"key": press.notification_key, "ref": press.reference, "kind": press.kind})
 
 
-def speech_of(voice: TwilioVoiceSettings) -> Speech:
+def speech_of(voice: VoiceSettings) -> Speech:
     return Speech(voice.language, voice.voice, voice.repeat, voice.gather_timeout_s)
 
 
 def voice_webhooks_from_config(config: Config) -> VoiceWebhooks | None:
-    """None unless Twilio and its voice settings are configured."""
-    settings = config.settings.twilio
-    if settings is None or settings.voice is None:
+    """None unless the voice channel (and so Twilio) is configured."""
+    settings, voice = TWILIO.of(config), VOICE.of(config)
+    if settings is None or voice is None:
         return None
     return VoiceWebhooks(
         auth_token=twilio_auth_token(config, settings),
         account_sid=settings.account_sid,
-        gather_url=settings.voice.gather_url,
-        status_url=settings.voice.status_callback_url,
-        speech=speech_of(settings.voice),
+        gather_url=voice.gather_url,
+        status_url=voice.status_callback_url,
+        speech=speech_of(voice),
     )
 
 
@@ -300,13 +302,12 @@ class TwilioVoiceSender(TwilioSmsSender):
 
 
 def from_config(config: Config) -> TwilioVoiceSender | None:
-    """The sender described by settings.twilio.voice, or None when voice is not configured."""
-    settings = config.settings.twilio
-    if settings is None or settings.voice is None:
+    """The sender described by settings.yaml's voice: (and twilio:), or None when voice is not configured."""
+    settings, voice = TWILIO.of(config), VOICE.of(config)
+    if settings is None or voice is None:
         return None
-    voice = settings.voice
     from_number = voice.from_number or settings.from_number
-    if from_number is None:  # alerts.config refuses this; kept for a config built in code
+    if from_number is None:  # voice.check_voice refuses this; kept for a config built in code
         return None
     return TwilioVoiceSender(
         account_sid=settings.account_sid,

@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from alerts.channels import BadCallback, BadSignature
 from alerts.channels.base import DeliveryError
 from alerts.channels.retry import RetryPolicy, send_with_retry
-from alerts.channels.twilio_status import SIGNATURE_HEADER
+from alerts.channels.twilio_status import SIGNATURE_HEADER, BadCallback, BadSignature
 from alerts.channels.twilio_voice import CallReport, KeyPress, Speech, TwilioVoiceSender, VoiceWebhooks, reply_twiml
 from tests.peers.notifications import PHONE, TwilioCredentials, make_notification
 from tests.peers.twilio_server import TwilioPeer

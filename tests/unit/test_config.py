@@ -65,8 +65,8 @@ CASES: list[tuple[str, str, Edit, str]] = [
         lambda d: (
             d["agencies"]["harrow-edt"]["contacts"][0].pop("sms") and d["agencies"]["harrow-edt"]["contacts"][0].pop("email")
         ),
-        "agencies.yaml: agencies.harrow-edt.contacts[0]: contact 'EDT duty social worker' has no sms or email — "
-        "give an address on at least one channel (sms:, email:)",
+        "agencies.yaml: agencies.harrow-edt.contacts[0]: contact 'EDT duty social worker' has no sms or email or voice — "
+        "give an address on at least one channel (sms:, email:, voice:)",
     ),
     (
         "agencies.yaml",

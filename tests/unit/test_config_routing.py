@@ -157,8 +157,8 @@ CASES: list[tuple[str, str, Edit, str]] = [
         "rota.yaml",
         "person with no way to reach them",
         lambda d: nw_rota(d)["people"]["nw-sgt-a"].pop("sms") and nw_rota(d)["people"]["nw-sgt-a"].pop("email"),
-        "rota.yaml: rotas.met-nw-mispers.people.nw-sgt-a: 'nw-sgt-a' has no sms or email — "
-        "give an address on at least one channel (sms:, email:)",
+        "rota.yaml: rotas.met-nw-mispers.people.nw-sgt-a: 'nw-sgt-a' has no sms or email or voice — "
+        "give an address on at least one channel (sms:, email:, voice:)",
     ),
     (
         "rota.yaml",

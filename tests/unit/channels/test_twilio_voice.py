@@ -10,7 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from alerts.channels import BadCallback, BadSignature, reasons
+from alerts.channels import reasons
+from alerts.channels.twilio_status import BadCallback, BadSignature
 from alerts.channels.twilio_voice import (
     GATHERS,
     KEYS_PROMPT,
