@@ -13,8 +13,16 @@ from aiohttp import web
 
 from alerts.channels.base import DeliveryError
 from alerts.channels.retry import RetryPolicy, send_with_retry
-from alerts.channels.twilio_status import SIGNATURE_HEADER, BadCallback, BadSignature
-from alerts.channels.twilio_voice import CallReport, KeyPress, Speech, TwilioVoiceSender, VoiceWebhooks, reply_twiml
+from alerts.channels.twilio_status import SIGNATURE_HEADER, BadCallback, BadSignature, signature_valid
+from alerts.channels.twilio_voice import (
+    CallReport,
+    KeyPress,
+    Speech,
+    TwilioVoiceSender,
+    VoiceWebhooks,
+    call_twiml,
+    reply_twiml,
+)
 from tests.peers.notifications import PHONE, TwilioCredentials, make_notification
 from tests.peers.twilio_server import TwilioPeer
 
@@ -32,6 +40,7 @@ class VoiceApp:
         self.presses: list[KeyPress] = []
         self.reports: list[CallReport] = []
         self.refused: list[tuple[str, int]] = []
+        self.fetched: list[dict[str, str]] = []
         self.base = ""
         self._runner: web.AppRunner | None = None
         self.hooks: VoiceWebhooks | None = None
@@ -63,8 +72,21 @@ class VoiceApp:
         self.reports.append(await self._verify(request, "status"))
         return web.Response(status=204)
 
+    async def twiml(self, request: web.Request) -> web.Response:
+        """A TwiML fetch (a call placed with Url instead of inline Twiml): signed like the rest."""
+        form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        url = f"{self.base}/twiml"
+        if not signature_valid(self.credentials.auth_token, url, form, request.headers.get(SIGNATURE_HEADER)):
+            self.refused.append(("twiml", 403))
+            raise web.HTTPForbidden()
+        assert self.hooks is not None
+        self.fetched.append(form)
+        action = f"{self.hooks.gather_url}?key={'ab' * 16}&ref=CH-TEST01&kind=alert"
+        return web.Response(text=call_twiml(SPOKEN, Speech(), action), content_type="application/xml")
+
     async def start(self) -> None:
         app = web.Application()
+        app.router.add_post("/twilio/voice/twiml", self.twiml)
         app.router.add_post("/twilio/voice/gather", self.gather)
         app.router.add_post("/twilio/voice/status", self.status)
         self._runner = web.AppRunner(app, access_log=None)
@@ -217,3 +239,54 @@ async def test_a_transient_failure_is_retried_to_one_call(twilio_peer: TwilioPee
     assert accepted.attempts == 2
     assert [r["status"] for r in twilio_peer.voice.requests] == [503, 201]
     assert list(twilio_peer.calls) == [accepted.provider_id]
+
+
+class FetchingVoiceSender(TwilioVoiceSender):
+    """A call whose TwiML Twilio fetches from a URL (the peer supports both ways)."""
+
+    twiml_url = ""
+
+    def request_params(self, notification: Any) -> dict[str, Any]:
+        params = super().request_params(notification)
+        del params["twiml"]
+        return params | {"url": self.twiml_url}
+
+
+async def test_the_peer_fetches_twiml_from_a_url_signed_like_twilio(
+    twilio_peer: TwilioPeer, twilio_credentials: TwilioCredentials, voice_app: VoiceApp
+) -> None:
+    sender = FetchingVoiceSender(
+        account_sid=twilio_credentials.account_sid,
+        auth_token=twilio_credentials.auth_token,
+        from_number=FROM,
+        gather_url=f"{voice_app.base}/gather",
+        status_callback_url=f"{voice_app.base}/status",
+        base_url=twilio_peer.base_url,
+    )
+    sender.twiml_url = f"{voice_app.base}/twiml"
+    twilio_peer.set_callee(PHONE, "answer", "1")
+    try:
+        await sender.send(voice_note())
+    finally:
+        await sender.close()
+    [call] = await twilio_peer.voice.wait_finished(1)
+    [fetch] = voice_app.fetched
+    assert (fetch["CallSid"], fetch["To"], fetch["CallStatus"]) == (call.sid, PHONE, "in-progress")
+    assert call.heard[0] == SPOKEN and [p.digits for p in voice_app.presses] == ["1"]
+    twilio_peer.tamper_callbacks = True
+    twilio_peer.set_callee(PHONE, "answer", "1")
+    sender = FetchingVoiceSender(
+        account_sid=twilio_credentials.account_sid,
+        auth_token=twilio_credentials.auth_token,
+        from_number=FROM,
+        gather_url=f"{voice_app.base}/gather",
+        status_callback_url=f"{voice_app.base}/status",
+        base_url=twilio_peer.base_url,
+    )
+    sender.twiml_url = f"{voice_app.base}/twiml"
+    try:
+        await sender.send(voice_note())
+    finally:
+        await sender.close()
+    await twilio_peer.voice.wait_finished(2)
+    assert ("twiml", 403) in voice_app.refused and len(voice_app.fetched) == 1

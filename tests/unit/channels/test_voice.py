@@ -176,3 +176,24 @@ def test_rota_people_and_contacts_take_a_voice_number(tmp_path: Path) -> None:
     (directory / "rota.yaml").write_text(yaml.safe_dump(rota))
     person = load_config(directory).rota.rotas["met-nw-mispers"].people["nw-sgt-a"]
     assert person.address("voice") == "+447700900111"
+
+
+def test_the_documented_voice_section_is_the_code_s() -> None:
+    """docs/voice.md's `voice:` example, its comments taken as YAML, is a valid section whose
+    figures are the model's defaults."""
+    from alerts.channels.voice import VoiceSettings
+    from tests.support import REPO
+
+    doc = (REPO / "docs" / "voice.md").read_text()
+    block = doc.split("```yaml\nvoice:\n")[1].split("```")[0]
+    lines = [
+        line.split("#", 1)[0].rstrip() if not line.strip().startswith("#") else line.replace("# ", "", 1)
+        for line in block.splitlines()
+    ]
+    documented = yaml.safe_load(
+        "\n".join(line.split(" #")[0].rstrip() for line in lines if line.strip() and not line.strip().startswith("#"))
+    )
+    settings = VoiceSettings(**documented)
+    defaults = VoiceSettings(gather_url=settings.gather_url, status_callback_url=settings.status_callback_url)
+    for key in ("ring_timeout_s", "gather_timeout_s", "time_limit_s", "repeat", "language"):
+        assert key in documented and getattr(settings, key) == getattr(defaults, key), key
