@@ -1214,7 +1214,7 @@ def _check_references(
                     )
                 continue
             if not contact.addresses():
-                yield ConfigError(agencies_path, key, f"contact '{contact.name}' has no {_or(CHANNELS.names)}", _give_one())
+                yield ConfigError(agencies_path, key, f"contact '{contact.name}' has no address on any channel", _give_one())
 
 
 def _or(names: Collection[str]) -> str:
@@ -1222,7 +1222,7 @@ def _or(names: Collection[str]) -> str:
 
 
 def _give_one() -> str:
-    return f"give an address on at least one channel ({', '.join(f'{name}:' for name in CHANNELS.names)})"
+    return f"give an address on at least one of the channels ({', '.join(f'{name}:' for name in CHANNELS.names)})"
 
 
 def _check_rotas(directory: Path, rotas: Rotas) -> Iterator[ConfigError]:
@@ -1248,7 +1248,7 @@ def _check_rotas(directory: Path, rotas: Rotas) -> Iterator[ConfigError]:
             )
         for person_id, person in rota.people.items():
             if not person.addresses():
-                yield ConfigError(path, f"{at}.people.{person_id}", f"'{person_id}' has no {_or(CHANNELS.names)}", _give_one())
+                yield ConfigError(path, f"{at}.people.{person_id}", f"'{person_id}' has no address on any channel", _give_one())
         known = ", ".join(rota.people)
         covered = [False] * (24 * 60)
         for i, layer in enumerate(rota.layers):

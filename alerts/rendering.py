@@ -68,7 +68,7 @@ class Renderer:
         """`ack_url`, when given, is a link template with {reference} and {incident_id}, shown in email;
         `ack_links` instead makes each recipient a link of their own on channels that carry one (see
         `personal`). `config` gives each channel its settings (without it, the channel's defaults);
-        `channel_options` overrides them per channel (tests: {"sms": {"max_segments": 1}})."""
+        `channel_options` overrides them per channel (tests: {channel name: {setting: value}})."""
         self.zone = ZoneInfo(timezone)
         self.ack_url = ack_url
         self.ack_links = ack_links
@@ -97,8 +97,9 @@ class Renderer:
         return self._channels[name]
 
     def personal(self, channel: str) -> bool:
-        """Whether each recipient on `channel` gets a message of their own (one with their ack link)."""
-        return CHANNELS[channel].link_per_recipient and self.ack_links is not None
+        """Whether each recipient on `channel` gets a message of their own: one with their own ack link,
+        or one its renderer makes per recipient; otherwise one message serves the incident's recipients."""
+        return (CHANNELS[channel].link_per_recipient and self.ack_links is not None) or self.channel(channel).per_recipient
 
     def local(self, moment: datetime, fmt: str = "%H:%M %Z %a %d %b") -> str:
         """A moment on the wall clock of people (Europe/London), e.g. 23:40 GMT Sat 28 Nov."""

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from alerts.channels import CHANNELS
 from alerts.config import Config, load_config
 from alerts.errors import ConfigError, ConfigErrors, RejectedInput
 from alerts.intake import parse_event
@@ -301,10 +302,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"report: emitted {json.loads(report)['event_id']}; waiting for the alert in {outbox}")
         alerts = _await_outbox(outbox, seen, timeout_s=60)
         print(f"alert: {len(alerts)} notification(s) in {time.monotonic() - emitted:.2f} s\n")
-        for note in sorted(alerts, key=lambda n: n["channel"] != "sms"):
+        order = {name: i for i, name in enumerate(CHANNELS.names)}
+        for note in sorted(alerts, key=lambda n: order.get(n["channel"], len(order))):
             rcpt, message = note["recipient"], note["message"]
             print(f"--- {note['channel']} to {rcpt['name']} ({rcpt['agency_id']}) {rcpt['address']}")
-            print(message["text"] if note["channel"] == "sms" else f"Subject: {message['subject']}")
+            print(f"Subject: {message['subject']}" if message.get("subject") else message["text"])
         print(f"\n(the emails in full, with the child's details: {outbox})")
         if args.stay:
             print(f"\nthe worker keeps running (http://127.0.0.1:{config.settings.web.port}/metrics); Ctrl-C stops it")

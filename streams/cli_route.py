@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from alerts.channels import CHANNELS
 from alerts.config import load_config
 from alerts.coverage import coverage_table
 from alerts.errors import RejectedInput
@@ -22,7 +23,6 @@ from alerts.matching import ProfileIndex
 from alerts.model import Notification
 from alerts.rendering import Renderer
 from alerts.routing import Route
-from alerts.sms import sms_cost
 from alerts.triage import Outcome, triage
 
 
@@ -183,10 +183,6 @@ def _message_lines(notifications: list[Notification]) -> list[str]:
             continue
         seen.add((note.kind, note.channel))
         out.append("")
-        if note.channel == "sms":
-            out.append(f"--- {note.kind} by sms ({sms_cost(note.message.text)})")
-            out.append(note.message.text)
-        else:
-            out.append(f"--- {note.kind} by {note.channel}: subject {note.message.subject}")
-            out.append(note.message.text.rstrip())
+        out.append(f"--- {note.kind} by {note.channel}{CHANNELS[note.channel].summary(note.message)}")
+        out.append(note.message.text.rstrip())
     return out

@@ -40,6 +40,7 @@ from prometheus_client.utils import floatToGoString
 if TYPE_CHECKING:
     import faust
 
+from alerts import channels as _channels
 from alerts.model import IncidentStatus, Priority
 
 log = logging.getLogger("crucial.metrics")
@@ -284,8 +285,11 @@ EVENT_OUTCOMES = (
     "conflict",
 )
 PROFILE_OUTCOMES = ("upserted", "removed", "rejected")
-CHANNELS = ("sms", "email")
-ACK_CHANNELS = ("sms", "link")
+CHANNELS = _channels.CHANNELS.names
+# Acknowledgements come by reply on a channel that takes them, or by link (the board's are by link too).
+ACK_CHANNELS = (*(c.name for c in _channels.CHANNELS if c.ack_by_reply), "link")
+# Channels whose provider reports delivery: only they have a delivery latency.
+DELIVERED_CHANNELS = tuple(c.name for c in _channels.CHANNELS if c.delivered_callback)
 ACK_OUTCOMES = ("accepted", "duplicate", "rejected")
 STAGES = ("triage", "deliver", "profiles", "directory", "placements", "registers")
 DEAD_LETTER_REASONS = ("too_large", "not_utf8", "not_json", "schema", "processing")
@@ -317,7 +321,8 @@ def prime() -> None:
         ACK_LATENCY.labels(priority.value)
         for channel in CHANNELS:
             DISPATCH_LATENCY.labels(channel, priority.value)
-        DELIVERY_LATENCY.labels("sms", priority.value)  # only SMS has a delivered callback
+        for channel in DELIVERED_CHANNELS:
+            DELIVERY_LATENCY.labels(channel, priority.value)
     for channel in ACK_CHANNELS:
         for outcome in ACK_OUTCOMES:
             ACKNOWLEDGEMENTS.labels(channel, outcome)

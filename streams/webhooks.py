@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from faust.web import Request, Response, View
 
+from alerts.channels.sms import NAME as SMS
 from alerts.channels.twilio_inbound import inbound_webhook_from_config, twiml_message
 from alerts.channels.twilio_status import BadCallback, BadSignature, status_callbacks_from_config
 from alerts.directory import IncidentView
@@ -84,16 +85,16 @@ def register_webhooks(worker: Worker) -> None:
             confirming = sms.confirmed_claim
             reference = confirming[0] if confirming else sms.acknowledged_reference
             view = worker.directory.by_reference(reference) if reference else None
-            recipient = worker.directory.alerted_recipient(view, "sms", sms.sender) if view else None
+            recipient = worker.directory.alerted_recipient(view, SMS, sms.sender) if view else None
             if view is None or recipient is None:
-                metrics.ACKNOWLEDGEMENTS.labels("sms", "rejected").inc()
+                metrics.ACKNOWLEDGEMENTS.labels(SMS, "rejected").inc()
                 reply = (
                     "Crucial Hour: to acknowledge, reply ACK and the reference from the alert you received, e.g. ACK CH-4K7QX2."
                 )
                 return self.text(twiml_message(reply), content_type=TWIML)
             if confirming is not None:
                 return self.text(twiml_message(await _confirm(worker, view, confirming[1], recipient)), content_type=TWIML)
-            outcome = await record_acknowledgement(worker, view, recipient, "sms")
+            outcome = await record_acknowledgement(worker, view, recipient, SMS)
             log.info("acknowledgement of %s by %s by SMS: %s", view.incident.reference, recipient.agency_id, outcome.value)
             if outcome is AckOutcome.RECORDED:
                 reply = f"Crucial Hour: {view.incident.reference} acknowledged by {recipient.name}. Thank you."
@@ -110,7 +111,7 @@ async def _confirm(worker: Worker, view: IncidentView, claim_id: str | None, rec
     reference = view.incident.reference
     if claim_id is None:
         return f"Crucial Hour: {reference} has {len(pending)} unverified reports; reply CONFIRM {reference} and the report's id."
-    outcome = await record_confirmation(worker, view, claim_id, recipient, "sms")
+    outcome = await record_confirmation(worker, view, claim_id, recipient, SMS)
     log.info("claim %s on %s confirmed by SMS by %s: %s", claim_id, reference, recipient.agency_id, outcome.value)
     if outcome is AckOutcome.RECORDED:
         return f"Crucial Hour: report {claim_id} on {reference} confirmed by {recipient.name} and applied. Thank you."

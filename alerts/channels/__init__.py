@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from alerts.channels import email, sms, voice
+from alerts.channels import email, sms, voice, webhook
 from alerts.channels.base import Accepted, DeliveryError, Sender
 from alerts.channels.plugin import AddressError, Channel, Registry
 from alerts.channels.retry import RetryPolicy, policy_of, send_with_retry
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 CHANNELS = Registry(
     sms.CHANNEL,
     email.CHANNEL,
+    webhook.CHANNEL,
     voice.CHANNEL,
 )
 

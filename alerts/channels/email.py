@@ -91,6 +91,8 @@ def sender(config: Config) -> Sender | None:
 class EmailRenderer:
     """Subject, plain text and HTML (autoescaped: a name cannot carry markup)."""
 
+    per_recipient = False
+
     def __init__(self, templates: Templates) -> None:
         self.templates = templates
 

@@ -98,7 +98,11 @@ class Templates(Protocol):
 
 class MessageRenderer(Protocol):
     """Renders one kind of message for one channel. `render` raises RenderError (alerts.rendering)
-    when no valid message can be made (e.g. an SMS that cannot fit)."""
+    when no valid message can be made (e.g. an SMS that cannot fit). `per_recipient`: the message
+    depends on who receives it even without ack links (e.g. a per-subscriber data policy); otherwise
+    it is rendered once per incident and channel."""
+
+    per_recipient: bool
 
     def render(self, facts: MessageFacts) -> RenderedMessage: ...
 
@@ -113,6 +117,11 @@ SettingsCheck = Callable[[str, Any], Iterator["ConfigError"]]
 ConfigCheck = Callable[["Config"], Iterator["ConfigError"]]
 # Secrets the sender will read, read now so `check-config` fails whenever the worker would.
 SecretsCheck = Callable[["Config"], None]
+
+
+def subject_summary(message: RenderedMessage) -> str:
+    """How `crucial route` heads a message: its subject, when it has one."""
+    return f": subject {message.subject}" if message.subject else ""
 
 
 def one_line_message(subject: str, text: str) -> RenderedMessage:
@@ -135,6 +144,7 @@ class Channel:
     sender: SenderFactory
     sections: tuple[Section[Any], ...] = ()
     plain: PlainMessage = one_line_message
+    summary: Callable[[RenderedMessage], str] = subject_summary  # after "--- <kind> by <channel>" in `crucial route`
     # Each recipient gets a message of their own when acknowledgement links are on (their own link).
     link_per_recipient: bool = False
     # Recipients acknowledge by replying on this channel (an ACK label in metrics, the audit's `via`).

@@ -27,6 +27,7 @@ RECIPIENT_REJECTED = "recipient_rejected"  # SMTP 5xx to RCPT TO
 INVALID_ADDRESS = "invalid_address"  # not an email address we will write into a header
 DOMAIN_NOT_ALLOWED = "domain_not_allowed"  # recipient outside smtp.allowed_domains
 NOT_SUPPORTED = "not_supported"  # the server lacks what config requires (STARTTLS, AUTH, SMTPUTF8)
+REDIRECTED = "redirected"  # a webhook subscriber answered 3xx: redirects are not followed (fix its URL)
 
 # From status callbacks: accepted by Twilio, then not delivered (alerts.channels.twilio_status).
 UNDELIVERED = "undelivered"  # Twilio gave up, no error code we map
@@ -90,5 +91,6 @@ ALL: frozenset[str] = CALLBACK | frozenset(
         INVALID_ADDRESS,
         DOMAIN_NOT_ALLOWED,
         NOT_SUPPORTED,
+        REDIRECTED,
     }
 )

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from pydantic import Field, StringConstraints
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from alerts.errors import ConfigError
     from alerts.rendering import MessageFacts
 
-NAME = "sms"
+NAME: Final = "sms"  # Final: a Literal type, so it is an AckVia (alerts.model) too
 # Parts of an SMS that templates may mark optional with {% if keep("...") %}, in the order dropped.
 SMS_OPTIONAL: tuple[str, ...] = ("detail", "window", "name", "date")
 # Dropped only when even leaving the place to the email is not enough (max_segments 1).
@@ -145,6 +145,8 @@ class _Attempt:
 class SmsRenderer:
     """The SMS text within max_segments (see the module notes for the steps)."""
 
+    per_recipient = False
+
     def __init__(self, templates: Templates, *, max_segments: int = 3, include_full_name: bool = False) -> None:
         self.templates = templates
         self.max_segments = max_segments
@@ -234,12 +236,17 @@ def renderer(templates: Templates, config: Config | None, options: dict[str, Any
     return SmsRenderer(templates, max_segments=chosen.max_segments, include_full_name=chosen.include_full_name)
 
 
+def summary(message: RenderedMessage) -> str:
+    return f" ({sms_cost(message.text)})"
+
+
 CHANNEL = Channel(
     name=NAME,
     address=address,
     renderer=renderer,
     sender=sender,
     sections=(MESSAGES, TWILIO),
+    summary=summary,
     ack_by_reply=True,
     delivered_callback=True,
     social_worker_field="phone",

@@ -165,40 +165,23 @@ class SmtpEmailSender:
 
     name = "smtp"
 
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        sender: str,
-        tls: Tls = "starttls",
-        username: str | None = None,
-        password: str | None = None,
-        sender_name: str = "Crucial Hour",
-        ca_file: Path | None = None,
-        local_hostname: str | None = None,
-        message_id_domain: str | None = None,
-        allowed_domains: list[str] | None = None,
-        timeout_s: float = 15.0,
-        max_concurrency: int = 8,
-        retry_policy: RetryPolicy | None = None,
-    ) -> None:
-        if tls not in ("starttls", "implicit", "none"):
-            raise ValueError("tls must be starttls, implicit or none")
-        if (username is None) != (password is None):
+    def __init__(self, settings: SmtpSettings, password: str | None = None, *, retry_policy: RetryPolicy | None = None) -> None:
+        """`settings` as in settings.yaml (`ca_file` already resolved against the config directory);
+        `password` read from the secret the settings name; `retry_policy` defaults to settings.retry."""
+        if (settings.username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
-        self.host, self.port, self.tls = host, port, tls
-        self.sender = check_address(sender)[0]
-        self.sender_name = sender_name
-        self._username, self._password = username, password
-        self._tls_context = tls_context(ca_file) if tls != "none" else None
+        self.host, self.port, self.tls = settings.host, settings.port, settings.tls
+        self.sender = check_address(settings.sender)[0]
+        self.sender_name = settings.sender_name
+        self._username, self._password = settings.username, password
+        self._tls_context = tls_context(settings.ca_file) if settings.tls != "none" else None
         # Resolved once here, not per message: socket.getfqdn() may block on DNS.
-        self.local_hostname = local_hostname or socket.getfqdn()
-        self.message_id_domain = message_id_domain or self.sender.rsplit("@", 1)[1].lower()
-        self.allowed_domains = [d.lower() for d in allowed_domains or []]
-        self.timeout_s = timeout_s
-        self.retry_policy = retry_policy or RetryPolicy()
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self.local_hostname = settings.local_hostname or socket.getfqdn()
+        self.message_id_domain = settings.message_id_domain or self.sender.rsplit("@", 1)[1].lower()
+        self.allowed_domains = [d.lower() for d in settings.allowed_domains]
+        self.timeout_s = settings.timeout_s
+        self.retry_policy = retry_policy or RetryPolicy.from_settings(settings.retry)
+        self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._idle: list[_Connection] = []  # most recently used last
 
     def message_for(self, notification: Notification) -> Message:
@@ -302,19 +285,6 @@ def from_config(config: Config) -> SmtpEmailSender | None:
     if settings.username:
         password_file = config.path(settings.password_file) if settings.password_file else None
         password = read_secret(setting="smtp.password", env=settings.password_env, file=password_file)
-    return SmtpEmailSender(
-        host=settings.host,
-        port=settings.port,
-        sender=settings.sender,
-        tls=settings.tls,
-        username=settings.username,
-        password=password,
-        sender_name=settings.sender_name,
-        ca_file=config.path(settings.ca_file) if settings.ca_file else None,
-        local_hostname=settings.local_hostname,
-        message_id_domain=settings.message_id_domain,
-        allowed_domains=list(settings.allowed_domains),
-        timeout_s=settings.timeout_s,
-        max_concurrency=settings.max_concurrency,
-        retry_policy=RetryPolicy.from_settings(settings.retry),
-    )
+    if settings.ca_file is not None:
+        settings = settings.model_copy(update={"ca_file": config.path(settings.ca_file)})
+    return SmtpEmailSender(settings, password)

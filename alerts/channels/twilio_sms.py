@@ -142,37 +142,29 @@ class TwilioSmsSender:
 
     def __init__(
         self,
-        *,
-        account_sid: str,
+        settings: TwilioSettings,
         auth_token: str,
-        from_number: str | None = None,
-        messaging_service_sid: str | None = None,
-        status_callback_url: str | None = None,
-        base_url: str | None = None,
-        region: str | None = None,
-        edge: str | None = None,
-        timeout_s: float = 10.0,
-        max_concurrency: int = 16,
-        min_validity_s: int = 300,
-        default_region: str = "GB",
+        *,
         retry_policy: RetryPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        if (from_number is None) == (messaging_service_sid is None):
+        """`settings` as in settings.yaml; `auth_token` read from the secret they name;
+        `retry_policy` defaults to settings.retry."""
+        if (settings.from_number is None) == (settings.messaging_service_sid is None):
             raise ValueError("give exactly one of from_number and messaging_service_sid")
-        self.account_sid = account_sid
+        self.account_sid = settings.account_sid
         self._auth_token = auth_token
-        self.from_number = to_e164(from_number, default_region) if from_number else None
-        self.messaging_service_sid = messaging_service_sid
-        self.status_callback_url = status_callback_url
-        self.base_url = base_url.rstrip("/") if base_url else None
-        self.region, self.edge = region, edge
-        self.timeout_s = timeout_s
-        self.min_validity_s = min_validity_s
-        self.default_region = default_region
-        self.retry_policy = retry_policy or RetryPolicy()
+        self.default_region = settings.default_region
+        self.from_number = to_e164(settings.from_number, self.default_region) if settings.from_number else None
+        self.messaging_service_sid = settings.messaging_service_sid
+        self.status_callback_url = settings.status_callback_url
+        self.base_url = settings.base_url.rstrip("/") if settings.base_url else None
+        self.region, self.edge = settings.region, settings.edge
+        self.timeout_s = settings.timeout_s
+        self.min_validity_s = settings.min_validity_s
+        self.retry_policy = retry_policy or RetryPolicy.from_settings(settings.retry)
         self._clock = clock
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._client: Any = None
         self._http: _HttpClient | None = None
 
@@ -263,18 +255,4 @@ def from_config(config: Config) -> TwilioSmsSender | None:
             raise ConfigError(
                 str(config.directory / "settings.yaml"), "twilio.from_number", "not a phone number", "write it as +447700900123"
             ) from None
-    return TwilioSmsSender(
-        account_sid=settings.account_sid,
-        auth_token=twilio_auth_token(config, settings),
-        from_number=settings.from_number,
-        messaging_service_sid=settings.messaging_service_sid,
-        status_callback_url=settings.status_callback_url,
-        base_url=settings.base_url,
-        region=settings.region,
-        edge=settings.edge,
-        timeout_s=settings.timeout_s,
-        max_concurrency=settings.max_concurrency,
-        min_validity_s=settings.min_validity_s,
-        default_region=settings.default_region,
-        retry_policy=RetryPolicy.from_settings(settings.retry),
-    )
+    return TwilioSmsSender(settings, twilio_auth_token(config, settings))

@@ -29,7 +29,7 @@ from alerts.channels import reasons
 from alerts.channels.base import Accepted, DeliveryError
 from alerts.channels.retry import RetryPolicy
 from alerts.channels.secrets import twilio_auth_token
-from alerts.channels.sms import TWILIO
+from alerts.channels.sms import TWILIO, TwilioSettings
 from alerts.channels.twilio_sms import TwilioSmsSender, to_e164, translate_rest_error
 from alerts.channels.twilio_status import BadCallback, BadSignature, signature_valid, with_key
 from alerts.channels.voice import VOICE, VoiceSettings
@@ -252,22 +252,18 @@ class TwilioVoiceSender(TwilioSmsSender):
     name = "twilio_voice"
 
     def __init__(
-        self,
-        *,
-        account_sid: str,
-        auth_token: str,
-        from_number: str,
-        gather_url: str,
-        status_callback_url: str,
-        speech: Speech | None = None,
-        ring_timeout_s: int = 25,
-        time_limit_s: int = 180,
-        **options: Any,
+        self, twilio: TwilioSettings, voice: VoiceSettings, auth_token: str, *, retry_policy: RetryPolicy | None = None
     ) -> None:
-        super().__init__(account_sid=account_sid, auth_token=auth_token, from_number=from_number, **options)
-        self.gather_url, self.call_status_url = gather_url, status_callback_url
-        self.speech = speech or Speech()
-        self.ring_timeout_s, self.time_limit_s = ring_timeout_s, time_limit_s
+        """`twilio` and `voice` as in settings.yaml; `auth_token` read from the secret `twilio` names;
+        `retry_policy` defaults to twilio.retry."""
+        caller = voice.from_number or twilio.from_number
+        if caller is None:
+            raise ValueError("a call needs a caller id: voice.from_number or twilio.from_number")
+        account = twilio.model_copy(update={"from_number": caller, "messaging_service_sid": None})
+        super().__init__(account, auth_token, retry_policy=retry_policy)
+        self.gather_url, self.call_status_url = voice.gather_url, voice.status_callback_url
+        self.speech = speech_of(voice)
+        self.ring_timeout_s, self.time_limit_s = voice.ring_timeout_s, voice.time_limit_s
 
     def twiml(self, notification: Notification) -> str:
         gathers = notification.kind in GATHERS
@@ -304,25 +300,6 @@ class TwilioVoiceSender(TwilioSmsSender):
 def from_config(config: Config) -> TwilioVoiceSender | None:
     """The sender described by settings.yaml's voice: (and twilio:), or None when voice is not configured."""
     settings, voice = TWILIO.of(config), VOICE.of(config)
-    if settings is None or voice is None:
-        return None
-    from_number = voice.from_number or settings.from_number
-    if from_number is None:  # voice.check_voice refuses this; kept for a config built in code
-        return None
-    return TwilioVoiceSender(
-        account_sid=settings.account_sid,
-        auth_token=twilio_auth_token(config, settings),
-        from_number=from_number,
-        gather_url=voice.gather_url,
-        status_callback_url=voice.status_callback_url,
-        speech=speech_of(voice),
-        ring_timeout_s=voice.ring_timeout_s,
-        time_limit_s=voice.time_limit_s,
-        base_url=settings.base_url,
-        region=settings.region,
-        edge=settings.edge,
-        timeout_s=settings.timeout_s,
-        max_concurrency=settings.max_concurrency,
-        default_region=settings.default_region,
-        retry_policy=RetryPolicy.from_settings(settings.retry),
-    )
+    if settings is None or voice is None or (voice.from_number or settings.from_number) is None:
+        return None  # the last: voice.check_voice refuses it; kept for a config built in code
+    return TwilioVoiceSender(settings, voice, twilio_auth_token(config, settings))

@@ -91,6 +91,8 @@ def sender(config: Config) -> Sender | None:
 class VoiceRenderer:
     """The spoken text of templates/voice/<kind>.txt.j2, as one line (the sender wraps it in TwiML)."""
 
+    per_recipient = False
+
     def __init__(self, templates: Templates) -> None:
         self.templates = templates
 

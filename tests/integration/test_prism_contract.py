@@ -20,10 +20,12 @@ from twilio.http.response import Response
 
 from alerts.channels import twilio_sms
 from alerts.channels.base import Accepted, DeliveryError
+from alerts.channels.sms import TwilioSettings
 from alerts.channels.twilio_sms import TwilioSmsSender
 from alerts.channels.twilio_voice import TwilioVoiceSender
+from alerts.channels.voice import VoiceSettings
 from alerts.model import Notification
-from tests.peers.notifications import TwilioCredentials, make_notification
+from tests.peers.notifications import TwilioCredentials, make_notification, twilio_sender
 
 pytest_plugins = ["tests.peers.fixtures"]
 
@@ -38,7 +40,7 @@ def make_sender(prism_url: str, creds: TwilioCredentials, **overrides: Any) -> T
         "timeout_s": 10,
     }
     options.update(overrides)
-    return TwilioSmsSender(**options)
+    return twilio_sender(**options)
 
 
 @pytest.mark.parametrize(
@@ -94,7 +96,7 @@ async def test_prisms_refusal_is_translated(prism_url: str, twilio_credentials: 
     """A request Prism cannot match (here: an account SID outside the contract's pattern) is a
     permanent rejected_4xx, as any unexplained 4xx from Twilio would be."""
     creds = TwilioCredentials(account_sid="AC" + "z" * 32, auth_token=twilio_credentials.auth_token)
-    sender = make_sender(prism_url, creds)
+    sender = make_sender(prism_url, creds, unchecked=True)  # check-config would refuse this SID
     try:
         with pytest.raises(DeliveryError) as caught:
             await sender.send(make_notification())
@@ -114,13 +116,12 @@ def make_voice_sender(
     prism_url: str, creds: TwilioCredentials, kind: type[TwilioVoiceSender] = TwilioVoiceSender
 ) -> TwilioVoiceSender:
     return kind(
-        account_sid=creds.account_sid,
-        auth_token=creds.auth_token,
-        from_number="+447700900001",
-        gather_url="https://crucial.example/twilio/voice/gather",
-        status_callback_url="https://crucial.example/twilio/voice/status",
-        base_url=prism_url,
-        timeout_s=10,
+        TwilioSettings(account_sid=creds.account_sid, from_number="+447700900001", base_url=prism_url, timeout_s=10),
+        VoiceSettings(
+            gather_url="https://crucial.example/twilio/voice/gather",
+            status_callback_url="https://crucial.example/twilio/voice/status",
+        ),
+        creds.auth_token,
     )
 
 

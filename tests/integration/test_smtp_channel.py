@@ -15,7 +15,7 @@ from alerts.channels.base import DeliveryError
 from alerts.channels.retry import RetryPolicy, send_with_retry
 from alerts.channels.smtp_email import SmtpEmailSender, Tls
 from tests.peers.certs import CertPaths
-from tests.peers.notifications import SMTP_USER, make_notification
+from tests.peers.notifications import SMTP_USER, make_notification, smtp_sender
 from tests.peers.remote import RemoteSmtpPeer
 from tests.peers.smtp_server import SmtpPeer, free_port
 
@@ -42,7 +42,7 @@ def make_sender(peer: SmtpPeer, password: str, tls: Tls = "starttls", **override
         "retry_policy": FAST_RETRY,
     }
     options.update(overrides)
-    return SmtpEmailSender(**options)
+    return smtp_sender(**options)
 
 
 def email(**kwargs: Any) -> Any:
@@ -187,7 +187,7 @@ async def test_a_server_gone_with_a_session_kept_is_a_retryable_connection_error
 
 
 async def test_nothing_listening_is_a_retryable_connection_error(smtp_password: str, peer_certs: CertPaths) -> None:
-    sender = SmtpEmailSender(
+    sender = smtp_sender(
         host="127.0.0.1", port=free_port(), sender=SENDER, ca_file=peer_certs.ca, local_hostname="w.example", timeout_s=2
     )
     with pytest.raises(DeliveryError) as caught:
@@ -219,7 +219,7 @@ async def test_a_domain_outside_the_allow_list_never_connects(smtp_peer: SmtpPee
 async def test_the_server_as_a_subprocess(tmp_path: Path, smtp_password: str) -> None:
     record = tmp_path / "mail.jsonl"
     peer = await asyncio.to_thread(RemoteSmtpPeer.spawn, tmp_path / "certs", password=smtp_password, record=record)
-    sender = SmtpEmailSender(
+    sender = smtp_sender(
         host="127.0.0.1",
         port=peer.port,
         sender=SENDER,

@@ -17,7 +17,7 @@ from alerts.channels.base import DeliveryError
 from alerts.channels.retry import RetryPolicy, send_with_retry
 from alerts.channels.twilio_sms import TwilioSmsSender
 from alerts.channels.twilio_status import SIGNATURE_HEADER, BadCallback, BadSignature, StatusCallbacks, StatusReport
-from tests.peers.notifications import PHONE, TwilioCredentials, make_notification
+from tests.peers.notifications import PHONE, TwilioCredentials, make_notification, twilio_sender
 from tests.peers.remote import RemoteTwilioPeer
 from tests.peers.smtp_server import free_port
 from tests.peers.twilio_server import Fault, TwilioPeer
@@ -89,7 +89,7 @@ def make_sender(peer: TwilioPeer, creds: TwilioCredentials, **overrides: Any) ->
         "retry_policy": FAST_RETRY,
     }
     options.update(overrides)
-    return TwilioSmsSender(**options)
+    return twilio_sender(**options)
 
 
 @pytest.fixture
@@ -209,7 +209,7 @@ async def test_a_slow_answer_times_out_and_is_retried(twilio_peer: TwilioPeer, t
 
 
 async def test_connection_refused_is_retryable(twilio_credentials: TwilioCredentials, no_twilio_env: None) -> None:
-    sender = TwilioSmsSender(
+    sender = twilio_sender(
         account_sid=twilio_credentials.account_sid,
         auth_token=twilio_credentials.auth_token,
         from_number=FROM,
@@ -287,7 +287,7 @@ async def test_a_tampered_callback_is_refused(
 async def test_the_server_as_a_subprocess(tmp_path: Path, twilio_credentials: TwilioCredentials, no_twilio_env: None) -> None:
     record = tmp_path / "twilio.jsonl"
     peer = await asyncio.to_thread(RemoteTwilioPeer.spawn, twilio_credentials, record=record)
-    sender = TwilioSmsSender(
+    sender = twilio_sender(
         account_sid=twilio_credentials.account_sid,
         auth_token=twilio_credentials.auth_token,
         from_number=FROM,

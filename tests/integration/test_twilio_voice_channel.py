@@ -13,6 +13,7 @@ from aiohttp import web
 
 from alerts.channels.base import DeliveryError
 from alerts.channels.retry import RetryPolicy, send_with_retry
+from alerts.channels.sms import TwilioSettings
 from alerts.channels.twilio_status import SIGNATURE_HEADER, BadCallback, BadSignature, signature_valid
 from alerts.channels.twilio_voice import (
     CallReport,
@@ -23,6 +24,7 @@ from alerts.channels.twilio_voice import (
     call_twiml,
     reply_twiml,
 )
+from alerts.channels.voice import VoiceSettings
 from tests.peers.notifications import PHONE, TwilioCredentials, make_notification
 from tests.peers.twilio_server import TwilioPeer
 
@@ -120,20 +122,22 @@ async def voice_app(twilio_credentials: TwilioCredentials) -> AsyncIterator[Voic
 async def sender(
     twilio_peer: TwilioPeer, twilio_credentials: TwilioCredentials, voice_app: VoiceApp
 ) -> AsyncIterator[TwilioVoiceSender]:
-    sender = TwilioVoiceSender(
-        account_sid=twilio_credentials.account_sid,
-        auth_token=twilio_credentials.auth_token,
-        from_number=FROM,
-        gather_url=f"{voice_app.base}/gather",
-        status_callback_url=f"{voice_app.base}/status",
-        base_url=twilio_peer.base_url,
-        timeout_s=2.0,
-        retry_policy=RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05, budget_s=10),
-    )
+    sender = make_sender(twilio_peer, twilio_credentials, voice_app)
     try:
         yield sender
     finally:
         await sender.close()
+
+
+def make_sender(
+    peer: TwilioPeer, creds: TwilioCredentials, app: VoiceApp, kind: type[TwilioVoiceSender] = TwilioVoiceSender
+) -> TwilioVoiceSender:
+    return kind(
+        TwilioSettings(account_sid=creds.account_sid, from_number=FROM, base_url=peer.base_url, timeout_s=2.0),
+        VoiceSettings(gather_url=f"{app.base}/gather", status_callback_url=f"{app.base}/status"),
+        creds.auth_token,
+        retry_policy=RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05, budget_s=10),
+    )
 
 
 def voice_note(**overrides: Any) -> Any:
@@ -255,14 +259,7 @@ class FetchingVoiceSender(TwilioVoiceSender):
 async def test_the_peer_fetches_twiml_from_a_url_signed_like_twilio(
     twilio_peer: TwilioPeer, twilio_credentials: TwilioCredentials, voice_app: VoiceApp
 ) -> None:
-    sender = FetchingVoiceSender(
-        account_sid=twilio_credentials.account_sid,
-        auth_token=twilio_credentials.auth_token,
-        from_number=FROM,
-        gather_url=f"{voice_app.base}/gather",
-        status_callback_url=f"{voice_app.base}/status",
-        base_url=twilio_peer.base_url,
-    )
+    sender = make_sender(twilio_peer, twilio_credentials, voice_app, FetchingVoiceSender)
     sender.twiml_url = f"{voice_app.base}/twiml"
     twilio_peer.set_callee(PHONE, "answer", "1")
     try:
@@ -275,14 +272,7 @@ async def test_the_peer_fetches_twiml_from_a_url_signed_like_twilio(
     assert call.heard[0] == SPOKEN and [p.digits for p in voice_app.presses] == ["1"]
     twilio_peer.tamper_callbacks = True
     twilio_peer.set_callee(PHONE, "answer", "1")
-    sender = FetchingVoiceSender(
-        account_sid=twilio_credentials.account_sid,
-        auth_token=twilio_credentials.auth_token,
-        from_number=FROM,
-        gather_url=f"{voice_app.base}/gather",
-        status_callback_url=f"{voice_app.base}/status",
-        base_url=twilio_peer.base_url,
-    )
+    sender = make_sender(twilio_peer, twilio_credentials, voice_app, FetchingVoiceSender)
     sender.twiml_url = f"{voice_app.base}/twiml"
     try:
         await sender.send(voice_note())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from alerts.model import Notification, Priority, Recipient, RenderedMessage
 
@@ -55,3 +56,33 @@ def make_notification(
         received_at=now,
         deadline=now + deadline_in,
     )
+
+
+def smtp_sender(*, password: str | None = None, retry_policy: Any = None, **settings: Any) -> Any:
+    """An SmtpEmailSender from settings.yaml-style keyword arguments (the sender takes the section)."""
+    from alerts.channels.email import SmtpSettings
+    from alerts.channels.smtp_email import SmtpEmailSender
+
+    return SmtpEmailSender(SmtpSettings(**settings), password, retry_policy=retry_policy)
+
+
+def twilio_sender(
+    *, auth_token: str, retry_policy: Any = None, clock: Any = None, unchecked: bool = False, **settings: Any
+) -> Any:
+    """A TwilioSmsSender from settings.yaml-style keyword arguments (the sender takes the section).
+    `unchecked`: skip the settings' validation, to send what check-config would refuse (contract tests)."""
+    from alerts.channels.sms import TwilioSettings
+    from alerts.channels.twilio_sms import TwilioSmsSender
+
+    made = TwilioSettings.model_construct(**settings) if unchecked else TwilioSettings(**settings)
+    extra = {"clock": clock} if clock is not None else {}
+    return TwilioSmsSender(made, auth_token, retry_policy=retry_policy, **extra)
+
+
+def voice_sender(*, auth_token: str, twilio: dict[str, Any], retry_policy: Any = None, **voice: Any) -> Any:
+    """A TwilioVoiceSender from settings.yaml-style `twilio:` and `voice:` keyword arguments."""
+    from alerts.channels.sms import TwilioSettings
+    from alerts.channels.twilio_voice import TwilioVoiceSender
+    from alerts.channels.voice import VoiceSettings
+
+    return TwilioVoiceSender(TwilioSettings(**twilio), VoiceSettings(**voice), auth_token, retry_policy=retry_policy)

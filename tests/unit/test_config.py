@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from alerts.channels import CHANNELS
 from alerts.config import load_config
 from tests.support import REPO, Edit, config_error, edit_config
 
@@ -65,8 +66,8 @@ CASES: list[tuple[str, str, Edit, str]] = [
         lambda d: (
             d["agencies"]["harrow-edt"]["contacts"][0].pop("sms") and d["agencies"]["harrow-edt"]["contacts"][0].pop("email")
         ),
-        "agencies.yaml: agencies.harrow-edt.contacts[0]: contact 'EDT duty social worker' has no sms or email or voice — "
-        "give an address on at least one channel (sms:, email:, voice:)",
+        "agencies.yaml: agencies.harrow-edt.contacts[0]: contact 'EDT duty social worker' has no address on any channel — "
+        f"give an address on at least one of the channels ({', '.join(f'{name}:' for name in CHANNELS.names)})",
     ),
     (
         "agencies.yaml",

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from alerts.channels import CHANNELS
 from alerts.config import load_config
 from tests.support import REPO, Edit, config_error, edit_config
 
@@ -157,8 +158,8 @@ CASES: list[tuple[str, str, Edit, str]] = [
         "rota.yaml",
         "person with no way to reach them",
         lambda d: nw_rota(d)["people"]["nw-sgt-a"].pop("sms") and nw_rota(d)["people"]["nw-sgt-a"].pop("email"),
-        "rota.yaml: rotas.met-nw-mispers.people.nw-sgt-a: 'nw-sgt-a' has no sms or email or voice — "
-        "give an address on at least one channel (sms:, email:, voice:)",
+        "rota.yaml: rotas.met-nw-mispers.people.nw-sgt-a: 'nw-sgt-a' has no address on any channel — "
+        f"give an address on at least one of the channels ({', '.join(f'{name}:' for name in CHANNELS.names)})",
     ),
     (
         "rota.yaml",

@@ -14,14 +14,13 @@ import pytest
 from alerts.channels import reasons
 from alerts.channels.base import DeliveryError
 from alerts.channels.smtp_email import (
-    SmtpEmailSender,
     build_message,
     check_address,
     domain_allowed,
     one_line,
     translate_smtp_error,
 )
-from tests.peers.notifications import make_notification
+from tests.peers.notifications import make_notification, smtp_sender
 
 NOW = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
 TO = "duty.inspector@met.police.example"
@@ -124,7 +123,7 @@ def test_domain_allow_list() -> None:
 
 
 def test_a_recipient_outside_the_allow_list_is_refused_before_connecting() -> None:
-    sender = SmtpEmailSender(
+    sender = smtp_sender(
         host="127.0.0.1",
         port=9,
         sender="alerts@crucial.example",

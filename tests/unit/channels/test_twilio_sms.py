@@ -9,7 +9,7 @@ import pytest
 from alerts.channels import reasons
 from alerts.channels.base import DeliveryError
 from alerts.channels.twilio_sms import TwilioSmsSender, parse_retry_after, to_e164, translate_rest_error, validity_period_s
-from tests.peers.notifications import TwilioCredentials, make_notification
+from tests.peers.notifications import TwilioCredentials, make_notification, twilio_sender
 
 NOW = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
 
@@ -93,7 +93,7 @@ def sender(**overrides: object) -> TwilioSmsSender:
         "clock": lambda: NOW,
     }
     options.update(overrides)
-    return TwilioSmsSender(**options)  # type: ignore[arg-type]
+    return twilio_sender(**options)  # type: ignore[arg-type]
 
 
 def test_request_params_from_a_number() -> None:

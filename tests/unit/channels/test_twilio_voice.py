@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from alerts.channels import reasons
+from alerts.channels.sms import TwilioSettings
 from alerts.channels.twilio_status import BadCallback, BadSignature
 from alerts.channels.twilio_voice import (
     GATHERS,
@@ -22,6 +23,7 @@ from alerts.channels.twilio_voice import (
     reply_twiml,
     translate_call_error,
 )
+from alerts.channels.voice import VoiceSettings
 from tests.peers.notifications import TwilioCredentials, make_notification
 from tests.peers.twilio_server import twilio_signature
 
@@ -36,12 +38,9 @@ HOOKS = VoiceWebhooks(
 
 def sender() -> TwilioVoiceSender:
     return TwilioVoiceSender(
-        account_sid=CREDS.account_sid,
-        auth_token=CREDS.auth_token,
-        from_number="07700 900001",
-        gather_url=GATHER,
-        status_callback_url=STATUS,
-        speech=Speech(voice="Polly.Amy", repeat=2, gather_timeout_s=6),
+        TwilioSettings(account_sid=CREDS.account_sid, from_number="07700 900001"),
+        VoiceSettings(gather_url=GATHER, status_callback_url=STATUS, voice="Polly.Amy", repeat=2, gather_timeout_s=6),
+        CREDS.auth_token,
     )
 
 
@@ -211,3 +210,11 @@ def test_call_errors_are_translated_to_bounded_reasons(status: int, code: int, r
     error = translate_call_error(status, code)
     assert (error.reason, error.retryable) == (reason, retryable)
     assert error.reason in reasons.ALL
+
+
+def test_the_caller_id_is_the_voice_sections_or_else_twilios() -> None:
+    twilio = TwilioSettings(account_sid=CREDS.account_sid, messaging_service_sid="MG" + "2" * 32)
+    own = VoiceSettings(gather_url=GATHER, status_callback_url=STATUS, from_number="+447700900002")
+    assert TwilioVoiceSender(twilio, own, CREDS.auth_token).request_params(make_notification())["from_"] == "+447700900002"
+    with pytest.raises(ValueError, match="caller id"):
+        TwilioVoiceSender(twilio, VoiceSettings(gather_url=GATHER, status_callback_url=STATUS), CREDS.auth_token)

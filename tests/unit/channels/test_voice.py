@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from alerts.channels import CHANNELS
-from alerts.channels.twilio_voice import GATHERS, Speech, TwilioVoiceSender, call_twiml, gather_action
+from alerts.channels.twilio_voice import GATHERS, Speech, call_twiml, gather_action
 from alerts.channels.voice import CHANNEL, VoiceRenderer
 from alerts.config import PACKAGE_TEMPLATES, load_config
 from alerts.errors import ConfigError
@@ -20,6 +20,7 @@ from alerts.manual_check import ManualCheckMessages
 from alerts.model import Claim, Notification, NotificationKind, Recipient
 from alerts.rendering import MessageFacts, Renderer
 from tests.golden.golden import check_golden
+from tests.peers.notifications import voice_sender
 from tests.support import write_config
 from tests.unit.test_rendering_golden import golden_event, golden_facts
 
@@ -113,10 +114,9 @@ def test_the_spoken_text_travels_inline_in_the_calls_twiml() -> None:
         received_at=facts.incident.received_at,
         deadline=facts.incident.deadline,
     )
-    sender = TwilioVoiceSender(
-        account_sid="AC" + "1" * 32,
+    sender = voice_sender(
         auth_token="t",
-        from_number="+447700900001",
+        twilio={"account_sid": "AC" + "1" * 32, "from_number": "+447700900001"},
         gather_url=GATHER,
         status_callback_url="https://crucial.example/twilio/voice/status",
     )
