@@ -71,7 +71,9 @@ def open_incident(stack: Stack) -> dict[str, Any]:
 
 
 def changes(stack: Stack, incident_id: str, until: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
-    mine = lambda rs: [r for r in rs if r["incident"]["incident_id"] == incident_id]  # noqa: E731
+    def mine(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for r in records if r["incident"]["incident_id"] == incident_id]
+
     return mine(stack.worker.read(stack.worker.topics.incidents, until=lambda rs: until(mine(rs))))
 
 

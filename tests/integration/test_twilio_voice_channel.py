@@ -256,11 +256,17 @@ class FetchingVoiceSender(TwilioVoiceSender):
         return params | {"url": self.twiml_url}
 
 
+def fetching(peer: TwilioPeer, creds: TwilioCredentials, app: VoiceApp) -> FetchingVoiceSender:
+    sender = make_sender(peer, creds, app, FetchingVoiceSender)
+    assert isinstance(sender, FetchingVoiceSender)
+    sender.twiml_url = f"{app.base}/twiml"
+    return sender
+
+
 async def test_the_peer_fetches_twiml_from_a_url_signed_like_twilio(
     twilio_peer: TwilioPeer, twilio_credentials: TwilioCredentials, voice_app: VoiceApp
 ) -> None:
-    sender = make_sender(twilio_peer, twilio_credentials, voice_app, FetchingVoiceSender)
-    sender.twiml_url = f"{voice_app.base}/twiml"
+    sender = fetching(twilio_peer, twilio_credentials, voice_app)
     twilio_peer.set_callee(PHONE, "answer", "1")
     try:
         await sender.send(voice_note())
@@ -272,8 +278,7 @@ async def test_the_peer_fetches_twiml_from_a_url_signed_like_twilio(
     assert call.heard[0] == SPOKEN and [p.digits for p in voice_app.presses] == ["1"]
     twilio_peer.tamper_callbacks = True
     twilio_peer.set_callee(PHONE, "answer", "1")
-    sender = make_sender(twilio_peer, twilio_credentials, voice_app, FetchingVoiceSender)
-    sender.twiml_url = f"{voice_app.base}/twiml"
+    sender = fetching(twilio_peer, twilio_credentials, voice_app)
     try:
         await sender.send(voice_note())
     finally:
