@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from alerts.channels import sms
 from alerts.channels.plugin import Channel, ChannelSettings, Section, Templates
@@ -49,12 +49,13 @@ class VoiceSettings(ChannelSettings):
 
     @field_validator("gather_url", "status_callback_url")
     @classmethod
-    def _http_url(cls, url: str) -> str:
+    def _http_url(cls, url: str, info: ValidationInfo) -> str:
         from urllib.parse import urlsplit
 
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"'{url}' is not an http(s) URL: give one such as https://alerts.example/twilio/voice/status")
+            path = "gather" if info.field_name == "gather_url" else "status"
+            raise ValueError(f"'{url}' is not an http(s) URL: give one such as https://alerts.example/twilio/voice/{path}")
         return url
 
 
