@@ -1076,12 +1076,17 @@ def load_config(directory: Path | str = "config") -> Config:
         board=parsed["board.yaml"],
         indicators=vocabulary,
     )
-    for channel in CHANNELS:  # checks across files that a channel owns (e.g. contacts naming its subscribers)
-        for check in channel.config_checks:
-            found.every(check, config)
+    _channel_checks(found, config)
     if found.errors:
         raise ConfigErrors(found.errors)
     return config
+
+
+def _channel_checks(found: _Collector, config: Config) -> None:
+    """The checks across files each channel owns (e.g. contacts naming its webhook subscribers)."""
+    for channel in CHANNELS:
+        for check in channel.config_checks:
+            found.every(check, config)
 
 
 def _check_manual_check(directory: Path, agencies: dict[str, Agency], routing: Routing) -> Iterator[ConfigError]:

@@ -60,18 +60,17 @@ class Renderer:
         templates_dir: Path,
         timezone: str = "Europe/London",
         *,
-        ack_url: str | None = None,
-        ack_links: AckLinks | None = None,
+        ack: str | AckLinks | None = None,
         config: Config | None = None,
         channel_options: Mapping[str, dict[str, Any]] | None = None,
     ) -> None:
-        """`ack_url`, when given, is a link template with {reference} and {incident_id}, shown in email;
-        `ack_links` instead makes each recipient a link of their own on channels that carry one (see
+        """`ack`: a link template with {reference} and {incident_id}, the same for everyone; or a
+        function making each recipient a link of their own on channels that carry one (see
         `personal`). `config` gives each channel its settings (without it, the channel's defaults);
         `channel_options` overrides them per channel (tests: {channel name: {setting: value}})."""
         self.zone = ZoneInfo(timezone)
-        self.ack_url = ack_url
-        self.ack_links = ack_links
+        self.ack_url = ack if isinstance(ack, str) else None
+        self.ack_links = None if isinstance(ack, str) else ack
         self.config = config
         self.channel_options = dict(channel_options or {})
         self._channels: dict[str, MessageRenderer] = {}
@@ -88,7 +87,7 @@ class Renderer:
 
     @classmethod
     def from_config(cls, config: Config, *, ack_url: str | None = None, ack_links: AckLinks | None = None) -> Renderer:
-        return cls(config.templates(), config.settings.timezone, ack_url=ack_url, ack_links=ack_links, config=config)
+        return cls(config.templates(), config.settings.timezone, ack=ack_links or ack_url, config=config)
 
     def channel(self, name: str) -> MessageRenderer:
         """The renderer of channel `name` (KeyError naming the registered channels when there is none)."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from alerts.channels import CHANNELS, AddressError
-from alerts.config import Addressed, Agency, Config, Contact, Rule
+from alerts.config import Addressed, Agency, Config, Contact, Rule, RuleMatch
 from alerts.indicators import Indicators, indicators_of
 from alerts.model import Decision, Incident, PlacementEvent, Recipient, RiskProfile, SocialWorker
 from alerts.rota import OnCall, on_call, on_call_order, person_by_address
@@ -86,7 +86,10 @@ class Facts:
 
 def explain_rule(rule: Rule, facts: Facts) -> list[str] | None:
     """The conditions of `rule` that hold, in words; None when any condition fails."""
-    when, said = rule.match, []
+    when = rule.match
+    said = _decision_holds(when, facts)
+    if said is None:
+        return None
 
     def among(values: list[str] | None, actual: Collection[str]) -> list[str] | None:
         """[] when the condition is omitted; the matching values; None when it fails."""
@@ -95,15 +98,6 @@ def explain_rule(rule: Rule, facts: Facts) -> list[str] | None:
         hits = [v for v in values if _fold(v) in actual]
         return hits or None
 
-    if facts.decision not in when.decision:
-        return None
-    if when.decision != ["match"]:
-        said.append(f"decision {facts.decision}")
-    if when.linked_by_circumstance is not None:
-        if when.linked_by_circumstance != facts.linked:
-            return None
-        if facts.linked:
-            said.append("linked by circumstance")
     checks: list[tuple[list[str] | None, Collection[str], str]] = [
         (when.local_authority, {facts.placement_la, facts.responsible_la or ""}, "local authority"),
         (when.placement_local_authority, {facts.placement_la}, "placed in"),
@@ -124,6 +118,19 @@ def explain_rule(rule: Rule, facts: Facts) -> list[str] | None:
         if not held:
             return None
         said.append(f"indicators {', '.join(held)}")
+    return said
+
+
+def _decision_holds(when: RuleMatch, facts: Facts) -> list[str] | None:
+    """The decision and linked-by-circumstance conditions in words; None when either fails."""
+    if facts.decision not in when.decision:
+        return None
+    said = [f"decision {facts.decision}"] if when.decision != ["match"] else []
+    if when.linked_by_circumstance is not None:
+        if when.linked_by_circumstance != facts.linked:
+            return None
+        if facts.linked:
+            said.append("linked by circumstance")
     return said
 
 

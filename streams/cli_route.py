@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_as_json(outcome, now), indent=2, ensure_ascii=False))
     else:
-        print(_describe(outcome, renderer, now, event.event_id, args.messages, len(index)))
+        print(_describe(outcome, renderer, _Asked(event.event_id, now, len(index), args.messages)))
     return 1 if bad else 0
 
 
@@ -136,9 +137,19 @@ def _as_json(outcome: Outcome, now: datetime) -> dict[str, Any]:
     }
 
 
-def _describe(outcome: Outcome, renderer: Renderer, now: datetime, event_id: str, messages: bool, profiles: int) -> str:
+@dataclass(frozen=True)
+class _Asked:
+    """What `crucial route` was asked about: the event, the moment, how many profiles, whether to show messages."""
+
+    event_id: str
+    now: datetime
+    profiles: int
+    messages: bool
+
+
+def _describe(outcome: Outcome, renderer: Renderer, asked: _Asked) -> str:
     local = renderer.local
-    lines = [f"event {event_id}, received {local(now, '%H:%M %Z %a %d %b %Y')}; {profiles} profile(s) loaded"]
+    lines = [f"event {asked.event_id}, received {local(asked.now, '%H:%M %Z %a %d %b %Y')}; {asked.profiles} profile(s) loaded"]
     incident = outcome.open_incident
     if incident is None:
         explain = {
@@ -161,7 +172,7 @@ def _describe(outcome: Outcome, renderer: Renderer, now: datetime, event_id: str
     if not outcome.routes:
         lines.append("  nobody: no routing rule matched (check routing.yaml)")
     lines.extend(_route_lines(outcome.routes))
-    if messages:
+    if asked.messages:
         lines.extend(_message_lines(outcome.notifications))
     return "\n".join(lines)
 

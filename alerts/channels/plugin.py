@@ -176,9 +176,14 @@ class Registry:
     def __init__(self, *channels: Channel) -> None:
         self._by_name: dict[str, Channel] = {}
         for channel in channels:
-            if channel.name in self._by_name:
-                raise ValueError(f"channel '{channel.name}' registered twice")
-            self._by_name[channel.name] = channel
+            self.add(channel)
+
+    def add(self, channel: Channel) -> None:
+        """Register a channel outside this package (a deployment's own). Only before alerts.config is
+        imported: its settings, contact and rota models are built from the registry then."""
+        if channel.name in self._by_name:
+            raise ValueError(f"channel '{channel.name}' registered twice")
+        self._by_name[channel.name] = channel
 
     @property
     def names(self) -> tuple[str, ...]:

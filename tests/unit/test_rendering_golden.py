@@ -98,7 +98,7 @@ def golden_facts(kind: NotificationKind) -> MessageFacts:
 
 def renderer(ack_url: str | None = None, **sms: Any) -> Renderer:
     """The package's templates; `sms` overrides the SMS channel's settings (max_segments, include_full_name)."""
-    return Renderer(PACKAGE_TEMPLATES, "Europe/London", ack_url=ack_url, channel_options={"sms": sms})
+    return Renderer(PACKAGE_TEMPLATES, "Europe/London", ack=ack_url, channel_options={"sms": sms})
 
 
 def sms_of(r: Renderer) -> SmsRenderer:

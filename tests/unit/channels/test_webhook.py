@@ -36,7 +36,7 @@ def webhook_renderer(renderer: Renderer) -> WebhookRenderer:
 
 
 def rendered(policies: dict[str, str], facts_: MessageFacts, ack_links: Any = None) -> dict[str, Any]:
-    renderer = Renderer(PACKAGE_TEMPLATES, ack_links=ack_links, channel_options={"webhook": {"policies": policies}})
+    renderer = Renderer(PACKAGE_TEMPLATES, ack=ack_links, channel_options={"webhook": {"policies": policies}})
     document: dict[str, Any] = json.loads(renderer.render(facts_, "webhook").text)
     return document
 
@@ -83,7 +83,7 @@ def test_each_subscriber_gets_its_own_policy_and_its_own_ack_link() -> None:
     f = facts()
     links = lambda incident, who: f"https://alerts.example/ack/{incident.reference}:{who.tag}"  # noqa: E731
     policies = {"met": "minimum", "case-system": "full"}
-    renderer = Renderer(PACKAGE_TEMPLATES, ack_links=links, channel_options={"webhook": {"policies": policies}})
+    renderer = Renderer(PACKAGE_TEMPLATES, ack=links, channel_options={"webhook": {"policies": policies}})
     assert renderer.personal("webhook")
     met = Recipient(agency_id="met", name="Control", address="met")
     case = Recipient(agency_id="la", name="Case", address="case-system")
@@ -245,6 +245,6 @@ def test_the_documented_examples_are_what_the_channel_renders() -> None:
     links = lambda incident, who: f"https://alerts.example/ack/{incident.reference}:{who.tag}.1784068500.q3Vx0Yh8kJ2m"  # noqa: E731
     for documented, subscriber in zip(blocks, ("met-control-room", "case-system"), strict=True):
         policies = {"met-control-room": "minimum", "case-system": "full"}
-        renderer = Renderer(PACKAGE_TEMPLATES, ack_links=links, channel_options={"webhook": {"policies": policies}})
+        renderer = Renderer(PACKAGE_TEMPLATES, ack=links, channel_options={"webhook": {"policies": policies}})
         who = Recipient(agency_id="x", name="y", address=subscriber)
         assert json.loads(renderer.render(replace(f, recipient=who), "webhook").text) == documented
