@@ -13,7 +13,7 @@ Neither logs the form: it carries phone numbers.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Final, cast, get_args
+from typing import TYPE_CHECKING, cast, get_args
 
 from faust.web import Request, Response, View
 
@@ -27,6 +27,7 @@ from alerts.channels.twilio_voice import (
     reply_twiml,
     voice_webhooks_from_config,
 )
+from alerts.channels.voice import NAME as VOICE
 from alerts.directory import OPEN_STATES, IncidentView
 from alerts.model import DeliveryStatus, IncidentCommand, NotificationKind, Recipient
 from streams import metrics
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("crucial.webhooks.voice")
 TWIML = "application/xml"
-VOICE: Final = "voice"
 KINDS = frozenset(get_args(NotificationKind))
 
 

@@ -14,7 +14,7 @@ seen, the keys — never the child's name, date of birth or age (templates/voice
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from alerts.errors import ConfigError
     from alerts.rendering import MessageFacts
 
-NAME = "voice"
+NAME: Final = "voice"  # Final: a Literal type, so it is an AckVia (alerts.model) too
 
 
 class VoiceSettings(ChannelSettings):
