@@ -3,7 +3,7 @@ progress. Both check X-Twilio-Signature (403 otherwise, nothing recorded), as th
 
 - POST /twilio/voice/gather?key=…&ref=…&kind=… — 1 acknowledges (the same command, timeline entry and
   metric as an SMS "ACK", via "voice"), 2 asks the incident's owner to pass the alert to the next on
-  call (a fall_back, as after a failed SMS), anything else is asked again once. Answered with TwiML.
+  call (a fall_back, as after a failed SMS), anything else is asked again. Answered with TwiML.
 - POST /twilio/voice/status?key=… — a call that ended (completed / no-answer / busy / failed) becomes
   a delivery status for the deliverer, keyed like the notification; a failed one falls back there.
 
@@ -13,7 +13,7 @@ Neither logs the form: it carries phone numbers.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, cast, get_args
+from typing import TYPE_CHECKING, get_args
 
 from faust.web import Request, Response, View
 
@@ -29,6 +29,7 @@ from alerts.channels.twilio_voice import (
 )
 from alerts.channels.voice import NAME as VOICE
 from alerts.directory import OPEN_STATES, IncidentView
+from alerts.lifecycle import FALLS_BACK
 from alerts.model import DeliveryStatus, IncidentCommand, NotificationKind, Recipient
 from streams import metrics
 from streams.acks import AckOutcome, record_acknowledgement
@@ -110,8 +111,10 @@ async def _answer(worker: Worker, hooks: VoiceWebhooks, press: KeyPress) -> str:
         if outcome is AckOutcome.RECORDED:
             return reply_twiml(f"Acknowledged by {recipient.name}. Thank you. Goodbye.", hooks.speech)
         return reply_twiml(f"Not acknowledged: {outcome.message}.", hooks.speech)
-    if press.digits == PASS_ON_KEY:
-        return reply_twiml(await _pass_on(worker, view, recipient, cast(NotificationKind, press.kind)), hooks.speech)
+    if press.digits == PASS_ON_KEY and press.kind in FALLS_BACK:
+        return reply_twiml(await _pass_on(worker, view, recipient, press.kind), hooks.speech)
+    if press.digits == PASS_ON_KEY:  # an update or a manual check: nobody else is alerted for these
+        return reply_twiml("This message is not passed on.", hooks.speech, gather_again=hooks.again(press))
     return reply_twiml("That key does nothing.", hooks.speech, gather_again=hooks.again(press))
 
 

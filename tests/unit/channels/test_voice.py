@@ -16,6 +16,7 @@ from alerts.channels.twilio_voice import GATHERS, Speech, call_twiml, gather_act
 from alerts.channels.voice import CHANNEL, VoiceRenderer
 from alerts.config import PACKAGE_TEMPLATES, load_config
 from alerts.errors import ConfigError
+from alerts.lifecycle import FALLS_BACK
 from alerts.manual_check import ManualCheckMessages
 from alerts.model import Claim, Notification, NotificationKind, Recipient
 from alerts.rendering import MessageFacts, Renderer
@@ -84,8 +85,10 @@ def test_a_call_says_the_minimum(kind: NotificationKind) -> None:
     if kind in ("alert", "possible_match", "escalation", "update"):
         assert "High risk" in text or kind == "update"
         assert "Last seen at 21:35 on Tuesday 14 July, at Bus stop outside Rowan House, Station Road." in text
-    if kind in GATHERS:
+    if kind in FALLS_BACK:
         assert text.endswith("Press 1 to acknowledge. Press 2 to pass this to the next person on call.")
+    elif kind in GATHERS:
+        assert text.endswith("Press 1 to acknowledge.") and "Press 2" not in text, "an update is not passed on"
     else:
         assert "Press 1" not in text
 
