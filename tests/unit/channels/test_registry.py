@@ -125,3 +125,45 @@ def test_a_channel_never_seen_by_the_code_works_from_one_registration(tmp_path: 
 def test_a_new_channels_address_is_checked_by_its_own_parser(tmp_path: Path) -> None:
     result = run_with_pager(pager_config(tmp_path, "0042"))
     assert "].pager: not a pager id: write it as PG-1234" in result["error"]
+
+
+def _sms_contact_with_email(config: Any) -> tuple[str, str, str]:
+    for agency_id, agency in config.agencies.items():
+        for contact in agency.contacts:
+            if contact.address("sms") and contact.address("email"):
+                return agency_id, contact.address("sms"), contact.address("email")
+    raise AssertionError("the shipped config has a contact with both")
+
+
+def test_the_same_person_fallback_is_routing_config_not_code(tmp_path: Path) -> None:
+    from alerts.config import load_config
+    from alerts.model import Recipient
+    from alerts.routing import same_person_routes
+    from tests.support import config_error, edit_config
+
+    directory = write_config(tmp_path / "config")
+    shipped = load_config(directory)
+    agency_id, phone, email = _sms_contact_with_email(shipped)
+    failed = Recipient(agency_id=agency_id, name="Duty", address=phone)
+    routes = same_person_routes(failed, "sms", None, shipped)
+    assert [(r.channel, r.recipient.address) for r in routes] == [("email", email)]
+    assert routes[0].why == "fallback: Duty could not be reached by sms; the same person by email"
+    assert same_person_routes(failed, "email", None, shipped) == []  # nothing listed for email
+
+    edit_config(directory, "routing.yaml", lambda d: d.pop("fallback"))
+    assert same_person_routes(failed, "sms", None, load_config(directory)) == []
+
+    edit_config(directory, "routing.yaml", lambda d: d.update(fallback={"sms": ["sms"]}))
+    assert "fallback.sms lists sms itself" in str(config_error(directory))
+    edit_config(directory, "routing.yaml", lambda d: d.update(fallback={"sms": ["carrier-pigeon"]}))
+    error = str(config_error(directory))
+    assert "routing.yaml: fallback.sms[0]: 'carrier-pigeon' is not a channel (registered: " in error
+
+
+def test_a_rule_naming_an_unknown_channel_is_refused_naming_the_registered_ones(tmp_path: Path) -> None:
+    from tests.support import config_error, edit_config
+
+    directory = write_config(tmp_path / "config")
+    edit_config(directory, "routing.yaml", lambda d: d["rules"][0].update(channels=["fax"]))
+    error = str(config_error(directory))
+    assert f"routing.yaml: rules[0].channels[0]: 'fax' is not a channel (registered: {', '.join(CHANNELS.names)})" in error
