@@ -119,11 +119,13 @@ def test_press_1_acknowledges_by_voice_and_the_chain_stops(stack: Stack) -> None
     assert any(r["provider_id"] == call["sid"] for r in deliveries if r["state"] == "delivered")
 
     # The chain stops: a control incident opened after this one, not acknowledged (answered, no key),
-    # reaches step 2; by then the leader's timer has passed this one's step 2, which never came.
+    # reaches step 2; by then the leader's timer has passed this one's step 2, which never came. This
+    # one's return, sent only then, closes its record: reading to "resolved" reads everything before it.
     stack.twilio.callee(officer, "answer", "")
     control = open_incident(stack)
     changes(stack, control["incident_id"], lambda rs: any(r["incident"]["escalation_step"] == 2 for r in rs))
-    mine = changes(stack, incident["incident_id"], lambda rs: True)
+    stack.worker.emit(make_event(type="returned", child_reference=incident["child_reference"]))
+    mine = changes(stack, incident["incident_id"], lambda rs: any(r["change"] == "resolved" for r in rs))
     assert max(r["incident"]["escalation_step"] for r in mine) == 1
     assert [r["change"] for r in mine].count("escalated") == 1
 
@@ -143,10 +145,16 @@ def test_press_1_acknowledges_by_voice_and_the_chain_stops(stack: Stack) -> None
     assert stack.post_signed(f"/twilio/voice/status?{query}", {**form, "CallStatus": "no-answer"}, token="")[0] == 403
     status, body = stack.post_signed(f"/twilio/voice/gather?{query}", {**form, "To": "+447700900666"})
     assert status == 200 and "does not match an open alert" in body, "a number that was not called cannot acknowledge"
-    commands = stack.worker.read(stack.worker.topics.incident_commands, until=lambda rs: True)
-    assert not [
-        c for c in commands if c["incident_id"] == control["incident_id"] and c["command"] in ("acknowledge", "fall_back")
-    ]
+    # Then the real officer's signed press: its command follows any the forged ones could have caused on
+    # the control's partition, so reading up to it reads them all — and it is the only one.
+    status, body = stack.post_signed(f"/twilio/voice/gather?{query}", form)
+    assert status == 200 and "Acknowledged by" in body
+    commands = stack.worker.read(
+        stack.worker.topics.incident_commands,
+        until=lambda rs: any(c["incident_id"] == control["incident_id"] and c["command"] == "acknowledge" for c in rs),
+    )
+    changed = [c for c in commands if c["incident_id"] == control["incident_id"] and c["command"] in ("acknowledge", "fall_back")]
+    assert [(c["command"], c["via"], c["by"]["address"]) for c in changed] == [("acknowledge", "voice", officer)]
 
 
 def test_press_2_rings_the_next_on_call(stack: Stack) -> None:
