@@ -161,6 +161,9 @@ def commands_due(incidents: list[Incident], config: Config, now: datetime) -> li
     return commands
 
 
+# The reason a person who was reached gives for passing an alert on (a key press on a call); spelt here
+# like ADDRESS_INVALID, from alerts.channels.reasons.
+PASSED_ON = "passed_on"
 FALLS_BACK: tuple[NotificationKind, ...] = ("alert", "possible_match", "escalation")
 
 
@@ -175,16 +178,23 @@ class Failure:
 
 
 def fallback_routes(
-    ctx: Context, recipient: Recipient, channel: str, profile: RiskProfile | None, tried: Collection[str] = ()
+    ctx: Context,
+    recipient: Recipient,
+    channel: str,
+    profile: RiskProfile | None,
+    tried: Collection[str] = (),
+    *,
+    same_person: bool = True,
 ) -> list[Route]:
     """Whom to try when `recipient` cannot be reached on `channel` at `ctx.now`: whoever of their rota
-    is on call then (or the next in its order not in `tried`), and the same person on the channels
-    routing.yaml's `fallback` lists for `channel` (e.g. a failed SMS: by email) when we know their address."""
+    is on call then (or the next in its order not in `tried`), and (`same_person`) the same person on
+    the channels routing.yaml's `fallback` lists for `channel` (e.g. a failed SMS: by email) when we
+    know their address."""
     config, at = ctx.config, ctx.now
     routes = []
     if (next_on_call := fallback(recipient, channel, config, at, tried=tried)) is not None:
         routes.append(next_on_call)
-    return routes + same_person_routes(recipient, channel, profile, config)
+    return routes + (same_person_routes(recipient, channel, profile, config) if same_person else [])
 
 
 def fall_back(ctx: Context, incident: Incident, delivery: Failure, report: Report) -> Outcome:
@@ -192,10 +202,13 @@ def fall_back(ctx: Context, incident: Incident, delivery: Failure, report: Repor
     failed, channel, kind, reason, now = delivery.by, delivery.channel, delivery.kind, delivery.reason, ctx.now
     known = {(a.channel, a.recipient.address) for a in incident.alerted}
     tried = [address for c, address in known if c == channel]
-    routes = fallback_routes(ctx, failed, channel, report.profile, tried) if kind in FALLS_BACK else []
+    passed_on = reason == PASSED_ON  # reached, and asked for the next on call instead: not by another channel
+    routes = fallback_routes(ctx, failed, channel, report.profile, tried, same_person=not passed_on) if kind in FALLS_BACK else []
     targets = [Alerted(channel=r.channel, recipient=r.recipient) for r in routes if (r.channel, r.recipient.address) not in known]
     already = [r for r in routes if (r.channel, r.recipient.address) in known]
     failure = f"{kind} by {channel} to {failed.name} ({failed.agency_id}) failed: {reason}"
+    if passed_on:
+        failure = f"{failed.name} ({failed.agency_id}) passed the {kind} by {channel} on to the next on call"
     if targets:
         what = failure + "; falling back to " + ", ".join(f"{t.recipient.name} by {t.channel}" for t in targets)
     elif already:

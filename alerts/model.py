@@ -280,7 +280,7 @@ class Alerted(Strict):
     recipient: Recipient
 
 
-AckVia = Literal["sms", "link", "board"]
+AckVia = Literal["sms", "link", "board", "voice"]
 
 
 class Acknowledgement(Strict):

@@ -20,6 +20,7 @@ from faust.web import Request, Response, View
 
 from streams.api import register_ingest_views
 from streams.board import register_board
+from streams.voice_webhooks import register_voice_webhooks
 from streams.webhooks import register_webhooks
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ def register_views(worker: Worker) -> None:
     web_app.middlewares.append(security_headers)
     register_ingest_views(worker)  # POST /v1/events, GET /v1/openapi.json, the /report form, /v1/placements
     register_webhooks(worker)  # POST /twilio/status, POST /twilio/inbound
+    register_voice_webhooks(worker)  # POST /twilio/voice/gather, POST /twilio/voice/status
     register_board(worker)  # /board (situation board), /ack/<token> (acknowledgement links)
 
     @app.page("/live")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from alerts.channels import email, sms, webhook
+from alerts.channels import email, sms, voice, webhook
 from alerts.channels.base import Accepted, DeliveryError, Sender
 from alerts.channels.plugin import AddressError, Channel, Registry
 from alerts.channels.retry import RetryPolicy, policy_of, send_with_retry
@@ -22,6 +22,7 @@ CHANNELS = Registry(
     sms.CHANNEL,
     email.CHANNEL,
     webhook.CHANNEL,
+    voice.CHANNEL,
 )
 
 

@@ -42,6 +42,13 @@ CARRIER_FILTERED = "carrier_filtered"  # 30007
 CARRIER_ERROR = "carrier_error"  # 30008
 EXPIRED = "expired"  # 30036: ValidityPeriod ran out in Twilio's queue
 
+# From call status callbacks and key presses (alerts.channels.twilio_voice): try the next on call.
+NO_ANSWER = "no_answer"  # CallStatus no-answer: it rang out
+BUSY = "busy"  # CallStatus busy
+CALL_FAILED = "call_failed"  # CallStatus failed: Twilio could not place the call
+CANCELED = "canceled"  # CallStatus canceled
+PASSED_ON = "passed_on"  # the person answered and pressed 2: pass it to the next on call
+
 CALLBACK: frozenset[str] = frozenset(
     {
         UNDELIVERED,
@@ -55,6 +62,11 @@ CALLBACK: frozenset[str] = frozenset(
         CARRIER_FILTERED,
         CARRIER_ERROR,
         EXPIRED,
+        NO_ANSWER,
+        BUSY,
+        CALL_FAILED,
+        CANCELED,
+        PASSED_ON,
     }
 )
 

@@ -202,19 +202,28 @@ class TwilioSmsSender:
         return params
 
     async def send(self, notification: Notification) -> Accepted:
-        params = self.request_params(notification)
+        message = await self._create(lambda account: account.messages, self.request_params(notification))
+        sid = getattr(message, "sid", None)
+        if not isinstance(sid, str) or not sid:
+            raise DeliveryError(reasons.PROVIDER_ERROR, retryable=True, detail="answer without a message sid")
+        log.debug("sms %s accepted by twilio as %s", notification.idempotency_key[:8], sid)
+        return Accepted(provider_id=sid)
+
+    async def _create(self, resource: Callable[[Any], Any], params: dict[str, Any]) -> Any:
+        """`resource(account).create_async(**params)` within the concurrency limit and the timeout, every
+        failure translated to a DeliveryError (shared with the voice channel, alerts.channels.twilio_voice)."""
         async with self._slots:
-            messages = self._twilio().api.v2010.accounts(self.account_sid).messages
+            created = resource(self._twilio().api.v2010.accounts(self.account_sid))
             seen: list[Response] = []
             token = _RESPONSES.set(seen)
             try:
                 async with asyncio.timeout(self.timeout_s):
-                    message = await messages.create_async(**params)
+                    return await created.create_async(**params)
             except (TwilioRestException, TwilioServiceException) as exc:
                 status = _as_code(getattr(exc, "status", None)) or 0
                 code = _as_code(getattr(exc, "code", None))
                 headers = seen[-1].headers if seen and seen[-1].headers is not None else {}
-                raise translate_rest_error(status, code, parse_retry_after(headers.get("Retry-After"))) from None
+                raise self.translate(status, code, parse_retry_after(headers.get("Retry-After"))) from None
             except TimeoutError:
                 raise DeliveryError(reasons.TIMEOUT, retryable=True, detail=f"no answer within {self.timeout_s:g} s") from None
             except (aiohttp.ClientError, OSError) as exc:
@@ -223,11 +232,10 @@ class TwilioSmsSender:
                 raise DeliveryError(reasons.PROVIDER_ERROR, retryable=True, detail=type(exc).__name__) from None
             finally:
                 _RESPONSES.reset(token)
-        sid = getattr(message, "sid", None)
-        if not isinstance(sid, str) or not sid:
-            raise DeliveryError(reasons.PROVIDER_ERROR, retryable=True, detail="answer without a message sid")
-        log.debug("sms %s accepted by twilio as %s", notification.idempotency_key[:8], sid)
-        return Accepted(provider_id=sid)
+
+    @staticmethod
+    def translate(status: int, code: int | None, retry_after_s: float | None) -> DeliveryError:
+        return translate_rest_error(status, code, retry_after_s)
 
     async def close(self) -> None:
         if self._http is not None:

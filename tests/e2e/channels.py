@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from twilio.request_validator import RequestValidator
 
+from alerts.config import load_config
 from streams.auth import new_secret
 from tests.integration.worker import RunningWorker, prepare_worker
 from tests.peers.notifications import TwilioCredentials
@@ -36,6 +37,27 @@ class Stack:
     def emails_for(self, reference: str) -> list[dict[str, Any]]:
         return [m for m in self.smtp.messages() if reference in (m["subject"] or "")]
 
+    def calls_for(self, reference: str, to: str | None = None) -> list[dict[str, Any]]:
+        """Calls the Twilio peer placed about `reference` (its Gather URL names it), to `to` if given."""
+        return [
+            c
+            for c in self.twilio.calls()
+            if f"ref={reference}&" in (c["twiml"] or "").replace("&amp;", "&") and (to is None or c["to"] == to)
+        ]
+
+    def post_signed(self, path: str, form: dict[str, str], *, token: str | None = None) -> tuple[int, str]:
+        """A webhook as Twilio posts it to the worker (`path` with its query), signed with `token`
+        (default: the account's auth token); token="" sends no signature at all."""
+        url = f"http://127.0.0.1:{self.worker.port}{path}"
+        key = self.credentials.auth_token if token is None else token
+        headers = {"X-Twilio-Signature": RequestValidator(key).compute_signature(url, form)} if key else {}
+        request = urllib.request.Request(url, urllib.parse.urlencode(form).encode(), headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as reply:
+                return reply.status, reply.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
     def reply_sms(self, sender: str, body: str) -> tuple[int, str]:
         """An SMS reply as Twilio posts it to the inbound webhook, signed with the account's token."""
         url = f"http://127.0.0.1:{self.worker.port}/twilio/inbound"
@@ -57,8 +79,22 @@ class Stack:
             return exc.code, exc.read().decode()
 
 
+def _with_voice_numbers(config_dir: Path) -> None:
+    """Every rota person may be called on their SMS number (rota.yaml `voice:`)."""
+    path = config_dir / "rota.yaml"
+    rota = yaml.safe_load(path.read_text())
+    for each in rota["rotas"].values():
+        for person in each["people"].values():
+            if person.get("sms"):
+                person["voice"] = person["sms"]
+    path.write_text(yaml.safe_dump(rota))
+
+
 @contextmanager
-def channel_stack(base: Path, bootstrap: str, escalation: dict[str, Any] | None = None) -> Iterator[Stack]:
+def channel_stack(
+    base: Path, bootstrap: str, escalation: dict[str, Any] | None = None, *, voice: bool = False
+) -> Iterator[Stack]:
+    """`voice`: the voice channel configured (webhooks on the worker's port) and rota people callable."""
     credentials = TwilioCredentials.fresh()
     smtp_password = secrets.token_urlsafe(12)
     with (
@@ -68,10 +104,15 @@ def channel_stack(base: Path, bootstrap: str, escalation: dict[str, Any] | None 
         from tests.support import free_port
 
         port = free_port()
+        calls = {
+            "gather_url": f"http://127.0.0.1:{port}/twilio/voice/gather",
+            "status_callback_url": f"http://127.0.0.1:{port}/twilio/voice/status",
+        }
         worker = prepare_worker(
             base,
             bootstrap,
             web={"port": port},
+            **({"voice": calls} if voice else {}),
             twilio={
                 "account_sid": credentials.account_sid,
                 "from_number": FROM_NUMBER,
@@ -92,6 +133,9 @@ def channel_stack(base: Path, bootstrap: str, escalation: dict[str, Any] | None 
         )
         if escalation is not None:
             (worker.config_dir / "escalation.yaml").write_text(yaml.safe_dump(escalation))
+        if voice:
+            _with_voice_numbers(worker.config_dir)
+            worker.config = load_config(worker.config_dir)
         worker.env |= {
             "TWILIO_AUTH_TOKEN": credentials.auth_token,
             "SMTP_PASSWORD": smtp_password,

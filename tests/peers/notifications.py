@@ -81,3 +81,12 @@ def twilio_sender(
     made = TwilioSettings.model_construct(**settings) if unchecked else TwilioSettings(**settings)
     extra = {"clock": clock} if clock is not None else {}
     return TwilioSmsSender(made, auth_token, retry_policy=retry_policy, **extra)
+
+
+def voice_sender(*, auth_token: str, twilio: dict[str, Any], retry_policy: Any = None, **voice: Any) -> Any:
+    """A TwilioVoiceSender from settings.yaml-style `twilio:` and `voice:` keyword arguments."""
+    from alerts.channels.sms import TwilioSettings
+    from alerts.channels.twilio_voice import TwilioVoiceSender
+    from alerts.channels.voice import VoiceSettings
+
+    return TwilioVoiceSender(TwilioSettings(**twilio), VoiceSettings(**voice), auth_token, retry_policy=retry_policy)

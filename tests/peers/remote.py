@@ -63,6 +63,14 @@ class RemoteTwilioPeer:
     def settings(self, **settings: Any) -> None:
         _call(f"{self.base_url}/_peer/settings", settings)
 
+    def callee(self, to: str, answer: str = "answer", digits: str = "") -> None:
+        """How calls to `to` go: answered, pressing `digits` (one per Gather), or no-answer | busy | failed."""
+        _call(f"{self.base_url}/_peer/callees", {"to": to, "answer": answer, "digits": digits})
+
+    def calls(self) -> list[dict[str, Any]]:
+        """Every call placed: to, status, what the callee heard, and each signed request to the worker."""
+        return list(_call(f"{self.base_url}/_peer/calls"))
+
     def requests(self) -> list[dict[str, Any]]:
         return list(_call(f"{self.base_url}/_peer/requests"))
 

@@ -2,6 +2,8 @@
 
     POST /2010-04-01/Accounts/{AccountSid}/Messages.json   Basic auth (AccountSid, auth token)
     GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json
+    POST /2010-04-01/Accounts/{AccountSid}/Calls.json      (tests/peers/twilio_calls.py: the callee,
+    GET  /2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json  TwiML, Gather posts, call status callbacks)
 
 It answers like Twilio (201 with a Message resource, status queued; Twilio-shaped errors), fails on
 demand — per destination number or for the next calls — with 400 + Twilio error codes (21211,
@@ -16,7 +18,8 @@ checked against a second implementation of Twilio's documented algorithm.
 Control, in-process: `peer.fail_number(...)`, `peer.fail_next(...)`, `peer.set_outcome(...)`,
 `peer.requests`, `peer.callbacks`. Over HTTP (for a subprocess; no auth, loopback only):
 
-    GET  /_peer/health | /_peer/requests | /_peer/callbacks | /_peer/messages
+    GET  /_peer/health | /_peer/requests | /_peer/callbacks | /_peer/messages | /_peer/calls
+    POST /_peer/callees   {"to": "+447700900123", "answer": "answer" | "no-answer" | "busy" | "failed", "digits": "1"}
     POST /_peer/faults    {"to": "+447700900123"?, "preset": "unsubscribed" | "status": 400, "code": 21610,
                            "retry_after": "2", "delay_s": 1.5, "times": 1}   (no "to": the next calls)
     POST /_peer/outcomes  {"to": "+447700900123", "status": "undelivered", "error_code": 30003}
@@ -52,6 +55,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, web
 
+from tests.peers.twilio_calls import Call, CallSimulator
+
 API = "/2010-04-01"
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 
@@ -79,6 +84,7 @@ PRESETS: dict[str, Fault] = {
     "server_error": Fault(500, 20500, "Internal Server Error"),
     "unavailable": Fault(503, 20503, "Service Unavailable", retry_after="1"),
     "slow": Fault(None, delay_s=5.0),
+    "call_not_authorized": Fault(400, 21215, "Account not authorized to call this number"),
 }
 
 
@@ -160,6 +166,7 @@ class TwilioPeer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
         self._session: ClientSession | None = None
+        self.voice = CallSimulator(account_sid, self._client_session, self._sign, callback_delay_s)
 
     # --- programming -----------------------------------------------------------------------------
 
@@ -182,7 +189,16 @@ class TwilioPeer:
         self._by_number.clear()
         self._next.clear()
         self._outcomes.clear()
+        self.voice.reset()
         self.send_callbacks, self.tamper_callbacks = True, False
+
+    def set_callee(self, to: str, answer: str = "answer", digits: str = "") -> None:
+        """How calls to `to` go: answered with `digits` pressed (one per Gather), or no-answer | busy | failed."""
+        self.voice.set_callee(to, answer, digits)
+
+    @property
+    def calls(self) -> dict[str, Call]:
+        return self.voice.calls
 
     @property
     def base_url(self) -> str:
@@ -198,6 +214,10 @@ class TwilioPeer:
         app = web.Application()
         app.router.add_post(API + "/Accounts/{account}/Messages.json", self._create)
         app.router.add_get(API + "/Accounts/{account}/Messages/{sid}.json", self._fetch)
+        app.router.add_post(API + "/Accounts/{account}/Calls.json", self._create_call)
+        app.router.add_get(API + "/Accounts/{account}/Calls/{sid}.json", self._fetch_call)
+        app.router.add_get("/_peer/calls", self._list_calls)
+        app.router.add_post("/_peer/callees", self._add_callee)
         app.router.add_get("/_peer/health", self._health)
         app.router.add_get("/_peer/requests", self._list_requests)
         app.router.add_get("/_peer/callbacks", self._list_callbacks)
@@ -215,6 +235,7 @@ class TwilioPeer:
         return self
 
     async def stop(self) -> None:
+        await self.voice.stop()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -354,6 +375,48 @@ class TwilioPeer:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return web.json_response(message, status=201)
+
+    def _client_session(self) -> ClientSession:
+        assert self._session is not None
+        return self._session
+
+    def _sign(self, url: str, form: Mapping[str, str]) -> str:
+        """X-Twilio-Signature for a request to the application (with a wrong key when tampering)."""
+        return twilio_signature(self.auth_token + "x" if self.tamper_callbacks else self.auth_token, url, form)
+
+    async def _create_call(self, request: web.Request) -> web.Response:
+        user = self._authorized(request)
+        if user is None:
+            return self._error(401, 20003, "Authenticate", {"WWW-Authenticate": 'Basic realm="Twilio API"'})
+        if request.match_info["account"] != user:
+            return self._error(404, 20404, "The requested resource was not found")
+
+        async def fault(to: str) -> web.Response | None:
+            rule = self._rule_for(to)
+            if rule is not None and rule.delay_s:
+                await asyncio.sleep(rule.delay_s)
+            if rule is None or rule.status is None:
+                return None
+            headers = {"Retry-After": rule.retry_after} if rule.retry_after else None
+            return self._error(rule.status, rule.code, rule.message, headers)
+
+        return await self.voice.create(request, user, fault)
+
+    async def _fetch_call(self, request: web.Request) -> web.Response:
+        if self._authorized(request) is None:
+            return self._error(401, 20003, "Authenticate")
+        return self.voice.fetch(request.match_info["sid"])
+
+    async def _list_calls(self, _: web.Request) -> web.Response:
+        return web.json_response([asdict(c) for c in self.voice.calls.values()])
+
+    async def _add_callee(self, request: web.Request) -> web.Response:
+        spec = await request.json()
+        try:
+            self.set_callee(spec["to"], spec.get("answer", "answer"), str(spec.get("digits", "")))
+        except (KeyError, ValueError) as exc:
+            return web.json_response({"error": f"bad callee: {exc}"}, status=400)
+        return web.json_response({"ok": True})
 
     async def _fetch(self, request: web.Request) -> web.Response:
         if self._authorized(request) is None:

@@ -28,7 +28,7 @@ def note(kind: NotificationKind, channel: str, priority: Priority, deadline_in: 
 
 
 def test_the_first_alert_of_a_high_priority_incident_on_a_phone_takes_the_top_lane() -> None:
-    assert "sms" in IMMEDIATE_CHANNELS and "email" not in IMMEDIATE_CHANNELS  # the registry's `immediate` flag
+    assert {"sms", "voice"} <= IMMEDIATE_CHANNELS and "email" not in IMMEDIATE_CHANNELS  # the registry's `immediate` flag
     for kind in ("alert", "possible_match", "manual_check"):
         for channel in IMMEDIATE_CHANNELS:
             assert lane_of(note(kind, channel, Priority.HIGH)) == Lane.FIRST_ALERT

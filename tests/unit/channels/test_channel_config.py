@@ -48,7 +48,7 @@ def error(tmp_path: Path, **settings: Any) -> str:
 
 
 def test_the_registry_has_one_line_per_channel() -> None:
-    assert set(CHANNELS.names) == {"sms", "email", "webhook"}
+    assert set(CHANNELS.names) == {"sms", "email", "webhook", "voice"}
 
 
 def test_the_outbox_serves_when_nothing_is_configured(tmp_path: Path) -> None:

@@ -1,0 +1,124 @@
+"""The voice channel: the on-call officer's phone rings and a short message is read out; one key is
+gathered — 1 acknowledges, 2 passes the alert to the next on call (twilio_voice.py places the call
+through the `twilio:` account and reads the keys and the call's progress).
+
+Settings: the `voice:` section (the public webhook URLs and how a call goes); the Twilio account is
+the SMS channel's `twilio:` section. Addresses: phone numbers, in E.164 as for SMS (`voice:` in
+contacts and rota people). Rules and escalation steps call only where they list `channels: [voice]`
+(routed_by_default is off: a phone rings only where config says so).
+
+A call says the minimum: the reference (spelled out), the priority, when and where the child was last
+seen, the keys — never the child's name, date of birth or age (templates/voice/README.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any, Final
+
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+
+from alerts.channels import sms
+from alerts.channels.plugin import Channel, ChannelSettings, Section, Templates
+from alerts.model import Phone, RenderedMessage
+
+if TYPE_CHECKING:
+    from alerts.channels.base import Sender
+    from alerts.config import Config
+    from alerts.errors import ConfigError
+    from alerts.rendering import MessageFacts
+
+NAME: Final = "voice"  # Final: a Literal type, so it is an AckVia (alerts.model) too
+
+
+class VoiceSettings(ChannelSettings):
+    """Voice calls through the `twilio:` account: the public URLs of the worker's voice webhooks (which
+    Twilio signs its requests to) and how a call goes."""
+
+    gather_url: str = Field(description="the public URL of POST /twilio/voice/gather (the key pressed)")
+    status_callback_url: str = Field(description="the public URL of POST /twilio/voice/status (call progress)")
+    from_number: Phone | None = Field(default=None, description="the caller id; default: twilio.from_number")
+    ring_timeout_s: Annotated[int, Field(ge=5, le=600)] = Field(default=25, description="ring this long, then no-answer")
+    gather_timeout_s: Annotated[int, Field(ge=1, le=60)] = Field(default=8, description="wait this long for a key")
+    time_limit_s: Annotated[int, Field(ge=30, le=14400)] = Field(default=180, description="the longest call")
+    repeat: Annotated[int, Field(ge=1, le=3)] = Field(default=2, description="times the message is read out")
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}-[A-Z]{2}$")] = "en-GB"
+    voice: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+$")] | None = Field(
+        default=None, description="Twilio's <Say voice>, e.g. Polly.Amy; default: Twilio's"
+    )
+
+    @field_validator("gather_url", "status_callback_url")
+    @classmethod
+    def _http_url(cls, url: str, info: ValidationInfo) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            path = "gather" if info.field_name == "gather_url" else "status"
+            raise ValueError(f"'{url}' is not an http(s) URL: give one such as https://alerts.example/twilio/voice/{path}")
+        return url
+
+
+VOICE = Section(NAME, VoiceSettings)
+
+
+def check_voice(path: str, settings: object) -> Iterator[ConfigError]:
+    """A call needs the Twilio account and a caller id."""
+    from alerts.errors import ConfigError
+
+    voice = VOICE.in_settings(settings)
+    if voice is None:
+        return
+    twilio = sms.TWILIO.in_settings(settings)
+    if twilio is None:
+        yield ConfigError(path, "voice", "calls go through the Twilio account, and twilio: is not configured", "add twilio:")
+    elif voice.from_number is None and twilio.from_number is None:
+        yield ConfigError(
+            path, "voice.from_number", "a call needs a caller id (twilio: sends from a messaging service)", "set it"
+        )
+
+
+def check_secrets(config: Config) -> None:
+    if VOICE.of(config) is not None:
+        sms.check_secrets(config)
+
+
+def sender(config: Config) -> Sender | None:
+    from alerts.channels import twilio_voice
+
+    return twilio_voice.from_config(config)
+
+
+class VoiceRenderer:
+    """The spoken text of templates/voice/<kind>.txt.j2, as one line (the sender wraps it in TwiML)."""
+
+    per_recipient = False
+
+    def __init__(self, templates: Templates) -> None:
+        self.templates = templates
+
+    def render(self, facts: MessageFacts) -> RenderedMessage:
+        from alerts.rendering import one_line
+
+        template = self.templates.env.get_template(f"{NAME}/{facts.kind}.txt.j2")
+        return RenderedMessage(text=one_line(template.render(self.templates.context(facts))))
+
+
+def renderer(templates: Templates, config: Config | None, options: dict[str, Any]) -> VoiceRenderer:
+    return VoiceRenderer(templates)
+
+
+CHANNEL = Channel(
+    name=NAME,
+    address=sms.address,
+    renderer=renderer,
+    sender=sender,
+    sections=(VOICE,),
+    ack_by_reply=True,  # the key press: acknowledgements are labelled "voice"
+    delivered_callback=True,  # a call that was answered and ended
+    routed_by_default=False,
+    immediate=True,  # the phone rings: a high-priority first alert by voice takes the top lane
+    social_worker_field="phone",
+    settings_checks=(check_voice,),
+    secrets_check=check_secrets,
+)
