@@ -177,24 +177,18 @@ class Failure:
     reason: str
 
 
-def fallback_routes(
-    ctx: Context,
-    recipient: Recipient,
-    channel: str,
-    profile: RiskProfile | None,
-    tried: Collection[str] = (),
-    *,
-    same_person: bool = True,
-) -> list[Route]:
-    """Whom to try when `recipient` cannot be reached on `channel` at `ctx.now`: whoever of their rota
-    is on call then (or the next in its order not in `tried`), and (`same_person`) the same person on
-    the channels routing.yaml's `fallback` lists for `channel` (e.g. a failed SMS: by email) when we
-    know their address."""
-    config, at = ctx.config, ctx.now
+def fallback_routes(ctx: Context, failed: Failure, profile: RiskProfile | None, tried: Collection[str] = ()) -> list[Route]:
+    """Whom to try when `failed.by` cannot be reached on `failed.channel` at `ctx.now`: whoever of their
+    rota is on call then (or the next in its order not in `tried`), and the same person on the channels
+    routing.yaml's `fallback` lists for the channel (e.g. a failed SMS: by email) when we know their
+    address — unless they were reached and passed it on (voice, key 2): then not by another channel."""
+    recipient, channel = failed.by, failed.channel
     routes = []
-    if (next_on_call := fallback(recipient, channel, config, at, tried=tried)) is not None:
+    if (next_on_call := fallback(recipient, channel, ctx.config, ctx.now, tried=tried)) is not None:
         routes.append(next_on_call)
-    return routes + (same_person_routes(recipient, channel, profile, config) if same_person else [])
+    if failed.reason == PASSED_ON:
+        return routes
+    return routes + same_person_routes(recipient, channel, profile, ctx.config)
 
 
 def fall_back(ctx: Context, incident: Incident, delivery: Failure, report: Report) -> Outcome:
@@ -203,7 +197,7 @@ def fall_back(ctx: Context, incident: Incident, delivery: Failure, report: Repor
     known = {(a.channel, a.recipient.address) for a in incident.alerted}
     tried = [address for c, address in known if c == channel]
     passed_on = reason == PASSED_ON  # reached, and asked for the next on call instead: not by another channel
-    routes = fallback_routes(ctx, failed, channel, report.profile, tried, same_person=not passed_on) if kind in FALLS_BACK else []
+    routes = fallback_routes(ctx, delivery, report.profile, tried) if kind in FALLS_BACK else []
     targets = [Alerted(channel=r.channel, recipient=r.recipient) for r in routes if (r.channel, r.recipient.address) not in known]
     already = [r for r in routes if (r.channel, r.recipient.address) in known]
     failure = f"{kind} by {channel} to {failed.name} ({failed.agency_id}) failed: {reason}"
