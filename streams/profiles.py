@@ -30,6 +30,7 @@ from alerts.matching.snapshot import (
     Coverage,
     Loaded,
     SnapshotRejected,
+    TopicExtent,
     coverage_problem,
     encode,
     record_digest,
@@ -149,7 +150,7 @@ class ProfileFeed(Follower):
         finally:
             if collecting:
                 gc.enable()
-        problem = coverage_problem(loaded.coverage, self.topic, beginning, end, self.clock(), MAX_AGE_S)
+        problem = coverage_problem(loaded.coverage, TopicExtent(self.topic, beginning, end), self.clock(), MAX_AGE_S)
         if problem is not None:
             raise problem
         await self._check_last_records(consumer, loaded.coverage, beginning)

@@ -308,15 +308,23 @@ def stored_indicators(index: ProfileIndex) -> Iterator[list[str]]:
             yield list(json.loads(_inflate(blob)).get("indicators", []))
 
 
-def coverage_problem(
-    coverage: Coverage, topic: str, beginning: dict[int, int], end: dict[int, int], now: datetime, max_age_s: float
-) -> SnapshotRejected | None:
+@dataclass(frozen=True)
+class TopicExtent:
+    """A profiles topic as it is now: its name and, per partition, its first and next offsets."""
+
+    topic: str
+    beginning: dict[int, int]
+    end: dict[int, int]
+
+
+def coverage_problem(coverage: Coverage, extent: TopicExtent, now: datetime, max_age_s: float) -> SnapshotRejected | None:
     """Why a snapshot that read well does not cover this topic as it is now (None: it does).
 
     It must be of the same topic and partitions; on each partition it must cover no more than the topic
     holds (else the topic was made again or cut) and no less than its first offset (else records it
     lacks are gone); and it must be younger than the time compaction keeps a deletion (older, and a
     profile deleted since could have lost its tombstone: the snapshot would keep it)."""
+    topic, beginning, end = extent.topic, extent.beginning, extent.end
     if coverage.topic != topic:
         return SnapshotRejected("topic", "written for another profiles topic")
     if set(coverage.offsets) != set(end):

@@ -183,7 +183,9 @@ BEGINNING = {0: 0, 1: 0}
 def problem(
     coverage: Coverage = COVERAGE, beginning: dict[int, int] = BEGINNING, end: dict[int, int] = END, **kw: Any
 ) -> str | None:
-    found = snap.coverage_problem(coverage, kw.get("topic", "risk-profiles"), beginning, end, kw.get("now", NOW), 3600)
+    found = snap.coverage_problem(
+        coverage, snap.TopicExtent(kw.get("topic", "risk-profiles"), beginning, end), kw.get("now", NOW), 3600
+    )
     return None if found is None else found.reason
 
 
