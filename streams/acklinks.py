@@ -6,7 +6,9 @@ from datetime import datetime, timedelta
 
 from alerts.config import Config
 from alerts.model import Incident, Recipient
-from streams.auth import LinkError, Signer, link_keys, sign_link, verify_link
+from streams.auth.keys import link_keys
+from streams.auth.links import LinkError, sign_link, verify_link
+from streams.auth.tokens import Signer
 
 
 class AckLinks:

@@ -17,7 +17,7 @@ from alerts.directory import OPEN_STATES, IncidentView
 from alerts.model import AckVia, Incident, IncidentCommand, Recipient
 
 if TYPE_CHECKING:
-    from streams.app import Worker
+    from streams.ports import WorkerPort
 
 POLL_S = 0.05
 
@@ -38,7 +38,7 @@ class AckOutcome(Enum):
         }[self.value]
 
 
-async def _wait_until(worker: Worker, incident_id: str, done: Callable[[Incident], bool], timeout_s: float) -> bool:
+async def _wait_until(worker: WorkerPort, incident_id: str, done: Callable[[Incident], bool], timeout_s: float) -> bool:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
@@ -50,11 +50,11 @@ async def _wait_until(worker: Worker, incident_id: str, done: Callable[[Incident
         await asyncio.sleep(POLL_S)  # polling this worker's own memory for a condition, not a fixed wait
 
 
-def _timeout(worker: Worker) -> float:
+def _timeout(worker: WorkerPort) -> float:
     return worker.config.providers.ingest.produce_timeout_s
 
 
-async def record_acknowledgement(worker: Worker, view: IncidentView, by: Recipient, via: AckVia) -> AckOutcome:
+async def record_acknowledgement(worker: WorkerPort, view: IncidentView, by: Recipient, via: AckVia) -> AckOutcome:
     incident = view.incident
     if incident.status not in OPEN_STATES:
         return AckOutcome.CLOSED
@@ -79,7 +79,7 @@ async def record_acknowledgement(worker: Worker, view: IncidentView, by: Recipie
     return AckOutcome.RECORDED
 
 
-async def record_confirmation(worker: Worker, view: IncidentView, claim_id: str, by: Recipient, via: AckVia) -> AckOutcome:
+async def record_confirmation(worker: WorkerPort, view: IncidentView, claim_id: str, by: Recipient, via: AckVia) -> AckOutcome:
     """Confirm an unverified claim on the incident (see alerts.authority)."""
     incident = view.incident
     if incident.status not in OPEN_STATES:

@@ -48,6 +48,7 @@ from alerts.rendering import Renderer
 from alerts.triage import Outcome, triage
 from streams import metrics
 from streams.acklinks import AckLinks
+from streams.checks import validated_config
 from streams.connection import TABLES, faust_broker_settings
 from streams.follow import Follower
 from streams.health import Heartbeat, Progress, Reloader, consumer_partitions, install_sighup, watch_agents
@@ -579,8 +580,6 @@ def create_app(
 def _watch_health(worker: Worker, names: Any) -> None:
     """/live's heartbeat, /ready's crash and stall watch, reload on SIGHUP and POST /-/reload, and the
     build, process and index metrics."""
-    from streams.checks import validated_config  # here: it imports streams.auth, which the views need first
-
     app = worker.app
     worker.progress = Progress(worker.config.settings.health)
     worker.reloader = Reloader(worker, validated_config)

@@ -26,14 +26,17 @@ from alerts.directory import IncidentView
 from alerts.model import Recipient
 from streams import metrics
 from streams.acks import AckOutcome, record_acknowledgement, record_confirmation
-from streams.auth import LinkError, PageAuth, Session, session_keys
+from streams.auth.keys import session_keys
+from streams.auth.links import LinkError
+from streams.auth.pages import PageAuth
+from streams.auth.sessions import Session
 from streams.form import see_other
 from streams.register import RegisterUnavailable
 from streams.sessions import fingerprint
 from streams.signin import SignIn
 
 if TYPE_CHECKING:
-    from streams.app import Worker
+    from streams.ports import WorkerPort
 
 log = logging.getLogger("crucial.board")
 
@@ -95,7 +98,7 @@ def incident_json(view: IncidentView, now: datetime) -> dict[str, Any]:
 
 
 class BoardPages:
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: WorkerPort) -> None:
         config = worker.config
         sessions = config.providers.sessions
         self.worker, self.board = worker, config.board
@@ -253,7 +256,7 @@ class BoardPages:
         )
 
 
-def register_board(worker: Worker) -> None:
+def register_board(worker: WorkerPort) -> None:
     app, pages = worker.app, BoardPages(worker)
     # Faust's web views hand over aiohttp's request and take aiohttp's response: the casts say so.
     aio = cast(Callable[[Request], web.Request], lambda request: request)

@@ -3,29 +3,49 @@ check-config passes exactly when the worker would start and every message would 
 
 1. every file against its schema, and the references across files (alerts.config.load_config);
 2. every template rendered for every kind and channel (alerts.template_check);
-3. the secrets the configured channels, links and providers need (`secret_problems`, the one place
-   that says which secrets are required).
+3. the secrets the configured channels, links and providers need (`secret_problems`, read through
+   alerts.secrets, the one secret loader, which also says which shared keys are required).
 All problems are collected and raised together as ConfigErrors.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alerts.channels.secrets import read_secret, twilio_auth_token
+from alerts.channels.secrets import twilio_auth_token
 from alerts.config import Config, load_config
 from alerts.coverage import coverage_gaps
 from alerts.errors import ConfigError, ConfigErrors
+from alerts.secrets import keys_present, load_hmac_secrets, read_secret, shared_key_problems
 from alerts.template_check import check_templates
-from streams.auth import load_hmac_secrets, load_keys, outbox_only
-from streams.auth import secret_problems as shared_key_problems
 
 
 @dataclass
 class Checked:
     config: Config
     warnings: list[str] = field(default_factory=list)
+
+
+def outbox_only(config: Config) -> bool:
+    """The demo: messages go only to the local outbox file, nothing leaves this machine."""
+    return config.settings.twilio is None and config.settings.smtp is None
+
+
+def required_key_problems(config: Config, environ: Mapping[str, str] | None = None) -> list[ConfigError]:
+    """The shared keys (alerts.secrets.shared_key_problems) that are missing, when they are required:
+    outside the demo (outbox_only) the session and link keys and every provider's HMAC key must be set,
+    or each worker would pick its own random key and sign-ins and links would break at random across
+    workers. In the demo a worker may pick a key for itself (with a warning)."""
+    return [] if outbox_only(config) else shared_key_problems(config, environ)
+
+
+def check_required_keys(config: Config, environ: Mapping[str, str] | None = None) -> None:
+    """Raise the first of required_key_problems (the worker's web side calls this before it serves)."""
+    problems = required_key_problems(config, environ)
+    if problems:
+        raise problems[0]
 
 
 def _attempt(errors: list[ConfigError], check: object, *args: object) -> None:
@@ -38,7 +58,7 @@ def _attempt(errors: list[ConfigError], check: object, *args: object) -> None:
 def secret_problems(config: Config) -> tuple[list[ConfigError], list[str]]:
     """(errors, warnings) about secrets. Errors: what a configured channel cannot work without — the
     Twilio auth token, the SMTP password when a username is given — and, outside the outbox-only demo,
-    the session, link and HMAC keys that every worker must share (streams.auth.secret_problems, the one
+    the session, link and HMAC keys that every worker must share (required_key_problems, the one
     rule for those, which the worker's web side enforces too). Warnings, in the demo only: what merely
     degrades — a provider's HMAC key that cannot be read, sessions or links signed by a per-process key."""
     errors: list[ConfigError] = []
@@ -51,25 +71,17 @@ def secret_problems(config: Config) -> tuple[list[ConfigError], list[str]]:
         password_file = config.path(smtp.password_file) if smtp.password_file else None
         _attempt(errors, lambda: read_secret(setting="smtp.password", env=smtp.password_env, file=password_file))
     if not outbox_only(config):
-        return errors + shared_key_problems(config), warnings
+        return errors + required_key_problems(config), warnings
     links = config.providers.links
-    if not _present("links.secret", links.secret_env, links.secret_file):
+    if not keys_present("links.secret", links.secret_env, links.secret_file):
         warnings.append(f"{links.secret_env} is not set: acknowledgement links and receipts die with this process")
     _, unreadable = load_hmac_secrets(config.providers)
     warnings.extend(unreadable)
     sessions = config.providers.sessions
     signs_in = config.board.staff or any(p.staff for p in config.providers.providers.values())
-    if signs_in and not _present("sessions.secret", sessions.secret_env, sessions.secret_file):
+    if signs_in and not keys_present("sessions.secret", sessions.secret_env, sessions.secret_file):
         warnings.append(f"{sessions.secret_env} is not set: sign-ins to the form and board end when the worker restarts")
     return errors, warnings
-
-
-def _present(setting: str, env: str, file: Path | None) -> bool:
-    try:
-        load_keys(setting, env, file)
-    except ConfigError:
-        return False
-    return True
 
 
 def validated_config(directory: Path | str) -> Checked:

@@ -38,13 +38,17 @@ from alerts.intake import parse_event
 from alerts.model import Child, PlacementEvent
 from alerts.placements import Placement, PlacementRegister
 from streams.api import Conflict, Intake, Unavailable
-from streams.auth import LinkError, PageAuth, Session, Signer, link_keys, session_keys, sign_link, verify_link
+from streams.auth.keys import link_keys, session_keys
+from streams.auth.links import LinkError, sign_link, verify_link
+from streams.auth.pages import PageAuth
+from streams.auth.sessions import Session
+from streams.auth.tokens import Signer
 from streams.register import RegisterUnavailable
 from streams.sessions import fingerprint
 from streams.signin import SignIn
 
 if TYPE_CHECKING:
-    from streams.app import Worker
+    from streams.ports import WorkerPort
 
 log = logging.getLogger("crucial.form")
 
@@ -91,7 +95,7 @@ class Staff:
 class ReportForm:
     """The pages' handling; views in `register_form_views` only route to it."""
 
-    def __init__(self, worker: Worker, intake: Intake) -> None:
+    def __init__(self, worker: WorkerPort, intake: Intake) -> None:
         config = worker.config
         self.intake = intake
         self.bounds = config.settings.intake
@@ -393,7 +397,7 @@ def _carried(form: MultiDictProxy[Any]) -> dict[str, list[str]]:
     return carried
 
 
-def register_form_views(worker: Worker, intake: Intake) -> ReportForm:
+def register_form_views(worker: WorkerPort, intake: Intake) -> ReportForm:
     form = ReportForm(worker, intake)
     app = worker.app
 

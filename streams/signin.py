@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from alerts.config import SessionSettings
 from streams import metrics
-from streams.auth import DUMMY_PASSWORD_HASH, hash_password, needs_rehash, verify_password
+from streams.auth.passwords import DUMMY_PASSWORD_HASH, hash_password, needs_rehash, verify_password
 from streams.register import RegisterUnavailable
 from streams.sessions import AuthState, fingerprint
 

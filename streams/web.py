@@ -12,18 +12,27 @@ the two middlewares every response passes through:
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import web
 from faust.web import Request, Response, View
 
+from alerts.secrets import load_hmac_secrets
+from streams.api import EVENTS_PATH, OPENAPI_PATH, IngestApi, Intake
+from streams.auth.providers import ProviderAuthenticator
 from streams.board import register_board
+from streams.checks import check_required_keys
+from streams.form import register_form_views
+from streams.openapi import openapi_text
+from streams.placement_api import register_placement_views
 from streams.webhooks import register_webhooks
 
 if TYPE_CHECKING:
-    from streams.app import Worker
+    from streams.ports import WorkerPort
 
+log = logging.getLogger("crucial.web")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SECURITY_HEADERS = {
@@ -95,10 +104,8 @@ def _add_headers(headers: Any) -> None:
         headers.setdefault(name, value)
 
 
-def register_views(worker: Worker) -> None:
+def register_views(worker: WorkerPort) -> None:
     app = worker.app
-    from streams.api import register_ingest_views  # here: streams.api imports streams.app
-
     web_app = app.web.web_app  # type: ignore[attr-defined]
     web_app.middlewares.append(forwarded_middleware(worker.config.settings.web.trusted_proxies))
     web_app.middlewares.append(security_headers)
@@ -164,3 +171,35 @@ def _from_loopback(request: Request) -> bool:
         return ipaddress.ip_address(getattr(request, "remote", None) or "").is_loopback  # aiohttp's Request
     except ValueError:
         return False
+
+
+def register_ingest_views(worker: WorkerPort) -> Intake:
+    """POST /v1/events, GET /v1/openapi.json, the report form and /v1/placements, on the worker's web port."""
+    check_required_keys(worker.config)  # outside the demo, a missing key stops the worker here
+    config = worker.config.providers
+    secrets, problems = load_hmac_secrets(config)
+    for line in problems:
+        log.warning("%s", line)
+    intake = Intake(worker)
+    authenticator = ProviderAuthenticator(config, secrets, config.ingest.signature_window_s)
+    api = IngestApi(intake, authenticator, worker.config.settings.intake, worker.registers.replays)
+    document = openapi_text().encode()
+    app = worker.app
+
+    @app.page(EVENTS_PATH)
+    class Events(View):
+        """Placement reports (see streams.api)."""
+
+        async def post(self, request: Request) -> Response:
+            return cast(Response, await api.handle(cast(web.Request, request)))
+
+    @app.page(OPENAPI_PATH)
+    class OpenApi(View):
+        """The OpenAPI description of the ingest API (streams.openapi)."""
+
+        async def get(self, request: Request) -> Response:
+            return cast(Response, web.Response(body=document, content_type="application/json"))
+
+    register_form_views(worker, intake)
+    register_placement_views(worker, intake, authenticator)  # PUT/DELETE /v1/placements/{id}, GET /v1/placements
+    return intake

@@ -20,7 +20,7 @@ from streams import metrics
 from streams.acks import AckOutcome, record_acknowledgement, record_confirmation
 
 if TYPE_CHECKING:
-    from streams.app import Worker
+    from streams.ports import WorkerPort
 
 log = logging.getLogger("crucial.webhooks")
 TWIML = "application/xml"
@@ -30,7 +30,7 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
 
 
-def register_webhooks(worker: Worker) -> None:
+def register_webhooks(worker: WorkerPort) -> None:
     app, config = worker.app, worker.config
     status_callbacks = status_callbacks_from_config(config)
     inbound = inbound_webhook_from_config(config)
@@ -102,7 +102,7 @@ def register_webhooks(worker: Worker) -> None:
             return self.text(twiml_message(reply), content_type=TWIML)
 
 
-async def _confirm(worker: Worker, view: IncidentView, claim_id: str | None, recipient: Recipient) -> str:
+async def _confirm(worker: WorkerPort, view: IncidentView, claim_id: str | None, recipient: Recipient) -> str:
     """Confirm the named claim, or the only unverified one when none is named; the reply to send."""
     pending = [c.claim_id for c in view.incident.claims if c.status == "unverified"]
     if claim_id is None and len(pending) == 1:

@@ -4,13 +4,13 @@ CSRF tokens and signed links — no server needed."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
 
 from alerts.config import Providers
 from alerts.errors import ConfigError
+from alerts.secrets import load_keys
 from streams.auth import (
     DUMMY_PASSWORD_HASH,
     AuthError,
@@ -27,8 +27,6 @@ from streams.auth import (
     hash_password,
     hash_password_scrypt,
     issue_session,
-    load_hmac_secrets,
-    load_keys,
     main,
     needs_rehash,
     new_api_key,
@@ -48,32 +46,6 @@ NOW = 1_800_000_000.0
 
 
 # --- keys -------------------------------------------------------------------------------------------
-
-
-def test_keys_come_from_the_environment_first_one_signs(tmp_path: Path) -> None:
-    assert load_keys("sessions.secret", "S", None, environ={"S": f"{'a' * 32}\n{'b' * 40}"}) == [b"a" * 32, b"b" * 40]
-
-
-def test_a_secret_file_wins_over_the_environment(tmp_path: Path) -> None:
-    file = tmp_path / "secret"
-    file.write_text("f" * 32 + "\n")
-    assert load_keys("sessions.secret", "S", file, environ={"S": "e" * 32}) == [b"f" * 32]
-
-
-@pytest.mark.parametrize(
-    ("environ", "problem"),
-    [({}, "sessions.secret is not set"), ({"S": "  "}, "sessions.secret is not set"), ({"S": "short"}, "shorter than 32")],
-)
-def test_missing_or_weak_keys_are_config_errors(environ: dict[str, str], problem: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_keys("sessions.secret", "S", None, environ=environ)
-    assert problem in caught.value.problem and caught.value.key == "S"
-
-
-def test_an_unreadable_secret_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_keys("links.secret", "L", tmp_path / "absent", environ={"L": "x" * 32})
-    assert caught.value.key == "links.secret_file"
 
 
 def test_signers_of_different_purposes_do_not_accept_each_others_tokens() -> None:
@@ -193,13 +165,6 @@ def test_the_authenticator_tells_providers_apart() -> None:
     for headers, reason in (({}, "no credentials"), ({"Authorization": "Bearer chk_c"}, "unknown API key")):
         with pytest.raises(AuthError, match=reason):
             auth.authenticate(headers, b"", NOW)
-
-
-def test_hmac_keys_without_a_secret_are_disabled_and_reported() -> None:
-    found, problems = load_hmac_secrets(providers(), environ={})
-    assert found == {} and len(problems) == 1 and "a-hmac" in problems[0]
-    found, problems = load_hmac_secrets(providers(), environ={"A_HMAC": "s" * 32})
-    assert found == {"a-hmac": [b"s" * 32]} and problems == []
 
 
 # --- rate limits ------------------------------------------------------------------------------------
@@ -385,22 +350,3 @@ def test_page_auth_sets_reads_and_checks_cookies_and_posts() -> None:
     assert new and len(nonce) >= 16
     again, new = auth.login_nonce(make_mocked_request("GET", "/board/login", headers={"Cookie": f"crucial_board_login={nonce}"}))
     assert again == nonce and not new
-
-
-def test_outside_the_demo_every_secret_is_required() -> None:
-    from alerts.config import SmtpSettings, load_config
-    from streams.auth import check_secrets, outbox_only, secret_problems
-    from tests.support import REPO
-
-    config = load_config(REPO / "config")
-    assert outbox_only(config) and secret_problems(config, environ={}) == []  # the demo picks its own keys
-    with_smtp = config.settings.model_copy(update={"smtp": SmtpSettings(host="smtp.example", sender="a@b.example")})
-    live = config.model_copy(update={"settings": with_smtp})
-    problems = [str(p) for p in secret_problems(live, environ={})]
-    assert any("sessions.secret is not set" in p for p in problems)
-    assert any("links.secret is not set" in p for p in problems)
-    assert any("hmac_keys[0].secret is not set" in p for p in problems)
-    with pytest.raises(ConfigError):
-        check_secrets(live, environ={})
-    env = {"CRUCIAL_SESSION_SECRET": "s" * 32, "CRUCIAL_LINK_SECRET": "l" * 32, "CRUCIAL_HMAC_LARCHWOOD": "h" * 32}
-    assert secret_problems(live, environ=env) == []

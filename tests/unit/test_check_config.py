@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from alerts.config import PACKAGE_TEMPLATES
-from alerts.errors import ConfigErrors
+from alerts.config import PACKAGE_TEMPLATES, load_config
+from alerts.errors import ConfigError, ConfigErrors
 from streams import cli
 from streams.checks import validated_config
-from tests.support import edit_config
+from tests.support import REPO, edit_config
 
 TOKEN = "TWILIO_AUTH_TOKEN"
 TWILIO = {"account_sid": "AC" + "0" * 32, "from_number": "+447700900001"}
@@ -77,7 +77,7 @@ def test_twilio_without_its_token_or_the_link_secret(starter: Path, monkeypatch:
     problems = _problems(starter)
     assert len(problems) == 3
     assert problems[0].startswith("environment: TWILIO_AUTH_TOKEN: twilio.auth_token is not set")
-    # Outside the demo the keys every worker must share are required too (streams.auth.secret_problems).
+    # Outside the demo the keys every worker must share are required too (streams.checks.required_key_problems).
     assert "CRUCIAL_SESSION_SECRET" in problems[1] and "sessions.secret is not set" in problems[1]
     assert "CRUCIAL_LINK_SECRET" in problems[2] and "links.secret is not set" in problems[2]
     monkeypatch.setenv(TOKEN, "t" * 32)
@@ -178,3 +178,21 @@ def test_secrets_from_a_file_variable_or_systemd_credentials(
     monkeypatch.setenv("CRUCIAL_LINK_SECRET_FILE", str(tmp_path / "missing"))
     (problem,) = _problems(starter)
     assert problem.startswith(f"{tmp_path / 'missing'}: CRUCIAL_LINK_SECRET: secret file cannot be read")
+
+
+def test_outside_the_demo_every_shared_key_is_required() -> None:
+    from alerts.config import SmtpSettings
+    from streams.checks import check_required_keys, outbox_only, required_key_problems
+
+    config = load_config(REPO / "config")
+    assert outbox_only(config) and required_key_problems(config, environ={}) == []  # the demo picks its own keys
+    with_smtp = config.settings.model_copy(update={"smtp": SmtpSettings(host="smtp.example", sender="a@b.example")})
+    live = config.model_copy(update={"settings": with_smtp})
+    problems = [str(p) for p in required_key_problems(live, environ={})]
+    assert any("sessions.secret is not set" in p for p in problems)
+    assert any("links.secret is not set" in p for p in problems)
+    assert any("hmac_keys[0].secret is not set" in p for p in problems)
+    with pytest.raises(ConfigError):
+        check_required_keys(live, environ={})
+    env = {"CRUCIAL_SESSION_SECRET": "s" * 32, "CRUCIAL_LINK_SECRET": "l" * 32, "CRUCIAL_HMAC_LARCHWOOD": "h" * 32}
+    assert required_key_problems(live, environ=env) == []
