@@ -82,6 +82,24 @@ class Conflict(Exception):
         self.reference, self.reason = reference, reason
 
 
+class Refusal(Exception):
+    """A request refused and kept with its reasons: status, outcome label, title, reasons, headers."""
+
+    def __init__(
+        self, status: int, outcome: str, title: str, reasons: list[str], headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(status, outcome)
+        self.status, self.outcome, self.title, self.reasons, self.headers = status, outcome, title, reasons, headers
+
+
+class Answer(Exception):
+    """A reply to give at once, nothing kept (429, 503, 409 after its own bookkeeping)."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
 class Receipt(dict[str, Any]):
     """The 202's body: status, reference (None when there is no incident to quote), event_id[, note]."""
 
@@ -209,63 +227,87 @@ class IngestApi:
 
     async def handle(self, request: web.Request) -> web.Response:
         started, now = time.monotonic(), time.time()
+        body, credential = b"", None
+        try:
+            body = await self._body(request)
+            credential = await self._authenticate(request, body, now)
+            self._within_rate(credential, now)
+            event = self._event(request, body)
+            self._may_report(credential, event)
+            receipt = await self._submit(event, body, started, credential)
+        except Refusal as refusal:
+            return await self._refuse(refusal, body, credential)
+        except Answer as answer:
+            return answer.response
+        self.intake.requests.labels("api", "accepted").inc()
+        log.info("api %s: event %s accepted (%s)", credential.provider_id, event.event_id, receipt["reference"] or "no reference")
+        return web.json_response(dict(receipt), status=202)
+
+    async def _body(self, request: web.Request) -> bytes:
         limit = self.settings.max_body_bytes
         length = request.content_length
         body = None if length is not None and length > limit else await read_limited(request, limit)
         if body is None:
             size = f"{length} bytes" if length is not None else "more bytes"
-            reason = f"(request): body of {size} exceeds the limit of {limit} bytes"
-            return await self._refuse(413, "too_large", "Report too large", [reason], b"", None)
+            raise Refusal(413, "too_large", "Report too large", [f"(request): body of {size} exceeds the limit of {limit} bytes"])
+        return body
+
+    async def _authenticate(self, request: web.Request, body: bytes, now: float) -> Credential:
         try:
             credential = self.auth.authenticate(request.headers, body, now, check_replay=self.replays is None)
             if self.replays is not None and credential.signature and not await self.replays.first_time(credential.signature):
                 raise AuthError("replayed signature")
         except RegisterUnavailable:
-            self.intake.requests.labels("api", "unavailable").inc()
-            return problem(503, "Not checked: try again", ["(service): the replay guard did not confirm"], {"Retry-After": "5"})
+            raise self._unavailable("Not checked: try again", "the replay guard did not confirm") from None
         except AuthError as exc:
             wait = self.failures.take(request.remote or "unknown", now)
             if wait > 0:
-                return self._throttled(wait, None)
+                raise Answer(self._throttled(wait, None)) from None
             challenge = {"WWW-Authenticate": 'Bearer realm="crucial-hour", HMAC-SHA256 realm="crucial-hour"'}
-            return await self._refuse(
-                401, "unauthenticated", "Not authenticated", [f"(auth): {exc.reason}"], body, None, challenge
-            )
+            raise Refusal(401, "unauthenticated", "Not authenticated", [f"(auth): {exc.reason}"], challenge) from None
+        return credential
+
+    def _within_rate(self, credential: Credential, now: float) -> None:
         wait = self.limits[credential.provider_id].take(credential.limit_key, now)
         if wait > 0:
-            return self._throttled(wait, credential)
+            raise Answer(self._throttled(wait, credential))
+
+    def _event(self, request: web.Request, body: bytes) -> PlacementEvent:
         if request.content_type != "application/json":
             reason = f"(request): content type '{request.content_type}' is not application/json"
-            return await self._refuse(415, "unsupported_media_type", "Unsupported media type", [reason], body, credential)
+            raise Refusal(415, "unsupported_media_type", "Unsupported media type", [reason])
         try:
-            event = parse_event(body, self.bounds, datetime.now(UTC))
+            return parse_event(body, self.bounds, datetime.now(UTC))
         except RejectedInput as exc:
             if any(r.startswith(("(root): not JSON", "(root): not UTF-8")) for r in exc.reasons):
-                return await self._refuse(400, "malformed", "Not a JSON document", exc.reasons, body, credential)
-            return await self._refuse(422, "invalid", "Report does not follow the schema", exc.reasons, body, credential)
+                raise Refusal(400, "malformed", "Not a JSON document", exc.reasons) from None
+            raise Refusal(422, "invalid", "Report does not follow the schema", exc.reasons) from None
+
+    def _may_report(self, credential: Credential, event: PlacementEvent) -> None:
         if not self.intake.placements_ready.is_set():  # whose placement it is cannot be told yet
-            self.intake.requests.labels("api", "unavailable").inc()
-            return problem(503, "Not stored: try again", ["(service): the placement register is loading"], {"Retry-After": "5"})
+            raise self._unavailable("Not stored: try again", "the placement register is loading")
         if not may_report_for(
             credential.provider_id, event.placement.id, event.type, self.intake.providers, self.intake.placements
         ):
             reason = f"placement.id: placement '{event.placement.id}' is not one of provider '{credential.provider_id}'"
-            return await self._refuse(403, "forbidden", "Placement not yours", [reason], body, credential)
+            raise Refusal(403, "forbidden", "Placement not yours", [reason])
+
+    async def _submit(self, event: PlacementEvent, body: bytes, started: float, credential: Credential) -> Receipt:
         try:
-            receipt = await self.intake.submit(event, body, "api", started, credential.provider_id)
+            return await self.intake.submit(event, body, "api", started, credential.provider_id)
         except Conflict as conflict:
             self.intake.requests.labels("api", "conflict").inc()
             log.info(
                 "api %s: event %s refused 409: its id was sent before with another body", credential.provider_id, event.event_id
             )
             reply = problem(409, "Event id already used for a different report", [conflict.reason])
-            return _with_reference(reply, conflict.reference)
+            raise Answer(_with_reference(reply, conflict.reference)) from None
         except Unavailable:
-            self.intake.requests.labels("api", "unavailable").inc()
-            return problem(503, "Not stored: try again", ["(service): the event stream did not confirm"], {"Retry-After": "5"})
-        self.intake.requests.labels("api", "accepted").inc()
-        log.info("api %s: event %s accepted (%s)", credential.provider_id, event.event_id, receipt["reference"] or "no reference")
-        return web.json_response(dict(receipt), status=202)
+            raise self._unavailable("Not stored: try again", "the event stream did not confirm") from None
+
+    def _unavailable(self, title: str, why: str) -> Answer:
+        self.intake.requests.labels("api", "unavailable").inc()
+        return Answer(problem(503, title, [f"(service): {why}"], {"Retry-After": "5"}))
 
     def _throttled(self, wait: float, credential: Credential | None) -> web.Response:
         self.intake.requests.labels("api", "rate_limited").inc()
@@ -274,25 +316,17 @@ class IngestApi:
         retry = str(max(1, math.ceil(wait)))
         return problem(429, "Too many requests", [f"(request): retry after {retry} s"], {"Retry-After": retry})
 
-    async def _refuse(
-        self,
-        status: int,
-        outcome: str,
-        title: str,
-        reasons: list[str],
-        body: bytes,
-        credential: Credential | None,
-        headers: Mapping[str, str] | None = None,
-    ) -> web.Response:
+    async def _refuse(self, refusal: Refusal, body: bytes, credential: Credential | None) -> web.Response:
+        """Keep the refused body with its reasons (rejected topic), then answer with the problem."""
         who = credential.provider_id if credential else "unauthenticated"
         try:
-            await self.intake.reject(body, reasons, source=f"api:{who}")
+            await self.intake.reject(body, refusal.reasons, source=f"api:{who}")
         except Unavailable:
             self.intake.requests.labels("api", "unavailable").inc()
             return problem(503, "Not recorded: try again", ["(service): the event stream did not confirm"], {"Retry-After": "5"})
-        self.intake.requests.labels("api", outcome).inc()
-        log.info("api %s: refused %d %s [%s]", who, status, outcome, loggable_fields(reasons))
-        return problem(status, title, reasons, headers)
+        self.intake.requests.labels("api", refusal.outcome).inc()
+        log.info("api %s: refused %d %s [%s]", who, refusal.status, refusal.outcome, loggable_fields(refusal.reasons))
+        return problem(refusal.status, refusal.title, refusal.reasons, refusal.headers)
 
 
 def _with_reference(reply: web.Response, reference: str) -> web.Response:

@@ -181,6 +181,28 @@ class BoardPages:
         log.info("board sign-in by %s", username)
         return response
 
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        """Revoke the session on every worker (the auth-state topic), then back to the login page."""
+        session = self.signed_in(request)
+        form = await request.post()
+        if session is None or self.auth.refuse_post(request, form, session.sid) is not None:
+            return web.Response(status=403, text="forbidden")
+        try:
+            await self.state.revoke(session.sid, session.expires)
+        except RegisterUnavailable:
+            return web.Response(status=503, text="signing out did not complete: try again")
+        response = see_other("/board/login")
+        self.auth.end(response)
+        return response
+
+    def data_json(self, request: web.Request) -> web.Response:
+        """The open incidents as JSON, for a signed-in user."""
+        if self.signed_in(request) is None:
+            return web.json_response({"error": "sign in at /board/login"}, status=401)
+        now = self.worker.clock()
+        body = {"now": now.isoformat(), "incidents": [incident_json(v, now) for v in self.open_incidents()]}
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
+
     def board_page(self, session: Session) -> web.Response:
         return self.page(
             "board.html.j2",
@@ -277,11 +299,7 @@ def register_board(worker: WorkerPort) -> None:
     @app.page("/board/data.json")
     class BoardData(View):
         async def get(self, request: Request) -> Response:
-            if pages.signed_in(aio(request)) is None:
-                return self.json({"error": "sign in at /board/login"}, status=401)
-            now = worker.clock()
-            body = {"now": now.isoformat(), "incidents": [incident_json(v, now) for v in pages.open_incidents()]}
-            return out(web.json_response(body, headers={"Cache-Control": "no-store"}))
+            return out(pages.data_json(aio(request)))
 
     @app.page("/board/login")
     class BoardLogin(View):
@@ -294,17 +312,7 @@ def register_board(worker: WorkerPort) -> None:
     @app.page("/board/logout")
     class BoardLogout(View):
         async def post(self, request: Request) -> Response:
-            session = pages.signed_in(aio(request))
-            form = await aio(request).post()
-            if session is not None and pages.auth.refuse_post(aio(request), form, session.sid) is None:
-                try:
-                    await pages.state.revoke(session.sid, session.expires)
-                except RegisterUnavailable:
-                    return out(web.Response(status=503, text="signing out did not complete: try again"))
-                response = see_other("/board/login")
-                pages.auth.end(response)
-                return out(response)
-            return out(web.Response(status=403, text="forbidden"))
+            return out(await pages.logout(aio(request)))
 
     @app.page("/board/claims/{reference}/{claim}")
     class BoardClaim(View):

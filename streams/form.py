@@ -22,7 +22,7 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
@@ -90,6 +90,14 @@ class Staff:
                 if child.reference == reference:
                     return placement.placement_id, placement, child
         return None
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What the sign-in form is drawn again with: the username typed, and a report carried over."""
+
+    username: str = ""
+    carried: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 class ReportForm:
@@ -183,15 +191,16 @@ class ReportForm:
     async def login_page(self, request: web.Request) -> web.Response:
         if self._signed_in(request) is not None:
             return see_other("/report")
-        return self._login_form(request, 200, "", {}, {})
+        return self._login_form(request, 200, LoginAttempt(), {})
 
     async def login(self, request: web.Request) -> web.Response:
         form = await request.post()
         carried = _carried(form)
         username = str(form.get("username", "")).strip().lower()
         password = str(form.get("password", ""))
+        attempt = LoginAttempt(username, carried)
         if self.auth.refuse_post(request, form, request.cookies.get(self.auth.nonce_cookie)) is not None:
-            return self._login_form(request, 403, username, carried, {"_form": "The sign-in page had expired. Sign in again."})
+            return self._login_form(request, 403, attempt, {"_form": "The sign-in page had expired. Sign in again."})
         staff = self.staff.get(username)
         verdict = await self.signin.check(
             username, request.remote or "?", staff.member.stored_password if staff else None, password
@@ -199,10 +208,10 @@ class ReportForm:
         if verdict.wait_s > 0:
             retry = str(int(verdict.wait_s) + 1)
             errors = {"username": f"Too many wrong attempts from here. Wait {retry} seconds, then try again."}
-            return self._login_form(request, 429, username, carried, errors, {"Retry-After": retry})
+            return self._login_form(request, 429, attempt, errors, {"Retry-After": retry})
         if staff is None or not verdict.ok:
             log.info("form: sign-in refused")
-            return self._login_form(request, 401, username, carried, {"username": "The username or password is wrong"})
+            return self._login_form(request, 401, attempt, {"username": "The username or password is wrong"})
         log.info("form: %s of %s signed in", username, staff.provider_id)
         session, token = self.auth.begin(username, f"provider:{staff.provider_id}", time.time(), verdict.password)
         if carried:  # signed in again mid-report: show it filled in, to check and send
@@ -219,14 +228,18 @@ class ReportForm:
         self,
         request: web.Request,
         status: int,
-        username: str,
-        carried: Mapping[str, list[str]],
+        attempt: LoginAttempt,
         errors: Mapping[str, str],
         headers: Mapping[str, str] | None = None,
     ) -> web.Response:
         nonce, new = self.auth.login_nonce(request)
         response = self.page(
-            "login.html.j2", status, username=username, carried=carried, csrf=self.auth.csrf(nonce), errors=errors
+            "login.html.j2",
+            status,
+            username=attempt.username,
+            carried=attempt.carried,
+            csrf=self.auth.csrf(nonce),
+            errors=errors,
         )
         if new:
             self.auth.set_login_nonce(response, nonce)
@@ -262,7 +275,7 @@ class ReportForm:
         signed_in = self._signed_in(request)
         if signed_in is None:  # expired: keep what was typed, through the login page
             carried = {name: [str(v) for v in form.getall(name, [])] for name in (*FIELDS, "event_id", "near")}
-            return self._login_form(request, 401, "", {k: v for k, v in carried.items() if v}, {})
+            return self._login_form(request, 401, LoginAttempt("", {k: v for k, v in carried.items() if v}), {})
         session, staff = signed_in
         values = self._values(form, staff)
         if self.auth.refuse_post(request, form, session.sid) is not None:

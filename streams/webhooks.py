@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from faust.web import Request, Response, View
 
-from alerts.channels import BadCallback, BadSignature, status_callbacks_from_config
-from alerts.channels.twilio_inbound import inbound_webhook_from_config, twiml_message
+from alerts.channels import BadCallback, BadSignature, StatusCallbacks, status_callbacks_from_config
+from alerts.channels.twilio_inbound import InboundSms, inbound_webhook_from_config, twiml_message
 from alerts.directory import IncidentView
 from alerts.model import DeliveryStatus, Recipient
 from streams import metrics
@@ -34,36 +34,14 @@ def register_webhooks(worker: WorkerPort) -> None:
     app, config = worker.app, worker.config
     status_callbacks = status_callbacks_from_config(config)
     inbound = inbound_webhook_from_config(config)
-    topics = config.settings.kafka.topics
 
     @app.page("/twilio/status")
     class TwilioStatus(View):
         async def post(self, request: Request) -> Response:
             if status_callbacks is None:
                 return self.text("status callbacks are not configured", status=404)
-            try:
-                report = status_callbacks.verify(
-                    await _form(request), request.headers.get("X-Twilio-Signature"), request.rel_url.raw_query_string
-                )
-            except BadSignature:
-                log.warning("status callback refused: bad signature")
-                return self.text("forbidden", status=403)
-            except BadCallback as exc:
-                return self.text(f"bad request: {exc}", status=400)
-            if report.outcome is None:
-                return self.text("", status=204)  # queued, sending, sent: not final
-            if report.notification_key is None:
-                return self.text("bad request: the callback URL carries no notification key", status=400)
-            status = DeliveryStatus(
-                idempotency_key=report.notification_key,
-                provider_id=report.provider_id,
-                outcome=report.outcome,
-                reason=report.reason,
-                error_code=report.error_code,
-                at=worker.clock(),
-            )
-            await worker.outputs.emit(topics.delivery_status, status.idempotency_key, status.model_dump_json().encode())
-            return self.text("", status=204)
+            text, status = await _status_callback(worker, status_callbacks, request)
+            return self.text(text, status=status)
 
     @app.page("/twilio/inbound")
     class TwilioInbound(View):
@@ -81,25 +59,53 @@ def register_webhooks(worker: WorkerPort) -> None:
                 return self.text("forbidden", status=403)
             except BadCallback as exc:
                 return self.text(f"bad request: {exc}", status=400)
-            confirming = sms.confirmed_claim
-            reference = confirming[0] if confirming else sms.acknowledged_reference
-            view = worker.directory.by_reference(reference) if reference else None
-            recipient = worker.directory.alerted_recipient(view, "sms", sms.sender) if view else None
-            if view is None or recipient is None:
-                metrics.ACKNOWLEDGEMENTS.labels("sms", "rejected").inc()
-                reply = (
-                    "Crucial Hour: to acknowledge, reply ACK and the reference from the alert you received, e.g. ACK CH-4K7QX2."
-                )
-                return self.text(twiml_message(reply), content_type=TWIML)
-            if confirming is not None:
-                return self.text(twiml_message(await _confirm(worker, view, confirming[1], recipient)), content_type=TWIML)
-            outcome = await record_acknowledgement(worker, view, recipient, "sms")
-            log.info("acknowledgement of %s by %s by SMS: %s", view.incident.reference, recipient.agency_id, outcome.value)
-            if outcome is AckOutcome.RECORDED:
-                reply = f"Crucial Hour: {view.incident.reference} acknowledged by {recipient.name}. Thank you."
-            else:
-                reply = f"Crucial Hour: {view.incident.reference} NOT acknowledged: {outcome.message}."
-            return self.text(twiml_message(reply), content_type=TWIML)
+            return self.text(twiml_message(await _reply_to(worker, sms)), content_type=TWIML)
+
+
+async def _status_callback(worker: WorkerPort, callbacks: StatusCallbacks, request: Request) -> tuple[str, int]:
+    """Verify a message status callback and pass a final status to the delivery agent: (text, status)."""
+    try:
+        report = callbacks.verify(
+            await _form(request), request.headers.get("X-Twilio-Signature"), request.rel_url.raw_query_string
+        )
+    except BadSignature:
+        log.warning("status callback refused: bad signature")
+        return "forbidden", 403
+    except BadCallback as exc:
+        return f"bad request: {exc}", 400
+    if report.outcome is None:
+        return "", 204  # queued, sending, sent: not final
+    if report.notification_key is None:
+        return "bad request: the callback URL carries no notification key", 400
+    status = DeliveryStatus(
+        idempotency_key=report.notification_key,
+        provider_id=report.provider_id,
+        outcome=report.outcome,
+        reason=report.reason,
+        error_code=report.error_code,
+        at=worker.clock(),
+    )
+    topic = worker.config.settings.kafka.topics.delivery_status
+    await worker.outputs.emit(topic, status.idempotency_key, status.model_dump_json().encode())
+    return "", 204
+
+
+async def _reply_to(worker: WorkerPort, sms: InboundSms) -> str:
+    """Acknowledge (ACK <ref>) or confirm a claim (CONFIRM <ref> <claim>) from an alerted number; the reply."""
+    confirming = sms.confirmed_claim
+    reference = confirming[0] if confirming else sms.acknowledged_reference
+    view = worker.directory.by_reference(reference) if reference else None
+    recipient = worker.directory.alerted_recipient(view, "sms", sms.sender) if view else None
+    if view is None or recipient is None:
+        metrics.ACKNOWLEDGEMENTS.labels("sms", "rejected").inc()
+        return "Crucial Hour: to acknowledge, reply ACK and the reference from the alert you received, e.g. ACK CH-4K7QX2."
+    if confirming is not None:
+        return await _confirm(worker, view, confirming[1], recipient)
+    outcome = await record_acknowledgement(worker, view, recipient, "sms")
+    log.info("acknowledgement of %s by %s by SMS: %s", view.incident.reference, recipient.agency_id, outcome.value)
+    if outcome is AckOutcome.RECORDED:
+        return f"Crucial Hour: {view.incident.reference} acknowledged by {recipient.name}. Thank you."
+    return f"Crucial Hour: {view.incident.reference} NOT acknowledged: {outcome.message}."
 
 
 async def _confirm(worker: WorkerPort, view: IncidentView, claim_id: str | None, recipient: Recipient) -> str:

@@ -27,7 +27,7 @@ from streams.auth.passwords import DUMMY_PASSWORD_HASH, hash_password, hash_pass
 from streams.auth.providers import Credential, ProviderAuthenticator
 from streams.auth.rate_limit import RateLimiter
 from streams.auth.sessions import Session, csrf_ok, csrf_token, issue_session, read_session, same_origin
-from streams.auth.signing import SIGNATURE_PREFIX, AuthError, ReplayGuard, sign_request, verify_request
+from streams.auth.signing import SIGNATURE_PREFIX, AuthError, ReplayGuard, SignedRequest, sign_request, verify_request
 from streams.auth.tokens import Signer, derive_key, new_secret
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "RateLimiter",
     "ReplayGuard",
     "Session",
+    "SignedRequest",
     "Signer",
     "bearer_token",
     "csrf_ok",

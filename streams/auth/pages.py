@@ -40,7 +40,7 @@ class PageAuth:
         return read_session(self.sessions, request.cookies.get(self.cookie), now)
 
     def begin(self, user: str, scope: str, now: float, password: str = "") -> tuple[Session, str]:
-        return issue_session(self.sessions, user, scope, now, self.ttl_s, password)
+        return issue_session(self.sessions, user, scope, int(now + self.ttl_s), password)
 
     def set_session_cookie(self, response: web.StreamResponse, token: str) -> None:
         """HttpOnly, SameSite=Strict, Secure unless configured off for plain-http development."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from alerts.config import Providers
 from streams.auth.api_keys import bearer_token, find_api_key
-from streams.auth.signing import AuthError, ReplayGuard, verify_request
+from streams.auth.signing import AuthError, ReplayGuard, SignedRequest, verify_request
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class ProviderAuthenticator:
         if entry is None:
             raise AuthError("unknown key id")
         credential, keys = entry
-        verify_request(keys, lower.get("x-crucial-timestamp", ""), signature, body, now, self.window_s)
+        verify_request(keys, SignedRequest(lower.get("x-crucial-timestamp", ""), signature, body), now, self.window_s)
         if check_replay and not self._replays.first_time(signature.strip().lower(), now):
             raise AuthError("replayed signature")
         return replace(credential, signature=signature.strip().lower())

@@ -28,9 +28,9 @@ class Session:
         return b64(json.dumps(data).encode())
 
 
-def issue_session(signer: Signer, user: str, scope: str, now: float, ttl_s: float, password: str = "") -> tuple[Session, str]:
-    """A new session and its signed token (the cookie's value)."""
-    session = Session(user=user, scope=scope, sid=b64(secrets.token_bytes(12)), expires=int(now + ttl_s), password=password)
+def issue_session(signer: Signer, user: str, scope: str, expires: int, password: str = "") -> tuple[Session, str]:
+    """A new session until `expires` (Unix seconds) and its signed token (the cookie's value)."""
+    session = Session(user=user, scope=scope, sid=b64(secrets.token_bytes(12)), expires=expires, password=password)
     return session, signer.sign(session.encode())
 
 

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from alerts.errors import CrucialHourError
 
@@ -25,20 +26,30 @@ def sign_request(secret: bytes, timestamp: int, body: bytes) -> str:
     return SIGNATURE_PREFIX + hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def verify_request(secrets_: Sequence[bytes], timestamp: str, signature: str, body: bytes, now: float, window_s: float) -> int:
+@dataclass(frozen=True)
+class SignedRequest:
+    """What a signed request carries: X-Crucial-Timestamp, X-Crucial-Signature and the body."""
+
+    timestamp: str
+    signature: str
+    body: bytes
+
+
+def verify_request(secrets_: Sequence[bytes], request: SignedRequest, now: float, window_s: float) -> int:
     """Check a signed request; returns its timestamp. Raises AuthError naming what was wrong.
 
     The timestamp (Unix seconds) must lie within `window_s` of `now`: an old request cannot be replayed
     later, and ReplayGuard refuses the same signature twice inside the window.
     """
-    if not re.fullmatch(r"[0-9]{1,12}", timestamp or ""):
+    if not re.fullmatch(r"[0-9]{1,12}", request.timestamp or ""):
         raise AuthError("timestamp missing or not Unix seconds")
-    when = int(timestamp)
+    when = int(request.timestamp)
     if abs(now - when) > window_s:
         raise AuthError("timestamp outside the replay window")
+    presented = (request.signature or "").strip().lower()
     good = False
     for secret in secrets_:
-        good |= hmac.compare_digest(sign_request(secret, when, body), (signature or "").strip().lower())
+        good |= hmac.compare_digest(sign_request(secret, when, request.body), presented)
     if not good:
         raise AuthError("signature does not match")
     return when

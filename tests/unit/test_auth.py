@@ -18,6 +18,7 @@ from streams.auth import (
     ProviderAuthenticator,
     RateLimiter,
     ReplayGuard,
+    SignedRequest,
     Signer,
     bearer_token,
     csrf_ok,
@@ -91,7 +92,7 @@ def test_a_signature_within_the_window_verifies() -> None:
     body = b'{"a": 1}'
     signature = sign_request(KEY, int(NOW), body)
     assert signature.startswith("sha256=") and len(signature) == 7 + 64
-    assert verify_request([OTHER, KEY], str(int(NOW)), signature, body, NOW + 299, 300) == int(NOW)
+    assert verify_request([OTHER, KEY], SignedRequest(str(int(NOW)), signature, body), NOW + 299, 300) == int(NOW)
 
 
 @pytest.mark.parametrize(
@@ -109,7 +110,7 @@ def test_bad_signatures_are_refused_with_a_reason(timestamp: str, signature_of: 
     when = int(timestamp) if timestamp.isdigit() else int(NOW)
     signature = sign_request(signature_of or KEY, when, b"{}")
     with pytest.raises(AuthError) as caught:
-        verify_request([KEY], timestamp, signature, body, NOW, 300)
+        verify_request([KEY], SignedRequest(timestamp, signature, body), NOW, 300)
     assert caught.value.reason == reason
 
 
@@ -230,7 +231,7 @@ def test_malformed_hashes_never_verify(stored: str) -> None:
 
 def test_a_session_round_trips_until_it_expires() -> None:
     signer = Signer([KEY], "session:report")
-    session, token = issue_session(signer, "night.worker", "provider:larchwood-care", NOW, 3600)
+    session, token = issue_session(signer, "night.worker", "provider:larchwood-care", int(NOW + 3600))
     assert read_session(signer, token, NOW + 3599) == session
     assert read_session(signer, token, NOW + 3600) is None
     assert read_session(Signer([KEY], "session:board"), token, NOW) is None
