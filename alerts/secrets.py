@@ -114,7 +114,7 @@ def load_hmac_secrets(providers: Providers, environ: Mapping[str, str] | None = 
 
 def shared_key_problems(config: Config, environ: Mapping[str, str] | None = None) -> list[ConfigError]:
     """Every key the workers must share that is missing or too short: the session and link keys and
-    every provider's HMAC key. Whether they are required (outside the demo) is streams.checks' rule."""
+    every provider's HMAC key. Whether they are required (outside the demo) is streams.pipeline.checks' rule."""
     problems: list[ConfigError] = []
     sessions, links = config.providers.sessions, config.providers.links
     wanted = [

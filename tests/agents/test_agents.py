@@ -13,7 +13,7 @@ from alerts.channels.base import Accepted, DeliveryError
 from alerts.config import load_config
 from alerts.intake import parse_profile
 from alerts.model import DeliveryRecord, Notification
-from streams.app import Worker, create_app
+from streams.pipeline.app import Worker, create_app
 from tests.support import REPO, expected_notifications, make_event, sample_profiles
 
 NOW = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)
@@ -152,7 +152,7 @@ async def test_a_report_that_fails_after_intake_fails_open(
     def broken(*args: object, **kwargs: object) -> None:
         raise OverflowError("date value out of range")
 
-    monkeypatch.setattr("streams.app.triage", broken)
+    monkeypatch.setattr("streams.pipeline.app.triage", broken)
     topics = worker.config.settings.kafka.topics
     event = make_event(now=NOW, child_reference="HAR-2026-0192")
     async with worker.triage_agent.test_context() as agent:

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from twilio.request_validator import RequestValidator
 
-from streams.auth import new_secret
+from streams.web.auth import new_secret
 from tests.integration.worker import RunningWorker, prepare_worker
 from tests.peers.notifications import TwilioCredentials
 from tests.peers.remote import RemoteSmtpPeer, RemoteTwilioPeer
@@ -96,7 +96,7 @@ def channel_stack(base: Path, bootstrap: str, escalation: dict[str, Any] | None 
             "TWILIO_AUTH_TOKEN": credentials.auth_token,
             "SMTP_PASSWORD": smtp_password,
             "CRUCIAL_LINK_SECRET": new_secret(),
-            # Outside the demo every configured secret is required (streams.auth.secret_problems).
+            # Outside the demo every configured secret is required (streams.pipeline.checks.required_key_problems).
             "CRUCIAL_SESSION_SECRET": new_secret(),
             "CRUCIAL_HMAC_LARCHWOOD": new_secret(),
         }

@@ -11,7 +11,7 @@ import yaml
 
 from alerts.config import load_config
 from alerts.errors import ConfigError
-from streams.auth import hash_api_key
+from streams.web.auth import hash_api_key
 from tests.support import REPO, Edit
 
 SCRYPT_HASH = "scrypt$14$8$1$kW0HkmeYOVD6jdz3P0EeZA$aM9CMKjl4-dRZXTt9-oFShjmAoeiu4aw84gev1VfXvI"
@@ -82,7 +82,7 @@ def test_check_config_refuses_a_secret_in_plain_config(config_dir: Path, case: s
 
 
 def test_check_config_command_refuses_it_too(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from streams.cli import main
+    from streams.cli.main import main
 
     path = config_dir / "providers.yaml"
     data = yaml.safe_load(path.read_text())

@@ -117,7 +117,7 @@ def test_broken_yaml_names_the_line(config_dir: Path) -> None:
 
 
 def test_check_config_command_exits_non_zero_with_the_message(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from streams.cli import main
+    from streams.cli.main import main
 
     edit_config(config_dir, "settings.yaml", lambda d: d.update(windw_minutes=30))
     assert main(["check-config", "--config", str(config_dir)]) == 1

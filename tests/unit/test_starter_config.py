@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.cli_config import STARTER
+from streams.cli.config import STARTER
 from tests.support import REPO
 
 
