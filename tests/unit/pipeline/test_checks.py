@@ -161,7 +161,7 @@ def test_the_worker_refuses_what_check_config_refuses(
 def test_secrets_from_a_file_variable_or_systemd_credentials(
     starter: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from alerts.channels.secrets import environment_secret
+    from alerts.secrets import environment_secret
 
     monkeypatch.delenv(TOKEN, raising=False)
     monkeypatch.delenv("CRUCIAL_LINK_SECRET", raising=False)
