@@ -43,6 +43,7 @@ run: install
 lint: $(STAMP)
 	$(BIN)/ruff check alerts streams tests
 	$(BIN)/ruff format --check alerts streams tests
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -188,7 +188,7 @@ def _template_of(exc: Exception, fallback: str) -> str:
     return str(name) if name else fallback
 
 
-# The filters streams/board.py registers on its page environment (compiling needs their names only).
+# The filters streams/web/board.py registers on its page environment (compiling needs their names only).
 PAGE_FILTERS: dict[str, Any] = {"local": str}
 
 

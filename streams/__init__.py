@@ -1,1 +1,2 @@
-"""The Kafka side: the Faust app, thin agents, web views, the CLI and the local broker."""
+"""Crucial Hour's running side, in three packages: streams.pipeline (the Kafka side), streams.web (the
+web port) and streams.cli (the `crucial` command)."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import LocalBroker, LocalCluster
+from streams.pipeline.broker import LocalBroker, LocalCluster
 from tests.support import REPO
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from streams.auth import hash_api_key, hash_password, hash_password_scrypt, new_api_key, new_secret, sign_request
+from streams.web.auth import hash_api_key, hash_password, hash_password_scrypt, new_api_key, new_secret, sign_request
 from tests.integration.worker import RunningWorker, prepare_worker
 from tests.support import REPO
 

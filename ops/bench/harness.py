@@ -43,8 +43,8 @@ from alerts.matching import ProfileIndex
 from alerts.rendering import Renderer
 from alerts.triage import Context, triage
 from ops.bench import profiles as synth
-from streams.broker import LocalBroker, LocalCluster
-from streams.connection import ensure_topics
+from streams.pipeline.broker import LocalBroker, LocalCluster
+from streams.pipeline.connection import ensure_topics
 from tests.integration.worker import RunningWorker
 from tests.peers.notifications import TwilioCredentials
 from tests.peers.remote import RemoteSmtpPeer, RemoteTwilioPeer
@@ -218,7 +218,7 @@ _INDEXES: dict[tuple[int, int], ProfileIndex] = {}
 
 
 def profile_index(count: int, seed: int) -> ProfileIndex:
-    """The synthetic profiles indexed as the worker indexes them (streams/app.py: `ProfileIndex()`,
+    """The synthetic profiles indexed as the worker indexes them (streams/pipeline/app.py: `ProfileIndex()`,
     each record through `parse_profile`); built once per process per (count, seed)."""
     if (count, seed) not in _INDEXES:
         log(f"oracle: indexing {count:,} profiles as the worker does")
@@ -473,7 +473,7 @@ class Stack:
             "SMTP_PASSWORD": self.smtp_password,
             "CRUCIAL_LINK_SECRET": self.link_secret,
             "CRUCIAL_SESSION_SECRET": self.session_secret,
-            # Outside the demo every configured secret is required (streams.auth.secret_problems).
+            # Outside the demo every configured secret is required (streams.pipeline.checks.required_key_problems).
             "CRUCIAL_HMAC_LARCHWOOD": self.session_secret,
         }
         running = RunningWorker(config.directory, config, self.base / f"worker-{n}.log", self.base / "outbox.jsonl", env)

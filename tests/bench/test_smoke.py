@@ -21,7 +21,7 @@ import pytest
 from alerts.config import load_config
 from ops.bench import faults, pipeline, syscalls
 from ops.bench.alertmanager import BINARY
-from streams.broker import LocalBroker, LocalCluster
+from streams.pipeline.broker import LocalBroker, LocalCluster
 from tests.support import REPO, free_port
 
 pytestmark = [pytest.mark.bench, pytest.mark.e2e]

@@ -16,6 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from alerts.config import load_config
 from streams.auth import new_secret
+from streams.web.auth import new_secret
 from tests.integration.worker import RunningWorker, prepare_worker
 from tests.peers.notifications import TwilioCredentials
 from tests.peers.remote import RemoteSmtpPeer, RemoteTwilioPeer
@@ -140,7 +141,7 @@ def channel_stack(
             "TWILIO_AUTH_TOKEN": credentials.auth_token,
             "SMTP_PASSWORD": smtp_password,
             "CRUCIAL_LINK_SECRET": new_secret(),
-            # Outside the demo every configured secret is required (streams.auth.secret_problems).
+            # Outside the demo every configured secret is required (streams.pipeline.checks.required_key_problems).
             "CRUCIAL_SESSION_SECRET": new_secret(),
             "CRUCIAL_HMAC_LARCHWOOD": new_secret(),
         }

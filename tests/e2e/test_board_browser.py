@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.auth import hash_password, new_secret
+from streams.web.auth import hash_password, new_secret
 from tests.browser import Browser, chromium_path
 from tests.ingest_support import request
 from tests.integration.worker import RunningWorker, prepare_worker

@@ -25,7 +25,7 @@ def test_demo_prints_the_sample_alert(kafka_bootstrap: str, tmp_path: Path) -> N
         data_dir=str(tmp_path / "data"),
     )
     result = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "demo", "--config", str(config_dir)],
+        [sys.executable, "-m", "streams.cli.main", "demo", "--config", str(config_dir)],
         cwd=REPO,
         env={**os.environ, "KAFKA_BOOTSTRAP": kafka_bootstrap},
         capture_output=True,

@@ -1,10 +1,10 @@
 """Reports keep arriving while the worker is SIGKILLed and restarted: every alert still goes out, once.
 
-The restart that lost them (streams/recovery.py): the old worker had committed offsets, so the new one
+The restart that lost them (streams/pipeline/recovery.py): the old worker had committed offsets, so the new one
 seeks on recovery, and reports were waiting. Faust resumed the agents' partitions before that seek and
 cleared their queues after it, dropping what was fetched in between; the triage agent then waited for
 records that would never come. The race is narrow (the benchmark's kill-worker run hit it about one run
-in four; this test rarely does), so tests/unit/test_recovery.py pins both fixes deterministically.
+in four; this test rarely does), so tests/unit/pipeline/test_recovery.py pins both fixes deterministically.
 """
 
 from __future__ import annotations

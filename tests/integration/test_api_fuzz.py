@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from streams.api import openapi_document
+from streams.web.openapi import openapi_document
 from tests.ingest_support import API_KEY, prepare_ingest_worker
 from tests.integration.worker import RunningWorker
 

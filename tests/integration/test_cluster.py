@@ -1,4 +1,4 @@
-"""The local three-node cluster (streams/broker.py LocalCluster): the project's topics on it are
+"""The local three-node cluster (streams/pipeline/broker.py LocalCluster): the project's topics on it are
 replicated three ways with min.insync.replicas 2, and an acknowledged write survives the SIGKILL of
 its partition's leader."""
 
@@ -13,9 +13,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
 from alerts.config import load_config
-from streams.broker import LocalCluster
-from streams.cli import main
-from streams.connection import ensure_topics
+from streams.cli.main import main
+from streams.pipeline.broker import LocalCluster
+from streams.pipeline.connection import ensure_topics
 from tests.support import unique_topics, write_config
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from alerts.triage import incident_ids
-from streams.api import openapi_document
+from streams.web.openapi import openapi_document
 from tests.ingest_support import (
     API_KEY,
     FLAGGED_CHILD,

@@ -22,8 +22,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from streams.api import openapi_document
-from streams.cli import main
+from streams.cli.main import main
+from streams.web.openapi import openapi_document
 from tests.ingest_support import (
     API_KEY,
     OTHER_API_KEY,

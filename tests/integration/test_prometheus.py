@@ -1,7 +1,7 @@
 """A real Prometheus scrapes the project's metrics and evaluates the project's rules; PromQL answers.
 
-The target is an in-process HTTP server exposing a registry built the way streams/app.py builds the
-worker's (streams.metrics.ALL, the open-incident gauges, Faust's sensor metrics named "crucial_faust"),
+The target is an in-process HTTP server exposing a registry built the way streams/pipeline/app.py builds the
+worker's (streams.pipeline.metrics.ALL, the open-incident gauges, Faust's sensor metrics named "crucial_faust"),
 observed with known values. Every dashboard query and every rule expression is sent to the server:
 a parse error, or a metric name that nothing exposes or records, fails the test.
 """
@@ -22,8 +22,8 @@ from faust.sensors.prometheus import FaustMetrics
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from alerts.model import IncidentStatus, Priority
-from streams import metrics
-from streams.api import OUTCOMES as INGEST_OUTCOMES
+from streams.pipeline import metrics
+from streams.web.api import OUTCOMES as INGEST_OUTCOMES
 from tests.integration.prometheus_peer import PrometheusPeer, PromQLError, prometheus_binary
 from tests.support import REPO, free_port
 
@@ -65,13 +65,13 @@ def target() -> Iterator[Target]:
     for collector in metrics.ALL:
         collector.clear()
     metrics.prime()
-    metrics.set_build_info()  # as streams/app.py does at start
+    metrics.set_build_info()  # as streams/pipeline/app.py does at start
     registry = CollectorRegistry(auto_describe=True)
     for collector in metrics.ALL:
         registry.register(collector)
     registry.register(metrics.IncidentGauges(lambda: INCIDENTS, lambda: NOW))
     registry.register(metrics.ProfileIndexGauges(lambda: 2, lambda: True))
-    # What streams/api.py registers per app, primed the same way.
+    # What streams/web/api.py registers per app, primed the same way.
     ingest = Counter("crucial_ingest_requests_total", "Reports received over HTTP.", ["route", "outcome"], registry=registry)
     for route in ("api", "form"):
         for outcome in INGEST_OUTCOMES:

@@ -17,8 +17,8 @@ from kafka import KafkaProducer
 
 from alerts.authority import incident_ids
 from alerts.model import Incident
-from streams.acklinks import AckLinks
-from streams.auth import Signer
+from streams.web.acklinks import AckLinks
+from streams.web.auth import Signer
 from tests.ingest_support import (
     BOARD_PASSWORD,
     BOARD_USER,
@@ -310,7 +310,7 @@ def test_the_form_sent_twice_is_one_report_and_changed_details_under_its_id_are_
 
 
 def test_the_cli_names_its_provider_and_the_same_rule_applies(worker: RunningWorker, tmp_path: Path) -> None:
-    from streams.cli import main
+    from streams.cli.main import main
 
     incident = open_incident(worker, child())
     returned = tmp_path / "returned.json"
@@ -330,7 +330,7 @@ def test_a_changed_password_ends_the_sessions_opened_before(worker: RunningWorke
     """Last in this module: it restarts the worker with a new password hash in providers.yaml."""
     import yaml
 
-    from streams.auth import hash_password
+    from streams.web.auth import hash_password
     from tests.ingest_support import PASSWORD, USERNAME, sign_in
 
     cookies, _ = sign_in(worker.port)

@@ -1,4 +1,4 @@
-"""Retention and durability as policy, read back from the real broker (streams/connection.py)."""
+"""Retention and durability as policy, read back from the real broker (streams/pipeline/connection.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 
 from alerts.config import Config, load_config
-from streams.cli import main
-from streams.connection import DAY_MS, TopicPolicyError, ensure_topics, topic_policies
+from streams.cli.main import main
+from streams.pipeline.connection import DAY_MS, TopicPolicyError, ensure_topics, topic_policies
 from tests.support import REPO, unique_topics, write_config
 
 pytestmark = pytest.mark.integration
@@ -84,7 +84,7 @@ def test_an_audit_topic_with_seven_day_retention_is_refused_everywhere(kafka_boo
     assert f"--entity-name {incidents} --add-config retention.ms=-1" in problem.fix
     # The worker refuses to start, naming the topic, the setting and the fix.
     worker = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "worker", "--config", str(config.directory)],
+        [sys.executable, "-m", "streams.cli.main", "worker", "--config", str(config.directory)],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -140,7 +140,7 @@ def test_returned_event_resolves_the_incident_and_stands_everyone_down(worker: R
 def test_incident_show_prints_the_whole_timeline_from_the_topics(
     worker: RunningWorker, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from streams.cli import main
+    from streams.cli.main import main
 
     child = _child()
     left = make_event(child_reference=child, identifiers=FLAGGED)

@@ -18,7 +18,7 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from alerts.config import Config, load_config
-from streams.connection import ensure_topics
+from streams.pipeline.connection import ensure_topics
 from tests.support import REPO, free_port, sample_placements, sample_profiles, unique_topics, write_config
 
 
@@ -44,7 +44,7 @@ class RunningWorker:
         began = time.monotonic()
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli", "worker", "--config", str(self.config_dir)],
+                [sys.executable, "-m", "streams.cli.main", "worker", "--config", str(self.config_dir)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=REPO,

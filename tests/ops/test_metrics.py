@@ -1,4 +1,4 @@
-"""The metric definitions (streams/metrics.py) against Prometheus conventions and the rules, the
+"""The metric definitions (streams/pipeline/metrics.py) against Prometheus conventions and the rules, the
 open-incident gauges' arithmetic, and the dashboard's shape. Pure: no server needed."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import Metric
 
 from alerts.model import IncidentStatus, Priority
-from streams import metrics
+from streams.pipeline import metrics
 from tests.support import REPO
 
 # agent: triage or deliver; version, python, faust: crucial_build_info's, one value per process; realm: report, board;
@@ -203,7 +203,7 @@ def test_the_dashboard_covers_the_crucial_hour() -> None:
 def test_faust_millisecond_histograms_are_served_in_seconds() -> None:
     from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-    from streams.metrics import FaustInSeconds
+    from streams.pipeline.metrics import FaustInSeconds
 
     faust_registry = CollectorRegistry()
     latency = Histogram(

@@ -16,7 +16,7 @@ from alerts.evaluation import Evaluation, Label, Outcome, crowd_rows, evaluate, 
 from alerts.intake import parse_event, parse_profile
 from alerts.matching import ProfileIndex
 from alerts.model import Decision
-from streams.cli import main
+from streams.cli.main import main
 from tests.support import REPO
 
 DATA = REPO / "ops" / "eval" / "data"

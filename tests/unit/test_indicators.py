@@ -17,6 +17,8 @@ from alerts.model import RiskProfile
 from alerts.routing import explain_rule
 from streams.cli import main
 from tests.support import REPO, sample_profiles
+from streams.cli.main import main
+from tests.support import REPO, config_error, edit_config, sample_profiles
 from tests.unit.test_grading import AFTERNOON, MATCHED, event
 from tests.unit.test_routing import profile, routes_for
 
@@ -162,9 +164,9 @@ def test_the_worker_reports_unmapped_indicators_at_profile_load_without_profile_
     from aiokafka import ConsumerRecord
 
     from alerts.matching import ProfileIndex
-    from streams.metrics import PROFILE_INDICATORS_UNMAPPED
-    from streams.profiles import ProfileFeed
-    from tests.unit.test_stage import stage
+    from streams.pipeline.metrics import PROFILE_INDICATORS_UNMAPPED
+    from streams.pipeline.profiles import ProfileFeed
+    from tests.unit.pipeline.test_stage import stage
 
     guard, _ = stage()
     feed = ProfileFeed(config, ProfileIndex(config.risk.matching, config.risk.links), guard)

@@ -163,7 +163,7 @@ def test_escalation_stops_at_its_ceiling_and_says_so(config: Config, opened: tup
     assert "escalation stopped at its ceiling" in current.timeline[-1].what
     assert not [c for c in commands_due([current], config, far) if c.command == "escalate"]
     from alerts.directory import IncidentView
-    from streams.board import incident_json  # the board shows it
+    from streams.web.board import incident_json  # the board shows it
 
     assert incident_json(IncidentView(current), far)["escalation_stopped"] is True
 

@@ -79,14 +79,14 @@ def test_profile_with_unknown_risk_level_or_no_name_is_rejected() -> None:
 
 
 def test_kraft_cluster_ids_never_look_like_an_option() -> None:
-    from streams.broker import _cluster_id
+    from streams.pipeline.broker import _cluster_id
 
     ids = [_cluster_id() for _ in range(2000)]  # about 1 in 64 raw candidates start with "-"
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)
 
 
 def test_the_committed_json_schemas_are_the_models(tmp_path: Path) -> None:
-    from streams.cli import main
+    from streams.cli.main import main
     from tests.support import REPO
 
     assert main(["schema", "--out", str(tmp_path)]) == 0

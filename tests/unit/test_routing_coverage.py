@@ -63,7 +63,7 @@ def test_every_placement_area_of_the_shipped_config_has_an_emergency_duty_team_a
 def test_check_config_says_which_placement_areas_have_no_emergency_duty_team(
     config_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from streams.cli import main
+    from streams.cli.main import main
 
     edit_config(
         config_dir,
@@ -134,7 +134,7 @@ def test_coverage_lists_every_placement_area_and_priority(config: Config) -> Non
 
 
 def test_docs_routing_md_has_the_table_the_command_prints(capsys: pytest.CaptureFixture[str]) -> None:
-    from streams.cli import main
+    from streams.cli.main import main
 
     assert main(["route", "--config", str(REPO / "config"), "--explain-coverage"]) == 0
     table = capsys.readouterr().out.strip()

@@ -11,6 +11,8 @@ import yaml
 
 from alerts.config import load_config
 from streams.auth import hash_api_key
+from alerts.errors import ConfigError
+from streams.web.auth import hash_api_key
 from tests.support import REPO, Edit
 from tests.unit.config.cases import Case, ids, problems, problems_after
 

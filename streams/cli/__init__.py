@@ -1,0 +1,1 @@
+"""The `crucial` command line (streams.cli.main) and its subcommands."""

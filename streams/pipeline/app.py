@@ -1,0 +1,371 @@
+"""The Faust app, wired. Follow one event: the triage agent hands it to the incident owner
+(streams/owner.py), which calls the domain (alerts.triage) and produces incident records and
+notifications; the deliver agent hands each notification to the deliverer (streams/deliverer.py),
+which sends it once through its channel, recording intent before the send and the provider's id
+after, in the ledger table.
+
+The owner is the single writer of each child's incident: acknowledgements, escalations and breaches
+reach it as commands on a topic keyed (and partitioned) like the placement events. Every worker
+follows the incidents and deliveries topics whole (the directory) for the board, the acknowledgement
+views and the leader's escalation timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import faust
+from aiokafka import ConsumerRecord
+from faust.types import EventT, StreamT
+from prometheus_client import CollectorRegistry
+
+from alerts.channels import Sender, build_senders
+from alerts.config import Config, HealthSettings, Topics
+from alerts.directory import IncidentDirectory
+from alerts.lifecycle import commands_due
+from alerts.manual_check import ManualCheckMessages
+from alerts.matching import ProfileIndex
+from alerts.model import DeliveryRecord, IncidentCommand, IncidentRecord
+from alerts.placements import PlacementRegister
+from alerts.rendering import Renderer
+from streams import metrics
+from streams.acklinks import AckLinks
+from streams.connection import TABLES, faust_broker_settings
+from streams.deliverer import Deliverer, Ledger
+from streams.follow import Follower
+from streams.health import Heartbeat, Progress, Reloader, consumer_partitions, install_sighup, watch_agents
+from streams.identity import Registers, kafka_produce
+from streams.owner import ChildState, IncidentOwner, Publisher
+from streams.placements import PlacementFeed, count_rejected_placement
+from streams.profiles import ProfileFeed, count_rejected
+from streams.recovery import SeekThenResumeTableManager, consumer_class
+from streams.register import loopback
+from streams.sessions import AuthState
+from streams.stage import DeadLetters, OnFailure, Record, Stage
+from streams.web import register_views
+from alerts.triage import Outcome, triage
+from streams.pipeline import metrics
+from streams.pipeline.checks import validated_config
+from streams.pipeline.connection import TABLES, faust_broker_settings
+from streams.pipeline.follow import Follower
+from streams.pipeline.identity import Identity, Registers, RegisterUnavailable, kafka_produce
+from streams.pipeline.placements import PlacementFeed, count_rejected_placement
+from streams.pipeline.profiles import ProfileFeed, count_rejected
+from streams.pipeline.recovery import SeekThenResumeTableManager, consumer_class
+from streams.pipeline.register import loopback
+from streams.pipeline.stage import MAX_KEY_BYTES, DeadLetters, OnFailure, Record, Stage, where
+from streams.web.acklinks import AckLinks
+from streams.web.health import Heartbeat, Progress, Reloader, consumer_partitions, install_sighup, watch_agents
+from streams.web.sessions import AuthState
+from streams.web.views import register_views
+
+log = logging.getLogger("crucial.stream")
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Outputs(Protocol):
+    """Where agents produce. Returns once the broker has acknowledged the write."""
+
+    async def emit(self, topic: str, key: str | None, value: bytes) -> None: ...
+
+
+class TopicOutputs:
+    def __init__(self, app: faust.App) -> None:
+        self._app = app
+        self._topics: dict[str, Any] = {}
+
+    async def emit(self, topic: str, key: str | None, value: bytes) -> None:
+        if topic not in self._topics:
+            self._topics[topic] = self._app.topic(topic, key_serializer="raw", value_serializer="raw")
+        pending = await self._topics[topic].send(key=key.encode() if key is not None else None, value=value)
+        await pending
+
+
+@dataclass
+class Worker:
+    """The app and the handles the web views, tests and the CLI need."""
+
+    app: faust.App
+    config: Config
+    clock: Clock
+    outputs: Outputs
+    index: ProfileIndex
+    feed: ProfileFeed
+    directory: IncidentDirectory
+    directory_feed: Follower
+    registry: CollectorRegistry
+    open_incidents: Any
+    ledger: Any
+    ack_links: AckLinks
+    placements: PlacementRegister  # the report form's children and who may report for each placement
+    placement_feed: PlacementFeed
+    registers: Registers
+    auth_state: AuthState
+    heartbeat: Heartbeat = field(default_factory=Heartbeat)
+    progress: Progress = field(default_factory=lambda: Progress(HealthSettings()))
+    reloader: Any = None  # streams.health.Reloader, set by create_app
+    # The stages and their agents, set by create_app once the rest is built.
+    owner: IncidentOwner | None = None
+    deliverer: Deliverer | None = None
+    triage_agent: Any = None
+    deliver_agent: Any = None
+
+    async def command(self, command: IncidentCommand) -> None:
+        """Ask the incident's owner to apply `command` (acknowledge, escalate, breach)."""
+        topic = self.config.settings.kafka.topics.incident_commands
+        await self.outputs.emit(topic, command.child_reference, command.model_dump_json().encode())
+
+
+def create_app(
+    config: Config,
+    *,
+    clock: Clock = utcnow,
+    senders: dict[str, Sender] | None = None,
+    outputs: Outputs | None = None,
+    in_memory: bool = False,
+) -> Worker:
+    """Wire the feeds, the tables, the incident owner and the deliverer, their agents and the timer."""
+    wiring = _Wiring(config, clock, outputs, in_memory)
+    worker = wiring.worker()
+    channel_senders = senders if senders is not None else build_senders(config)
+    wiring.stages(worker, channel_senders)
+    _watch_windows(worker)
+    _close_on_shutdown(worker.app, channel_senders)
+    _watch_health(worker, wiring.names)
+    if not in_memory:
+        for follower in (worker.feed, worker.directory_feed, worker.placement_feed, worker.registers.feed):
+            worker.app.task(follower.run)
+        register_views(worker)
+    return worker
+
+
+class _Wiring:
+    """create_app's steps, sharing the app, the outputs and the stage guards."""
+
+    def __init__(self, config: Config, clock: Clock, outputs: Outputs | None, in_memory: bool) -> None:
+        self.config, self.clock, self.in_memory = config, clock, in_memory
+        self.names = config.settings.kafka.topics
+        self.app = _faust_app(config, in_memory)
+        self.out = outputs or TopicOutputs(self.app)
+        # Every consumer runs each record through a stage guard (streams/stage.py): bad records are
+        # quarantined on the dead-letter topic and the stream moves on.
+        self.dead_letters = DeadLetters(self.out, self.names.dead_letters, config.settings.kafka.quarantine, clock)
+        self.tables = {name: self.app.Table(name, default=None, key_type=str, value_type=str) for name in TABLES}
+
+    def guard(self, name: str, on_failure: OnFailure | None = None) -> Stage:
+        bound = self.config.settings.kafka.quarantine.max_record_bytes
+        return Stage(name, self.dead_letters, max_record_bytes=bound, on_failure=on_failure)
+
+    def worker(self) -> Worker:
+        """The worker's feeds, tables and registers, without its stages yet."""
+        config, names, app, guard = self.config, self.names, self.app, self.guard
+        index = ProfileIndex(config.risk.matching, config.risk.links)  # as `crucial match` builds it
+        directory = IncidentDirectory()
+        follow = [names.incidents, names.deliveries]
+        placements = PlacementRegister()
+        open_incidents, _, ledger, _, _ = (self.tables[name] for name in TABLES)
+        auth_state = AuthState(
+            loopback(names.auth_state, lambda r: auth_state.apply(r)) if self.in_memory else kafka_produce(app, names.auth_state),
+            config.providers.ingest.produce_timeout_s,
+        )
+        registers = Registers(
+            config, directory, {names.auth_state: auth_state.apply}, guard("registers"), None if self.in_memory else app
+        )
+        return Worker(
+            app=app,
+            config=config,
+            clock=self.clock,
+            outputs=self.out,
+            index=index,
+            feed=ProfileFeed(config, index, guard("profiles", count_rejected)),
+            directory=directory,
+            directory_feed=Follower(
+                config, follow, _directory_updater(config, directory), "incident directory", guard("directory")
+            ),
+            registry=_registry(app, directory, self.clock, self.in_memory),
+            open_incidents=open_incidents,
+            ledger=ledger,
+            ack_links=AckLinks.from_config(config),
+            placements=placements,
+            placement_feed=PlacementFeed(config, placements, guard("placements", count_rejected_placement)),
+            registers=registers,
+            auth_state=auth_state,
+        )
+
+    def stages(self, worker: Worker, senders: dict[str, Sender]) -> None:
+        """The incident owner and the deliverer, and the agents that feed them."""
+        config, clock = self.config, self.clock
+        open_incidents, opening_events, ledger, sent, claims = (self.tables[name] for name in TABLES)
+        publisher = Publisher(self.out, self.names)
+        worker.owner = IncidentOwner(
+            ChildState(open_incidents, opening_events, claims),
+            publisher,
+            lambda: worker.config,  # the running config: a reload swaps it
+            Renderer.from_config(config, ack_links=worker.ack_links),
+            worker.index,
+            worker.placements,
+            worker.registers.event_ids,
+            worker.feed.ready,
+            ManualCheckMessages.from_config(config),
+            clock,
+        )
+        ledger_of = Ledger(ledger, sent, self.out, self.names.deliveries, clock)
+        ready = worker.directory_feed.ready
+        worker.deliverer = Deliverer(
+            ledger_of, senders, worker.directory, ready, publisher.command, clock, self.names.delivery_status
+        )
+        worker.triage_agent = _triage_agent(self.app, self.names, worker.owner, self.guard)
+        worker.deliver_agent = _deliver_agent(
+            self.app, self.names, worker.deliverer, self.guard("deliver"), config.settings.delivery_concurrency
+        )
+
+
+def _faust_app(config: Config, in_memory: bool) -> faust.App:
+    settings = config.settings
+    app = faust.App(
+        settings.kafka.app_id,
+        **faust_broker_settings(config),
+        store="memory://",
+        datadir=str(_data_dir(config)),
+        web_host=settings.web.host,
+        web_port=settings.web.port,
+        web_bind=settings.web.host,
+        topic_partitions=settings.kafka.partitions,
+        topic_replication_factor=settings.kafka.replication_factor,
+        producer_acks=-1,
+        consumer_auto_offset_reset="earliest",
+        # A worker that died is noticed in seconds, not the default minute: its partitions move on.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        autodiscover=False,
+        web_enabled=not in_memory,
+        # Resumes the agents' partitions only after the post-recovery seek (see streams/pipeline/recovery.py).
+        TableManager=SeekThenResumeTableManager,
+    )
+    # Fetches for a copy of the active partitions, waiting at most fetch_max_wait_ms (ditto); the
+    # transport's class is the only hook.
+    app.transport.Consumer = consumer_class(settings.kafka.fetch_max_wait_ms)  # type: ignore[misc]
+    return app
+
+
+def _registry(app: faust.App, directory: IncidentDirectory, clock: Clock, in_memory: bool) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=True)
+    for collector in metrics.ALL:
+        registry.register(collector)
+    registry.register(metrics.IncidentGauges(lambda: [view.incident for view in directory.open()], clock))
+    if not in_memory:  # faust's sensor on a registry of its own, served in seconds on our /metrics
+        app.monitor = metrics.faust_monitor(registry)
+        metrics.serve_metrics(app, registry)
+    return registry
+
+
+def _triage_agent(app: faust.App, names: Topics, owner: IncidentOwner, guard: Callable[..., Stage]) -> Any:
+    """Placement events and incident commands share a key (the child's reference) and partition count,
+    so one agent, the single writer of each child's incident, reads both. One stage, two guards: only
+    a report (not a command) that fails is sent for a manual check."""
+    topic = app.topic(names.placement_events, names.incident_commands, key_serializer="raw", value_serializer="raw")
+    reports, commands = guard("triage", owner.fail_open), guard("triage")
+
+    @app.agent(topic, name="triage")
+    async def triage_events(stream: StreamT[bytes]) -> None:
+        event: EventT[bytes]
+        async for event in stream.events():
+            record = Record.of(event.message)
+            if record.topic == names.incident_commands:
+                await commands.handle(record, owner.command)
+            else:
+                await reports.handle(record, owner.report)
+
+    return triage_events
+
+
+def _deliver_agent(app: faust.App, names: Topics, deliverer: Deliverer, guard: Stage, workers: int) -> Any:
+    """Notifications and the providers' status reports share a key (the idempotency key): one agent
+    owns each notification's ledger entry. It reads each record into the deliverer's lanes (streams/
+    deliverer.py) and `workers` send workers take the most urgent first, so a slow provider stalls
+    none and a first alert waits behind no email. Acknowledged by hand: only once handled."""
+    topic = app.topic(names.notifications, names.delivery_status, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(topic, name="deliver")
+    async def deliver(stream: StreamT[bytes]) -> None:
+        manual = stream.noack()  # type: ignore[attr-defined]  # in faust, missing from StreamT
+        event: EventT[bytes]
+        async with asyncio.TaskGroup() as group:  # a worker's crash is the agent's: it restarts
+            for _ in range(workers):
+                group.create_task(deliverer.lanes.serve())
+            async for event in manual.events():
+                await deliverer.admit(event, guard, manual.ack)
+
+    return deliver
+
+
+def _watch_windows(worker: Worker) -> None:
+    @worker.app.timer(interval=worker.config.escalation.tick_seconds, on_leader=True)  # type: ignore[untyped-decorator]
+    async def watch_windows() -> None:
+        """The leader asks each incident's owner to escalate or record a breach when due."""
+        if worker.directory_feed.ready.is_set():
+            for command in commands_due([view.incident for view in worker.directory.open()], worker.config, worker.clock()):
+                await worker.command(command)
+
+
+def _close_on_shutdown(app: faust.App, senders: dict[str, Sender]) -> None:
+    async def close_channels(sender: Any, /, *_: Any, signal: Any, **__: Any) -> None:
+        """After the consumer stops: SMTP sessions end with QUIT, HTTP sessions close."""
+        for channel in senders.values():
+            await channel.close()
+
+    app.on_before_shutdown.connect(close_channels)
+
+
+def _watch_health(worker: Worker, names: Any) -> None:
+    """/live's heartbeat, /ready's crash and stall watch, reload on SIGHUP and POST /-/reload, and the
+    build, process and index metrics."""
+    app = worker.app
+    worker.progress = Progress(worker.config.settings.health)
+    worker.reloader = Reloader(worker, validated_config)
+    watch_agents([worker.triage_agent, worker.deliver_agent], worker.progress)
+    worker.registry.register(metrics.ProfileIndexGauges(lambda: len(worker.index), worker.feed.ready.is_set))
+    for collector in metrics.PROCESS:
+        worker.registry.register(collector)
+    metrics.set_build_info()
+    agent_topics = {names.placement_events, names.incident_commands, names.notifications, names.delivery_status}
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def heartbeat() -> None:
+        await worker.heartbeat.run()
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def watch_progress() -> None:
+        install_sighup(worker.reloader)
+        await worker.progress.sample(lambda: consumer_partitions(app, agent_topics) if app.consumer else [])
+
+
+def _data_dir(config: Config) -> Path:
+    # Faust makes only the last level of its data directory (even with in-memory tables).
+    path = config.path(config.settings.data_dir) / "faust"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _directory_updater(config: Config, directory: IncidentDirectory) -> Callable[[ConsumerRecord[bytes, bytes]], None]:
+    incidents_topic = config.settings.kafka.topics.incidents
+
+    def apply(record: ConsumerRecord[bytes, bytes]) -> None:
+        if record.value is None:
+            return
+        if record.topic == incidents_topic:
+            directory.apply_incident(IncidentRecord.model_validate_json(record.value))
+        else:
+            directory.apply_delivery(DeliveryRecord.model_validate_json(record.value))
+
+    return apply
