@@ -74,7 +74,7 @@ def check_smtp(path: str, settings: object) -> Iterator[ConfigError]:
 
 
 def check_secrets(config: Config) -> None:
-    from alerts.channels.secrets import read_secret
+    from alerts.secrets import read_secret
 
     smtp = SMTP.of(config)
     if smtp is not None and smtp.username:

@@ -1,12 +1,10 @@
-"""The channels' secrets, read through the one loader (alerts.secrets)."""
+"""The Twilio auth token, read through the one secret loader (alerts.secrets)."""
 
 from __future__ import annotations
 
 from alerts.channels.sms import TwilioSettings
 from alerts.config import Config
-from alerts.secrets import environment_secret, read_secret
-
-__all__ = ["environment_secret", "read_secret", "twilio_auth_token"]
+from alerts.secrets import read_secret
 
 
 def twilio_auth_token(config: Config, settings: TwilioSettings) -> str:

@@ -36,7 +36,7 @@ from alerts.channels import reasons
 from alerts.channels.base import Accepted, DeliveryError
 from alerts.channels.email import SMTP, SmtpSettings
 from alerts.channels.retry import RetryPolicy
-from alerts.channels.secrets import read_secret
+from alerts.secrets import read_secret
 from alerts.config import Config
 from alerts.model import Notification
 

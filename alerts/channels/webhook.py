@@ -148,7 +148,7 @@ def check_subscribers_named(config: Config) -> Iterator[ConfigError]:
 
 def subscriber_secrets(config: Config) -> dict[str, str]:
     """Each subscriber's signing secret; ConfigError when one is missing or not a Standard Webhooks secret."""
-    from alerts.channels.secrets import read_secret
+    from alerts.secrets import read_secret
     from alerts.errors import ConfigError
 
     webhooks = WEBHOOKS.of(config)

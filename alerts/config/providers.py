@@ -17,18 +17,18 @@ ProviderId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}
 KeyId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
 Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-# scrypt$<log2 n>$<r>$<p>$<salt>$<hash>, base64url, as `python -m streams.auth hash-password` prints it.
+# scrypt$<log2 n>$<r>$<p>$<salt>$<hash>, base64url, as `python -m streams.web.auth hash-password` prints it.
 _B64 = r"[A-Za-z0-9_-]"
 _SCRYPT = rf"^scrypt\$[0-9]{{1,2}}\$[0-9]{{1,2}}\$[0-9]{{1,2}}\${_B64}{{16,}}\${_B64}{{32,}}$"
 ScryptHash = Annotated[str, StringConstraints(pattern=_SCRYPT)]
-# $argon2id$v=19$m=..,t=..,p=..$salt$hash (PHC string), as `python -m streams.auth hash-password` prints it.
+# $argon2id$v=19$m=..,t=..,p=..$salt$hash (PHC string), as `python -m streams.web.auth hash-password` prints it.
 _ARGON2ID = r"^\$argon2id\$v=19\$m=[0-9]{1,8},t=[0-9]{1,3},p=[0-9]{1,3}\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{16,}$"
 Argon2Hash = Annotated[str, StringConstraints(pattern=_ARGON2ID)]
 
 
 class Password(Schema):
     """A password held as a hash: `password_hash` (argon2id), or an older `password_scrypt`, which is
-    still accepted and rehashed to argon2id at the next sign-in (streams.sessions keeps the rehash)."""
+    still accepted and rehashed to argon2id at the next sign-in (streams.web.sessions keeps the rehash)."""
 
     password_hash: Argon2Hash | None = None
     password_scrypt: ScryptHash | None = None
@@ -45,7 +45,7 @@ class Password(Schema):
 
 
 class ApiKey(Schema):
-    """A bearer API key, held only as its SHA-256 (hex): `python -m streams.auth new-api-key` makes one."""
+    """A bearer API key, held only as its SHA-256 (hex): `python -m streams.web.auth new-api-key` makes one."""
 
     id: KeyId
     sha256: Sha256Hex

@@ -29,7 +29,7 @@ class Topics(Schema):
     delivery_status: str = "delivery-status"
     dead_letters: str = "dead-letters"
     placements: str = "placements"  # the placement register (alerts/placements.py), compacted
-    # Shared state every worker follows whole (streams.register, streams.sessions).
+    # Shared state every worker follows whole (streams.pipeline.register, streams.web.sessions).
     event_ids: str = "event-ids"
     request_signatures: str = "request-signatures"
     auth_state: str = "auth-state"
@@ -118,7 +118,7 @@ class IntakeLimits(Schema):
 
 
 class HealthSettings(Schema):
-    """When /live and /ready (streams/health.py) stop answering 200."""
+    """When /live and /ready (streams/web/health.py) stop answering 200."""
 
     loop_block_seconds: Annotated[float, Field(gt=0, le=600)] = Field(
         default=5.0, description="/live fails when the event loop was blocked this long"

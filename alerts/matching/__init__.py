@@ -7,7 +7,7 @@
 - dates: the date-of-birth model (exact, estimated and ranged dates as evidence of different strength);
 - rules: the decision rules, an ordered named list applied to the best candidate;
 - links: circumstantial links (vehicle, phone, associate) to any profile.
-- snapshot: the index as bytes, for the worker's start-up snapshot (streams/profile_snapshot.py).
+- snapshot: the index as bytes, for the worker's start-up snapshot (streams/pipeline/profile_snapshot.py).
 Short forms and prefixed names are in alerts.short_forms.
 """
 

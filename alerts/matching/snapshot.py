@@ -1,7 +1,7 @@
 """The profile index as bytes: a snapshot a worker writes after loading the profiles topic (and on a
 clean stop) and loads at the next start instead of rebuilding, when it is provably current.
 
-Pure: bytes in, bytes out; the file and the topic's offsets are streams/profile_snapshot.py's.
+Pure: bytes in, bytes out; the file and the topic's offsets are streams/pipeline/profile_snapshot.py's.
 No pickle: a documented layout of JSON and fixed-width integer arrays (docs/operations.md).
 
     MAGIC, header length (u32, little-endian), header (JSON), payload, SHA-256 of everything before it

@@ -1,6 +1,6 @@
 """The Faust app, wired. Follow one event: the triage agent hands it to the incident owner
-(streams/owner.py), which calls the domain (alerts.triage) and produces incident records and
-notifications; the deliver agent hands each notification to the deliverer (streams/deliverer.py),
+(streams/pipeline/owner.py), which calls the domain (alerts.triage) and produces incident records and
+notifications; the deliver agent hands each notification to the deliverer (streams/pipeline/deliverer.py),
 which sends it once through its channel, recording intent before the send and the provider's id
 after, in the ledger table.
 
@@ -34,32 +34,18 @@ from alerts.matching import ProfileIndex
 from alerts.model import DeliveryRecord, IncidentCommand, IncidentRecord
 from alerts.placements import PlacementRegister
 from alerts.rendering import Renderer
-from streams import metrics
-from streams.acklinks import AckLinks
-from streams.connection import TABLES, faust_broker_settings
-from streams.deliverer import Deliverer, Ledger
-from streams.follow import Follower
-from streams.health import Heartbeat, Progress, Reloader, consumer_partitions, install_sighup, watch_agents
-from streams.identity import Registers, kafka_produce
-from streams.owner import ChildState, IncidentOwner, Publisher
-from streams.placements import PlacementFeed, count_rejected_placement
-from streams.profiles import ProfileFeed, count_rejected
-from streams.recovery import SeekThenResumeTableManager, consumer_class
-from streams.register import loopback
-from streams.sessions import AuthState
-from streams.stage import DeadLetters, OnFailure, Record, Stage
-from streams.web import register_views
-from alerts.triage import Outcome, triage
 from streams.pipeline import metrics
 from streams.pipeline.checks import validated_config
 from streams.pipeline.connection import TABLES, faust_broker_settings
+from streams.pipeline.deliverer import Deliverer, Ledger
 from streams.pipeline.follow import Follower
-from streams.pipeline.identity import Identity, Registers, RegisterUnavailable, kafka_produce
+from streams.pipeline.identity import Registers, kafka_produce
+from streams.pipeline.owner import ChildState, IncidentOwner, Publisher
 from streams.pipeline.placements import PlacementFeed, count_rejected_placement
 from streams.pipeline.profiles import ProfileFeed, count_rejected
 from streams.pipeline.recovery import SeekThenResumeTableManager, consumer_class
 from streams.pipeline.register import loopback
-from streams.pipeline.stage import MAX_KEY_BYTES, DeadLetters, OnFailure, Record, Stage, where
+from streams.pipeline.stage import DeadLetters, OnFailure, Record, Stage
 from streams.web.acklinks import AckLinks
 from streams.web.health import Heartbeat, Progress, Reloader, consumer_partitions, install_sighup, watch_agents
 from streams.web.sessions import AuthState
@@ -113,7 +99,7 @@ class Worker:
     auth_state: AuthState
     heartbeat: Heartbeat = field(default_factory=Heartbeat)
     progress: Progress = field(default_factory=lambda: Progress(HealthSettings()))
-    reloader: Any = None  # streams.health.Reloader, set by create_app
+    reloader: Any = None  # streams.web.health.Reloader, set by create_app
     # The stages and their agents, set by create_app once the rest is built.
     owner: IncidentOwner | None = None
     deliverer: Deliverer | None = None
@@ -157,7 +143,7 @@ class _Wiring:
         self.names = config.settings.kafka.topics
         self.app = _faust_app(config, in_memory)
         self.out = outputs or TopicOutputs(self.app)
-        # Every consumer runs each record through a stage guard (streams/stage.py): bad records are
+        # Every consumer runs each record through a stage guard (streams/pipeline/stage.py): bad records are
         # quarantined on the dead-letter topic and the stream moves on.
         self.dead_letters = DeadLetters(self.out, self.names.dead_letters, config.settings.kafka.quarantine, clock)
         self.tables = {name: self.app.Table(name, default=None, key_type=str, value_type=str) for name in TABLES}

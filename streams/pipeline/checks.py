@@ -18,7 +18,7 @@ from alerts.channels import CHANNELS, providers_configured
 from alerts.config import Config, load_config
 from alerts.coverage import coverage_gaps
 from alerts.errors import ConfigError, ConfigErrors
-from alerts.secrets import keys_present, load_hmac_secrets, read_secret, shared_key_problems
+from alerts.secrets import keys_present, load_hmac_secrets, shared_key_problems
 from alerts.template_check import check_templates
 
 

@@ -16,7 +16,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from alerts.config import Config, KafkaSecurity
 from alerts.errors import ConfigError
-from streams.profile_snapshot import MAX_AGE_S
+from streams.pipeline.profile_snapshot import MAX_AGE_S
 
 log = logging.getLogger("crucial.topics")
 

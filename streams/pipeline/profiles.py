@@ -5,7 +5,7 @@ feed is `ready` once it has caught up with the end offsets seen at start, so no 
 against a half-loaded index.
 
 At start the feed loads the index snapshot from the data directory when it is provably current
-(streams/profile_snapshot.py, alerts/matching/snapshot.py) and reads only the records after it;
+(streams/pipeline/profile_snapshot.py, alerts/matching/snapshot.py) and reads only the records after it;
 otherwise it builds the index from the beginning of the topic. It writes a snapshot once ready
 (when anything was read), hourly when the index changed or the file is six hours old, and on a
 clean stop.
@@ -37,12 +37,9 @@ from alerts.matching.snapshot import (
     restore,
     stored_indicators,
 )
-from streams.follow import Follower
-from streams.metrics import PROFILE_INDICATORS_UNMAPPED, PROFILE_SNAPSHOTS, PROFILES
-from streams.profile_snapshot import MAX_AGE_S, SnapshotFile
-from streams.stage import Record, Stage
 from streams.pipeline.follow import Follower
-from streams.pipeline.metrics import PROFILE_INDICATORS_UNMAPPED, PROFILES
+from streams.pipeline.metrics import PROFILE_INDICATORS_UNMAPPED, PROFILE_SNAPSHOTS, PROFILES
+from streams.pipeline.profile_snapshot import MAX_AGE_S, SnapshotFile
 from streams.pipeline.stage import Record, Stage
 
 log = logging.getLogger("crucial.profiles")

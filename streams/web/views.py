@@ -19,10 +19,6 @@ from typing import TYPE_CHECKING, Any, cast
 from aiohttp import web
 from faust.web import Request, Response, View
 
-from streams.api import register_ingest_views
-from streams.board import register_board
-from streams.voice_webhooks import register_voice_webhooks
-from streams.webhooks import register_webhooks
 from alerts.secrets import load_hmac_secrets
 from streams.pipeline.checks import check_required_keys
 from streams.web.api import EVENTS_PATH, OPENAPI_PATH, IngestApi, Intake
@@ -31,6 +27,7 @@ from streams.web.board import register_board
 from streams.web.form import register_form_views
 from streams.web.openapi import openapi_text
 from streams.web.placements import register_placement_views
+from streams.web.voice_webhooks import register_voice_webhooks
 from streams.web.webhooks import register_webhooks
 
 if TYPE_CHECKING:

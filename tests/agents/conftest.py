@@ -14,7 +14,7 @@ from alerts.channels.base import Accepted, DeliveryError
 from alerts.config import load_config
 from alerts.intake import parse_profile
 from alerts.model import Notification
-from streams.app import Worker, create_app
+from streams.pipeline.app import Worker, create_app
 from tests.support import REPO, sample_profiles
 
 NOW = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from alerts.model import DeliveryRecord, Notification
-from streams.app import Worker
+from streams.pipeline.app import Worker
 from tests.agents.conftest import NOW, RecordingOutputs, drained
 from tests.support import expected_notifications, make_event
 
@@ -110,7 +110,7 @@ async def test_a_report_that_fails_after_intake_fails_open(
     def broken(*args: object, **kwargs: object) -> None:
         raise OverflowError("date value out of range")
 
-    monkeypatch.setattr("streams.owner.triage", broken)
+    monkeypatch.setattr("streams.pipeline.owner.triage", broken)
     topics = worker.config.settings.kafka.topics
     event = make_event(now=NOW, child_reference="HAR-2026-0192")
     async with worker.triage_agent.test_context() as agent:

@@ -1,4 +1,4 @@
-"""The deliverer (streams/deliverer.py) through the deliver agent: the ledger's steps, status reports
+"""The deliverer (streams/pipeline/deliverer.py) through the deliver agent: the ledger's steps, status reports
 and the fall-back command a failure sends to the incident's owner."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 from alerts.channels.base import Accepted, DeliveryError
 from alerts.lanes import Lane, lane_of
 from alerts.model import DeliveryStatus, FallBack, IncidentCommands, Notification, Priority
-from streams.app import Worker
+from streams.pipeline.app import Worker
 from tests.agents.conftest import NOW, RecordingOutputs, RecordingSender, drained, put_on
 from tests.support import make_event
 

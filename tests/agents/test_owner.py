@@ -1,4 +1,4 @@
-"""The incident owner (streams/owner.py) through the triage agent: commands of every kind, old and new
+"""The incident owner (streams/pipeline/owner.py) through the triage agent: commands of every kind, old and new
 layouts, and the commands it cannot carry out."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from alerts.model import ConfirmClaim, Recipient
-from streams.app import Worker
+from streams.pipeline.app import Worker
 from tests.agents.conftest import NOW, RecordingOutputs, put_on
 from tests.support import make_event
 

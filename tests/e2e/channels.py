@@ -15,7 +15,6 @@ import yaml
 from twilio.request_validator import RequestValidator
 
 from alerts.config import load_config
-from streams.auth import new_secret
 from streams.web.auth import new_secret
 from tests.integration.worker import RunningWorker, prepare_worker
 from tests.peers.notifications import TwilioCredentials

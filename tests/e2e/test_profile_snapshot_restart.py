@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
-from streams.profile_snapshot import snapshot_path
+from streams.pipeline.profile_snapshot import snapshot_path
 from tests.integration.worker import prepare_worker
 from tests.support import make_event, sample_profiles
 

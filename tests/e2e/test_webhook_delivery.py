@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from alerts.config import load_config
-from streams.auth import new_secret
+from streams.web.auth import new_secret
 from tests.integration.worker import RunningWorker, prepare_worker
 from tests.peers.webhook_receiver import WebhookReceiver, receiver_in_thread
 from tests.support import expected_notifications, make_event

@@ -28,4 +28,4 @@ def check_golden(relative: str, actual: str) -> None:
 
 
 def relative_test_hint() -> str:
-    return "tests/unit/test_rendering_golden.py tests/unit/channels/test_voice.py tests/unit/test_routing_cli.py"
+    return "tests/unit/test_rendering_golden.py tests/unit/channels/test_voice.py tests/unit/cli/test_route.py"

@@ -24,13 +24,13 @@ from alerts.matching import ProfileIndex
 from alerts.matching import snapshot as snap
 from alerts.matching.snapshot import Coverage
 from ops.bench.profiles import profile
-from streams.connection import ensure_topics
-from streams.metrics import PROFILE_SNAPSHOTS, PROFILES
-from streams.profile_snapshot import SnapshotFile, snapshot_path
-from streams.profiles import ProfileFeed
+from streams.pipeline.connection import ensure_topics
+from streams.pipeline.metrics import PROFILE_SNAPSHOTS, PROFILES
+from streams.pipeline.profile_snapshot import SnapshotFile, snapshot_path
+from streams.pipeline.profiles import ProfileFeed
 from tests.support import unique_topics, write_config
+from tests.unit.pipeline.test_stage import stage
 from tests.unit.test_matching_snapshot import probes, results
-from tests.unit.test_stage import stage
 
 COUNT = 300
 

@@ -138,7 +138,7 @@ def test_retention_on_a_compacted_only_topic_loses_nothing(kafka_bootstrap: str,
 
 
 def test_profile_tombstones_outlive_the_oldest_snapshot_a_worker_may_load(tmp_path: Path) -> None:
-    from streams.profile_snapshot import MAX_AGE_S
+    from streams.pipeline.profile_snapshot import MAX_AGE_S
 
     config = load_config(write_config(tmp_path / "config"))
     profiles = next(p for p in topic_policies(config) if p.name == config.settings.kafka.topics.profiles)

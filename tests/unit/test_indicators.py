@@ -15,10 +15,8 @@ from alerts.indicators import Indicators, indicators_of, phrase_key, unmapped_co
 from alerts.intake import parse_profile
 from alerts.model import RiskProfile
 from alerts.routing import explain_rule
-from streams.cli import main
-from tests.support import REPO, sample_profiles
 from streams.cli.main import main
-from tests.support import REPO, config_error, edit_config, sample_profiles
+from tests.support import REPO, sample_profiles
 from tests.unit.test_grading import AFTERNOON, MATCHED, event
 from tests.unit.test_routing import profile, routes_for
 

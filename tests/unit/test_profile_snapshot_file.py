@@ -11,7 +11,7 @@ from alerts.config import Config, load_config
 from alerts.matching import ProfileIndex
 from alerts.matching import snapshot as snap
 from alerts.matching.snapshot import Coverage, SnapshotRejected
-from streams.profile_snapshot import SnapshotFile, index_fingerprint, snapshot_path
+from streams.pipeline.profile_snapshot import SnapshotFile, index_fingerprint, snapshot_path
 from tests.support import REPO
 
 
@@ -61,10 +61,10 @@ def test_after_a_load_the_unmapped_indicators_are_counted_as_a_build_counts_them
     import json
 
     from alerts.intake import parse_profile
-    from streams.metrics import PROFILE_INDICATORS_UNMAPPED
-    from streams.profiles import ProfileFeed
+    from streams.pipeline.metrics import PROFILE_INDICATORS_UNMAPPED
+    from streams.pipeline.profiles import ProfileFeed
     from tests.support import sample_profiles
-    from tests.unit.test_stage import stage
+    from tests.unit.pipeline.test_stage import stage
 
     row = sample_profiles()[0] | {"indicators": ["debt bondage", "sleeps at friends' houses", "Quoc's flat"]}
     built = ProfileIndex(config.risk.matching, config.risk.links)

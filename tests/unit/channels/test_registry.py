@@ -70,7 +70,7 @@ from alerts.config import load_config
 from alerts.errors import ConfigError
 from alerts.rendering import Renderer
 from alerts.routing import route, same_person_routes
-from streams import metrics
+from streams.pipeline import metrics
 from tests.unit.test_rendering import facts
 
 try:

@@ -211,7 +211,7 @@ def test_a_secret_plainly_in_config_is_refused(tmp_path: Path) -> None:
 
 
 def test_check_config_reads_each_subscribers_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from streams.checks import secret_problems
+    from streams.pipeline.checks import secret_problems
 
     config = load_config(webhook_config(tmp_path))
     monkeypatch.delenv("CRUCIAL_TEST_WEBHOOK_MET", raising=False)

@@ -10,8 +10,6 @@ import pytest
 import yaml
 
 from alerts.config import load_config
-from streams.auth import hash_api_key
-from alerts.errors import ConfigError
 from streams.web.auth import hash_api_key
 from tests.support import REPO, Edit
 from tests.unit.config.cases import Case, ids, problems, problems_after
@@ -157,7 +155,7 @@ def test_each_invalid_providers_file_names_the_key_and_the_fix(config_dir: Path,
 def test_check_config_command_refuses_a_plain_secret_without_printing_it(
     config_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from streams.cli import main
+    from streams.cli.main import main
 
     path = config_dir / "providers.yaml"
     data = yaml.safe_load(path.read_text())

@@ -4,7 +4,7 @@ own config/ and with the schemas: one file per schema, loading as the worker loa
 from __future__ import annotations
 
 from alerts.config import FILES, load_config
-from streams.cli_config import STARTER
+from streams.cli.config import STARTER
 from tests.support import REPO
 
 

@@ -10,10 +10,8 @@ from faust.transport.drivers.aiokafka import Transport
 from faust.types import TP
 
 from alerts.config import load_config
-from streams.app import create_app
-from streams.recovery import SeekThenResumeRecovery, SeekThenResumeTableManager, SnapshotConsumer
 from streams.pipeline.app import create_app
-from streams.pipeline.recovery import SeekThenResumeRecovery, SnapshotConsumer
+from streams.pipeline.recovery import SeekThenResumeRecovery, SeekThenResumeTableManager, SnapshotConsumer
 from tests.support import REPO
 
 

@@ -33,8 +33,8 @@ from alerts.channels.retry import RetryHooks
 from alerts.directory import IncidentDirectory
 from alerts.lanes import STATUS_RANK, Rank, lane_of, rank_of
 from alerts.model import DeliveryRecord, DeliveryState, DeliveryStatus, FallBack, IncidentCommand, Notification
-from streams import metrics
-from streams.stage import Emit, Record, Stage
+from streams.pipeline import metrics
+from streams.pipeline.stage import Emit, Record, Stage
 
 log = logging.getLogger("crucial.stream")
 Clock = Callable[[], datetime]

@@ -5,7 +5,7 @@ one agent hands both to one owner. The owner holds each child's open incident, o
 unverified claims in tables; `report` triages a placement event through the domain (alerts.triage),
 `command` applies an incident command (alerts.lifecycle), `fail_open` puts an accepted report that
 failed after intake before a person (alerts.manual_check). Each runs inside the triage stage's guard
-(streams/stage.py), which quarantines whatever raises.
+(streams/pipeline/stage.py), which quarantines whatever raises.
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ from alerts.model import (
 from alerts.placements import PlacementRegister
 from alerts.rendering import Renderer
 from alerts.triage import Context, Origin, Outcome, Report, incident_record, triage, with_entry
-from streams import metrics
-from streams.identity import EventIds, Identity, RegisterUnavailable
-from streams.stage import MAX_KEY_BYTES, Emit, Record, where
+from streams.pipeline import metrics
+from streams.pipeline.identity import EventIds, Identity, RegisterUnavailable
+from streams.pipeline.stage import MAX_KEY_BYTES, Emit, Record, where
 
 log = logging.getLogger("crucial.stream")
 Clock = Callable[[], datetime]

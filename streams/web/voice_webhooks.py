@@ -31,11 +31,11 @@ from alerts.channels.voice import NAME as VOICE
 from alerts.directory import OPEN_STATES, IncidentView
 from alerts.lifecycle import FALLS_BACK
 from alerts.model import DeliveryStatus, FallBack, NotificationKind, Recipient
-from streams import metrics
-from streams.acks import AckOutcome, record_acknowledgement
+from streams.pipeline import metrics
+from streams.web.acks import AckOutcome, record_acknowledgement
 
 if TYPE_CHECKING:
-    from streams.app import Worker
+    from streams.web.ports import WorkerPort
 
 log = logging.getLogger("crucial.webhooks.voice")
 TWIML = "application/xml"
@@ -46,7 +46,7 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
 
 
-def register_voice_webhooks(worker: Worker) -> None:
+def register_voice_webhooks(worker: WorkerPort) -> None:
     app = worker.app
     hooks = voice_webhooks_from_config(worker.config)
     topics = worker.config.settings.kafka.topics
@@ -98,7 +98,7 @@ def register_voice_webhooks(worker: Worker) -> None:
             return self.text(await _answer(worker, hooks, press), content_type=TWIML)
 
 
-async def _answer(worker: Worker, hooks: VoiceWebhooks, press: KeyPress) -> str:
+async def _answer(worker: WorkerPort, hooks: VoiceWebhooks, press: KeyPress) -> str:
     """The TwiML answering one key press, once what it asks is on its way to the incident's owner."""
     view = worker.directory.by_reference(press.reference)
     recipient = worker.directory.alerted_recipient(view, VOICE, press.called) if view else None
@@ -118,7 +118,7 @@ async def _answer(worker: Worker, hooks: VoiceWebhooks, press: KeyPress) -> str:
     return reply_twiml("That key does nothing.", hooks.speech, gather_again=hooks.again(press))
 
 
-async def _pass_on(worker: Worker, view: IncidentView, recipient: Recipient, kind: NotificationKind) -> str:
+async def _pass_on(worker: WorkerPort, view: IncidentView, recipient: Recipient, kind: NotificationKind) -> str:
     """Ask the incident's owner to alert the next on call instead of `recipient` (a fall_back command,
     as after a failed delivery); what to say."""
     incident = view.incident
