@@ -36,9 +36,9 @@ from alerts.channels import reasons
 from alerts.channels.base import Accepted, DeliveryError
 from alerts.channels.email import SMTP, SmtpSettings
 from alerts.channels.retry import RetryPolicy
-from alerts.secrets import read_secret
 from alerts.config import Config
 from alerts.model import Notification
+from alerts.secrets import read_secret
 
 log = logging.getLogger("crucial.channels.smtp")
 

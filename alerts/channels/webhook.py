@@ -148,8 +148,8 @@ def check_subscribers_named(config: Config) -> Iterator[ConfigError]:
 
 def subscriber_secrets(config: Config) -> dict[str, str]:
     """Each subscriber's signing secret; ConfigError when one is missing or not a Standard Webhooks secret."""
-    from alerts.secrets import read_secret
     from alerts.errors import ConfigError
+    from alerts.secrets import read_secret
 
     webhooks = WEBHOOKS.of(config)
     found: dict[str, str] = {}
