@@ -41,6 +41,7 @@ from alerts.matching.keys import (
     SINGLE,
     Form,
     _dob_key,
+    _frequency_groups,
     _frequency_keys,
     _identifier_key,
     _identity_keys,
@@ -176,15 +177,16 @@ class ProfileIndex:
 
     def _count(self, scoring: _Scoring, step: int) -> None:
         keys = _frequency_keys(scoring.forms)
-        for nationality in {"*", scoring.nationality}:
-            self._profiles_of[nationality] += step
+        for group in _frequency_groups(scoring.nationality, scoring.sex):
+            self._profiles_of[group] += step
             for key in keys:
-                self._sound_count[(nationality, key)] += step
+                self._sound_count[(group, key)] += step
 
-    def _bits(self, nationality: str, tuned: _Tuned) -> Callable[[str], float]:
-        """Points for a name in common with a profile of this nationality: -log2 of its share there."""
+    def _bits(self, group: str, tuned: _Tuned) -> Callable[[str], float]:
+        """Points for a name in common with a profile of this frequency group (a nationality, or a
+        nationality and sex: `frequency_group`): -log2 of the name's share there."""
         frequency = tuned.settings.name_frequency
-        group = nationality or "*"
+        group = group or "*"
         profiles = self._profiles_of[group]
         prior = frequency.prior_weight * frequency.prior_share
         cache: dict[str, float] = {}

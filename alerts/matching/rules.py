@@ -49,7 +49,7 @@ class Case:
     linked_profile: tuple[str, float] | None  # the best-scoring linked profile (id, score), when not the best
     possible_at: float  # the possible-match threshold
     chance_agreements: float = 0.0  # profiles expected to agree with the report as well as the best by chance
-    max_chance_agreements: float = 4.0  # ...this many times those that do: a claim on identity alone names no child
+    max_chance_agreements: float = 6.0  # ...this many times those that do: a claim on identity alone names no child
 
 
 @dataclass(frozen=True)

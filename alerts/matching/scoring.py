@@ -25,7 +25,15 @@ from alerts.identity import (
     unpack_dob,
 )
 from alerts.matching.dates import dob_evidence
-from alerts.matching.keys import _PHONE_IN_TEXT, Form, _forms_of, _frequency_key, _pair_frequency_key, joined_forms
+from alerts.matching.keys import (
+    _PHONE_IN_TEXT,
+    Form,
+    _forms_of,
+    _frequency_key,
+    _pair_frequency_key,
+    frequency_group,
+    joined_forms,
+)
 from alerts.matching.storage import _SEX
 from alerts.model import (
     Decision,
@@ -290,10 +298,10 @@ class _Scorer:
         self.names: dict[tuple[str, str], _NameMatch] = {}
         self.comparers: dict[str, Callable[[int, str], _NameMatch]] = {}
 
-    def _comparer(self, nationality: str) -> Callable[[int, str], _NameMatch]:
+    def _comparer(self, group: str) -> Callable[[int, str], _NameMatch]:
         """Compares a reported form with one profile form, remembering results: namesakes and aliases
         repeat the same forms across candidates."""
-        bits = self.index._bits(nationality, self.tuned)
+        bits = self.index._bits(group, self.tuned)
         memo: dict[tuple[int, str], _NameMatch] = {}
         tokens, tuned = self.probe.tokens, self.tuned
 
@@ -313,13 +321,16 @@ class _Scorer:
         probe, weights = self.probe, self.tuned.settings.weights
         evidence = _Evidence(slot)
         if probe.tokens:
-            name = self.names.get((forms, nationality))
+            # Names are paid their share among profiles of the same nationality, and of the same sex
+            # when both records give it (the agreement on sex is paid below, once).
+            group = frequency_group(nationality, sex if sex == probe.sex else "")
+            name = self.names.get((forms, group))
             if name is None:
-                compare = self.comparers.get(nationality)
+                compare = self.comparers.get(group)
                 if compare is None:
-                    compare = self.comparers[nationality] = self._comparer(nationality)
+                    compare = self.comparers[group] = self._comparer(group)
                 name = _compare_names(probe.tokens, probe.sounds, forms.split("|"), compare)
-                self.names[(forms, nationality)] = name
+                self.names[(forms, group)] = name
             evidence.name = name
             # A shared identifier is not outweighed by extra or differently written names: their cost is capped.
             cap = weights.name_penalty_cap_with_identifier
