@@ -86,6 +86,53 @@ class _Ranking:
     unscored: int
 
 
+# A blocking key group: (slots it holds in all, what the keys are without the year, (weight, posting) per year).
+_KeyGroup = tuple[int, int, list[tuple[float, Sequence[int]]]]
+
+
+def _read_groups(ordered: list[_KeyGroup], hits: defaultdict[int, float], budget: int) -> int:
+    """Add each group's blocking evidence to `hits`, most selective first, a slot counting a group at its
+    best year only; stop when the next group would overrun the budget of slots read. What is left of it."""
+    for size, _, group in ordered:
+        if size > budget and hits:
+            break
+        budget -= size
+        if len(group) == 1:
+            weight, posting = group[0]
+            for slot in posting:
+                hits[slot] += weight
+            continue
+        best_year: defaultdict[int, float] = defaultdict(float)
+        for weight, posting in group:
+            for slot in posting:
+                if weight > best_year[slot]:
+                    best_year[slot] = weight
+        for slot, weight in best_year.items():
+            hits[slot] += weight
+    return budget
+
+
+def _ranking(hits: dict[int, float], limit: int) -> _Ranking:
+    """The `limit` best-blocked slots, best first (ties by slot), with the best left unscored."""
+    best = [slot for _, _, slot in nlargest(limit + 1, ((weight, -slot, slot) for slot, weight in hits.items()))]
+    unscored_blocking, unscored = (hits[best[limit]], len(hits) - limit) if len(best) > limit else (0.0, 0)
+    # Those that share less than a third of the leader's blocking evidence could not win: not scored.
+    floor = hits[best[0]] / 3 if best else 0.0
+    return _Ranking([slot for slot in best[:limit] if hits[slot] >= floor], hits, unscored_blocking, unscored)
+
+
+@dataclass(frozen=True, slots=True)
+class _Search:
+    """One report's search: the reduced report, the settings for this call, candidate selection, the
+    slots linked by circumstance and, per identifier of the report, the slots that carry it."""
+
+    probe: _Probe
+    tuned: _Tuned
+    ranking: _Ranking
+    linked: set[int]
+    holders: list[list[int]]
+
+
 class ProfileIndex:
     def __init__(self, settings: Matching | None = None, links: Links | None = None) -> None:
         self._tuned = _Tuned(settings or Matching(), links or Links())
@@ -239,7 +286,8 @@ class ProfileIndex:
         linked = {self._slot_of[link.profile_id] for link in found_links if link.profile_id in self._slot_of}
         holders = self._identifier_holders(probe)
         ranking = self._ranked(probe, tuned, tuned.settings.blocking.max_candidates)
-        scored = self._score(probe, tuned, ranking, linked, holders)
+        search = _Search(probe, tuned, ranking, linked, holders)
+        scored = self._score(search)
         link_lines = [link.detail for link in found_links]
         if not scored:
             return MatchResult(decision=Decision.NO_MATCH, links=found_links, explanation=link_lines)
@@ -248,7 +296,7 @@ class ProfileIndex:
         decision = _decide(score, tuned.settings)
         if decision == Decision.NO_MATCH:
             return MatchResult(decision=decision, score=score, links=found_links, explanation=link_lines)
-        case = self._case(best, scored, probe, tuned, ranking, linked, holders)
+        case = self._case(best, scored, search)
         verdict = rules.decide(case, rules.Verdict(decision, case.profile_id, tuple(self._explain(best, probe, decision, score))))
         if verdict.profile_id != case.profile_id and verdict.profile_id is not None and case.linked_profile is not None:
             score = case.linked_profile[1]
@@ -261,10 +309,9 @@ class ProfileIndex:
             alternatives=list(verdict.alternatives),
         )
 
-    def _score(
-        self, probe: _Probe, tuned: _Tuned, ranking: _Ranking, linked: set[int], holders: list[list[int]]
-    ) -> list[_Evidence]:
+    def _score(self, search: _Search) -> list[_Evidence]:
         """Every candidate scored, best first: the ranked, the linked and every holder of an identifier."""
+        probe, tuned, ranking, linked, holders = search.probe, search.tuned, search.ranking, search.linked, search.holders
         shared: dict[int, list[str]] = {}
         for (_, _, written), held in zip(probe.identifiers, holders, strict=True):
             for slot in held:
@@ -280,17 +327,9 @@ class ProfileIndex:
         scored.sort(key=lambda e: (-e.points, self._ids[e.slot] or ""))
         return scored
 
-    def _case(
-        self,
-        best: _Evidence,
-        scored: list[_Evidence],
-        probe: _Probe,
-        tuned: _Tuned,
-        ranking: _Ranking,
-        linked: set[int],
-        holders: list[list[int]],
-    ) -> rules.Case:
+    def _case(self, best: _Evidence, scored: list[_Evidence], search: _Search) -> rules.Case:
         """What the decision rules need to know of the best candidate, as plain values."""
+        probe, tuned, ranking, linked, holders = search.probe, search.tuned, search.ranking, search.linked, search.holders
 
         def score_of(evidence: _Evidence) -> float:
             return _sigmoid(evidence.points, tuned.settings)
@@ -416,17 +455,36 @@ class ProfileIndex:
         count only when the rest finds too little. The very same exact date of birth is a boost.
         """
         blocking = tuned.settings.blocking
-        forms = probe.tokens + probe.joined
-        keys = _identity_keys(forms, _probe_years(probe.dob, probe.reported), _sexes(probe.sex, probing=True))
+        found, singles = self._key_groups(probe, tuned)
+        hits: defaultdict[int, float] = defaultdict(float)
+        budget = blocking.max_scanned
+        for ordered in (found, singles):
+            if ordered is singles and len(hits) >= blocking.max_candidates:
+                break
+            budget = _read_groups(ordered, hits, budget)
+        if probe.dob is not None and probe.dob.exact and hits:
+            same_day = self._posting(_dob_key(probe.dob.value))
+            if len(same_day) <= blocking.max_block_size:
+                for slot in same_day:
+                    if slot in hits:
+                        hits[slot] += PAIR
+        return _ranking(hits, limit)
+
+    def _key_groups(self, probe: _Probe, tuned: _Tuned) -> tuple[list[_KeyGroup], list[_KeyGroup]]:
+        """The report's blocking keys with their postings, grouped by what they are without the year
+        (a candidate counts each at its best year only), smallest first: pairs and initials, then
+        single sounds. Keys too common to select on (over blocking.max_block_size) are left out."""
+        max_block = tuned.settings.blocking.max_block_size
+        keys = _identity_keys(
+            probe.tokens + probe.joined, _probe_years(probe.dob, probe.reported), _sexes(probe.sex, probing=True)
+        )
         center = date.fromordinal(probe.dob.value).year if probe.dob is not None else None
-        # Keys grouped by what they are without the year: a candidate counts each at its best year only.
         groups: dict[int, list[tuple[float, Sequence[int]]]] = {}
         single_whats: set[int] = set()
         posting_of = self._posting
         for key, (kind, year, what) in keys.items():
             posting = posting_of(key)
-            size = len(posting)
-            if not size or size > blocking.max_block_size:
+            if not posting or len(posting) > max_block:
                 continue
             weight = kind if center is None else kind * (0.5 if year == 0 else _YEAR_FACTOR.get(abs(year - center), 0.25))
             groups.setdefault(what, []).append((weight, posting))
@@ -434,38 +492,7 @@ class ProfileIndex:
                 single_whats.add(what)
         found = sorted((sum(len(p) for _, p in g), what, g) for what, g in groups.items() if what not in single_whats)
         singles = sorted((sum(len(p) for _, p in g), what, g) for what, g in groups.items() if what in single_whats)
-        hits: defaultdict[int, float] = defaultdict(float)
-        budget = blocking.max_scanned
-        for ordered in (found, singles):
-            if ordered is singles and len(hits) >= blocking.max_candidates:
-                break
-            for size, _, group in ordered:
-                if size > budget and hits:
-                    break
-                budget -= size
-                if len(group) == 1:
-                    weight, posting = group[0]
-                    for slot in posting:
-                        hits[slot] += weight
-                    continue
-                best_year: defaultdict[int, float] = defaultdict(float)
-                for weight, posting in group:
-                    for slot in posting:
-                        if weight > best_year[slot]:
-                            best_year[slot] = weight
-                for slot, weight in best_year.items():
-                    hits[slot] += weight
-        if probe.dob is not None and probe.dob.exact and hits:
-            same_day = self._posting(_dob_key(probe.dob.value))
-            if len(same_day) <= blocking.max_block_size:
-                for slot in same_day:
-                    if slot in hits:
-                        hits[slot] += PAIR
-        best = [slot for _, _, slot in nlargest(limit + 1, ((weight, -slot, slot) for slot, weight in hits.items()))]
-        unscored_blocking, unscored = (hits[best[limit]], len(hits) - limit) if len(best) > limit else (0.0, 0)
-        # Those that share less than a third of the leader's blocking evidence could not win: not scored.
-        floor = hits[best[0]] / 3 if best else 0.0
-        return _Ranking([slot for slot in best[:limit] if hits[slot] >= floor], hits, unscored_blocking, unscored)
+        return found, singles
 
     def _explain(self, best: _Evidence, probe: _Probe, decision: Decision, score: float) -> list[str]:
         record = self._records[best.slot]
