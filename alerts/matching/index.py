@@ -102,11 +102,9 @@ def _read_groups(ordered: list[_KeyGroup], hits: defaultdict[int, float], budget
             for slot in posting:
                 hits[slot] += weight
             continue
-        best_year: defaultdict[int, float] = defaultdict(float)
-        for weight, posting in group:
-            for slot in posting:
-                if weight > best_year[slot]:
-                    best_year[slot] = weight
+        best_year: dict[int, float] = {}
+        for weight, posting in sorted(group, key=lambda year: year[0]):  # the best year last: it overwrites
+            best_year.update(dict.fromkeys(posting, weight))
         for slot, weight in best_year.items():
             hits[slot] += weight
     return budget
@@ -481,10 +479,13 @@ class ProfileIndex:
         center = date.fromordinal(probe.dob.value).year if probe.dob is not None else None
         groups: dict[int, list[tuple[float, Sequence[int]]]] = {}
         single_whats: set[int] = set()
-        posting_of = self._posting
+        postings = self._postings
         for key, (kind, year, what) in keys.items():
-            posting = posting_of(key)
-            if not posting or len(posting) > max_block:
+            stored = postings.get(key)  # most of a report's keys are filed under no profile: looked up inline
+            if stored is None:
+                continue
+            posting: Sequence[int] = (stored,) if isinstance(stored, int) else memoryview(stored).cast("i")
+            if len(posting) > max_block:
                 continue
             weight = kind if center is None else kind * (0.5 if year == 0 else _YEAR_FACTOR.get(abs(year - center), 0.25))
             groups.setdefault(what, []).append((weight, posting))
