@@ -57,6 +57,7 @@ from alerts.matching.scoring import _decide, _Evidence, _family_name_missing, _n
 from alerts.matching.storage import _INT, Record, _decode, _inflate, _pack, _record, _Scoring, _unpack
 from alerts.model import (
     Decision,
+    Identifier,
     MatchResult,
     PlacementEvent,
     ProfileLink,
@@ -420,13 +421,18 @@ class ProfileIndex:
         assert record is not None
         return record[0]
 
+    def _identifiers(self, slot: int) -> list[Identifier]:
+        """The stored profile's identifiers, read from its plain JSON (validated when it was stored):
+        a full model validation per candidate would cost more than scoring it."""
+        return [Identifier.model_construct(**written) for written in self._written(slot).get("identifiers", [])]
+
     def _identifier_holders(self, probe: _Probe) -> list[list[int]]:
         """For each of the report's identifiers, the slots that carry it (checked on the profile)."""
         return [
             [
                 slot
                 for slot in self._posting(_identifier_key(scheme, value))
-                if any(i.key() == (scheme, value) for i in self._profile(slot).identifiers)
+                if any(i.key() == (scheme, value) for i in self._identifiers(slot))
             ]
             for scheme, value, _ in probe.identifiers
         ]
@@ -434,7 +440,7 @@ class ProfileIndex:
     def _identifier_conflicts(self, evidence: _Evidence, probe: _Probe, tuned: _Tuned) -> None:
         ours = {(s, v) for s, v, _ in probe.identifiers}
         schemes = {s for s, _ in ours} & tuned.unique
-        for identifier in self._profile(evidence.slot).identifiers:
+        for identifier in self._identifiers(evidence.slot):
             scheme, value = identifier.key()
             if scheme in schemes and (scheme, value) not in ours:
                 evidence.points -= tuned.settings.weights.identifier_conflict
