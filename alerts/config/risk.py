@@ -114,7 +114,7 @@ class Matching(Schema):
         default=2.0, description="a match is only possible when another profile scores within this many points"
     )
     max_chance_agreements: Annotated[float, Field(gt=0)] = Field(
-        default=4.0,
+        default=6.0,
         description="a possible match on identity alone is no match when the profiles expected to agree as well by chance"
         " are this many times those that do",
     )

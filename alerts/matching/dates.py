@@ -55,10 +55,12 @@ def dob_evidence(ev: Dob | None, pr: Dob | None, weights: MatchWeights, toleranc
 _Segments = tuple[tuple[int, int, float], ...]
 
 
-def _segments(lo: int, hi: int, value: int, estimated: bool, right: float, exact_days: int) -> _Segments:
+def _segments(record: tuple[int, int, int, bool], right: float, exact_days: int) -> _Segments:
     """An exact date is its day; a disputed range its range, give or take `dob.exact_days`; an
     age-assessed estimate the year it names (written 1 January: that year; otherwise the year around
-    it) with `dob.estimate_right_year` of belief, the rest shared by the years either side."""
+    it) with `dob.estimate_right_year` of belief, the rest shared by the years either side. The record
+    is (earliest, latest, value, estimated) as ordinals."""
+    lo, hi, value, estimated = record
     if lo != hi:
         return ((lo - exact_days, hi + exact_days, 1.0),)
     if not estimated:
@@ -91,8 +93,8 @@ def _likelihood_ratio(
     ev: tuple[int, int, int, bool], pr: tuple[int, int, int, bool], right: float, exact_days: int, span: int
 ) -> float:
     same = 0.0
-    for a_lo, a_hi, a_share in _segments(*ev, right, exact_days):
-        for b_lo, b_hi, b_share in _segments(*pr, right, exact_days):
+    for a_lo, a_hi, a_share in _segments(ev, right, exact_days):
+        for b_lo, b_hi, b_share in _segments(pr, right, exact_days):
             overlap = min(a_hi, b_hi) - max(a_lo, b_lo) + 1
             if overlap > 0:
                 same += a_share * b_share * overlap / ((a_hi - a_lo + 1) * (b_hi - b_lo + 1))

@@ -41,6 +41,7 @@ from alerts.matching.keys import (
     SINGLE,
     Form,
     _dob_key,
+    _frequency_groups,
     _frequency_keys,
     _identifier_key,
     _identity_keys,
@@ -56,6 +57,7 @@ from alerts.matching.scoring import _decide, _Evidence, _family_name_missing, _n
 from alerts.matching.storage import _INT, Record, _decode, _inflate, _pack, _record, _Scoring, _unpack
 from alerts.model import (
     Decision,
+    Identifier,
     MatchResult,
     PlacementEvent,
     ProfileLink,
@@ -83,6 +85,51 @@ class _Ranking:
     blocked: dict[int, float]
     unscored_blocking: float
     unscored: int
+
+
+# A blocking key group: (slots it holds in all, what the keys are without the year, (weight, posting) per year).
+_KeyGroup = tuple[int, int, list[tuple[float, Sequence[int]]]]
+
+
+def _read_groups(ordered: list[_KeyGroup], hits: defaultdict[int, float], budget: int) -> int:
+    """Add each group's blocking evidence to `hits`, most selective first, a slot counting a group at its
+    best year only; stop when the next group would overrun the budget of slots read. What is left of it."""
+    for size, _, group in ordered:
+        if size > budget and hits:
+            break
+        budget -= size
+        if len(group) == 1:
+            weight, posting = group[0]
+            for slot in posting:
+                hits[slot] += weight
+            continue
+        best_year: dict[int, float] = {}
+        for weight, posting in sorted(group, key=lambda year: year[0]):  # the best year last: it overwrites
+            best_year.update(dict.fromkeys(posting, weight))
+        for slot, weight in best_year.items():
+            hits[slot] += weight
+    return budget
+
+
+def _ranking(hits: dict[int, float], limit: int) -> _Ranking:
+    """The `limit` best-blocked slots, best first (ties by slot), with the best left unscored."""
+    best = [slot for _, _, slot in nlargest(limit + 1, ((weight, -slot, slot) for slot, weight in hits.items()))]
+    unscored_blocking, unscored = (hits[best[limit]], len(hits) - limit) if len(best) > limit else (0.0, 0)
+    # Those that share less than a third of the leader's blocking evidence could not win: not scored.
+    floor = hits[best[0]] / 3 if best else 0.0
+    return _Ranking([slot for slot in best[:limit] if hits[slot] >= floor], hits, unscored_blocking, unscored)
+
+
+@dataclass(frozen=True, slots=True)
+class _Search:
+    """One report's search: the reduced report, the settings for this call, candidate selection, the
+    slots linked by circumstance and, per identifier of the report, the slots that carry it."""
+
+    probe: _Probe
+    tuned: _Tuned
+    ranking: _Ranking
+    linked: set[int]
+    holders: list[list[int]]
 
 
 class ProfileIndex:
@@ -176,15 +223,16 @@ class ProfileIndex:
 
     def _count(self, scoring: _Scoring, step: int) -> None:
         keys = _frequency_keys(scoring.forms)
-        for nationality in {"*", scoring.nationality}:
-            self._profiles_of[nationality] += step
+        for group in _frequency_groups(scoring.nationality, scoring.sex):
+            self._profiles_of[group] += step
             for key in keys:
-                self._sound_count[(nationality, key)] += step
+                self._sound_count[(group, key)] += step
 
-    def _bits(self, nationality: str, tuned: _Tuned) -> Callable[[str], float]:
-        """Points for a name in common with a profile of this nationality: -log2 of its share there."""
+    def _bits(self, group: str, tuned: _Tuned) -> Callable[[str], float]:
+        """Points for a name in common with a profile of this frequency group (a nationality, or a
+        nationality and sex: `frequency_group`): -log2 of the name's share there."""
         frequency = tuned.settings.name_frequency
-        group = nationality or "*"
+        group = group or "*"
         profiles = self._profiles_of[group]
         prior = frequency.prior_weight * frequency.prior_share
         cache: dict[str, float] = {}
@@ -237,7 +285,8 @@ class ProfileIndex:
         linked = {self._slot_of[link.profile_id] for link in found_links if link.profile_id in self._slot_of}
         holders = self._identifier_holders(probe)
         ranking = self._ranked(probe, tuned, tuned.settings.blocking.max_candidates)
-        scored = self._score(probe, tuned, ranking, linked, holders)
+        search = _Search(probe, tuned, ranking, linked, holders)
+        scored = self._score(search)
         link_lines = [link.detail for link in found_links]
         if not scored:
             return MatchResult(decision=Decision.NO_MATCH, links=found_links, explanation=link_lines)
@@ -246,7 +295,7 @@ class ProfileIndex:
         decision = _decide(score, tuned.settings)
         if decision == Decision.NO_MATCH:
             return MatchResult(decision=decision, score=score, links=found_links, explanation=link_lines)
-        case = self._case(best, scored, probe, tuned, ranking, linked, holders)
+        case = self._case(best, scored, search)
         verdict = rules.decide(case, rules.Verdict(decision, case.profile_id, tuple(self._explain(best, probe, decision, score))))
         if verdict.profile_id != case.profile_id and verdict.profile_id is not None and case.linked_profile is not None:
             score = case.linked_profile[1]
@@ -259,10 +308,9 @@ class ProfileIndex:
             alternatives=list(verdict.alternatives),
         )
 
-    def _score(
-        self, probe: _Probe, tuned: _Tuned, ranking: _Ranking, linked: set[int], holders: list[list[int]]
-    ) -> list[_Evidence]:
+    def _score(self, search: _Search) -> list[_Evidence]:
         """Every candidate scored, best first: the ranked, the linked and every holder of an identifier."""
+        probe, tuned, ranking, linked, holders = search.probe, search.tuned, search.ranking, search.linked, search.holders
         shared: dict[int, list[str]] = {}
         for (_, _, written), held in zip(probe.identifiers, holders, strict=True):
             for slot in held:
@@ -278,17 +326,9 @@ class ProfileIndex:
         scored.sort(key=lambda e: (-e.points, self._ids[e.slot] or ""))
         return scored
 
-    def _case(
-        self,
-        best: _Evidence,
-        scored: list[_Evidence],
-        probe: _Probe,
-        tuned: _Tuned,
-        ranking: _Ranking,
-        linked: set[int],
-        holders: list[list[int]],
-    ) -> rules.Case:
+    def _case(self, best: _Evidence, scored: list[_Evidence], search: _Search) -> rules.Case:
         """What the decision rules need to know of the best candidate, as plain values."""
+        probe, tuned, ranking, linked, holders = search.probe, search.tuned, search.ranking, search.linked, search.holders
 
         def score_of(evidence: _Evidence) -> float:
             return _sigmoid(evidence.points, tuned.settings)
@@ -329,7 +369,10 @@ class ProfileIndex:
         return float(self._profiles_of[group] * 2.0 ** -max(0.0, bits))
 
     def _expected_namesakes(self, best: _Evidence) -> float:
-        """Profiles of the best's nationality times the share its name's bits say: 2 ** -bits."""
+        """Profiles of the best's nationality times the share its name's bits say: 2 ** -bits. All of
+        the nationality, though the bits may be those among its sex: counted within the sex, the rule
+        'approximate date' let through matches that precision at match could not afford (10k crowd,
+        seed 41: 0.987 -> 0.976), so the count stays the conservative one."""
         record = self._records[best.slot]
         if best.name is None or record is None:
             return 0.0
@@ -381,13 +424,18 @@ class ProfileIndex:
         assert record is not None
         return record[0]
 
+    def _identifiers(self, slot: int) -> list[Identifier]:
+        """The stored profile's identifiers, read from its plain JSON (validated when it was stored):
+        a full model validation per candidate would cost more than scoring it."""
+        return [Identifier.model_construct(**written) for written in self._written(slot).get("identifiers", [])]
+
     def _identifier_holders(self, probe: _Probe) -> list[list[int]]:
         """For each of the report's identifiers, the slots that carry it (checked on the profile)."""
         return [
             [
                 slot
                 for slot in self._posting(_identifier_key(scheme, value))
-                if any(i.key() == (scheme, value) for i in self._profile(slot).identifiers)
+                if any(i.key() == (scheme, value) for i in self._identifiers(slot))
             ]
             for scheme, value, _ in probe.identifiers
         ]
@@ -395,7 +443,7 @@ class ProfileIndex:
     def _identifier_conflicts(self, evidence: _Evidence, probe: _Probe, tuned: _Tuned) -> None:
         ours = {(s, v) for s, v, _ in probe.identifiers}
         schemes = {s for s, _ in ours} & tuned.unique
-        for identifier in self._profile(evidence.slot).identifiers:
+        for identifier in self._identifiers(evidence.slot):
             scheme, value = identifier.key()
             if scheme in schemes and (scheme, value) not in ours:
                 evidence.points -= tuned.settings.weights.identifier_conflict
@@ -414,17 +462,39 @@ class ProfileIndex:
         count only when the rest finds too little. The very same exact date of birth is a boost.
         """
         blocking = tuned.settings.blocking
-        forms = probe.tokens + probe.joined
-        keys = _identity_keys(forms, _probe_years(probe.dob, probe.reported), _sexes(probe.sex, probing=True))
+        found, singles = self._key_groups(probe, tuned)
+        hits: defaultdict[int, float] = defaultdict(float)
+        budget = blocking.max_scanned
+        for ordered in (found, singles):
+            if ordered is singles and len(hits) >= blocking.max_candidates:
+                break
+            budget = _read_groups(ordered, hits, budget)
+        if probe.dob is not None and probe.dob.exact and hits:
+            same_day = self._posting(_dob_key(probe.dob.value))
+            if len(same_day) <= blocking.max_block_size:
+                for slot in same_day:
+                    if slot in hits:
+                        hits[slot] += PAIR
+        return _ranking(hits, limit)
+
+    def _key_groups(self, probe: _Probe, tuned: _Tuned) -> tuple[list[_KeyGroup], list[_KeyGroup]]:
+        """The report's blocking keys with their postings, grouped by what they are without the year
+        (a candidate counts each at its best year only), smallest first: pairs and initials, then
+        single sounds. Keys too common to select on (over blocking.max_block_size) are left out."""
+        max_block = tuned.settings.blocking.max_block_size
+        keys = _identity_keys(
+            probe.tokens + probe.joined, _probe_years(probe.dob, probe.reported), _sexes(probe.sex, probing=True)
+        )
         center = date.fromordinal(probe.dob.value).year if probe.dob is not None else None
-        # Keys grouped by what they are without the year: a candidate counts each at its best year only.
         groups: dict[int, list[tuple[float, Sequence[int]]]] = {}
         single_whats: set[int] = set()
-        posting_of = self._posting
+        postings = self._postings
         for key, (kind, year, what) in keys.items():
-            posting = posting_of(key)
-            size = len(posting)
-            if not size or size > blocking.max_block_size:
+            stored = postings.get(key)  # most of a report's keys are filed under no profile: looked up inline
+            if stored is None:
+                continue
+            posting: Sequence[int] = (stored,) if isinstance(stored, int) else memoryview(stored).cast("i")
+            if len(posting) > max_block:
                 continue
             weight = kind if center is None else kind * (0.5 if year == 0 else _YEAR_FACTOR.get(abs(year - center), 0.25))
             groups.setdefault(what, []).append((weight, posting))
@@ -432,38 +502,7 @@ class ProfileIndex:
                 single_whats.add(what)
         found = sorted((sum(len(p) for _, p in g), what, g) for what, g in groups.items() if what not in single_whats)
         singles = sorted((sum(len(p) for _, p in g), what, g) for what, g in groups.items() if what in single_whats)
-        hits: defaultdict[int, float] = defaultdict(float)
-        budget = blocking.max_scanned
-        for ordered in (found, singles):
-            if ordered is singles and len(hits) >= blocking.max_candidates:
-                break
-            for size, _, group in ordered:
-                if size > budget and hits:
-                    break
-                budget -= size
-                if len(group) == 1:
-                    weight, posting = group[0]
-                    for slot in posting:
-                        hits[slot] += weight
-                    continue
-                best_year: defaultdict[int, float] = defaultdict(float)
-                for weight, posting in group:
-                    for slot in posting:
-                        if weight > best_year[slot]:
-                            best_year[slot] = weight
-                for slot, weight in best_year.items():
-                    hits[slot] += weight
-        if probe.dob is not None and probe.dob.exact and hits:
-            same_day = self._posting(_dob_key(probe.dob.value))
-            if len(same_day) <= blocking.max_block_size:
-                for slot in same_day:
-                    if slot in hits:
-                        hits[slot] += PAIR
-        best = [slot for _, _, slot in nlargest(limit + 1, ((weight, -slot, slot) for slot, weight in hits.items()))]
-        unscored_blocking, unscored = (hits[best[limit]], len(hits) - limit) if len(best) > limit else (0.0, 0)
-        # Those that share less than a third of the leader's blocking evidence could not win: not scored.
-        floor = hits[best[0]] / 3 if best else 0.0
-        return _Ranking([slot for slot in best[:limit] if hits[slot] >= floor], hits, unscored_blocking, unscored)
+        return found, singles
 
     def _explain(self, best: _Evidence, probe: _Probe, decision: Decision, score: float) -> list[str]:
         record = self._records[best.slot]

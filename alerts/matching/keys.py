@@ -124,6 +124,19 @@ def _frequency_keys(forms: list[tuple[str, ...]]) -> set[str]:
     return keys
 
 
+def frequency_group(nationality: str, sex: str = "") -> str:
+    """Where a name's share is counted: among the profiles of its nationality ("*": of none), and of
+    its sex when that is known — given names are mostly of one sex, so a name's share among all
+    profiles would pay the agreement on sex a second time (the sex is paid its own point)."""
+    group = nationality or "*"
+    return f"{group}:{sex}" if sex in ("f", "m") else group
+
+
+def _frequency_groups(nationality: str, sex: str) -> set[str]:
+    """Every group a profile's names are counted in: all profiles, its nationality, and with its sex."""
+    return {"*", frequency_group(nationality), frequency_group(nationality, sex), frequency_group("", sex)}
+
+
 def _sexes(sex: str, probing: bool) -> tuple[str, ...]:
     """Pair keys carry the sex; a profile of unknown sex is filed under 'u', which every probe reads."""
     known = sex if sex in ("f", "m") else "u"

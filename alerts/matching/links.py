@@ -18,16 +18,12 @@ if TYPE_CHECKING:
     from alerts.matching.index import ProfileIndex
 
 
-def find_links(index: ProfileIndex, probe: _Probe, tuned: _Tuned) -> list[ProfileLink]:
-    """Every profile that a registration, phone number or companion in the report is recorded on;
-    the highest-risk first, at most links.max_links. All exact keys: no profile is opened."""
-    found: dict[tuple[int, str, str], str] = {}
-    for plate in probe.plates:
-        for slot in index._posting(key_hash(f"v\x1f{plate}")):
-            found.setdefault((slot, "vehicle", plate), f"vehicle {plate} in the report is recorded against profile {{}}")
-    for key, written in probe.phones.items():
-        for slot in index._posting(key_hash(f"t\x1f{key}")):
-            found.setdefault((slot, "phone", key), f"phone {written} in the report is recorded against profile {{}}")
+# (slot, kind, key) -> the line explaining the link, "{}" where the profile id goes
+_Found = dict[tuple[int, str, str], str]
+
+
+def _companions(index: ProfileIndex, probe: _Probe, found: _Found) -> None:
+    """Runs of two or three words in the report's companions and notes that name a recorded associate."""
     for words, where in probe.companions:
         for size in (2, 3):
             for start in range(len(words) - size + 1):
@@ -41,6 +37,19 @@ def find_links(index: ProfileIndex, probe: _Probe, tuned: _Tuned) -> list[Profil
                     continue
                 for slot in posting:
                     found.setdefault((slot, "associate", name), f"'{said}' in {where} is an associate recorded on profile {{}}")
+
+
+def find_links(index: ProfileIndex, probe: _Probe, tuned: _Tuned) -> list[ProfileLink]:
+    """Every profile that a registration, phone number or companion in the report is recorded on;
+    the highest-risk first, at most links.max_links. All exact keys: no profile is opened."""
+    found: _Found = {}
+    for plate in probe.plates:
+        for slot in index._posting(key_hash(f"v\x1f{plate}")):
+            found.setdefault((slot, "vehicle", plate), f"vehicle {plate} in the report is recorded against profile {{}}")
+    for key, written in probe.phones.items():
+        for slot in index._posting(key_hash(f"t\x1f{key}")):
+            found.setdefault((slot, "phone", key), f"phone {written} in the report is recorded against profile {{}}")
+    _companions(index, probe, found)
 
     def rank(item: tuple[tuple[int, str, str], str]) -> tuple[int, str, str]:
         (slot, kind, _), _ = item

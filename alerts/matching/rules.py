@@ -16,6 +16,8 @@ MAX_LISTED = 8
 # A name this likely to be shared in the index (expected other children of that name): an estimate
 # cannot tell them apart. One in ten: a name rare enough that a namesake is not to be expected.
 EXPECTED_NAMESAKES = 0.1  # alternatives named one by one in the explanation; the rest are counted
+# Profiles expected to agree by chance worth telling the officer about when a possible match is kept.
+CHANCE_WORTH_SAYING = 0.05
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class Case:
     linked_profile: tuple[str, float] | None  # the best-scoring linked profile (id, score), when not the best
     possible_at: float  # the possible-match threshold
     chance_agreements: float = 0.0  # profiles expected to agree with the report as well as the best by chance
-    max_chance_agreements: float = 4.0  # ...this many times those that do: a claim on identity alone names no child
+    max_chance_agreements: float = 6.0  # ...this many times those that do: a claim on identity alone names no child
 
 
 @dataclass(frozen=True)
@@ -138,12 +140,21 @@ def chance_agreement(case: Case, verdict: Verdict) -> Verdict:
     k / E is the likelihood ratio of 'one of these is the child' against 'no profile' (a Poisson
     count): below 1 / max_chance_agreements it is no match. Fellegi-Sunter with the index's size as
     the prior: the same evidence that names a child among 300 profiles is a namesake among 100,000."""
-    if (
-        verdict.decision == Decision.POSSIBLE_MATCH
-        and not (case.has_identifier or case.linked)
-        and case.chance_agreements / (1 + len(case.runners)) >= case.max_chance_agreements
-    ):
+    if verdict.decision != Decision.POSSIBLE_MATCH or case.has_identifier or case.linked:
+        return verdict
+    agree = 1 + len(case.runners)
+    if case.chance_agreements / agree >= case.max_chance_agreements:
         return Verdict(Decision.NO_MATCH, None, ())
+    if case.chance_agreements >= CHANCE_WORTH_SAYING:
+        # Kept, and why it is only possible: the evidence is identity alone, and namesakes could give it.
+        return replace(
+            verdict,
+            explanation=(
+                *verdict.explanation,
+                f"identity alone: about {case.chance_agreements:.1f} profile(s) would agree this well by chance"
+                f" and {agree} do: a person must confirm",
+            ),
+        )
     return verdict
 
 

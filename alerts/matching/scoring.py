@@ -25,7 +25,15 @@ from alerts.identity import (
     unpack_dob,
 )
 from alerts.matching.dates import dob_evidence
-from alerts.matching.keys import _PHONE_IN_TEXT, Form, _forms_of, _frequency_key, _pair_frequency_key, joined_forms
+from alerts.matching.keys import (
+    _PHONE_IN_TEXT,
+    Form,
+    _forms_of,
+    _frequency_key,
+    _pair_frequency_key,
+    frequency_group,
+    joined_forms,
+)
 from alerts.matching.storage import _SEX
 from alerts.model import (
     Decision,
@@ -80,15 +88,15 @@ def _split_joined(ev: tuple[str, ...], pr: tuple[str, ...]) -> tuple[tuple[str, 
     return split(ev, pr), split(pr, ev)
 
 
-def _paid_twice(pr: tuple[str, ...], paid: dict[int, float], bits: Callable[[str], float]) -> float:
+def _paid_twice(adjacent: tuple[str, ...], paid: dict[int, float], bits: Callable[[str], float]) -> float:
     """What two adjacent profile names both paired were overpaid as independent names: a multi-word
     given name ('Thanh Tùng', 'Mohammed Ali') is paid the bits of the two together, when the index
-    holds them together more often than chance."""
+    holds them together more often than chance. `adjacent[j]` counts names j and j + 1 together."""
     over, j = 0.0, 0
-    while j < len(pr) - 1:
+    while j < len(adjacent):
         if j in paid and j + 1 in paid:
             both = paid[j] + paid[j + 1]
-            together = max(paid[j], paid[j + 1], bits(_pair_frequency_key(pr[j], pr[j + 1])))
+            together = max(paid[j], paid[j + 1], bits(adjacent[j]))
             if together < both:
                 over += both - together
                 j += 2
@@ -97,54 +105,87 @@ def _paid_twice(pr: tuple[str, ...], paid: dict[int, float], bits: Callable[[str
     return over
 
 
-def _compare_tokens(ev: tuple[str, ...], pr: tuple[str, ...], tuned: _Tuned, bits: Callable[[str], float]) -> _NameMatch:
-    """Pair tokens greedily, best similarity first; a pair is worth its similarity times the bits of the
-    profile token's sound (rarer names weigh more); unpaired tokens count against, and more when both
-    sides have one left over (a different name, not a dropped middle name)."""
-    weights, threshold = tuned.settings.weights, tuned.settings.min_token_similarity
-    ev, pr = _split_joined(ev, pr)
+@dataclass(frozen=True, slots=True)
+class _Pairing:
+    """Which reported name pairs with which profile name: the same for every index and nationality,
+    so worked out once per pair of forms (namesakes repeat the same forms); only the bits differ."""
+
+    pairs: tuple[tuple[int, str, str, float, str], ...]  # (profile token, reported, profile, similarity, frequency key)
+    adjacent: tuple[str, ...]  # frequency keys of adjacent profile names counted together
+    unpaired_full: int  # reported full names left unpaired
+    unpaired_initials: int
+    left_on_profile: int  # profile full names left unpaired
+    reordered: bool
+
+
+def _candidate_pairs(ev: tuple[str, ...], pr: tuple[str, ...], threshold: float) -> list[tuple[float, int, int]]:
+    """Every (similarity, reported, profile) pair similar enough, best first; an initial after every
+    real token match."""
     candidates: list[tuple[float, int, int]] = []
     for i, a in enumerate(ev):
         for j, b in enumerate(pr):
             if len(a) == 1 or len(b) == 1:
                 if a[0] == b[0]:
-                    candidates.append((0.5, i, j))  # an initial: after every real token match
+                    candidates.append((0.5, i, j))
             else:
                 s = token_similarity(a, b)
                 if s >= threshold:
                     candidates.append((s, i, j))
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+    return candidates
+
+
+@lru_cache(maxsize=200_000)
+def _pairing(ev: tuple[str, ...], pr: tuple[str, ...], threshold: float) -> _Pairing:
+    """Pair tokens greedily, best similarity first."""
+    ev, pr = _split_joined(ev, pr)
     used_ev: dict[int, int] = {}
     used_pr: set[int] = set()
-    paid: dict[int, float] = {}  # profile token -> points paid for it
-    result = _NameMatch(0.0)
-    for s, i, j in candidates:
+    pairs: list[tuple[int, str, str, float, str]] = []
+    for s, i, j in _candidate_pairs(ev, pr, threshold):
         if i in used_ev or j in used_pr:
             continue
         used_ev[i] = j
         used_pr.add(j)
         a, b = ev[i], pr[j]
-        if len(a) == 1 or len(b) == 1:
+        initial = len(a) == 1 or len(b) == 1
+        pairs.append((j, a, b, 0.0 if initial else s, "" if initial else _frequency_key(b)))
+    unpaired = [a for i, a in enumerate(ev) if i not in used_ev]
+    order = [used_ev[i] for i in sorted(used_ev)]
+    return _Pairing(
+        pairs=tuple(pairs),
+        adjacent=tuple(_pair_frequency_key(a, b) for a, b in pairwise(pr)),
+        unpaired_full=sum(1 for a in unpaired if len(a) > 1),
+        unpaired_initials=sum(1 for a in unpaired if len(a) == 1),
+        left_on_profile=sum(1 for j, b in enumerate(pr) if j not in used_pr and len(b) > 1),
+        reordered=order != sorted(order),
+    )
+
+
+def _compare_tokens(ev: tuple[str, ...], pr: tuple[str, ...], tuned: _Tuned, bits: Callable[[str], float]) -> _NameMatch:
+    """A pair is worth its similarity times the bits of the profile token's sound (rarer names weigh
+    more); unpaired tokens count against, and more when both sides have one left over (a different
+    name, not a dropped middle name)."""
+    weights = tuned.settings.weights
+    pairing = _pairing(ev, pr, tuned.settings.min_token_similarity)
+    result = _NameMatch(0.0, reordered=pairing.reordered)
+    paid: dict[int, float] = {}  # profile token -> points paid for it
+    for j, a, b, s, key in pairing.pairs:
+        result.pairs.append((a, b, s))
+        if not key:
             result.points += weights.initial
-            result.pairs.append((a, b, 0.0))
-        else:
-            # Partial credit for a near spelling: full at 1, two thirds at 0.9, none at 0.7.
-            earned = bits(_frequency_key(b)) * max(0.0, (s - 0.7) / 0.3)
-            paid[j] = earned
-            result.points += earned
-            result.full += 1
-            result.pairs.append((a, b, s))
-    result.points -= _paid_twice(pr, paid, bits)
-    for i, a in enumerate(ev):
-        if i not in used_ev:
-            result.points -= weights.name_unmatched_reported if len(a) > 1 else weights.initial
-    left_on_profile = sum(1 for j, b in enumerate(pr) if j not in used_pr and len(b) > 1)
-    result.points -= weights.name_unmatched_profile * left_on_profile
-    if result.full and left_on_profile and any(i not in used_ev and len(a) > 1 for i, a in enumerate(ev)):
+            continue
+        # Partial credit for a near spelling: full at 1, two thirds at 0.9, none at 0.7.
+        earned = bits(key) * max(0.0, (s - 0.7) / 0.3)
+        paid[j] = earned
+        result.points += earned
+        result.full += 1
+    result.points -= _paid_twice(pairing.adjacent, paid, bits)
+    result.points -= weights.name_unmatched_reported * pairing.unpaired_full + weights.initial * pairing.unpaired_initials
+    result.points -= weights.name_unmatched_profile * pairing.left_on_profile
+    if result.full and pairing.left_on_profile and pairing.unpaired_full:
         result.points -= weights.name_conflict
         result.conflict = True
-    order = [used_ev[i] for i in sorted(used_ev)]
-    result.reordered = order != sorted(order)
     return result
 
 
@@ -290,10 +331,10 @@ class _Scorer:
         self.names: dict[tuple[str, str], _NameMatch] = {}
         self.comparers: dict[str, Callable[[int, str], _NameMatch]] = {}
 
-    def _comparer(self, nationality: str) -> Callable[[int, str], _NameMatch]:
+    def _comparer(self, group: str) -> Callable[[int, str], _NameMatch]:
         """Compares a reported form with one profile form, remembering results: namesakes and aliases
         repeat the same forms across candidates."""
-        bits = self.index._bits(nationality, self.tuned)
+        bits = self.index._bits(group, self.tuned)
         memo: dict[tuple[int, str], _NameMatch] = {}
         tokens, tuned = self.probe.tokens, self.tuned
 
@@ -313,13 +354,16 @@ class _Scorer:
         probe, weights = self.probe, self.tuned.settings.weights
         evidence = _Evidence(slot)
         if probe.tokens:
-            name = self.names.get((forms, nationality))
+            # Names are paid their share among profiles of the same nationality, and of the same sex
+            # when both records give it (the agreement on sex is paid below, once).
+            group = frequency_group(nationality, sex if sex == probe.sex else "")
+            name = self.names.get((forms, group))
             if name is None:
-                compare = self.comparers.get(nationality)
+                compare = self.comparers.get(group)
                 if compare is None:
-                    compare = self.comparers[nationality] = self._comparer(nationality)
+                    compare = self.comparers[group] = self._comparer(group)
                 name = _compare_names(probe.tokens, probe.sounds, forms.split("|"), compare)
-                self.names[(forms, nationality)] = name
+                self.names[(forms, group)] = name
             evidence.name = name
             # A shared identifier is not outweighed by extra or differently written names: their cost is capped.
             cap = weights.name_penalty_cap_with_identifier

@@ -604,8 +604,8 @@ def test_a_possible_match_on_a_common_name_and_an_estimate_is_no_match_when_chan
     )
     few = match(index_of(target, *eritrean_crowd(30), risk=risk), event, risk)
     assert (few.decision, few.profile_id) == (Decision.POSSIBLE_MATCH, "prof-target")
-    # Among 1,000 such profiles, several are expected to agree as well by chance and only one does.
-    many = match(index_of(target, *eritrean_crowd(1000), risk=risk), event, risk)
+    # Among 2,000 such profiles, several are expected to agree as well by chance and only one does.
+    many = match(index_of(target, *eritrean_crowd(2000), risk=risk), event, risk)
     assert (many.decision, many.profile_id) == (Decision.NO_MATCH, None)
     # A phone on the profile says more than names: kept.
     linked = target.model_copy(update={"phone_numbers": ["+447700900123"]})
@@ -619,3 +619,26 @@ def test_a_possible_match_on_a_common_name_and_an_estimate_is_no_match_when_chan
     )
     kept = match(index_of(linked, *eritrean_crowd(1000), risk=risk), with_phone, risk)
     assert kept.profile_id == "prof-target" and kept.decision != Decision.NO_MATCH
+
+
+def test_a_given_name_is_paid_its_share_among_profiles_of_the_same_sex(risk: Risk) -> None:
+    # Given names are mostly of one sex: boys of other names in the index must not make a girl's
+    # given name look rarer (the agreement on sex is paid once, as its own point).
+    target = profile(
+        "prof-target", "Senait", "Tesfay", sex="female", nationality="Eritrean", date_of_birth={"value": "2011-06-15"}
+    )
+    girls = [
+        profile(f"girl-{i}", ("Senait", "Winta")[i % 2], f"Family{i}", sex="female", nationality="Eritrean") for i in range(20)
+    ]
+    boys = [profile(f"boy-{i}", "Yonas", f"Other{i}", sex="male", nationality="Eritrean") for i in range(60)]
+    event = report("Senait", "Tesfay", sex="female", nationality="Eritrean", date_of_birth={"value": "2011-06-15"})
+    alone = match(index_of(target, *girls, risk=risk), event, risk)
+    among_boys = match(index_of(target, *girls, *boys, risk=risk), event, risk)
+    assert alone.profile_id == among_boys.profile_id == "prof-target"
+    assert among_boys.score == alone.score
+    # With the sex unknown on the report, the share among all Eritrean profiles is what counts.
+    unknown = report("Senait", "Tesfay", nationality="Eritrean", date_of_birth={"value": "2011-06-15"})
+    assert (
+        match(index_of(target, *girls, *boys, risk=risk), unknown, risk).score
+        != match(index_of(target, *girls, risk=risk), unknown, risk).score
+    )

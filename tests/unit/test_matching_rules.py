@@ -96,3 +96,18 @@ def test_chance_namesakes_are_weighed_against_the_profiles_that_agree_and_never_
     assert kept.decision == Decision.POSSIBLE_MATCH and kept.alternatives == ("prof-b", "prof-c")
     assert decide(replace(crowded, linked=True), POSSIBLE).decision == Decision.POSSIBLE_MATCH
     assert decide(replace(crowded, has_identifier=True), POSSIBLE).decision == Decision.POSSIBLE_MATCH
+
+
+def test_a_possible_match_kept_on_identity_alone_says_how_many_namesakes_chance_would_give() -> None:
+    # Kept (one in two expected by chance, one agrees), and the explanation says why it is only possible.
+    kept = decide(replace(CASE, score=0.7, dob_agrees_exactly=False, chance_agreements=0.5), POSSIBLE)
+    assert kept.decision == Decision.POSSIBLE_MATCH
+    assert (
+        kept.explanation[-1]
+        == "identity alone: about 0.5 profile(s) would agree this well by chance and 1 do: a person must confirm"
+    )
+    # Names no name (the explanation may be shown in places the report's names are not).
+    assert "Hoxha" not in kept.explanation[-1]
+    # Nothing to say when chance explains nothing, or when an identifier says more than identity.
+    assert decide(replace(CASE, score=0.7, chance_agreements=0.001), POSSIBLE) == POSSIBLE
+    assert decide(replace(CASE, score=0.7, chance_agreements=0.5, has_identifier=True), POSSIBLE) == POSSIBLE

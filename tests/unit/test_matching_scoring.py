@@ -34,3 +34,15 @@ def test_a_different_name_on_each_side_costs_more_than_a_dropped_middle_name() -
 def test_a_short_form_pairs_for_part_of_the_name_bits() -> None:
     found = _compare_tokens(("jess", "smith"), ("jessica", "smith"), TUNED, flat)
     assert found.full == 2 and 4.0 < found.points < 8.0
+
+
+def test_the_pairing_is_shared_but_the_bits_are_those_of_each_comparison() -> None:
+    # The pairing of names is worked out once per pair of forms; what they earn is not: a name rare in
+    # one nationality and common in another is paid each its own share.
+    rare = _compare_tokens(("senait", "tesfay"), ("senait", "tesfay"), TUNED, lambda _: 6.0)
+    common = _compare_tokens(("senait", "tesfay"), ("senait", "tesfay"), TUNED, lambda _: 1.0)
+    assert rare.full == common.full == 2 and rare.pairs == common.pairs
+    assert rare.points > common.points
+    # Nor is the result shared between calls: one comparison's record is its own.
+    rare.pairs.append(("x", "y", 1.0))
+    assert _compare_tokens(("senait", "tesfay"), ("senait", "tesfay"), TUNED, flat).pairs == common.pairs
