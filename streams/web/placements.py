@@ -235,6 +235,10 @@ def openapi_paths(
     problem_response: Callable[..., dict[str, Any]], retry_after: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The /v1/placements routes and their schemas, for streams.web.openapi's document."""
+    return _paths(problem_response, retry_after), _schemas()
+
+
+def _schemas() -> dict[str, Any]:
     placement = Placement.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas: dict[str, Any] = dict(placement.pop("$defs", {}))
     schemas["RegisteredPlacement"] = placement  # "Placement" is the report's placement object
@@ -265,6 +269,17 @@ def openapi_paths(
             }
         },
     }
+    return schemas
+
+
+def _ok(description: str, schema: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+def _paths(problem_response: Callable[..., dict[str, Any]], retry_after: dict[str, Any]) -> dict[str, Any]:
     security: list[dict[str, list[str]]] = [{"apiKey": []}, {"hmacKeyId": [], "hmacTimestamp": [], "hmacSignature": []}]
     refusals = {
         "401": problem_response("Missing, unknown, stale or replayed credentials"),
@@ -273,12 +288,6 @@ def openapi_paths(
         "429": problem_response("Too many requests for this key (or failed attempts)", retry_after),
         "503": problem_response("The register is loading, or Kafka did not acknowledge: retry", retry_after),
     }
-
-    def ok(description: str, schema: str) -> dict[str, Any]:
-        return {
-            "description": description,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-        }
 
     # A placement id with "/" (the contract allows it) cannot be one path segment: such placements are
     # managed with `crucial placements`.
@@ -295,7 +304,7 @@ def openapi_paths(
                 "operationId": "listPlacements",
                 "summary": "The caller's placements in the register",
                 "security": security,
-                "responses": {"200": ok("Ids, names and how many children", "PlacementList"), **refusals},
+                "responses": {"200": _ok("Ids, names and how many children", "PlacementList"), **refusals},
             }
         },
         PLACEMENTS_PATH + "/{placement_id}": {
@@ -309,7 +318,7 @@ def openapi_paths(
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RegisteredPlacement"}}},
                 },
                 "responses": {
-                    "200": ok("Stored (acknowledged by Kafka)", "PlacementStored"),
+                    "200": _ok("Stored (acknowledged by Kafka)", "PlacementStored"),
                     "400": problem_response("Not JSON"),
                     "403": problem_response("Another provider's placement"),
                     "415": problem_response("Content-Type is not application/json"),
@@ -323,7 +332,7 @@ def openapi_paths(
                 "parameters": path_id,
                 "requestBody": {"required": True, "content": {"application/json": {"schema": delete_body}}},
                 "responses": {
-                    "200": ok("Deleted (acknowledged by Kafka)", "PlacementStored"),
+                    "200": _ok("Deleted (acknowledged by Kafka)", "PlacementStored"),
                     "403": problem_response("Another provider's placement"),
                     "404": problem_response("No such placement"),
                     **refusals,
@@ -331,4 +340,4 @@ def openapi_paths(
             },
         },
     }
-    return paths, schemas
+    return paths
