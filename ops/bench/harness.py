@@ -198,6 +198,11 @@ class Expected:
     event_id: str
     channel: str
     address: str
+    # From the domain's own Notification: what the overload mode tells apart (first alerts of
+    # high-priority incidents from the rest), whatever topics or lanes the worker uses.
+    kind: str = ""
+    priority: str = ""
+    incident_id: str = ""
 
 
 @dataclass
@@ -236,7 +241,12 @@ class Oracle:
 
     def expect(self, report: dict[str, Any], now: datetime) -> list[Expected]:
         outcome = triage(parse_event(json.dumps(report)), Context(self.config, self.renderer, now, self.index))
-        return [Expected(n.idempotency_key, report["event_id"], n.channel, n.recipient.address) for n in outcome.notifications]
+        return [
+            Expected(
+                n.idempotency_key, report["event_id"], n.channel, n.recipient.address, n.kind, n.priority.value, n.incident_id
+            )
+            for n in outcome.notifications
+        ]
 
 
 def make_reports(

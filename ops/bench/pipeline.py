@@ -9,6 +9,8 @@ domain (ops.bench.harness.Oracle); what it did send is what the peers recorded.
     .venv/bin/python -m ops.bench.pipeline latency --profiles 100000 --rate 100 --seconds 30
     .venv/bin/python -m ops.bench.pipeline throughput --profiles 100000 --rates 50,100,200,400 --workers 1,2
     .venv/bin/python -m ops.bench.pipeline scale --sizes 10000,100000,1000000
+    .venv/bin/python -m ops.bench.pipeline latency --workers 2 ...   # two worker processes share the partitions
+    .venv/bin/python -m ops.bench.pipeline overload --rate 300 --seconds 30   # first alerts vs email (pipeline_overload.py)
 
 Every command prints its tables (Markdown) on stdout and progress on stderr; --json FILE keeps the
 figures. The broker is the benchmark's own (127.0.0.1:19592 unless --broker-port, or KAFKA_BOOTSTRAP).
@@ -27,10 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from ops.bench import harness as h
+from ops.bench import pyspy_summary
 from ops.bench.alertmanager import Alert, Alertmanager, PeerResult
 from ops.bench.floor import HEADER as FLOOR_HEADER
 from ops.bench.floor import Floor, measure
 from ops.bench.floor import rows as floor_rows
+from ops.bench.pipeline_workers import WorkerFigures, WorkerWindow, print_per_worker, start_workers
 
 LATENCY_HEADER = ["ms", "n", "p50", "p95", "p99", "max"]
 
@@ -86,6 +90,8 @@ class Run:
     seconds: float
     drain_s: float
     wall_s: float = 0.0  # the window the CPU was measured over (sending and draining)
+    workers: list[WorkerFigures] = field(default_factory=list)  # each worker's own figures
+    machine_cpu_percent: float = 0.0  # every process on the machine over the window, % of one core
 
 
 def run_load(
@@ -97,16 +103,30 @@ def run_load(
     drain_timeout_s: float = 180.0,
     with_stages: bool = True,
 ) -> Run:
-    watches = [h.ProcessWatch(w.pid).start() for w in stack.workers if w.alive()]
+    return run_and_collect(stack, producer, reports, rate, LoadOptions(drain_timeout_s, with_stages))[0]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    drain_timeout_s: float = 180.0
+    with_stages: bool = True  # the stage table (reads the notifications and deliveries topics back)
+
+
+def run_and_collect(
+    stack: h.Stack, producer: Any, reports: Sequence[h.Report], rate: float, options: LoadOptions = LoadOptions()
+) -> tuple[Run, h.Sent, h.Received]:
+    """The measured run, with what was sent and what the peers received (for figures of one's own)."""
+    drain_timeout_s, with_stages = options.drain_timeout_s, options.with_stages
+    window = WorkerWindow(stack).start()
+    watches = window.watches
     began = time.monotonic()
     sent = h.drive(producer, stack.topics["placement_events"], _items(reports), rate)
     driven = time.monotonic() - began
     got = h.wait_delivered(stack, reports, sent, timeout_s=drain_timeout_s)
     drained = time.monotonic() - began - driven
-    for watch in watches:
-        watch.stop()
+    per_worker = window.stop()
     accounting = h.account(reports, sent, got)
-    return Run(
+    run = Run(
         accounting=accounting,
         stages=h.stages(stack, reports, sent, got) if with_stages else {},
         cpu_percent=sum(w.cpu_percent for w in watches),
@@ -120,7 +140,10 @@ def run_load(
         seconds=driven,
         drain_s=drained,
         wall_s=max((w.wall_s for w in watches), default=0.0),
+        workers=per_worker,
+        machine_cpu_percent=window.machine_cpu_percent,
     )
+    return run, sent, got
 
 
 # --- latency --------------------------------------------------------------------------------------
@@ -157,12 +180,15 @@ def latency(args: argparse.Namespace) -> LatencyResult:
             if args.email_to_outbox:  # the diagnostic: email is written to a file, only SMS is measured
                 for report in reports:
                     report.expected = [e for e in report.expected if e.channel == "sms"]
-            worker = stack.add_worker(timeout_s=1800)
+            ready_s = start_workers(stack, args.workers)
             producer = h.bench_producer(broker.bootstrap)
             warm, load = reports[: args.warmup], reports[args.warmup :]
             warm_up(stack, producer, warm)
             h.log(f"pipeline: {len(load)} reports at {args.rate:g}/s")
+            spy = pyspy_summary.record(stack.workers[0].pid, args.py_spy, args.seconds) if args.py_spy else None
             run = run_load(stack, producer, load, args.rate)
+            if spy is not None:
+                spy.wait(timeout=args.seconds + 120)
             producer.close()
         peer = None
         if not args.no_peer:
@@ -187,10 +213,11 @@ def latency(args: argparse.Namespace) -> LatencyResult:
         "matched reports": run.matched,
         "notifications expected": run.notifications,
         "partitions": args.partitions,
+        "worker processes": args.workers,
         "seed": args.seed,
         "email": "to the outbox file (diagnostic)" if args.email_to_outbox else "SMTP, STARTTLS + AUTH",
     }
-    return LatencyResult(machine, params, worker.ready_s, loaded_s, run, floor, peer, load_after)
+    return LatencyResult(machine, params, ready_s, loaded_s, run, floor, peer, load_after)
 
 
 def print_latency(result: LatencyResult) -> None:
@@ -268,6 +295,7 @@ def print_latency(result: LatencyResult) -> None:
             resources,
         )
     )
+    print_per_worker(run.workers, run.notifications, run.machine_cpu_percent)
     if run.stages:
         print(
             h.table(
@@ -588,6 +616,8 @@ def main(argv: list[str] | None = None) -> int:
     lat.add_argument("--seconds", type=float, default=30.0)
     lat.add_argument("--matched", type=float, default=0.1, help="share of reports about profiled children")
     lat.add_argument("--warmup", type=int, default=20)
+    lat.add_argument("--workers", type=int, choices=(1, 2), default=1, help="worker processes sharing the partitions")
+    lat.add_argument("--py-spy", type=Path, help="record worker 0 with py-spy while the load runs (ops/bench/pyspy_summary.py)")
     lat.add_argument("--no-floor", action="store_true")
     lat.add_argument("--no-peer", action="store_true")
     lat.add_argument(
@@ -608,9 +638,15 @@ def main(argv: list[str] | None = None) -> int:
     sca.add_argument("--seconds", type=float, default=20.0)
     sca.add_argument("--idle-seconds", type=float, default=5.0, help="measure the idle worker's CPU this long first")
     _common(sca)
+    from ops.bench import pipeline_overload  # it builds on this module
+
+    pipeline_overload.add_parser(sub, _common)
     args = parser.parse_args(argv)
     result: Any
-    if args.command == "latency":
+    if args.command == "overload":
+        result = pipeline_overload.overload(args)
+        pipeline_overload.print_overload(result)
+    elif args.command == "latency":
         result = latency(args)
         print_latency(result)
     elif args.command == "throughput":

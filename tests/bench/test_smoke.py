@@ -68,6 +68,42 @@ def test_latency_against_the_floor_and_alertmanager(bench_env: str, tmp_path: Pa
         assert peer["delivered"] == peer["expected"] == accounting["expected"]
 
 
+def test_latency_with_two_workers_reports_each_worker_and_the_machine(
+    bench_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["latency", "--profiles", "300", "--rate", "10", "--seconds", "2", "--matched", "0.5", "--warmup", "2"]
+    out, figures = run(pipeline.main, [*argv, "--workers", "2", "--no-peer", "--no-floor"], tmp_path, capsys)
+    assert "Per worker and per machine" in out and "the machine (every process)" in out
+    accounting, workers = figures["run"]["accounting"], figures["run"]["workers"]
+    assert [w["index"] for w in workers] == [0, 1]
+    assert accounting["sent"] == 20 and accounting["expected"] > 0
+    assert accounting["lost"] == 0 and accounting["duplicated"] == 0
+    # Each worker's own counters: together they processed every report and sent every notification.
+    assert sum(w["events"] for w in workers) == 20
+    assert sum(w["accepted"] for w in workers) >= accounting["delivered"]
+    assert all(w["cpu_s"] > 0 and w["peak_rss"] > 0 for w in workers)
+
+
+def test_overload_tells_first_alerts_from_email_and_shows_the_catch_up(
+    bench_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ops.bench import pipeline_overload as ovl
+
+    argv = ["overload", "--profiles", "300", "--rate", "20", "--seconds", "2", "--matched", "0.5", "--warmup", "2", "--step", "1"]
+    out, result = run(pipeline.main, argv, tmp_path, capsys)
+    for title in ("Latency by kind", "Backlog", "Caught up", "Per worker and per machine", "Targets"):
+        assert title in out
+    accounting, classes = result["run"]["accounting"], result["classes"]
+    assert accounting["sent"] == 40 and accounting["lost"] == 0 and accounting["duplicated"] == 0
+    # Every expected notification is in exactly one class; first alerts are one per incident.
+    assert sum(len(classes[c]) for c in (ovl.HIGH_ALERT_SMS, ovl.OTHER_SMS, ovl.EMAIL)) == accounting["expected"]
+    assert 0 < len(classes[ovl.FIRST_ALERTS]) <= len(classes[ovl.HIGH_ALERT_SMS])
+    assert min(classes[ovl.FIRST_ALERTS]) >= min(classes[ovl.HIGH_ALERT_SMS])
+    # A row per step over the burst and the drain; by the last, every kind has caught up.
+    assert len(result["backlog"]) >= result["burst_s"] and result["backlog"][-1][1:] == [0, 0, 0]
+    assert {ovl.FIRST_ALERTS, ovl.EMAIL} <= set(result["caught_up_s"])
+
+
 def test_throughput_steps_with_one_and_two_workers(bench_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["throughput", "--profiles", "300", "--rates", "5,10", "--step-seconds", "2", "--matched", "0.3", "--workers", "1,2"]
     out, steps = run(pipeline.main, argv, tmp_path, capsys)
