@@ -19,17 +19,18 @@ figures. The broker is the benchmark's own (127.0.0.1:19592 unless --broker-port
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ops.bench import harness as h
-from ops.bench import pyspy_summary
+from ops.bench import pyspy_summary, syscalls
 from ops.bench.alertmanager import Alert, Alertmanager, PeerResult
 from ops.bench.floor import HEADER as FLOOR_HEADER
 from ops.bench.floor import Floor, measure
@@ -160,6 +161,7 @@ class LatencyResult:
     peer: PeerResult | None
     load_after: str
     tuning: dict[str, Any] = field(default_factory=dict)
+    socket_calls: dict[str, int] = field(default_factory=dict)  # worker 0, strace -c (--strace)
 
 
 def latency(args: argparse.Namespace) -> LatencyResult:
@@ -185,10 +187,8 @@ def latency(args: argparse.Namespace) -> LatencyResult:
             warm, load = reports[: args.warmup], reports[args.warmup :]
             warm_up(stack, producer, warm)
             h.log(f"pipeline: {len(load)} reports at {args.rate:g}/s")
-            spy = pyspy_summary.record(stack.workers[0].pid, args.py_spy, args.seconds) if args.py_spy else None
-            run = run_load(stack, producer, load, args.rate)
-            if spy is not None:
-                spy.wait(timeout=args.seconds + 120)
+            with observed(args, stack.workers[0].pid, base) as socket_calls:
+                run = run_load(stack, producer, load, args.rate, drain_timeout_s=args.drain_timeout)
             producer.close()
         peer = None
         if not args.no_peer:
@@ -217,7 +217,24 @@ def latency(args: argparse.Namespace) -> LatencyResult:
         "seed": args.seed,
         "email": "to the outbox file (diagnostic)" if args.email_to_outbox else "SMTP, STARTTLS + AUTH",
     }
-    return LatencyResult(machine, params, ready_s, loaded_s, run, floor, peer, load_after)
+    return LatencyResult(machine, params, ready_s, loaded_s, run, floor, peer, load_after, socket_calls=socket_calls)
+
+
+@contextlib.contextmanager
+def observed(args: argparse.Namespace, pid: int, base: Path) -> Iterator[dict[str, int]]:
+    """py-spy (--py-spy FILE) and strace (--strace) on worker 0 while the load runs; yields the
+    socket calls strace counted (filled in at the end)."""
+    spy = pyspy_summary.record(pid, args.py_spy, args.seconds) if args.py_spy else None
+    table = base / "strace.txt"
+    tracer = syscalls.start(pid, table) if args.strace else None
+    calls: dict[str, int] = {}
+    try:
+        yield calls
+    finally:
+        if tracer is not None:
+            calls.update(syscalls.stop(tracer, table))
+        if spy is not None:
+            spy.wait(timeout=args.seconds + 120)
 
 
 def print_latency(result: LatencyResult) -> None:
@@ -296,6 +313,7 @@ def print_latency(result: LatencyResult) -> None:
         )
     )
     print_per_worker(run.workers, run.notifications, run.machine_cpu_percent)
+    print_socket_calls(result.socket_calls, run.notifications)
     if run.stages:
         print(
             h.table(
@@ -326,6 +344,19 @@ def print_latency(result: LatencyResult) -> None:
             "\nAlertmanager configuration (ports filled in at run time):\n\n"
             + "\n".join("    " + line for line in peer.config_text.splitlines())
         )
+
+
+def print_socket_calls(calls: dict[str, int], notifications: int) -> None:
+    if not calls:
+        return
+    rows = [[name, count, f"{count / notifications:.1f}" if notifications else "—"] for name, count in sorted(calls.items())]
+    print(
+        h.table(
+            "Socket calls of worker 0 over the run (strace -c; its latencies are not meaningful)",
+            ["system call", "calls", "per notification"],
+            rows,
+        )
+    )
 
 
 def _met(ok: bool) -> str:
@@ -617,6 +648,10 @@ def main(argv: list[str] | None = None) -> int:
     lat.add_argument("--matched", type=float, default=0.1, help="share of reports about profiled children")
     lat.add_argument("--warmup", type=int, default=20)
     lat.add_argument("--workers", type=int, choices=(1, 2), default=1, help="worker processes sharing the partitions")
+    lat.add_argument(
+        "--drain-timeout", type=float, default=180.0, help="seconds to wait after the last report; what has not arrived is lost"
+    )
+    lat.add_argument("--strace", action="store_true", help="count worker 0's socket calls with strace (ops/bench/syscalls.py)")
     lat.add_argument("--py-spy", type=Path, help="record worker 0 with py-spy while the load runs (ops/bench/pyspy_summary.py)")
     lat.add_argument("--no-floor", action="store_true")
     lat.add_argument("--no-peer", action="store_true")

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from alerts.config import load_config
-from ops.bench import faults, pipeline
+from ops.bench import faults, pipeline, syscalls
 from ops.bench.alertmanager import BINARY
 from streams.broker import LocalBroker, LocalCluster
 from tests.support import REPO, free_port
@@ -72,8 +72,11 @@ def test_latency_with_two_workers_reports_each_worker_and_the_machine(
     bench_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["latency", "--profiles", "300", "--rate", "10", "--seconds", "2", "--matched", "0.5", "--warmup", "2"]
-    out, figures = run(pipeline.main, [*argv, "--workers", "2", "--no-peer", "--no-floor"], tmp_path, capsys)
+    traced = ["--strace"] if syscalls.available() else []
+    out, figures = run(pipeline.main, [*argv, "--workers", "2", "--no-peer", "--no-floor", *traced], tmp_path, capsys)
     assert "Per worker and per machine" in out and "the machine (every process)" in out
+    if traced:  # worker 0 sent its Kafka requests and SMS/email through these
+        assert "Socket calls of worker 0" in out and figures["socket_calls"]["sendto"] > 0
     accounting, workers = figures["run"]["accounting"], figures["run"]["workers"]
     assert [w["index"] for w in workers] == [0, 1]
     assert accounting["sent"] == 20 and accounting["expected"] > 0
