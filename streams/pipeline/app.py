@@ -2,7 +2,7 @@
 (streams/pipeline/owner.py), which calls the domain (alerts.triage) and produces incident records and
 notifications; the deliver agent hands each notification to the deliverer (streams/pipeline/deliverer.py),
 which sends it once through its channel, recording intent before the send and the provider's id
-after, in the ledger table.
+after, on the deliveries topic (its ledger).
 
 The owner is the single writer of each child's incident: acknowledgements, escalations and breaches
 reach it as commands on a topic keyed (and partitioned) like the placement events. Every worker
@@ -91,7 +91,7 @@ class Worker:
     directory_feed: Follower
     registry: CollectorRegistry
     open_incidents: Any
-    ledger: Any
+    ledger: dict[str, DeliveryRecord]  # this worker's delivery steps (streams/deliverer.py Ledger)
     ack_links: AckLinks
     placements: PlacementRegister  # the report form's children and who may report for each placement
     placement_feed: PlacementFeed
@@ -159,7 +159,7 @@ class _Wiring:
         directory = IncidentDirectory()
         follow = [names.incidents, names.deliveries]
         placements = PlacementRegister()
-        open_incidents, _, ledger, _, _ = (self.tables[name] for name in TABLES)
+        open_incidents = self.tables["open-incidents"]
         auth_state = AuthState(
             loopback(names.auth_state, lambda r: auth_state.apply(r)) if self.in_memory else kafka_produce(app, names.auth_state),
             config.providers.ingest.produce_timeout_s,
@@ -180,7 +180,7 @@ class _Wiring:
             ),
             registry=_registry(app, directory, self.clock, self.in_memory),
             open_incidents=open_incidents,
-            ledger=ledger,
+            ledger={},
             ack_links=AckLinks.from_config(config),
             placements=placements,
             placement_feed=PlacementFeed(config, placements, guard("placements", count_rejected_placement)),
@@ -191,7 +191,7 @@ class _Wiring:
     def stages(self, worker: Worker, senders: dict[str, Sender]) -> None:
         """The incident owner and the deliverer, and the agents that feed them."""
         config, clock = self.config, self.clock
-        open_incidents, opening_events, ledger, sent, claims = (self.tables[name] for name in TABLES)
+        open_incidents, opening_events, sent, claims = (self.tables[name] for name in TABLES)
         publisher = Publisher(self.out, self.names)
         worker.owner = IncidentOwner(
             ChildState(open_incidents, opening_events, claims),
@@ -205,7 +205,7 @@ class _Wiring:
             ManualCheckMessages.from_config(config),
             clock,
         )
-        ledger_of = Ledger(ledger, sent, self.out, self.names.deliveries, clock)
+        ledger_of = Ledger(worker.directory, sent, self.out, self.names.deliveries, clock, worker.ledger)
         ready = worker.directory_feed.ready
         worker.deliverer = Deliverer(
             ledger_of, senders, worker.directory, ready, publisher.command, clock, self.names.delivery_status

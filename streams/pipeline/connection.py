@@ -74,7 +74,8 @@ def faust_broker_settings(config: Config) -> dict[str, Any]:
 
 # The app's tables (streams/pipeline/app.py); their changelog topics are created here with the rest, so that
 # Faust finds them complete at start rather than racing the broker's metadata for them.
-TABLES = ("open-incidents", "opening-events", "delivery-ledger", "notifications-sent", "pending-claims")
+# No ledger table: a delivery step is written once, to the deliveries topic (streams/deliverer.py Ledger).
+TABLES = ("open-incidents", "opening-events", "notifications-sent", "pending-claims")
 
 
 def changelog_topic(config: Config, table: str) -> str:

@@ -2,8 +2,9 @@
 
 Notifications and the providers' status reports share a key (the idempotency key), so one agent
 hands both to the deliverer. Before every provider call it records the intent, after it the
-provider's id (accepted) or the failure, on the ledger table and the deliveries topic (awaited); a
-crash between the two may send twice, never lose. A send that failed for good, or a status report
+provider's id (accepted) or the failure, on the deliveries topic (awaited; the ledger keeps this
+worker's steps in memory and reads the rest from the directory); a crash between the two may send
+twice, never lose. A send that failed for good, or a status report
 that says the message never arrived, asks the incident's owner to fall back (a FallBack command).
 
 Priority lanes (alerts/lanes.py): the agent's reader decodes each record and puts it on a bounded
@@ -83,16 +84,23 @@ def within(event: EventT[Any]) -> None:
 
 @dataclass
 class Ledger:
-    """Each notification's latest delivery step (the ledger table), the notification itself once sent
-    (for its status reports), and the deliveries topic every step is written to."""
+    """Each notification's latest delivery step, and the notification itself once sent (for its status
+    reports). A step is written once, to the deliveries topic (awaited): this worker keeps the steps it
+    wrote in memory, and the directory, which reads the deliveries topic whole, knows every other (those
+    written before a restart, or by the worker that held the partition before)."""
 
-    entries: MutableMapping[str, Any]
+    directory: IncidentDirectory
     sent: MutableMapping[str, Any]
     outputs: Emit
     topic: str
     clock: Clock
+    entries: dict[str, DeliveryRecord] = field(default_factory=dict)
 
     async def record(self, note: Notification, state: DeliveryState, attempts: int, **detail: Any) -> None:
+        await self.written(note, state, attempts, **detail)
+
+    def written(self, note: Notification, state: DeliveryState, attempts: int, **detail: Any) -> Awaitable[None]:
+        """Record a step now; the returned awaitable completes once the broker has it."""
         entry = DeliveryRecord(
             idempotency_key=note.idempotency_key,
             incident_id=note.incident_id,
@@ -105,12 +113,16 @@ class Ledger:
             attempts=attempts,
             **detail,
         )
-        self.entries[note.idempotency_key] = entry.model_dump_json()
-        await self.outputs.emit(self.topic, note.idempotency_key, entry.model_dump_json().encode())
+        self.entries[note.idempotency_key] = entry
+        return asyncio.ensure_future(self.outputs.emit(self.topic, note.idempotency_key, entry.model_dump_json().encode()))
 
-    def entry(self, key: str) -> DeliveryRecord | None:
-        stored = self.entries.get(key)
-        return DeliveryRecord.model_validate_json(stored) if stored else None
+    def entry(self, incident_id: str, key: str) -> DeliveryRecord | None:
+        """The newer of this worker's own step and the deliveries topic's (the directory may not have
+        read this worker's last writes back yet; another worker may have written after them)."""
+        own, known = self.entries.get(key), self.directory.delivery(incident_id, key)
+        if own is None or (known is not None and known.at > own.at):
+            return known
+        return own
 
     def notification(self, key: str) -> Notification | None:
         stored = self.sent.get(key)
@@ -147,9 +159,9 @@ class Deliverer:
             rank = rank_of(note)
             metrics.LANE_WAITING.labels(lane_of(note).name.lower()).inc()
 
-            async def handle(_: Record) -> None:
+            async def handle(r: Record) -> None:
                 metrics.LANE_WAITING.labels(lane_of(note).name.lower()).dec()
-                await self.notification(note)
+                await self.notification(note, (r.value or b"").decode())
 
         async def work() -> None:
             within(event)
@@ -158,15 +170,16 @@ class Deliverer:
 
         await self.lanes.put(rank, work)
 
-    async def notification(self, note: Notification) -> None:
-        """Send one notification unless its ledger says it was accepted, is being sent, or failed for good."""
+    async def notification(self, note: Notification, encoded: str | None = None) -> None:
+        """Send one notification unless its ledger says it was accepted, is being sent, or failed for good.
+        `encoded`: the record it was decoded from, kept as it came (not encoded again)."""
         await self.directory_ready.wait()
         previous = self.latest(note)
         if self._already_done(note, previous):
             return
         key = note.idempotency_key
         self.in_flight.add(key)
-        self.ledger.sent[key] = note.model_dump_json()
+        self.ledger.sent[key] = encoded or note.model_dump_json()
         try:
             await self.send(note, previous)
         finally:
@@ -182,34 +195,35 @@ class Deliverer:
         return False
 
     def latest(self, note: Notification) -> DeliveryRecord | None:
-        previous = self.ledger.entry(note.idempotency_key)
-        if previous is None or previous.state == "intent":
-            # The ledger's changelog is written in the background and a SIGKILL can cut its last
-            # records; the deliveries topic's were awaited, so it knows every send that was accepted.
-            known = self.directory.delivery(note.incident_id, note.idempotency_key)
-            if known is not None and known.state != "intent":
-                return known
-        return previous
+        return self.ledger.entry(note.incident_id, note.idempotency_key)
 
     async def send(self, note: Notification, previous: DeliveryRecord | None) -> None:
+        """The intent's write is not awaited before the provider call: it needs to be durable only with
+        the outcome, before the notification's offset may be committed (docs/operations.md)."""
         before = previous.attempts if previous else 0
+        intents: list[Awaitable[None]] = []
         try:
-            accepted = await send_with_retry(self.senders[note.channel], note, hooks=self._hooks(note, before))
+            accepted = await send_with_retry(self.senders[note.channel], note, hooks=self._hooks(note, before, intents))
         except DeliveryError as exc:
+            await asyncio.gather(*intents)
             await self.ledger.record(note, "failed", before + exc.attempts, reason=exc.reason, retryable=exc.retryable)
             metrics.NOTIFICATIONS.labels(note.channel, "failed", exc.reason).inc()
             log.error("%s %s to %s failed: %s", note.incident_reference, note.channel, note.recipient.agency_id, exc)
             await self.fall_back_from(note, exc.reason)
             return
+        finally:
+            await asyncio.gather(*intents)  # never left behind, even when the send raised otherwise
         await self.ledger.record(note, "accepted", before + accepted.attempts, provider_id=accepted.provider_id)
         self._observe_accepted(note)
 
-    def _hooks(self, note: Notification, attempts_before: int) -> RetryHooks:
+    def _hooks(self, note: Notification, attempts_before: int, intents: list[Awaitable[None]]) -> RetryHooks:
         retry_reason: list[str] = []  # why the previous attempt failed: the audit record says why it retried
 
         async def on_attempt(attempt: int) -> None:
             reason = {"reason": retry_reason[-1], "retryable": True} if retry_reason else {}
-            await self.ledger.record(note, "intent", attempts_before + attempt, **reason)  # before every provider call
+            if intents:  # a retry: the previous attempt's intent is written first (the partition keeps order)
+                await intents.pop()
+            intents.append(self.ledger.written(note, "intent", attempts_before + attempt, **reason))  # before every call
 
         async def on_retry(attempt: int, error: DeliveryError, pause_s: float) -> None:
             retry_reason.append(error.reason)
@@ -255,7 +269,8 @@ class Deliverer:
         """A provider's later word on a message it accepted: delivered, or failed (then fall back)."""
         status = DeliveryStatus.model_validate_json(record.value or b"")
         key = status.idempotency_key
-        previous, note = self.ledger.entry(key), self.ledger.notification(key)
+        note = self.ledger.notification(key)
+        previous = self.ledger.entry(note.incident_id, key) if note is not None else None
         if previous is None or note is None:
             log.warning("status for an unknown notification %s ignored", key[:8])
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -46,7 +47,7 @@ async def test_deliver_agent_sends_once_per_idempotency_key(worker: Worker, outp
     intents = [r for _, r in outputs.sent[topics.deliveries] if r["state"] == "intent"]
     assert len(intents) == len(notes), "an intent is recorded before each send, and none for the duplicates"
     key = accepted[0]["idempotency_key"]
-    assert DeliveryRecord.model_validate_json(worker.ledger[key]).state == "accepted"
+    assert worker.ledger[key].state == "accepted"
 
 
 async def test_a_send_the_deliveries_topic_knows_is_not_repeated_when_the_ledger_lost_it(
@@ -77,6 +78,38 @@ async def test_a_send_the_deliveries_topic_knows_is_not_repeated_when_the_ledger
         await drained(worker)
     intents = {r["idempotency_key"] for _, r in outputs.sent[topics.deliveries] if r["state"] == "intent"}
     assert intents == {n.idempotency_key for n in pending}, "sent once already: not sent again"
+
+
+async def test_the_ledger_takes_the_newer_of_its_own_step_and_the_deliveries_topics(
+    worker: Worker, outputs: RecordingOutputs
+) -> None:
+    """No ledger table: this worker's steps are held in memory and the directory (the deliveries topic
+    read whole) knows the rest. A lagging read-back of an older step must not make a sent notification
+    look unsent; a step written later elsewhere (after a rebalance) wins over this worker's own."""
+    topics = worker.config.settings.kafka.topics
+    async with worker.triage_agent.test_context() as agent:
+        await agent.put(json.dumps(make_event(now=NOW, child_reference="HAR-2026-0192")).encode(), key=b"HAR-2026-0192")
+    raw = [json.dumps(n).encode() for _, n in outputs.sent[topics.notifications]]
+    async with worker.deliver_agent.test_context() as agent:
+        for note in raw:
+            await agent.put(note, key=json.loads(note)["idempotency_key"].encode())
+        await drained(worker)
+        own = [
+            DeliveryRecord.model_validate_json(json.dumps(r))
+            for _, r in outputs.sent[topics.deliveries]
+            if r["state"] == "intent"
+        ]
+        for step in own:  # the directory reads this worker's intents back after it accepted them
+            worker.directory.apply_delivery(step)
+        for note in raw:
+            await agent.put(note, key=json.loads(note)["idempotency_key"].encode())
+        await drained(worker)
+    intents = [r for _, r in outputs.sent[topics.deliveries] if r["state"] == "intent"]
+    assert len(intents) == len(raw), "accepted here, an older intent read back later does not send again"
+    later = own[0].model_copy(update={"state": "failed", "at": worker.clock() + timedelta(seconds=1), "retryable": False})
+    worker.directory.apply_delivery(later)
+    assert worker.deliverer is not None
+    assert worker.deliverer.ledger.entry(later.incident_id, later.idempotency_key) == later
 
 
 async def test_bad_records_are_dead_lettered_and_each_agent_goes_on(worker: Worker, outputs: RecordingOutputs) -> None:

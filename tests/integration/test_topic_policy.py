@@ -45,7 +45,7 @@ def test_every_topic_is_created_with_the_policy_and_reads_back_so(kafka_bootstra
     config = fresh_config(tmp_path, kafka_bootstrap)
     created = ensure_topics(config)
     policies = {p.name: p for p in topic_policies(config)}
-    assert set(created) == set(policies) and len(policies) == 18
+    assert set(created) == set(policies) and len(policies) == 17
     view = broker_view(kafka_bootstrap, list(policies))
     topics = config.settings.kafka.topics
     for audit in (topics.incidents, topics.deliveries, topics.incident_commands, topics.delivery_status):
@@ -58,7 +58,7 @@ def test_every_topic_is_created_with_the_policy_and_reads_back_so(kafka_bootstra
         topics.profiles,
         topics.placements,
         topics.auth_state,
-        f"{config.settings.kafka.app_id}-delivery-ledger-changelog",
+        f"{config.settings.kafka.app_id}-notifications-sent-changelog",
     ):
         assert (view[state]["cleanup.policy"], view[state]["retention.ms"]) == ("compact", "-1"), state
     assert view[topics.placement_events]["retention.ms"] == view[topics.notifications]["retention.ms"] == str(30 * DAY_MS)
