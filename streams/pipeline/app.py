@@ -91,7 +91,7 @@ class Worker:
     directory_feed: Follower
     registry: CollectorRegistry
     open_incidents: Any
-    ledger: dict[str, DeliveryRecord]  # this worker's delivery steps (streams/deliverer.py Ledger)
+    ledger: dict[str, DeliveryRecord]  # this worker's delivery steps (streams/pipeline/deliverer.py Ledger)
     ack_links: AckLinks
     placements: PlacementRegister  # the report form's children and who may report for each placement
     placement_feed: PlacementFeed

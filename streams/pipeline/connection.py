@@ -74,7 +74,7 @@ def faust_broker_settings(config: Config) -> dict[str, Any]:
 
 # The app's tables (streams/pipeline/app.py); their changelog topics are created here with the rest, so that
 # Faust finds them complete at start rather than racing the broker's metadata for them.
-# No ledger table: a delivery step is written once, to the deliveries topic (streams/deliverer.py Ledger).
+# No ledger table: a delivery step is written once, to the deliveries topic (streams/pipeline/deliverer.py Ledger).
 TABLES = ("open-incidents", "opening-events", "notifications-sent", "pending-claims")
 
 
