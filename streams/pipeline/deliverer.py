@@ -97,10 +97,6 @@ class Ledger:
     entries: dict[str, DeliveryRecord] = field(default_factory=dict)
 
     async def record(self, note: Notification, state: DeliveryState, attempts: int, **detail: Any) -> None:
-        await self.written(note, state, attempts, **detail)
-
-    def written(self, note: Notification, state: DeliveryState, attempts: int, **detail: Any) -> Awaitable[None]:
-        """Record a step now; the returned awaitable completes once the broker has it."""
         entry = DeliveryRecord(
             idempotency_key=note.idempotency_key,
             incident_id=note.incident_id,
@@ -114,7 +110,7 @@ class Ledger:
             **detail,
         )
         self.entries[note.idempotency_key] = entry
-        return asyncio.ensure_future(self.outputs.emit(self.topic, note.idempotency_key, entry.model_dump_json().encode()))
+        await self.outputs.emit(self.topic, note.idempotency_key, entry.model_dump_json().encode())
 
     def entry(self, incident_id: str, key: str) -> DeliveryRecord | None:
         """The newer of this worker's own step and the deliveries topic's (the directory may not have
@@ -198,32 +194,24 @@ class Deliverer:
         return self.ledger.entry(note.incident_id, note.idempotency_key)
 
     async def send(self, note: Notification, previous: DeliveryRecord | None) -> None:
-        """The intent's write is not awaited before the provider call: it needs to be durable only with
-        the outcome, before the notification's offset may be committed (docs/operations.md)."""
         before = previous.attempts if previous else 0
-        intents: list[Awaitable[None]] = []
         try:
-            accepted = await send_with_retry(self.senders[note.channel], note, hooks=self._hooks(note, before, intents))
+            accepted = await send_with_retry(self.senders[note.channel], note, hooks=self._hooks(note, before))
         except DeliveryError as exc:
-            await asyncio.gather(*intents)
             await self.ledger.record(note, "failed", before + exc.attempts, reason=exc.reason, retryable=exc.retryable)
             metrics.NOTIFICATIONS.labels(note.channel, "failed", exc.reason).inc()
             log.error("%s %s to %s failed: %s", note.incident_reference, note.channel, note.recipient.agency_id, exc)
             await self.fall_back_from(note, exc.reason)
             return
-        finally:
-            await asyncio.gather(*intents)  # never left behind, even when the send raised otherwise
         await self.ledger.record(note, "accepted", before + accepted.attempts, provider_id=accepted.provider_id)
         self._observe_accepted(note)
 
-    def _hooks(self, note: Notification, attempts_before: int, intents: list[Awaitable[None]]) -> RetryHooks:
+    def _hooks(self, note: Notification, attempts_before: int) -> RetryHooks:
         retry_reason: list[str] = []  # why the previous attempt failed: the audit record says why it retried
 
         async def on_attempt(attempt: int) -> None:
             reason = {"reason": retry_reason[-1], "retryable": True} if retry_reason else {}
-            if intents:  # a retry: the previous attempt's intent is written first (the partition keeps order)
-                await intents.pop()
-            intents.append(self.ledger.written(note, "intent", attempts_before + attempt, **reason))  # before every call
+            await self.ledger.record(note, "intent", attempts_before + attempt, **reason)  # before every provider call
 
         async def on_retry(attempt: int, error: DeliveryError, pause_s: float) -> None:
             retry_reason.append(error.reason)
