@@ -280,7 +280,11 @@ class Alerted(Strict):
     recipient: Recipient
 
 
-AckVia = Literal["sms", "link", "board", "voice"]
+# How an acknowledgement came: a channel its recipients acknowledge on by replying (the registry's
+# `ack_by_reply`: an SMS reply, a key pressed in a call), or one of ACK_OUTSIDE_CHANNELS. The owner
+# refuses any other (streams/pipeline/owner.py), so the name is a bounded metric label.
+AckVia = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+ACK_OUTSIDE_CHANNELS = ("link", "board")
 
 
 class Acknowledgement(Strict):

@@ -211,6 +211,10 @@ class Registry:
         """The problem text for a key that is not a channel."""
         return f"'{name}' is not a channel (registered: {', '.join(self._by_name)})"
 
+    def acknowledged_by_reply(self) -> frozenset[str]:
+        """The channels whose recipients acknowledge by replying on them (an SMS reply, a key press)."""
+        return frozenset(channel.name for channel in self if channel.ack_by_reply)
+
     def sections(self) -> Iterator[Section[Any]]:
         for channel in self:
             yield from channel.sections

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from alerts.errors import ConfigError
     from alerts.rendering import MessageFacts
 
-NAME: Final = "sms"  # Final: a Literal type, so it is an AckVia (alerts.model) too
+NAME: Final = "sms"
 # Parts of an SMS that templates may mark optional with {% if keep("...") %}, in the order dropped.
 SMS_OPTIONAL: tuple[str, ...] = ("detail", "window", "name", "date")
 # Dropped only when even leaving the place to the email is not enough (max_segments 1).

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from alerts.errors import ConfigError
     from alerts.rendering import MessageFacts
 
-NAME: Final = "voice"  # Final: a Literal type, so it is an AckVia (alerts.model) too
+NAME: Final = "voice"
 
 
 class VoiceSettings(ChannelSettings):

@@ -311,7 +311,7 @@ EVENT_OUTCOMES = (
 PROFILE_OUTCOMES = ("upserted", "removed", "rejected")
 CHANNELS = _channels.CHANNELS.names
 # Acknowledgements come by reply on a channel that takes them, or by link (the board's are by link too).
-ACK_CHANNELS = (*(c.name for c in _channels.CHANNELS if c.ack_by_reply), "link")
+ACK_CHANNELS = (*sorted(_channels.CHANNELS.acknowledged_by_reply()), "link")
 # Channels whose provider reports delivery: only they have a delivery latency.
 DELIVERED_CHANNELS = tuple(c.name for c in _channels.CHANNELS if c.delivered_callback)
 ACK_OUTCOMES = ("accepted", "duplicate", "rejected")

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, assert_never
 
 from alerts.authority import PROVIDER_HEADER, conflict_reason, incident_ids, sender_of
+from alerts.channels import CHANNELS
 from alerts.config import Config, Topics
 from alerts.errors import RejectedInput
 from alerts.intake import parse_event, rejection
@@ -27,6 +28,7 @@ from alerts.logsafe import loggable_fields
 from alerts.manual_check import ManualCheckMessages, manual_check
 from alerts.matching import ProfileIndex
 from alerts.model import (
+    ACK_OUTSIDE_CHANNELS,
     Acknowledge,
     Breach,
     ConfirmClaim,
@@ -51,6 +53,8 @@ Clock = Callable[[], datetime]
 # The owner waits at most this long for the event-id register, then goes on (fails open): a stalled
 # register must not hold every child's report behind it.
 AGENT_REGISTER_TIMEOUT_S = 2.0
+# How an acknowledgement may come (alerts.model.AckVia); anything else is not applied.
+ACK_ROUTES = CHANNELS.acknowledged_by_reply() | frozenset(ACK_OUTSIDE_CHANNELS)
 
 
 def stamped_provider(headers: Any) -> str | None:
@@ -252,6 +256,8 @@ class IncidentOwner:
     def _apply(self, ctx: Context, incident: Incident, command: IncidentCommand) -> Outcome:
         match command:
             case Acknowledge(by=by, via=via):
+                if via not in ACK_ROUTES:
+                    raise NotApplicable(f"'{via}' is not a way to acknowledge (one of: {', '.join(sorted(ACK_ROUTES))})")
                 outcome = acknowledge(incident, by, via, ctx.now)
                 first = outcome.label == "acknowledged" and not incident.acknowledged
                 metrics.ACKNOWLEDGEMENTS.labels(via, "accepted" if outcome.label == "acknowledged" else "duplicate").inc()

@@ -77,6 +77,18 @@ async def test_a_command_the_owner_cannot_carry_out_is_noted_on_the_timeline(wor
     assert noted["incident"]["timeline"][-1]["what"] == "confirm_claim not applied: no claim c0ffee00 is held for this incident"
 
 
+async def test_an_acknowledgement_by_no_known_route_is_not_applied(worker: Worker, outputs: RecordingOutputs) -> None:
+    topics = worker.config.settings.kafka.topics
+    incident = await opened(worker, outputs)
+    via_fax = old_layout("acknowledge", incident, by=OFFICER.model_dump(), via="fax")  # no channel acknowledges by reply so
+    async with worker.triage_agent.test_context() as agent:
+        await put_on(agent, topics.incident_commands, via_fax, CHILD.encode())
+    [_, (_, noted)] = outputs.sent[topics.incidents]
+    assert noted["change"] == "updated" and not noted["incident"]["acknowledgements"]
+    what = noted["incident"]["timeline"][-1]["what"]
+    assert what.startswith("acknowledge not applied: 'fax' is not a way to acknowledge (one of: board, link, sms, voice")
+
+
 async def test_a_command_for_an_incident_no_longer_open_changes_nothing(worker: Worker, outputs: RecordingOutputs) -> None:
     topics = worker.config.settings.kafka.topics
     incident = await opened(worker, outputs)

@@ -19,7 +19,6 @@ from tests.support import REPO, write_config
 # social-worker field "email" (the published profile schema) and the audit's `via` literal, which
 # lives in alerts/model.py beside the other stored records (see docs in alerts/channels/README.md).
 ALLOWED = {
-    "alerts/model.py": "AckVia, the audit's literal of how an acknowledgement came",
     "alerts/profile_files.py": "the social-worker columns of a profile CSV",
 }
 
