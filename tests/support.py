@@ -156,3 +156,13 @@ def config_error(directory: Path) -> Any:
     with pytest.raises(ConfigError) as caught:
         load_config(directory)
     return caught.value
+
+
+def written_lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines a running process has finished writing to `path` (an outbox, a peer's record):
+    a last line without its newline is still being written, so it is left for the next read."""
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    complete = text if text.endswith("\n") else text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]

@@ -21,7 +21,7 @@ import pytest
 from alerts.triage import incident_ids
 from tests.ingest_support import FLAGGED_CHILD, post_event, prepare_ingest_worker
 from tests.integration.worker import RunningWorker
-from tests.support import make_event
+from tests.support import make_event, written_lines
 
 pytestmark = pytest.mark.e2e
 
@@ -50,9 +50,7 @@ def produce(worker: RunningWorker, topic: str, value: bytes, key: bytes | None =
 
 
 def outbox(worker: RunningWorker) -> list[dict[str, Any]]:
-    if not worker.outbox.exists():
-        return []
-    return [json.loads(line) for line in worker.outbox.read_text().splitlines() if line.strip()]
+    return written_lines(worker.outbox)
 
 
 def wait_for(condition: Any, timeout_s: float = 60.0, what: str = "condition") -> Any:

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from tests.integration.worker import RunningWorker
-from tests.support import UNFLAGGED_CHILD, expected_notifications, make_event
+from tests.support import UNFLAGGED_CHILD, expected_notifications, make_event, written_lines
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +63,7 @@ def test_matched_event_opens_incident_and_notifies_exactly_the_configured_recipi
         )
     )
     assert [r["state"] for r in deliveries].count("accepted") == len(notes)
-    sent = [json.loads(line) for line in worker.outbox.read_text().splitlines()]
+    sent = written_lines(worker.outbox)
     assert sum(1 for n in sent if n["incident_id"] == incident["incident_id"]) == len(notes)
     sms = next(n for n in sent if n["incident_id"] == incident["incident_id"] and n["channel"] == "sms")
     assert incident["reference"] in sms["message"]["text"]

@@ -99,17 +99,19 @@ def test_one_policy_for_all_subscribers_renders_once_per_incident() -> None:
     assert not webhook_renderer(renderer).per_recipient
 
 
-def sender(**settings: Any) -> WebhookSender:
+def sender(signed_at: datetime = NOW, **settings: Any) -> WebhookSender:
     subscribers = {"met": {"url": "http://127.0.0.1:9/hooks/met", "secret_env": "X"}}
     made = WebhookSettings.model_validate({"subscribers": subscribers, **settings})
-    return WebhookSender(made, {"met": SECRET}, clock=lambda: NOW)
+    return WebhookSender(made, {"met": SECRET}, clock=lambda: signed_at)
 
 
 def test_every_delivery_is_signed_in_the_standard_webhooks_format_for_its_subscriber() -> None:
     note = make_notification(channel="webhook", address="met", text=json.dumps({"type": "incident.alert", "data": {}}))
-    headers = sender().headers(note)
+    # Signed now: the receiver's library refuses a timestamp more than five minutes from its own clock.
+    signed_at = datetime.now(UTC).replace(microsecond=0)
+    headers = sender(signed_at).headers(note)
     assert headers["webhook-id"] == note.idempotency_key  # the same on every retry: receivers deduplicate
-    assert headers["webhook-timestamp"] == str(int(NOW.timestamp()))
+    assert headers["webhook-timestamp"] == str(int(signed_at.timestamp()))
     assert standardwebhooks.Webhook(SECRET).verify(note.message.text, headers) == {"type": "incident.alert", "data": {}}
     with pytest.raises(standardwebhooks.WebhookVerificationError):
         standardwebhooks.Webhook(SECRET).verify(note.message.text + " ", headers)  # the body as sent, exactly
