@@ -48,3 +48,7 @@ class ConfigErrors(ConfigError):
         for error in errors:
             out.extend(error.errors if isinstance(error, ConfigErrors) else [error])
         return out
+
+
+class RenderError(CrucialHourError):
+    """A template cannot produce a valid message (e.g. an SMS that cannot fit the segment limit)."""

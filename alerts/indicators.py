@@ -13,9 +13,12 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from alerts.config import Vocabulary
 from alerts.model import RiskProfile
+
+if TYPE_CHECKING:
+    from alerts.config import Vocabulary
 
 _NOT_WORD = re.compile(r"[^\w]+")
 # A trailing abbreviation in capitals, "child sexual exploitation (CSE)" — never "(none)" or "(ruled out)".

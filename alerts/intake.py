@@ -12,15 +12,12 @@ import hashlib
 import json
 import re
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alerts.errors import RejectedInput
 from alerts.model import DateOfBirth, PlacementEvent, Rejection, RiskProfile
-
-if TYPE_CHECKING:
-    from alerts.config import IntakeLimits
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -51,12 +48,24 @@ class _Duplicate(ValueError):
         self.key = key
 
 
-def _limits(limits: IntakeLimits | None) -> IntakeLimits:
-    if limits is not None:
-        return limits
-    from alerts.config import IntakeLimits
+class IntakeLimits(BaseModel):
+    """Bounds every way in (API, form, CLI, Kafka) applies to a report (docs/operations.md: why);
+    settings.yaml `intake:`."""
 
-    return IntakeLimits()
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_future_skew_s: Annotated[int, Field(ge=0, le=3600)] = Field(
+        default=300, description="how far ahead of the server clock a report's times may be"
+    )
+    max_last_seen_age_days: Annotated[int, Field(ge=1, le=366)] = Field(
+        default=31, description="how far back a last-seen (and occurred/reported) time may be"
+    )
+    max_json_depth: Annotated[int, Field(ge=4, le=64)] = 16
+    max_bytes: Annotated[int, Field(ge=1024, le=4194304)] = Field(default=262144, description="of one report or profile")
+
+
+def _limits(limits: IntakeLimits | None) -> IntakeLimits:
+    return limits if limits is not None else IntakeLimits()
 
 
 def safe_key(key: str) -> str:

@@ -10,7 +10,6 @@ cannot carry markup; every value that reaches a header or an SMS is reduced to o
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,16 +20,13 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from alerts.channels import CHANNELS
-from alerts.errors import CrucialHourError
+from alerts.errors import RenderError as RenderError  # raised by the channels' renderers too
 from alerts.model import Incident, NotificationKind, PlacementEvent, Recipient, RenderedMessage, RiskProfile
+from alerts.text import one_line as one_line
 
 if TYPE_CHECKING:
     from alerts.channels.plugin import MessageRenderer
     from alerts.config import Config
-
-
-class RenderError(CrucialHourError):
-    """A template cannot produce a valid message (e.g. an SMS that cannot fit the segment limit)."""
 
 
 @dataclass(frozen=True)
@@ -46,12 +42,6 @@ class MessageFacts:
 
 # Makes a recipient's own acknowledgement link (signed, expiring); supplied by the app at start-up.
 AckLinks = Callable[[Incident, Recipient], str]
-
-
-def one_line(value: object) -> str:
-    # Headers and SMS lines must never carry a line break from user input; NFC so that a decomposed
-    # "ề" (e + two combining marks) is one character, as GSM-7 spelling and segment counts expect.
-    return unicodedata.normalize("NFC", " ".join(str(value).split()))
 
 
 class Renderer:

@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alerts.config import Config, Providers
 from alerts.errors import ConfigError
+
+if TYPE_CHECKING:
+    from alerts.config import Config, Providers
 
 MIN_KEY_CHARS = 32  # signing keys: 256 bits of base64 is 43 characters; 32 is the floor
 

@@ -7,14 +7,12 @@ With acknowledgement links on, each recipient gets a message of their own carryi
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
-
-from pydantic import Field, StringConstraints
+from typing import TYPE_CHECKING, Any
 
 from alerts.addresses import email_address
-from alerts.channels.plugin import AddressError, Channel, ChannelSettings, RetrySettings, Section, Templates
-from alerts.model import Email, RenderedMessage
+from alerts.channels.plugin import AddressError, Channel, Templates
+from alerts.channels.smtp_account import SMTP  # re-exported
+from alerts.model import RenderedMessage
 
 if TYPE_CHECKING:
     from alerts.channels.base import Sender
@@ -23,33 +21,6 @@ if TYPE_CHECKING:
     from alerts.rendering import MessageFacts
 
 NAME = "email"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-EmailDomain = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=rf"^{_LABEL}(?:\.{_LABEL})+$")]
-
-
-class SmtpSettings(ChannelSettings):
-    """Email over SMTP. The password comes from the environment or a secret file, never from here."""
-
-    host: str
-    port: Annotated[int, Field(ge=1, le=65535)] = 587
-    tls: Literal["starttls", "implicit", "none"] = "starttls"
-    username: str | None = None
-    password_env: str = "SMTP_PASSWORD"
-    password_file: Path | None = None
-    sender: Email
-    sender_name: str = "Crucial Hour"
-    ca_file: Path | None = Field(default=None, description="CA bundle to verify the server with (default: the system's)")
-    local_hostname: str | None = Field(default=None, description="name given in EHLO (default: this host's FQDN)")
-    message_id_domain: EmailDomain | None = Field(default=None, description="right of @ in Message-ID (default: sender's)")
-    allowed_domains: list[EmailDomain] = Field(
-        default=[], description="recipient domains (and their subdomains) email may go to; empty allows any"
-    )
-    timeout_s: Annotated[float, Field(gt=0, le=300)] = Field(default=15.0, description="per SMTP command")
-    max_concurrency: Annotated[int, Field(ge=1, le=64)] = Field(default=8, description="connections at once")
-    retry: RetrySettings = RetrySettings()
-
-
-SMTP = Section("smtp", SmtpSettings)
 
 
 def address(text: str) -> str:
@@ -97,7 +68,7 @@ class EmailRenderer:
         self.templates = templates
 
     def render(self, facts: MessageFacts) -> RenderedMessage:
-        from alerts.rendering import one_line
+        from alerts.text import one_line
 
         ctx, env = self.templates.context(facts), self.templates.env
         return RenderedMessage(
@@ -108,7 +79,7 @@ class EmailRenderer:
 
 
 def plain(subject: str, text: str) -> RenderedMessage:
-    from alerts.rendering import one_line
+    from alerts.text import one_line
 
     return RenderedMessage(subject=one_line(subject), text=text.strip() + "\n")
 

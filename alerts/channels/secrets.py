@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from alerts.channels.sms import TwilioSettings
-from alerts.config import Config
+from typing import TYPE_CHECKING
+
+from alerts.channels.twilio_account import TwilioSettings
 from alerts.secrets import read_secret
+
+if TYPE_CHECKING:
+    from alerts.config import Config
 
 
 def twilio_auth_token(config: Config, settings: TwilioSettings) -> str:

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
-from alerts.channels.plugin import AddressError, Channel, ChannelSettings, RetrySettings, Section, Templates
-from alerts.model import Phone, RenderedMessage
+from alerts.channels.plugin import AddressError, Channel, ChannelSettings, Section, Templates
+from alerts.channels.twilio_account import TWILIO  # re-exported: the account SMS and voice share
+from alerts.model import RenderedMessage
 from alerts.phone import to_e164
 from alerts.sms import SmsCost, shorten, sms_cost, to_gsm7
 
@@ -51,36 +51,7 @@ class SmsSettings(ChannelSettings):
     include_full_name: bool = False
 
 
-class TwilioSettings(ChannelSettings):
-    """SMS through Twilio. The auth token comes from the environment or a secret file, never from here."""
-
-    account_sid: Annotated[str, StringConstraints(pattern=r"^AC[0-9a-fA-F]{32}$")]
-    from_number: Phone | None = None
-    messaging_service_sid: Annotated[str, StringConstraints(pattern=r"^MG[0-9a-fA-F]{32}$")] | None = None
-    auth_token_env: str = "TWILIO_AUTH_TOKEN"
-    auth_token_file: Path | None = None
-    base_url: str | None = Field(default=None, description="a Twilio-compatible server, for tests")
-    status_callback_url: str | None = None
-    inbound_url: str | None = Field(
-        default=None, description="the public URL Twilio posts SMS replies to (…/twilio/inbound): signatures are over it"
-    )
-    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}[0-9]$")] | None = Field(
-        default=None, description="Twilio region, e.g. ie1 (with edge: dublin) to keep traffic in Europe"
-    )
-    edge: Annotated[str, StringConstraints(pattern=r"^[a-z-]+$")] | None = None
-    timeout_s: Annotated[float, Field(gt=0, le=120)] = Field(default=10.0, description="per request")
-    max_concurrency: Annotated[int, Field(ge=1, le=256)] = Field(default=16, description="requests in flight at once")
-    min_validity_s: Annotated[int, Field(ge=1, le=36000)] = Field(
-        default=300, description="ValidityPeriod floor, also used once the window has passed"
-    )
-    default_region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(
-        default="GB", description="how numbers written nationally are read (07700 900123 -> +447700900123)"
-    )
-    retry: RetrySettings = RetrySettings()
-
-
 MESSAGES = Section("sms", SmsSettings, SmsSettings())
-TWILIO = Section("twilio", TwilioSettings)
 
 
 def address(text: str) -> str:
@@ -163,7 +134,7 @@ class SmsRenderer:
 
     def fit(self, facts: MessageFacts) -> tuple[str, SmsCost]:
         """The SMS text within max_segments, and its cost; RenderError when nothing fits."""
-        from alerts.rendering import RenderError
+        from alerts.errors import RenderError
 
         ctx = self.context(facts)
         write = _Writer(self.templates.env.get_template(f"{NAME}/{facts.kind}.txt.j2"), ctx)
@@ -219,7 +190,7 @@ class _Writer:
         self.template, self.ctx = template, ctx
 
     def __call__(self, attempt: _Attempt) -> tuple[str, SmsCost]:
-        from alerts.rendering import one_line
+        from alerts.text import one_line
 
         keep: Callable[[str], bool] = lambda part: part not in attempt.dropped  # noqa: E731
         values = {**self.ctx, "keep": keep, "place": attempt.place, "place_by_email": attempt.by_email}

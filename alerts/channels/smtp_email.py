@@ -27,18 +27,20 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import aiosmtplib
 
 from alerts.addresses import email_address
 from alerts.channels import reasons
 from alerts.channels.base import Accepted, DeliveryError
-from alerts.channels.email import SMTP, SmtpSettings
 from alerts.channels.retry import RetryPolicy
-from alerts.config import Config
+from alerts.channels.smtp_account import SMTP, SmtpSettings
 from alerts.model import Notification
 from alerts.secrets import read_secret
+
+if TYPE_CHECKING:
+    from alerts.config import Config
 
 log = logging.getLogger("crucial.channels.smtp")
 

@@ -9,14 +9,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from twilio.twiml.messaging_response import MessagingResponse
 
 from alerts.channels.secrets import twilio_auth_token
-from alerts.channels.sms import TWILIO
+from alerts.channels.twilio_account import TWILIO
 from alerts.channels.twilio_status import BadCallback, BadSignature, signature_valid
-from alerts.config import Config
+
+if TYPE_CHECKING:
+    from alerts.config import Config
 
 # "ACK CH-4K7QX2", "ack ch-4k7qx2", "Ack: CH-4K7QX2 on my way" — the reference is what matters.
 _ACK = re.compile(r"^\s*ACK\b[\s:.-]*CH-?([A-Z2-7]{6})\b", re.IGNORECASE)

@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
@@ -34,11 +34,13 @@ from alerts.channels import reasons
 from alerts.channels.base import Accepted, DeliveryError
 from alerts.channels.retry import RetryPolicy
 from alerts.channels.secrets import twilio_auth_token
-from alerts.channels.sms import TWILIO, TwilioSettings
+from alerts.channels.twilio_account import TWILIO, TwilioSettings
 from alerts.channels.twilio_status import with_key
-from alerts.config import Config
 from alerts.errors import ConfigError
 from alerts.model import Notification
+
+if TYPE_CHECKING:
+    from alerts.config import Config
 
 log = logging.getLogger("crucial.channels.twilio")
 

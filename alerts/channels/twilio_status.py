@@ -10,16 +10,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from twilio.request_validator import RequestValidator
 
 from alerts.channels import reasons
 from alerts.channels.secrets import twilio_auth_token
-from alerts.channels.sms import TWILIO
-from alerts.config import Config
+from alerts.channels.twilio_account import TWILIO
 from alerts.errors import CrucialHourError
+
+if TYPE_CHECKING:
+    from alerts.config import Config
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 KEY_PARAM = "key"

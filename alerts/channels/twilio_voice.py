@@ -20,7 +20,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from twilio.twiml.voice_response import VoiceResponse
@@ -29,12 +29,14 @@ from alerts.channels import reasons
 from alerts.channels.base import Accepted, DeliveryError
 from alerts.channels.retry import RetryPolicy
 from alerts.channels.secrets import twilio_auth_token
-from alerts.channels.sms import TWILIO, TwilioSettings
+from alerts.channels.twilio_account import TWILIO, TwilioSettings
 from alerts.channels.twilio_sms import TwilioSmsSender, to_e164, translate_rest_error
 from alerts.channels.twilio_status import BadCallback, BadSignature, signature_valid, with_key
-from alerts.channels.voice import VOICE, VoiceSettings
-from alerts.config import Config
+from alerts.channels.voice_account import VOICE, VoiceSettings
 from alerts.model import Notification
+
+if TYPE_CHECKING:
+    from alerts.config import Config
 
 log = logging.getLogger("crucial.channels.twilio_voice")
 

@@ -14,52 +14,19 @@ seen, the keys — never the child's name, date of birth or age (templates/voice
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any, Final
-
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+from typing import TYPE_CHECKING, Any
 
 from alerts.channels import sms
-from alerts.channels.plugin import Channel, ChannelSettings, Section, Templates
-from alerts.model import Phone, RenderedMessage
+from alerts.channels.plugin import Channel, Templates
+from alerts.channels.twilio_account import TWILIO
+from alerts.channels.voice_account import NAME, VOICE
+from alerts.model import RenderedMessage
 
 if TYPE_CHECKING:
     from alerts.channels.base import Sender
     from alerts.config import Config
     from alerts.errors import ConfigError
     from alerts.rendering import MessageFacts
-
-NAME: Final = "voice"
-
-
-class VoiceSettings(ChannelSettings):
-    """Voice calls through the `twilio:` account: the public URLs of the worker's voice webhooks (which
-    Twilio signs its requests to) and how a call goes."""
-
-    gather_url: str = Field(description="the public URL of POST /twilio/voice/gather (the key pressed)")
-    status_callback_url: str = Field(description="the public URL of POST /twilio/voice/status (call progress)")
-    from_number: Phone | None = Field(default=None, description="the caller id; default: twilio.from_number")
-    ring_timeout_s: Annotated[int, Field(ge=5, le=600)] = Field(default=25, description="ring this long, then no-answer")
-    gather_timeout_s: Annotated[int, Field(ge=1, le=60)] = Field(default=8, description="wait this long for a key")
-    time_limit_s: Annotated[int, Field(ge=30, le=14400)] = Field(default=180, description="the longest call")
-    repeat: Annotated[int, Field(ge=1, le=3)] = Field(default=2, description="times the message is read out")
-    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}-[A-Z]{2}$")] = "en-GB"
-    voice: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+$")] | None = Field(
-        default=None, description="Twilio's <Say voice>, e.g. Polly.Amy; default: Twilio's"
-    )
-
-    @field_validator("gather_url", "status_callback_url")
-    @classmethod
-    def _http_url(cls, url: str, info: ValidationInfo) -> str:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            path = "gather" if info.field_name == "gather_url" else "status"
-            raise ValueError(f"'{url}' is not an http(s) URL: give one such as https://alerts.example/twilio/voice/{path}")
-        return url
-
-
-VOICE = Section(NAME, VoiceSettings)
 
 
 def check_voice(path: str, settings: object) -> Iterator[ConfigError]:
@@ -69,7 +36,7 @@ def check_voice(path: str, settings: object) -> Iterator[ConfigError]:
     voice = VOICE.in_settings(settings)
     if voice is None:
         return
-    twilio = sms.TWILIO.in_settings(settings)
+    twilio = TWILIO.in_settings(settings)
     if twilio is None:
         yield ConfigError(path, "voice", "calls go through the Twilio account, and twilio: is not configured", "add twilio:")
     elif voice.from_number is None and twilio.from_number is None:
@@ -98,7 +65,7 @@ class VoiceRenderer:
         self.templates = templates
 
     def render(self, facts: MessageFacts) -> RenderedMessage:
-        from alerts.rendering import one_line
+        from alerts.text import one_line
 
         template = self.templates.env.get_template(f"{NAME}/{facts.kind}.txt.j2")
         return RenderedMessage(text=one_line(template.render(self.templates.context(facts))))

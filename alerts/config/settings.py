@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
 from pydantic import Field, IPvAnyNetwork, StringConstraints, create_model
 
 from alerts.channels import CHANNELS
-from alerts.channels.email import SmtpSettings as SmtpSettings  # re-exported: the channels' own sections
 from alerts.channels.plugin import RetrySettings as RetrySettings
 from alerts.channels.sms import SmsSettings as SmsSettings
-from alerts.channels.sms import TwilioSettings as TwilioSettings
+from alerts.channels.smtp_account import SmtpSettings as SmtpSettings  # re-exported: the channels' own sections
+from alerts.channels.twilio_account import TwilioSettings as TwilioSettings
 from alerts.config.base import Schema, unknown_time_zone
 from alerts.errors import ConfigError
+from alerts.intake import IntakeLimits as IntakeLimits  # the decoder's own bounds, set in settings.yaml intake:
 
 
 class Topics(Schema):
@@ -102,19 +103,6 @@ class WebSettings(Schema):
 
 class OutboxSettings(Schema):
     path: Path = Path("var/outbox.jsonl")
-
-
-class IntakeLimits(Schema):
-    """Bounds every way in (API, form, CLI, Kafka) applies to a report (docs/operations.md: why)."""
-
-    max_future_skew_s: Annotated[int, Field(ge=0, le=3600)] = Field(
-        default=300, description="how far ahead of the server clock a report's times may be"
-    )
-    max_last_seen_age_days: Annotated[int, Field(ge=1, le=366)] = Field(
-        default=31, description="how far back a last-seen (and occurred/reported) time may be"
-    )
-    max_json_depth: Annotated[int, Field(ge=4, le=64)] = 16
-    max_bytes: Annotated[int, Field(ge=1024, le=4194304)] = Field(default=262144, description="of one report or profile")
 
 
 class HealthSettings(Schema):

@@ -27,7 +27,7 @@ from alerts.channels.twilio_voice import (
     reply_twiml,
     voice_webhooks_from_config,
 )
-from alerts.channels.voice import NAME as VOICE
+from alerts.channels.voice_account import NAME as VOICE
 from alerts.directory import OPEN_STATES, IncidentView
 from alerts.lifecycle import FALLS_BACK
 from alerts.model import DeliveryStatus, FallBack, NotificationKind, Recipient

@@ -20,10 +20,10 @@ from twilio.http.response import Response
 
 from alerts.channels import twilio_sms
 from alerts.channels.base import Accepted, DeliveryError
-from alerts.channels.sms import TwilioSettings
+from alerts.channels.twilio_account import TwilioSettings
 from alerts.channels.twilio_sms import TwilioSmsSender
 from alerts.channels.twilio_voice import TwilioVoiceSender
-from alerts.channels.voice import VoiceSettings
+from alerts.channels.voice_account import VoiceSettings
 from alerts.model import Notification
 from tests.peers.notifications import TwilioCredentials, make_notification, twilio_sender
 

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from alerts.channels.base import DeliveryError
 from alerts.channels.retry import RetryPolicy, send_with_retry
-from alerts.channels.sms import TwilioSettings
+from alerts.channels.twilio_account import TwilioSettings
 from alerts.channels.twilio_status import SIGNATURE_HEADER, BadCallback, BadSignature, signature_valid
 from alerts.channels.twilio_voice import (
     CallReport,
@@ -24,7 +24,7 @@ from alerts.channels.twilio_voice import (
     call_twiml,
     reply_twiml,
 )
-from alerts.channels.voice import VoiceSettings
+from alerts.channels.voice_account import VoiceSettings
 from tests.peers.notifications import PHONE, TwilioCredentials, make_notification
 from tests.peers.twilio_server import TwilioPeer
 

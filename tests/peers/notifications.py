@@ -64,7 +64,7 @@ def make_notification(
 
 def smtp_sender(*, password: str | None = None, retry_policy: Any = None, **settings: Any) -> SmtpEmailSender:
     """An SmtpEmailSender from settings.yaml-style keyword arguments (the sender takes the section)."""
-    from alerts.channels.email import SmtpSettings
+    from alerts.channels.smtp_account import SmtpSettings
     from alerts.channels.smtp_email import SmtpEmailSender
 
     return SmtpEmailSender(SmtpSettings(**settings), password, retry_policy=retry_policy)
@@ -75,7 +75,7 @@ def twilio_sender(
 ) -> TwilioSmsSender:
     """A TwilioSmsSender from settings.yaml-style keyword arguments (the sender takes the section).
     `unchecked`: skip the settings' validation, to send what check-config would refuse (contract tests)."""
-    from alerts.channels.sms import TwilioSettings
+    from alerts.channels.twilio_account import TwilioSettings
     from alerts.channels.twilio_sms import TwilioSmsSender
 
     made = TwilioSettings.model_construct(**settings) if unchecked else TwilioSettings(**settings)
@@ -85,8 +85,8 @@ def twilio_sender(
 
 def voice_sender(*, auth_token: str, twilio: dict[str, Any], retry_policy: Any = None, **voice: Any) -> Any:
     """A TwilioVoiceSender from settings.yaml-style `twilio:` and `voice:` keyword arguments."""
-    from alerts.channels.sms import TwilioSettings
+    from alerts.channels.twilio_account import TwilioSettings
     from alerts.channels.twilio_voice import TwilioVoiceSender
-    from alerts.channels.voice import VoiceSettings
+    from alerts.channels.voice_account import VoiceSettings
 
     return TwilioVoiceSender(TwilioSettings(**twilio), VoiceSettings(**voice), auth_token, retry_policy=retry_policy)

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from alerts.channels import reasons
-from alerts.channels.sms import TwilioSettings
+from alerts.channels.twilio_account import TwilioSettings
 from alerts.channels.twilio_status import BadCallback, BadSignature
 from alerts.channels.twilio_voice import (
     GATHERS,
@@ -23,7 +23,7 @@ from alerts.channels.twilio_voice import (
     reply_twiml,
     translate_call_error,
 )
-from alerts.channels.voice import VoiceSettings
+from alerts.channels.voice_account import VoiceSettings
 from tests.peers.notifications import TwilioCredentials, make_notification
 from tests.peers.twilio_server import twilio_signature
 

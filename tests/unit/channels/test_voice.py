@@ -184,7 +184,7 @@ def test_rota_people_and_contacts_take_a_voice_number(tmp_path: Path) -> None:
 def test_the_documented_voice_section_is_the_code_s() -> None:
     """docs/voice.md's `voice:` example, its comments taken as YAML, is a valid section whose
     figures are the model's defaults."""
-    from alerts.channels.voice import VoiceSettings
+    from alerts.channels.voice_account import VoiceSettings
     from tests.support import REPO
 
     doc = (REPO / "docs" / "voice.md").read_text()
