@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, get_args
 from faust.web import Request, Response, View
 
 from alerts.channels import reasons as channel_reasons
-from alerts.channels.twilio_status import BadCallback, BadSignature
 from alerts.channels.twilio_voice import (
     ACKNOWLEDGE_KEY,
     PASS_ON_KEY,
@@ -33,6 +32,7 @@ from alerts.lifecycle import FALLS_BACK
 from alerts.model import DeliveryStatus, FallBack, NotificationKind, Recipient
 from streams.pipeline import metrics
 from streams.web.acks import AckOutcome, record_acknowledgement
+from streams.web.webhooks import Refused, signed
 
 if TYPE_CHECKING:
     from streams.web.ports import WorkerPort
@@ -40,10 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("crucial.webhooks.voice")
 TWIML = "application/xml"
 KINDS = frozenset(get_args(NotificationKind))
-
-
-async def _form(request: Request) -> dict[str, str]:
-    return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
 
 
 def register_voice_webhooks(worker: WorkerPort) -> None:
@@ -57,14 +53,9 @@ def register_voice_webhooks(worker: WorkerPort) -> None:
             if hooks is None:
                 return self.text("voice calls are not configured", status=404)
             try:
-                report = hooks.verify_status(
-                    await _form(request), request.headers.get("X-Twilio-Signature"), request.rel_url.raw_query_string
-                )
-            except BadSignature:
-                log.warning("call status callback refused: bad signature")
-                return self.text("forbidden", status=403)
-            except BadCallback as exc:
-                return self.text(f"bad request: {exc}", status=400)
+                report = await signed(request, hooks.verify_status, "call status callback")
+            except Refused as refused:
+                return self.text(refused.text, status=refused.status)
             if report.outcome is None:
                 return self.text("", status=204)  # initiated, ringing, in progress: not final
             if report.notification_key is None:
@@ -87,14 +78,9 @@ def register_voice_webhooks(worker: WorkerPort) -> None:
             if hooks is None:
                 return self.text("voice calls are not configured", status=404)
             try:
-                press = hooks.verify_gather(
-                    await _form(request), request.headers.get("X-Twilio-Signature"), request.rel_url.raw_query_string
-                )
-            except BadSignature:
-                log.warning("key press refused: bad signature")
-                return self.text("forbidden", status=403)
-            except BadCallback as exc:
-                return self.text(f"bad request: {exc}", status=400)
+                press = await signed(request, hooks.verify_gather, "key press")
+            except Refused as refused:
+                return self.text(refused.text, status=refused.status)
             return self.text(await _answer(worker, hooks, press), content_type=TWIML)
 
 

@@ -8,7 +8,8 @@ owner (by child reference). Neither logs the form: it carries phone numbers.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from faust.web import Request, Response, View
 
@@ -24,11 +25,32 @@ if TYPE_CHECKING:
     from streams.web.ports import WorkerPort
 
 log = logging.getLogger("crucial.webhooks")
+T = TypeVar("T")
 TWIML = "application/xml"
 
 
 async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+
+
+class Refused(Exception):
+    """A Twilio webhook request that is not answered: what to say, and the HTTP status."""
+
+    def __init__(self, text: str, status: int) -> None:
+        super().__init__(text)
+        self.text, self.status = text, status
+
+
+async def signed(request: Request, verify: Callable[[dict[str, str], str | None, str], T], what: str) -> T:
+    """What a Twilio webhook request says, once its signature is checked; Refused otherwise (403 for a
+    bad signature, 400 for a malformed request)."""
+    try:
+        return verify(await _form(request), request.headers.get("X-Twilio-Signature"), request.rel_url.raw_query_string)
+    except BadSignature:
+        log.warning("%s refused: bad signature", what)
+        raise Refused("forbidden", 403) from None
+    except BadCallback as exc:
+        raise Refused(f"bad request: {exc}", 400) from None
 
 
 def register_webhooks(worker: WorkerPort) -> None:
@@ -52,28 +74,18 @@ def register_webhooks(worker: WorkerPort) -> None:
             if inbound is None:
                 return self.text("inbound SMS is not configured", status=404)
             try:
-                sms = inbound.verify(
-                    await _form(request), request.headers.get("X-Twilio-Signature"), request.rel_url.raw_query_string
-                )
-            except BadSignature:
-                log.warning("inbound SMS refused: bad signature")
-                return self.text("forbidden", status=403)
-            except BadCallback as exc:
-                return self.text(f"bad request: {exc}", status=400)
+                sms = await signed(request, inbound.verify, "inbound SMS")
+            except Refused as refused:
+                return self.text(refused.text, status=refused.status)
             return self.text(twiml_message(await _reply_to(worker, sms)), content_type=TWIML)
 
 
 async def _status_callback(worker: WorkerPort, callbacks: StatusCallbacks, request: Request) -> tuple[str, int]:
     """Verify a message status callback and pass a final status to the delivery agent: (text, status)."""
     try:
-        report = callbacks.verify(
-            await _form(request), request.headers.get("X-Twilio-Signature"), request.rel_url.raw_query_string
-        )
-    except BadSignature:
-        log.warning("status callback refused: bad signature")
-        return "forbidden", 403
-    except BadCallback as exc:
-        return f"bad request: {exc}", 400
+        report = await signed(request, callbacks.verify, "status callback")
+    except Refused as refused:
+        return refused.text, refused.status
     if report.outcome is None:
         return "", 204  # queued, sending, sent: not final
     if report.notification_key is None:
