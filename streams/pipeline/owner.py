@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, assert_never
 
@@ -45,6 +45,7 @@ from alerts.placements import PlacementRegister
 from alerts.rendering import Renderer
 from alerts.triage import Context, Origin, Outcome, Report, incident_record, triage, with_entry
 from streams.pipeline import metrics
+from streams.pipeline.child_locks import ChildLocks
 from streams.pipeline.identity import EventIds, Identity, RegisterUnavailable
 from streams.pipeline.stage import MAX_KEY_BYTES, Emit, Record, where
 
@@ -157,6 +158,8 @@ class IncidentOwner:
     profiles_ready: asyncio.Event
     manual: ManualCheckMessages
     clock: Clock
+    # One child's state read and written by one record at a time (streams/pipeline/child_locks.py).
+    locks: ChildLocks = field(default_factory=ChildLocks)
 
     def context(self, now: datetime) -> Context:
         return Context(self.config(), self.renderer, now, self.index, self.placements)
@@ -173,6 +176,10 @@ class IncidentOwner:
             await self._reject(record, exc, now)
             return
         await self.profiles_ready.wait()
+        async with self.locks.holding(event.child.reference):
+            await self._report(record, event, now)
+
+    async def _report(self, record: Record, event: PlacementEvent, now: datetime) -> None:
         sender = self._sender(event, record)
         stored = self.state.incident(event.child.reference)
         outcome, identity = await self._triaged(event, sender, stored, now)
@@ -238,6 +245,10 @@ class IncidentOwner:
         """Apply one incident command. One the owner cannot carry out is noted on the incident's timeline
         with the reason; one for an incident no longer open changes nothing."""
         command = IncidentCommands.decode(record.value or b"")
+        async with self.locks.holding(command.child_reference):
+            await self._command(command)
+
+    async def _command(self, command: IncidentCommand) -> None:
         incident = self.state.incident(command.child_reference)
         if incident is None or incident.incident_id != command.incident_id:
             log.info("command %s for %s ignored: incident no longer open", command.command, command.incident_id)
@@ -300,6 +311,10 @@ class IncidentOwner:
             event = parse_event(record.value, self.config().settings.intake, now)
         except RejectedInput:
             return  # never accepted; the rejected topic holds it
+        async with self.locks.holding(event.child.reference):
+            await self._fail_open(record, event, now, exc)
+
+    async def _fail_open(self, record: Record, event: PlacementEvent, now: datetime, exc: Exception) -> None:
         stored = self.state.incident(event.child.reference)
         # The reference the sender was answered with, so "ACK <ref>" and the API's 202 agree; the
         # fail-open path must not depend on the register, so an unknown one takes the computed ids.
