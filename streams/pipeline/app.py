@@ -45,7 +45,7 @@ from streams.pipeline.placements import PlacementFeed, count_rejected_placement
 from streams.pipeline.profiles import ProfileFeed, count_rejected
 from streams.pipeline.recovery import SeekThenResumeTableManager, consumer_class
 from streams.pipeline.register import loopback
-from streams.pipeline.stage import DeadLetters, OnFailure, Record, Stage
+from streams.pipeline.stage import DeadLetters, Headers, OnFailure, Record, Stage
 from streams.web.acklinks import AckLinks
 from streams.web.health import Heartbeat, Progress, Reloader, consumer_partitions, install_sighup, watch_agents
 from streams.web.sessions import AuthState
@@ -62,7 +62,7 @@ def utcnow() -> datetime:
 class Outputs(Protocol):
     """Where agents produce. Returns once the broker has acknowledged the write."""
 
-    async def emit(self, topic: str, key: str | None, value: bytes) -> None: ...
+    async def emit(self, topic: str, key: str | None, value: bytes, headers: Headers = ()) -> None: ...
 
 
 class TopicOutputs:
@@ -70,10 +70,11 @@ class TopicOutputs:
         self._app = app
         self._topics: dict[str, Any] = {}
 
-    async def emit(self, topic: str, key: str | None, value: bytes) -> None:
+    async def emit(self, topic: str, key: str | None, value: bytes, headers: Headers = ()) -> None:
         if topic not in self._topics:
             self._topics[topic] = self._app.topic(topic, key_serializer="raw", value_serializer="raw")
-        pending = await self._topics[topic].send(key=key.encode() if key is not None else None, value=value)
+        encoded = key.encode() if key is not None else None
+        pending = await self._topics[topic].send(key=encoded, value=value, headers=list(headers) or None)
         await pending
 
 

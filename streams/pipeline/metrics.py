@@ -71,7 +71,8 @@ ACK_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1200.0, 1800.0, 2700.0, 3
 EVENTS = Counter(
     "crucial_events_total",
     "Placement events processed, by outcome: opened, repeat_report, updated, resolved, no_match, no_open_incident, "
-    "rejected (invalid; kept whole on the rejected topic).",
+    "rejected (invalid; kept whole on the rejected topic), rekeyed (keyed otherwise than by the child's reference: "
+    "written again under it, to be triaged there).",
     ["outcome"],
     registry=None,
 )
@@ -307,6 +308,7 @@ EVENT_OUTCOMES = (
     "rejected",
     "claim",
     "conflict",
+    "rekeyed",
 )
 PROFILE_OUTCOMES = ("upserted", "removed", "rejected")
 CHANNELS = _channels.CHANNELS.names

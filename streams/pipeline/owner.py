@@ -69,6 +69,18 @@ def stamped_provider(headers: Any) -> str | None:
     return None
 
 
+def header_pairs(headers: Any) -> list[tuple[str, bytes]]:
+    """A record's headers (a list or a mapping, as faust hands them over) as (name, bytes) pairs."""
+    items = headers.items() if hasattr(headers, "items") else (headers or [])
+    return [(name, value.encode() if isinstance(value, str) else bytes(value or b"")) for name, value in items]
+
+
+def keyed_otherwise(record: Record, child: str) -> bool:
+    """Placement events and incident commands are keyed by the child's reference, so that one worker, one
+    partition and one changelog partition hold each child's incident (docs/operations.md)."""
+    return record.key != child.encode()
+
+
 class NotApplicable(Exception):
     """A well-formed command the owner cannot carry out; `reason` goes on the incident's timeline."""
 
@@ -95,6 +107,10 @@ class Publisher:
                 for n in outcome.notifications
             ),
         )
+
+    async def rekeyed(self, topic: str, record: Record, key: str) -> None:
+        """`record` written again to `topic`, as it came (its headers too), under `key`."""
+        await self.outputs.emit(topic, key, record.value or b"", header_pairs(record.headers))
 
     async def rejected(self, key: str | None, record: Rejection) -> None:
         await self.outputs.emit(self.topics.rejected, key, record.model_dump_json().encode())
@@ -175,6 +191,9 @@ class IncidentOwner:
         except RejectedInput as exc:
             await self._reject(record, exc, now)
             return
+        if keyed_otherwise(record, event.child.reference):
+            await self._forward(self.topics.placement_events, record, event.child.reference, f"event {event.event_id}")
+            return
         await self.profiles_ready.wait()
         async with self.locks.holding(event.child.reference):
             await self._report(record, event, now)
@@ -222,6 +241,17 @@ class IncidentOwner:
             log.error("event %s: the event-id register did not confirm; triaged without it", event.event_id)
             return None
 
+    @property
+    def topics(self) -> Topics:
+        return self.config().settings.kafka.topics
+
+    async def _forward(self, topic: str, record: Record, child: str, what: str) -> None:
+        """A record keyed otherwise than by its child's reference is written again under it, to be applied
+        by the worker that owns the child (here it could open a second incident, or miss the open one)."""
+        await self.publish.rekeyed(topic, record, child)
+        metrics.EVENTS.labels("rekeyed").inc()
+        log.warning("%s was keyed otherwise than by its child's reference: written again under it", what)
+
     async def _reject(self, record: Record, exc: RejectedInput, now: datetime) -> None:
         settings = self.config().settings
         source = settings.kafka.topics.placement_events
@@ -245,6 +275,10 @@ class IncidentOwner:
         """Apply one incident command. One the owner cannot carry out is noted on the incident's timeline
         with the reason; one for an incident no longer open changes nothing."""
         command = IncidentCommands.decode(record.value or b"")
+        if keyed_otherwise(record, command.child_reference):
+            what = f"command {command.command} for {command.incident_id}"
+            await self._forward(self.topics.incident_commands, record, command.child_reference, what)
+            return
         async with self.locks.holding(command.child_reference):
             await self._command(command)
 

@@ -17,7 +17,7 @@ import inspect
 import json
 import logging
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,8 +38,12 @@ MAX_REASON_CHARS = 300
 _PROJECT = Path(__file__).resolve().parent.parent.parent
 
 
+# Kafka record headers, as written: (name, value) pairs.
+Headers = Sequence[tuple[str, bytes]]
+
+
 class Emit(Protocol):
-    async def emit(self, topic: str, key: str | None, value: bytes) -> None: ...
+    async def emit(self, topic: str, key: str | None, value: bytes, headers: Headers = ()) -> None: ...
 
 
 @dataclass(frozen=True)

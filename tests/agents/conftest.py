@@ -15,6 +15,7 @@ from alerts.config import load_config
 from alerts.intake import parse_profile
 from alerts.model import Notification
 from streams.pipeline.app import Worker, create_app
+from streams.pipeline.stage import Headers
 from tests.support import REPO, sample_profiles
 
 NOW = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)
@@ -23,9 +24,11 @@ NOW = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)
 class RecordingOutputs:
     def __init__(self) -> None:
         self.sent: dict[str, list[tuple[str | None, dict]]] = defaultdict(list)  # type: ignore[type-arg]
+        self.headers: dict[str, list[list[tuple[str, bytes]]]] = defaultdict(list)
 
-    async def emit(self, topic: str, key: str | None, value: bytes) -> None:
+    async def emit(self, topic: str, key: str | None, value: bytes, headers: Headers = ()) -> None:
         self.sent[topic].append((key, json.loads(value)))
+        self.headers[topic].append(list(headers))
 
 
 class RecordingSender:

@@ -14,7 +14,7 @@ from alerts.config import Quarantine
 from alerts.intake import parse_event
 from alerts.model import DeadLetter, Notification
 from streams.pipeline import metrics
-from streams.pipeline.stage import DeadLetters, Record, Stage
+from streams.pipeline.stage import DeadLetters, Headers, Record, Stage
 
 NOW = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
 
@@ -23,7 +23,7 @@ class Captured:
     def __init__(self) -> None:
         self.written: list[tuple[str, str | None, bytes]] = []
 
-    async def emit(self, topic: str, key: str | None, value: bytes) -> None:
+    async def emit(self, topic: str, key: str | None, value: bytes, headers: Headers = ()) -> None:
         self.written.append((topic, key, value))
 
 
