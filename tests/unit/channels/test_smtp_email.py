@@ -17,6 +17,7 @@ from alerts.channels.smtp_email import (
     build_message,
     check_address,
     domain_allowed,
+    encode_message,
     one_line,
     translate_smtp_error,
 )
@@ -96,6 +97,55 @@ def test_no_header_can_be_injected(hostile: str) -> None:
     assert len(msg["To"].addresses) == 1
     header_block = msg.as_bytes().split(b"\n\n", 1)[0]
     assert b"\nBcc:" not in header_block
+
+
+def wire(**kwargs: object) -> bytes:
+    options: dict[str, object] = {"channel": "email", "address": TO, "now": NOW, "html": "<p>Full <b>detail</b></p>"}
+    options.update(kwargs)
+    note = make_notification(**options)  # type: ignore[arg-type]
+    return encode_message(note, sender="alerts@crucial.example", sender_name="Crucial Hour", message_id_domain="crucial.example")
+
+
+AWKWARD_TEXT = "Élodie, 14 — “HIGH” risk\n.\n.starts with a dot\ntrailing spaces   \n\ttab\r\nCRLF\rlone CR\n" + "x" * 300
+
+
+@pytest.mark.parametrize("html", [None, "<p>Détail &amp; ½ — " + "y" * 200 + "</p>\n<p>=_crucial_ and --=_crucial_ inside</p>"])
+def test_the_wire_bytes_are_7bit_crlf_and_read_back_exactly(html: str | None) -> None:
+    raw = wire(text=AWKWARD_TEXT, html=html, subject="Élodie — HIGH: CH-TEST01", name="Siân O’Brien")
+    assert raw.isascii()
+    lines = raw.split(b"\r\n")
+    assert b"\n" not in raw.replace(b"\r\n", b"") and b"\r" not in raw.replace(b"\r\n", b"")
+    assert max(len(line) for line in lines) <= 998  # RFC 5322's limit
+    assert b"x" * 77 not in raw and b"y" * 77 not in raw  # long lines broken softly (quoted-printable)
+    msg = email.message_from_bytes(raw, policy=default_policy)
+    assert isinstance(msg, EmailMessage)
+    assert msg["Subject"] == "Élodie — HIGH: CH-TEST01"
+    assert msg["To"].addresses[0].display_name == "Siân O’Brien"
+    plain = msg.get_body(("plain",))
+    assert plain is not None
+    read_back = plain.get_content().replace("\r\n", "\n")
+    if html is None:  # a single part ends with the line end SMTP's DATA needs
+        assert read_back.endswith("x\n")
+        read_back = read_back[:-1]
+    assert read_back == AWKWARD_TEXT.replace("\r\n", "\n").replace("\r", "\n")
+    if html is None:
+        assert msg.get_content_type() == "text/plain"
+    else:
+        body = msg.get_body(("html",))
+        assert body is not None and body.get_content().replace("\r\n", "\n") == html
+        assert [part.get_content_type() for part in msg.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_an_international_domain_goes_on_the_wire_in_ascii() -> None:
+    msg = email.message_from_bytes(wire(address="duty@bücher.example"), policy=default_policy)
+    assert msg["To"].addresses[0].addr_spec == "duty@xn--bcher-kva.example"
+
+
+def test_build_message_is_the_wire_bytes_read_back() -> None:
+    raw = wire()
+    note = make_notification(channel="email", address=TO, now=NOW, html="<p>Full <b>detail</b></p>")
+    built = build_message(note, sender="alerts@crucial.example", sender_name="Crucial Hour", message_id_domain="crucial.example")
+    assert built.as_bytes() == email.message_from_bytes(raw).as_bytes()
 
 
 def test_one_line() -> None:
