@@ -76,6 +76,12 @@ class DeliveryLanes:
         await self.queue.join()
 
 
+def reports_status(sender: Sender | None) -> bool:
+    """Whether the channel's provider reports on a message after accepting it (a status callback), so the
+    notification must be kept for that report: a sender says no with `reports_status = False`."""
+    return bool(getattr(sender, "reports_status", True))
+
+
 def within(event: EventT[Any]) -> None:
     """Table writes take their changelog partition from the event being processed, a context variable
     faust sets only in the stream's own task: a send worker sets it to the record it handles."""
@@ -175,7 +181,8 @@ class Deliverer:
             return
         key = note.idempotency_key
         self.in_flight.add(key)
-        self.ledger.sent[key] = encoded or note.model_dump_json()
+        if reports_status(self.senders.get(note.channel)):  # kept for its status reports; email has none
+            self.ledger.sent[key] = encoded or note.model_dump_json()
         try:
             await self.send(note, previous)
         finally:

@@ -139,3 +139,32 @@ async def test_a_first_sms_of_a_high_priority_incident_overtakes_the_email_backl
     assert emails_before <= workers, f"{emails_before} emails were sent before the first SMS; {workers} were in flight"
     accepted = [k for k, r in outputs.sent[worker.config.settings.kafka.topics.deliveries] if r["state"] == "accepted"]
     assert accepted.index(first_sms.idempotency_key) <= workers, "the ledger records it in the same order"
+
+
+async def test_only_notifications_whose_provider_reports_status_are_kept_for_it(
+    worker: Worker, outputs: RecordingOutputs, senders: dict[str, RecordingSender]
+) -> None:
+    senders["email"].reports_status = False  # type: ignore[attr-defined]  # as SmtpEmailSender says
+    notes = await notifications(worker, outputs)
+    async with worker.deliver_agent.test_context() as agent:
+        for note in notes:
+            await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
+        await drained(worker)
+    assert worker.deliverer is not None
+    kept = worker.deliverer.ledger.sent
+    by_channel = {channel: [n for n in notes if n.channel == channel] for channel in ("sms", "email")}
+    assert by_channel["sms"] and by_channel["email"]
+    assert all(kept.get(n.idempotency_key) for n in by_channel["sms"])
+    assert not any(kept.get(n.idempotency_key) for n in by_channel["email"])
+    assert all(steps(outputs, worker, n.idempotency_key) == ["intent", "accepted"] for n in notes)
+
+
+def test_the_senders_say_whether_their_provider_reports_status() -> None:
+    from alerts.channels.outbox import OutboxSender
+    from alerts.channels.smtp_email import SmtpEmailSender
+    from alerts.channels.twilio_sms import TwilioSmsSender
+    from streams.pipeline.deliverer import reports_status
+
+    assert not SmtpEmailSender.reports_status and not OutboxSender.reports_status
+    assert reports_status(TwilioSmsSender.__new__(TwilioSmsSender))  # status callbacks: kept
+    assert reports_status(None)  # unknown: kept, the safe side
