@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import binascii
 import email
+import functools
 import logging
 import re
 import socket
@@ -66,6 +67,7 @@ def one_line(text: str, limit: int = MAX_SUBJECT) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+@functools.lru_cache(maxsize=4096)  # the rota's addresses recur; email_validator costs ~40 µs a call
 def check_address(address: str) -> tuple[str, str]:
     """(address, lower-case domain) by the one validator config also uses; DeliveryError invalid_address otherwise."""
     try:

@@ -158,9 +158,17 @@ def test_one_line() -> None:
     ["duty@met.police.example\r\nBcc: x@y.example", "a@b", "two@@b.example", "<a@b.example>", "a b@c.example", "ü@b.example"],
 )
 def test_addresses_that_could_break_a_header_are_refused(address: str) -> None:
-    with pytest.raises(DeliveryError) as caught:
-        check_address(address)
-    assert (caught.value.reason, caught.value.retryable) == ("invalid_address", False)
+    for _ in range(2):  # refused every time: a refusal is never cached as an answer
+        with pytest.raises(DeliveryError) as caught:
+            check_address(address)
+        assert (caught.value.reason, caught.value.retryable) == ("invalid_address", False)
+
+
+def test_an_address_seen_before_is_not_validated_again() -> None:
+    check_address("seen.before@met.police.example")
+    hits = check_address.cache_info().hits
+    assert check_address("seen.before@met.police.example") == ("seen.before@met.police.example", "met.police.example")
+    assert check_address.cache_info().hits == hits + 1
 
 
 def test_domain_allow_list() -> None:
