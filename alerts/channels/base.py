@@ -35,9 +35,7 @@ class DeliveryError(CrucialHourError):
 
 
 class Sender(Protocol):
-    """A channel: `name` labels metrics and the ledger; `send` delivers one notification. A sender whose
-    provider never reports on a message after accepting it sets `reports_status = False`: the deliverer
-    then keeps no copy of the notification for status reports (streams/pipeline/deliverer.py)."""
+    """A channel: `name` labels metrics and the ledger; `send` delivers one notification."""
 
     name: str
 

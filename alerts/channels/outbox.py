@@ -14,8 +14,6 @@ log = logging.getLogger("crucial.outbox")
 
 
 class OutboxSender:
-    reports_status = False  # the file is the last word
-
     def __init__(self, path: Path, serves: str) -> None:
         self.name = f"outbox:{serves}"
         self.path = path

@@ -202,7 +202,6 @@ class SmtpEmailSender:
     """Sender for the "email" channel over SMTP."""
 
     name = "smtp"
-    reports_status = False  # SMTP's answer to DATA is the last word (no delivery reports are asked for)
 
     def __init__(self, settings: SmtpSettings, password: str | None = None, *, retry_policy: RetryPolicy | None = None) -> None:
         """`settings` as in settings.yaml (`ca_file` already resolved against the config directory);

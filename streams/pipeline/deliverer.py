@@ -29,7 +29,7 @@ from typing import Any
 from faust import streams as faust_streams
 from faust.types import EventT
 
-from alerts.channels import DeliveryError, Sender, send_with_retry
+from alerts.channels import CHANNELS, DeliveryError, Sender, send_with_retry
 from alerts.channels.retry import RetryHooks
 from alerts.directory import IncidentDirectory
 from alerts.lanes import STATUS_RANK, Rank, lane_of, rank_of
@@ -76,10 +76,12 @@ class DeliveryLanes:
         await self.queue.join()
 
 
-def reports_status(sender: Sender | None) -> bool:
-    """Whether the channel's provider reports on a message after accepting it (a status callback), so the
-    notification must be kept for that report: a sender says no with `reports_status = False`."""
-    return bool(getattr(sender, "reports_status", True))
+def reports_status(channel: str) -> bool:
+    """Whether the channel's provider reports on a message after accepting it (status callbacks: the
+    registry's `delivered_callback`), so the notification must be kept for those reports. An unknown
+    channel is kept, the safe side."""
+    plugin = CHANNELS.get(channel)
+    return plugin is None or plugin.delivered_callback
 
 
 def within(event: EventT[Any]) -> None:
@@ -181,7 +183,7 @@ class Deliverer:
             return
         key = note.idempotency_key
         self.in_flight.add(key)
-        if reports_status(self.senders.get(note.channel)):  # kept for its status reports; email has none
+        if reports_status(note.channel):  # kept for its status reports; email has none
             self.ledger.sent[key] = encoded or note.model_dump_json()
         try:
             await self.send(note, previous)

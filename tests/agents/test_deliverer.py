@@ -142,9 +142,8 @@ async def test_a_first_sms_of_a_high_priority_incident_overtakes_the_email_backl
 
 
 async def test_only_notifications_whose_provider_reports_status_are_kept_for_it(
-    worker: Worker, outputs: RecordingOutputs, senders: dict[str, RecordingSender]
+    worker: Worker, outputs: RecordingOutputs
 ) -> None:
-    senders["email"].reports_status = False  # type: ignore[attr-defined]  # as SmtpEmailSender says
     notes = await notifications(worker, outputs)
     async with worker.deliver_agent.test_context() as agent:
         for note in notes:
@@ -154,17 +153,15 @@ async def test_only_notifications_whose_provider_reports_status_are_kept_for_it(
     kept = worker.deliverer.ledger.sent
     by_channel = {channel: [n for n in notes if n.channel == channel] for channel in ("sms", "email")}
     assert by_channel["sms"] and by_channel["email"]
-    assert all(kept.get(n.idempotency_key) for n in by_channel["sms"])
-    assert not any(kept.get(n.idempotency_key) for n in by_channel["email"])
+    assert all(kept.get(n.idempotency_key) for n in by_channel["sms"])  # Twilio's status callbacks need them
+    assert not any(kept.get(n.idempotency_key) for n in by_channel["email"])  # SMTP reports nothing later
     assert all(steps(outputs, worker, n.idempotency_key) == ["intent", "accepted"] for n in notes)
 
 
-def test_the_senders_say_whether_their_provider_reports_status() -> None:
-    from alerts.channels.outbox import OutboxSender
-    from alerts.channels.smtp_email import SmtpEmailSender
-    from alerts.channels.twilio_sms import TwilioSmsSender
+def test_the_channels_that_get_status_reports_are_the_registrys_delivered_callback_ones() -> None:
+    from alerts.channels import CHANNELS
     from streams.pipeline.deliverer import reports_status
 
-    assert not SmtpEmailSender.reports_status and not OutboxSender.reports_status
-    assert reports_status(TwilioSmsSender.__new__(TwilioSmsSender))  # status callbacks: kept
-    assert reports_status(None)  # unknown: kept, the safe side
+    assert [c.name for c in CHANNELS if reports_status(c.name)] == [c.name for c in CHANNELS if c.delivered_callback]
+    assert reports_status("sms") and reports_status("voice") and not reports_status("email")
+    assert reports_status("no-such-channel")  # unknown: kept, the safe side
