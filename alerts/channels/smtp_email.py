@@ -209,7 +209,7 @@ class SmtpEmailSender:
         if (settings.username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
         self.host, self.port, self.tls = settings.host, settings.port, settings.tls
-        self.sender = check_address(settings.sender)[0]
+        self.sender = wire_address(settings.sender)  # an IDN domain in ASCII: From and Message-ID stay 7-bit
         self.sender_name = settings.sender_name
         self._username, self._password = settings.username, password
         self._tls_context = tls_context(settings.ca_file) if settings.tls != "none" else None

@@ -237,3 +237,12 @@ def test_a_tls_failure_wrapped_by_aiosmtplib_is_still_tls() -> None:
             raise aiosmtplib.SMTPConnectError("could not connect") from inner
     except aiosmtplib.SMTPConnectError as outer:
         assert translate_smtp_error(outer).reason == "tls"
+
+
+def test_a_sender_at_an_international_domain_sends_7bit() -> None:
+    sender = smtp_sender(host="127.0.0.1", port=9, sender="alerts@bücher.example", local_hostname="w.example")
+    raw = sender.wire_message(make_notification(channel="email", address=TO, html="<p>x</p>"))
+    assert raw.isascii()
+    msg = email.message_from_bytes(raw, policy=default_policy)
+    assert msg["From"].addresses[0].addr_spec == "alerts@xn--bcher-kva.example"
+    assert str(msg["Message-ID"]).endswith("@xn--bcher-kva.example>")
