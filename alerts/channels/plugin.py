@@ -149,7 +149,8 @@ class Channel:
     link_per_recipient: bool = False
     # Recipients acknowledge by replying on this channel (an ACK label in metrics, the audit's `via`).
     ack_by_reply: bool = False
-    # The provider reports delivery to the handset/inbox (a delivery-latency metric is kept).
+    # The provider reports delivery to the handset/inbox (a delivery-latency metric is kept, and the
+    # deliverer keeps each notification for those reports; for other channels it keeps none).
     delivered_callback: bool = False
     # It reaches a person at once (a phone that buzzes or rings): a high-priority incident's first
     # alert on it takes the top delivery lane (alerts.lanes), ahead of email and routine work.

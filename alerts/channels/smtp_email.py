@@ -15,6 +15,9 @@ credentials (535), TLS that cannot be verified, and recipients outside `allowed_
 from __future__ import annotations
 
 import asyncio
+import binascii
+import email
+import functools
 import logging
 import re
 import socket
@@ -23,8 +26,6 @@ import time
 from email import charset
 from email.header import Header
 from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -52,8 +53,7 @@ MAX_SUBJECT = 200
 IDLE_REUSE_S = 30.0
 MESSAGES_PER_CONNECTION = 100
 
-# The compat32 MIME classes with quoted-printable UTF-8: 4x cheaper to build than EmailMessage's
-# header registry (2.5 → 0.6 ms a message, ops/bench) and readable in a raw mail view.
+# Encoded words in quoted-printable UTF-8: readable in a raw mail view.
 _UTF8_QP = charset.Charset("utf-8")
 _UTF8_QP.header_encoding = charset.QP
 _UTF8_QP.body_encoding = charset.QP
@@ -67,12 +67,20 @@ def one_line(text: str, limit: int = MAX_SUBJECT) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+@functools.lru_cache(maxsize=4096)  # the rota's addresses recur; email_validator costs ~40 µs a call
 def check_address(address: str) -> tuple[str, str]:
     """(address, lower-case domain) by the one validator config also uses; DeliveryError invalid_address otherwise."""
     try:
         return email_address(address)
     except ValueError:
         raise DeliveryError(reasons.INVALID_ADDRESS, retryable=False, detail="not a plain email address") from None
+
+
+def wire_address(address: str) -> str:
+    """The address as it goes in the envelope and the To header: the domain in its ASCII (IDNA) form, so
+    the message stays 7-bit (the local part is ASCII already: check_address refuses SMTPUTF8)."""
+    valid, domain = check_address(address)
+    return f"{valid.rsplit('@', 1)[0]}@{domain}"
 
 
 def domain_allowed(domain: str, allowed: list[str]) -> bool:
@@ -93,32 +101,60 @@ def _header_text(text: str) -> str:
 
 
 def build_message(notification: Notification, *, sender: str, sender_name: str, message_id_domain: str) -> Message:
-    """The MIME message: text/plain, plus text/html as the preferred alternative when rendered."""
-    address, _ = check_address(notification.recipient.address)
-    # MIMEText takes a Charset too (typeshed says str only).
-    text = MIMEText(notification.message.text, "plain", _UTF8_QP)  # type: ignore[arg-type]
-    msg: Message
-    if notification.message.html:
-        msg = MIMEMultipart("alternative")
-        msg.attach(text)
-        msg.attach(MIMEText(notification.message.html, "html", _UTF8_QP))  # type: ignore[arg-type]
-    else:
-        msg = text
-    # formataddr quotes or encodes a display name, so no name can add an address or a header.
-    msg["From"] = formataddr((one_line(sender_name, 80), sender), charset="utf-8")
-    msg["To"] = formataddr((one_line(notification.recipient.name, 80), address), charset="utf-8")
-    msg["Subject"] = _header_text(one_line(notification.message.subject or f"Crucial Hour {notification.incident_reference}"))
-    msg["Date"] = format_datetime(notification.created_at)
-    msg["Message-ID"] = message_id(notification, message_id_domain)
-    incident = _TOKEN.sub("-", notification.incident_id)[:80] or "incident"
-    msg["References"] = f"<incident-{incident}@{message_id_domain}>"  # threads one incident's mail
-    msg["X-Crucial-Reference"] = _header_text(one_line(notification.incident_reference, 40))
-    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
-    msg["X-Auto-Response-Suppress"] = "All"
+    """The MIME message (parsed back from `encode_message`'s bytes: one encoder, what is sent is what is read)."""
+    raw = encode_message(notification, sender=sender, sender_name=sender_name, message_id_domain=message_id_domain)
+    return email.message_from_bytes(raw)
+
+
+def encode_message(notification: Notification, *, sender: str, sender_name: str, message_id_domain: str) -> bytes:
+    """The message as it goes on the wire: text/plain, plus text/html as the preferred alternative when
+    rendered; 7-bit (quoted-printable UTF-8 bodies, encoded-word headers), CRLF line ends, so aiosmtplib
+    sends it as it is. Written directly rather than through email's MIME classes and generator, which
+    cost ~0.7 ms an email in the worker (docs/performance.md "What was tried")."""
+    address = wire_address(notification.recipient.address)
+    headers = [
+        # formataddr quotes or encodes a display name, so no name can add an address or a header.
+        ("From", formataddr((one_line(sender_name, 80), sender), charset="utf-8")),
+        ("To", formataddr((one_line(notification.recipient.name, 80), address), charset="utf-8")),
+        ("Subject", _header_text(one_line(notification.message.subject or f"Crucial Hour {notification.incident_reference}"))),
+        ("Date", format_datetime(notification.created_at)),
+        ("Message-ID", message_id(notification, message_id_domain)),
+        ("References", f"<incident-{_TOKEN.sub('-', notification.incident_id)[:80] or 'incident'}@{message_id_domain}>"),
+        ("X-Crucial-Reference", _header_text(one_line(notification.incident_reference, 40))),
+        ("Auto-Submitted", "auto-generated"),  # RFC 3834: no auto-replies
+        ("X-Auto-Response-Suppress", "All"),
+    ]
     if notification.priority.value == "high":
-        msg["Importance"] = "high"
-        msg["X-Priority"] = "1"
-    return msg
+        headers += [("Importance", "high"), ("X-Priority", "1")]
+    text = _text_part("plain", notification.message.text)
+    if not notification.message.html:
+        return _header_block([*text[0], *headers]) + text[1] + b"\r\n"  # SMTP's DATA ends with a line end
+    # "=_" never occurs in quoted-printable text ("=" is always followed by hex or a line end).
+    boundary = f"=_crucial_{notification.idempotency_key[:40]}"
+    html = _text_part("html", notification.message.html)
+    top = [("Content-Type", f'multipart/alternative; boundary="{boundary}"'), ("MIME-Version", "1.0"), *headers]
+    # The line end before each delimiter is the delimiter's (RFC 2046), not the part's content.
+    body = b"".join(b"--%s\r\n%s%s\r\n" % (boundary.encode(), _header_block(part[0]), part[1]) for part in (text, html))
+    return _header_block(top) + body + b"--%s--\r\n" % boundary.encode()
+
+
+def _text_part(subtype: str, content: str) -> tuple[list[tuple[str, str]], bytes]:
+    """(headers, encoded body) of one text part."""
+    flat = content.replace("\r\n", "\n").replace("\r", "\n")
+    body = binascii.b2a_qp(flat.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+    headers = [
+        ("Content-Type", f'text/{subtype}; charset="utf-8"'),
+        ("MIME-Version", "1.0"),
+        ("Content-Transfer-Encoding", "quoted-printable"),
+    ]
+    return headers, body
+
+
+def _header_block(headers: list[tuple[str, str]]) -> bytes:
+    """Header lines and the blank line after them. Every value is ASCII and single-line by now (one_line,
+    formataddr, encoded words); an encoded word's own folding is kept, with CRLF."""
+    lines = "".join(f"{name}: {value}\n" for name, value in headers).replace("\r\n", "\n").replace("\n", "\r\n")
+    return lines.encode("ascii") + b"\r\n"
 
 
 def translate_smtp_error(exc: BaseException) -> DeliveryError:
@@ -173,7 +209,7 @@ class SmtpEmailSender:
         if (settings.username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
         self.host, self.port, self.tls = settings.host, settings.port, settings.tls
-        self.sender = check_address(settings.sender)[0]
+        self.sender = wire_address(settings.sender)  # an IDN domain in ASCII: From and Message-ID stay 7-bit
         self.sender_name = settings.sender_name
         self._username, self._password = settings.username, password
         self._tls_context = tls_context(settings.ca_file) if settings.tls != "none" else None
@@ -188,42 +224,48 @@ class SmtpEmailSender:
 
     def message_for(self, notification: Notification) -> Message:
         """The message for one notification, after the address and allow-list checks (pure)."""
+        return email.message_from_bytes(self.wire_message(notification))
+
+    def wire_message(self, notification: Notification) -> bytes:
+        """The bytes `send` hands to the server for one notification, after the address and allow-list checks."""
         _, domain = check_address(notification.recipient.address)
         if not domain_allowed(domain, self.allowed_domains):
             raise DeliveryError(reasons.DOMAIN_NOT_ALLOWED, retryable=False, detail="recipient domain not in allowed_domains")
-        return build_message(
+        return encode_message(
             notification, sender=self.sender, sender_name=self.sender_name, message_id_domain=self.message_id_domain
         )
 
     async def send(self, notification: Notification) -> Accepted:
-        msg = self.message_for(notification)
-        recipient = check_address(notification.recipient.address)[0]
+        raw = self.wire_message(notification)
+        recipient = wire_address(notification.recipient.address)
         async with self._slots:
             try:
                 # Per-command timeouts inside; the whole exchange is bounded too.
                 async with asyncio.timeout(self.timeout_s * 4):
-                    await self._deliver(msg, recipient)
+                    await self._deliver(raw, recipient)
             except (aiosmtplib.SMTPException, OSError) as exc:  # TimeoutError and ssl.SSLError are OSErrors
                 raise translate_smtp_error(exc) from None
         log.debug("email %s accepted by %s", notification.idempotency_key[:8], self.host)
-        return Accepted(provider_id=str(msg["Message-ID"]))
+        return Accepted(provider_id=message_id(notification, self.message_id_domain))
 
-    async def _deliver(self, msg: Message, recipient: str) -> None:
+    async def _deliver(self, raw: bytes, recipient: str) -> None:
         connection = self._reusable()
         if connection is not None:
             try:
-                await self._send_on(connection, msg, recipient)
+                await self._send_on(connection, raw, recipient)
                 return
             except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
                 # The server had closed the idle session: not a failure, so reconnect. (Had it dropped
                 # us after taking the DATA, the resend carries the same Message-ID.)
                 pass
-        await self._send_on(_Connection(await self._connect()), msg, recipient)
+        await self._send_on(_Connection(await self._connect()), raw, recipient)
 
-    async def _send_on(self, connection: _Connection, msg: Message, recipient: str) -> None:
+    async def _send_on(self, connection: _Connection, raw: bytes, recipient: str) -> None:
         """Send on `connection`; keep it for the next message, or close it if anything went wrong."""
         try:
-            await connection.smtp.send_message(msg, sender=self.sender, recipients=[recipient])
+            # The bytes as encode_message wrote them (7-bit, no Bcc): sendmail, not send_message, which
+            # would copy and flatten a MIME object again.
+            await connection.smtp.sendmail(self.sender, [recipient], raw)
         except BaseException:
             connection.smtp.close()
             raise

@@ -29,7 +29,7 @@ from typing import Any
 from faust import streams as faust_streams
 from faust.types import EventT
 
-from alerts.channels import DeliveryError, Sender, send_with_retry
+from alerts.channels import CHANNELS, DeliveryError, Sender, send_with_retry
 from alerts.channels.retry import RetryHooks
 from alerts.directory import IncidentDirectory
 from alerts.lanes import STATUS_RANK, Rank, lane_of, rank_of
@@ -74,6 +74,14 @@ class DeliveryLanes:
     async def drained(self) -> None:
         """Until every record put so far has been handled."""
         await self.queue.join()
+
+
+def reports_status(channel: str) -> bool:
+    """Whether the channel's provider reports on a message after accepting it (status callbacks: the
+    registry's `delivered_callback`), so the notification must be kept for those reports. An unknown
+    channel is kept, the safe side."""
+    plugin = CHANNELS.get(channel)
+    return plugin is None or plugin.delivered_callback
 
 
 def within(event: EventT[Any]) -> None:
@@ -175,7 +183,8 @@ class Deliverer:
             return
         key = note.idempotency_key
         self.in_flight.add(key)
-        self.ledger.sent[key] = encoded or note.model_dump_json()
+        if reports_status(note.channel):  # kept for its status reports; email has none
+            self.ledger.sent[key] = encoded or note.model_dump_json()
         try:
             await self.send(note, previous)
         finally:

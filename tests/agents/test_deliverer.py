@@ -139,3 +139,29 @@ async def test_a_first_sms_of_a_high_priority_incident_overtakes_the_email_backl
     assert emails_before <= workers, f"{emails_before} emails were sent before the first SMS; {workers} were in flight"
     accepted = [k for k, r in outputs.sent[worker.config.settings.kafka.topics.deliveries] if r["state"] == "accepted"]
     assert accepted.index(first_sms.idempotency_key) <= workers, "the ledger records it in the same order"
+
+
+async def test_only_notifications_whose_provider_reports_status_are_kept_for_it(
+    worker: Worker, outputs: RecordingOutputs
+) -> None:
+    notes = await notifications(worker, outputs)
+    async with worker.deliver_agent.test_context() as agent:
+        for note in notes:
+            await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
+        await drained(worker)
+    assert worker.deliverer is not None
+    kept = worker.deliverer.ledger.sent
+    by_channel = {channel: [n for n in notes if n.channel == channel] for channel in ("sms", "email")}
+    assert by_channel["sms"] and by_channel["email"]
+    assert all(kept.get(n.idempotency_key) for n in by_channel["sms"])  # Twilio's status callbacks need them
+    assert not any(kept.get(n.idempotency_key) for n in by_channel["email"])  # SMTP reports nothing later
+    assert all(steps(outputs, worker, n.idempotency_key) == ["intent", "accepted"] for n in notes)
+
+
+def test_the_channels_that_get_status_reports_are_the_registrys_delivered_callback_ones() -> None:
+    from alerts.channels import CHANNELS
+    from streams.pipeline.deliverer import reports_status
+
+    assert [c.name for c in CHANNELS if reports_status(c.name)] == [c.name for c in CHANNELS if c.delivered_callback]
+    assert reports_status("sms") and reports_status("voice") and not reports_status("email")
+    assert reports_status("no-such-channel")  # unknown: kept, the safe side

@@ -114,6 +114,14 @@ async def test_an_sms_is_accepted_as_twilio_expects_it(twilio_peer: TwilioPeer, 
     assert "StatusCallback" not in request.form
 
 
+async def test_one_kept_connection_carries_many_sms(twilio_peer: TwilioPeer, sender: TwilioSmsSender) -> None:
+    for _ in range(5):
+        await sender.send(make_notification())
+    ports = [request.client_port for request in twilio_peer.requests]
+    assert len(ports) == 5 and None not in ports
+    assert len(set(ports)) == 1  # the twilio client's aiohttp session is kept open between messages
+
+
 async def test_from_a_messaging_service(twilio_peer: TwilioPeer, twilio_credentials: TwilioCredentials) -> None:
     service = "MG" + "1" * 32
     sender = make_sender(twilio_peer, twilio_credentials, from_number=None, messaging_service_sid=service)

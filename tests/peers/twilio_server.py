@@ -121,6 +121,7 @@ class ReceivedRequest:
     status: int = 0  # the status answered
     sid: str | None = None
     answered_at: float | None = None
+    client_port: int | None = None  # the client's end of the TCP connection: one port, one kept connection
 
 
 @dataclass
@@ -304,6 +305,8 @@ class TwilioPeer:
 
     async def _create(self, request: web.Request) -> web.Response:
         entry = ReceivedRequest(time.time(), time.monotonic(), request.method, request.path, None, False, {})
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        entry.client_port = peer[1] if peer else None
         self.requests.append(entry)
         try:
             response = await self._answer_create(request, entry)

@@ -17,6 +17,7 @@ from alerts.channels.smtp_email import (
     build_message,
     check_address,
     domain_allowed,
+    encode_message,
     one_line,
     translate_smtp_error,
 )
@@ -98,6 +99,55 @@ def test_no_header_can_be_injected(hostile: str) -> None:
     assert b"\nBcc:" not in header_block
 
 
+def wire(**kwargs: object) -> bytes:
+    options: dict[str, object] = {"channel": "email", "address": TO, "now": NOW, "html": "<p>Full <b>detail</b></p>"}
+    options.update(kwargs)
+    note = make_notification(**options)  # type: ignore[arg-type]
+    return encode_message(note, sender="alerts@crucial.example", sender_name="Crucial Hour", message_id_domain="crucial.example")
+
+
+AWKWARD_TEXT = "Élodie, 14 — “HIGH” risk\n.\n.starts with a dot\ntrailing spaces   \n\ttab\r\nCRLF\rlone CR\n" + "x" * 300
+
+
+@pytest.mark.parametrize("html", [None, "<p>Détail &amp; ½ — " + "y" * 200 + "</p>\n<p>=_crucial_ and --=_crucial_ inside</p>"])
+def test_the_wire_bytes_are_7bit_crlf_and_read_back_exactly(html: str | None) -> None:
+    raw = wire(text=AWKWARD_TEXT, html=html, subject="Élodie — HIGH: CH-TEST01", name="Siân O’Brien")
+    assert raw.isascii()
+    lines = raw.split(b"\r\n")
+    assert b"\n" not in raw.replace(b"\r\n", b"") and b"\r" not in raw.replace(b"\r\n", b"")
+    assert max(len(line) for line in lines) <= 998  # RFC 5322's limit
+    assert b"x" * 77 not in raw and b"y" * 77 not in raw  # long lines broken softly (quoted-printable)
+    msg = email.message_from_bytes(raw, policy=default_policy)
+    assert isinstance(msg, EmailMessage)
+    assert msg["Subject"] == "Élodie — HIGH: CH-TEST01"
+    assert msg["To"].addresses[0].display_name == "Siân O’Brien"
+    plain = msg.get_body(("plain",))
+    assert plain is not None
+    read_back = plain.get_content().replace("\r\n", "\n")
+    if html is None:  # a single part ends with the line end SMTP's DATA needs
+        assert read_back.endswith("x\n")
+        read_back = read_back[:-1]
+    assert read_back == AWKWARD_TEXT.replace("\r\n", "\n").replace("\r", "\n")
+    if html is None:
+        assert msg.get_content_type() == "text/plain"
+    else:
+        body = msg.get_body(("html",))
+        assert body is not None and body.get_content().replace("\r\n", "\n") == html
+        assert [part.get_content_type() for part in msg.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_an_international_domain_goes_on_the_wire_in_ascii() -> None:
+    msg = email.message_from_bytes(wire(address="duty@bücher.example"), policy=default_policy)
+    assert msg["To"].addresses[0].addr_spec == "duty@xn--bcher-kva.example"
+
+
+def test_build_message_is_the_wire_bytes_read_back() -> None:
+    raw = wire()
+    note = make_notification(channel="email", address=TO, now=NOW, html="<p>Full <b>detail</b></p>")
+    built = build_message(note, sender="alerts@crucial.example", sender_name="Crucial Hour", message_id_domain="crucial.example")
+    assert built.as_bytes() == email.message_from_bytes(raw).as_bytes()
+
+
 def test_one_line() -> None:
     assert one_line("a\r\n b\tc\x00d") == "a b c d"
     assert len(one_line("x" * 500)) == 200
@@ -108,9 +158,17 @@ def test_one_line() -> None:
     ["duty@met.police.example\r\nBcc: x@y.example", "a@b", "two@@b.example", "<a@b.example>", "a b@c.example", "ü@b.example"],
 )
 def test_addresses_that_could_break_a_header_are_refused(address: str) -> None:
-    with pytest.raises(DeliveryError) as caught:
-        check_address(address)
-    assert (caught.value.reason, caught.value.retryable) == ("invalid_address", False)
+    for _ in range(2):  # refused every time: a refusal is never cached as an answer
+        with pytest.raises(DeliveryError) as caught:
+            check_address(address)
+        assert (caught.value.reason, caught.value.retryable) == ("invalid_address", False)
+
+
+def test_an_address_seen_before_is_not_validated_again() -> None:
+    check_address("seen.before@met.police.example")
+    hits = check_address.cache_info().hits
+    assert check_address("seen.before@met.police.example") == ("seen.before@met.police.example", "met.police.example")
+    assert check_address.cache_info().hits == hits + 1
 
 
 def test_domain_allow_list() -> None:
@@ -179,3 +237,12 @@ def test_a_tls_failure_wrapped_by_aiosmtplib_is_still_tls() -> None:
             raise aiosmtplib.SMTPConnectError("could not connect") from inner
     except aiosmtplib.SMTPConnectError as outer:
         assert translate_smtp_error(outer).reason == "tls"
+
+
+def test_a_sender_at_an_international_domain_sends_7bit() -> None:
+    sender = smtp_sender(host="127.0.0.1", port=9, sender="alerts@bücher.example", local_hostname="w.example")
+    raw = sender.wire_message(make_notification(channel="email", address=TO, html="<p>x</p>"))
+    assert raw.isascii()
+    msg = email.message_from_bytes(raw, policy=default_policy)
+    assert msg["From"].addresses[0].addr_spec == "alerts@xn--bcher-kva.example"
+    assert str(msg["Message-ID"]).endswith("@xn--bcher-kva.example>")

@@ -24,10 +24,18 @@ def test_numbers_are_sent_in_e164(written: str) -> None:
 
 @pytest.mark.parametrize("written", ["12", "not a number", "+44 77", ""])
 def test_a_non_number_is_a_permanent_invalid_number(written: str) -> None:
-    with pytest.raises(DeliveryError) as caught:
-        to_e164(written)
-    assert (caught.value.reason, caught.value.retryable) == ("invalid_number", False)
-    assert written not in str(caught.value) or not written
+    for _ in range(2):  # refused every time: a failure is never cached as an answer
+        with pytest.raises(DeliveryError) as caught:
+            to_e164(written)
+        assert (caught.value.reason, caught.value.retryable) == ("invalid_number", False)
+        assert written not in str(caught.value) or not written
+
+
+def test_a_number_seen_before_is_not_parsed_again() -> None:
+    to_e164("07700 900124")
+    hits = to_e164.cache_info().hits
+    assert to_e164("07700 900124") == "+447700900124"
+    assert to_e164.cache_info().hits == hits + 1
 
 
 @pytest.mark.parametrize(
