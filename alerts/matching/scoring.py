@@ -39,6 +39,7 @@ from alerts.model import (
     Decision,
     PlacementEvent,
 )
+from alerts.short_forms import DROPPABLE_MIDDLE_NAMES
 
 if TYPE_CHECKING:
     from alerts.matching.index import ProfileIndex
@@ -135,6 +136,16 @@ def _candidate_pairs(ev: tuple[str, ...], pr: tuple[str, ...], threshold: float)
     return candidates
 
 
+def _droppable_left_out(unpaired: list[str], left: list[str]) -> tuple[list[str], list[str]]:
+    """A Vietnamese Văn / Thị left over on one side is no evidence of another name when nothing is left
+    over on the other (records keep or drop it at will); in the place of another name it is one."""
+    if not any(len(b) > 1 for b in left):
+        unpaired = [a for a in unpaired if a not in DROPPABLE_MIDDLE_NAMES]
+    if not any(len(a) > 1 for a in unpaired):
+        left = [b for b in left if b not in DROPPABLE_MIDDLE_NAMES]
+    return unpaired, left
+
+
 @lru_cache(maxsize=200_000)
 def _pairing(ev: tuple[str, ...], pr: tuple[str, ...], threshold: float) -> _Pairing:
     """Pair tokens greedily, best similarity first."""
@@ -151,13 +162,15 @@ def _pairing(ev: tuple[str, ...], pr: tuple[str, ...], threshold: float) -> _Pai
         initial = len(a) == 1 or len(b) == 1
         pairs.append((j, a, b, 0.0 if initial else s, "" if initial else _frequency_key(b)))
     unpaired = [a for i, a in enumerate(ev) if i not in used_ev]
+    left = [b for j, b in enumerate(pr) if j not in used_pr and len(b) > 1]
+    unpaired, left = _droppable_left_out(unpaired, left)
     order = [used_ev[i] for i in sorted(used_ev)]
     return _Pairing(
         pairs=tuple(pairs),
         adjacent=tuple(_pair_frequency_key(a, b) for a, b in pairwise(pr)),
         unpaired_full=sum(1 for a in unpaired if len(a) > 1),
         unpaired_initials=sum(1 for a in unpaired if len(a) == 1),
-        left_on_profile=sum(1 for j, b in enumerate(pr) if j not in used_pr and len(b) > 1),
+        left_on_profile=len(left),
         reordered=order != sorted(order),
     )
 
