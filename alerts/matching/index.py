@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from heapq import nlargest
+from heapq import nlargest, nsmallest
 from typing import Any
 
 from alerts.config import Links, Matching
@@ -111,9 +111,22 @@ def _read_groups(ordered: list[_KeyGroup], hits: defaultdict[int, float], budget
     return budget
 
 
+def _best_blocked(hits: dict[int, float], count: int) -> list[int]:
+    """The `count` slots with the most blocking evidence, best first, ties by slot. The cut-off weight
+    is found among the bare weights (no tuple per slot), then only those at or above it are ordered."""
+    if len(hits) > count:
+        cut = nlargest(count, hits.values())[-1]
+        above = [slot for slot, weight in hits.items() if weight > cut]
+        tied = nsmallest(count - len(above), (slot for slot, weight in hits.items() if weight == cut))
+    else:
+        above, tied = list(hits), []
+    above.sort(key=lambda slot: (-hits[slot], slot))
+    return above + tied
+
+
 def _ranking(hits: dict[int, float], limit: int) -> _Ranking:
     """The `limit` best-blocked slots, best first (ties by slot), with the best left unscored."""
-    best = [slot for _, _, slot in nlargest(limit + 1, ((weight, -slot, slot) for slot, weight in hits.items()))]
+    best = _best_blocked(hits, limit + 1)
     unscored_blocking, unscored = (hits[best[limit]], len(hits) - limit) if len(best) > limit else (0.0, 0)
     # Those that share less than a third of the leader's blocking evidence could not win: not scored.
     floor = hits[best[0]] / 3 if best else 0.0

@@ -343,6 +343,7 @@ class _Scorer:
         self.index, self.probe, self.tuned = index, probe, tuned
         self.names: dict[tuple[str, str], _NameMatch] = {}
         self.comparers: dict[str, Callable[[int, str], _NameMatch]] = {}
+        self.dobs: dict[int, tuple[float, str]] = {}  # packed profile date -> evidence: namesakes share estimates
 
     def _comparer(self, group: str) -> Callable[[int, str], _NameMatch]:
         """Compares a reported form with one profile form, remembering results: namesakes and aliases
@@ -358,6 +359,14 @@ class _Scorer:
             return found
 
         return compare
+
+    def _dob(self, reported: Dob, packed: int) -> tuple[float, str]:
+        """The date-of-birth evidence against a profile's packed date, worked out once per report."""
+        found = self.dobs.get(packed)
+        if found is None:
+            settings = self.tuned.settings
+            found = self.dobs[packed] = dob_evidence(reported, unpack_dob(packed), settings.weights, settings.dob)
+        return found
 
     def score(self, slot: int, linked: bool, shared: list[str]) -> _Evidence:
         record = self.index._records[slot]
@@ -384,8 +393,7 @@ class _Scorer:
             if name.full > 0 and name.profile_form == 0:
                 evidence.points += weights.main_name
         if probe.dob is not None and packed:
-            settings = self.tuned.settings
-            points, evidence.dob = dob_evidence(probe.dob, unpack_dob(packed), settings.weights, settings.dob)
+            points, evidence.dob = self._dob(probe.dob, packed)
             evidence.points += points
         if probe.sex in "fm" and sex in "fm":
             if probe.sex == sex:
