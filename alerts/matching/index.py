@@ -460,7 +460,7 @@ class ProfileIndex:
             scheme, value = identifier.key()
             if scheme in schemes and (scheme, value) not in ours:
                 evidence.points -= tuned.settings.weights.identifier_conflict
-                evidence.against.append(f"a different {identifier.scheme} identifier")
+                evidence.against += (f"a different {identifier.scheme} identifier",)
 
     def _candidates(self, probe: _Probe, tuned: _Tuned) -> set[int]:
         """The best-blocked by name, sex and year of birth."""

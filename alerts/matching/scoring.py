@@ -235,8 +235,8 @@ class _Evidence:
     points: float = 0.0
     name: _NameMatch | None = None
     dob: str = ""  # one of the kinds of alerts.matching.dates, "" when either side has none
-    identifiers: list[str] = field(default_factory=list)
-    against: list[str] = field(default_factory=list)
+    identifiers: list[str] | tuple[str, ...] = ()  # no list made per candidate: most have none
+    against: tuple[str, ...] = ()
 
 
 @dataclass
@@ -400,13 +400,13 @@ class _Scorer:
                 evidence.points += weights.sex_agree
             else:
                 evidence.points -= weights.sex_conflict
-                evidence.against.append("sex differs from the profile's")
+                evidence.against += ("sex differs from the profile's",)
         if probe.nationality and nationality:
             if probe.nationality == nationality:
                 evidence.points += weights.nationality_agree
             else:
                 evidence.points -= weights.nationality_conflict
-                evidence.against.append("nationality differs from the profile's")
+                evidence.against += ("nationality differs from the profile's",)
         if shared:
             evidence.points += weights.identifier
             evidence.identifiers = shared
