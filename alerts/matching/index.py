@@ -502,15 +502,28 @@ class ProfileIndex:
         groups: dict[int, list[tuple[float, Sequence[int]]]] = {}
         single_whats: set[int] = set()
         postings = self._postings
+        factors: dict[int, float] = {}  # year of birth -> how much a key of that year counts
         for key, (kind, year, what) in keys.items():
             stored = postings.get(key)  # most of a report's keys are filed under no profile: looked up inline
             if stored is None:
                 continue
-            posting: Sequence[int] = (stored,) if isinstance(stored, int) else memoryview(stored).cast("i")
-            if len(posting) > max_block:
+            posting: Sequence[int]
+            if isinstance(stored, int):
+                posting = (stored,)
+            elif len(stored) > 4 * max_block:  # packed int32: too common to select on
                 continue
-            weight = kind if center is None else kind * (0.5 if year == 0 else _YEAR_FACTOR.get(abs(year - center), 0.25))
-            groups.setdefault(what, []).append((weight, posting))
+            else:
+                posting = memoryview(stored).cast("i")
+            factor = factors.get(year)
+            if factor is None:
+                factor = factors[year] = (
+                    1.0 if center is None else 0.5 if year == 0 else _YEAR_FACTOR.get(abs(year - center), 0.25)
+                )
+            group = groups.get(what)
+            if group is None:
+                groups[what] = [(kind * factor, posting)]
+            else:
+                group.append((kind * factor, posting))
             if kind == SINGLE:
                 single_whats.add(what)
         found = sorted((sum(len(p) for _, p in g), what, g) for what, g in groups.items() if what not in single_whats)
