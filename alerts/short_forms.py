@@ -131,7 +131,8 @@ def joins_prefix(token: str, following: str) -> bool:
 
 
 # Vietnamese Văn (boys) and Thị (girls): a middle name shared by most children of that sex, which
-# records drop or keep at will, so one left unpaired on either side is no evidence of another name.
+# records drop or keep at will: one left unpaired on one side, with nothing left over on the other, is
+# no evidence of another name (alerts.matching.scoring).
 DROPPABLE_MIDDLE_NAMES = frozenset({"van", "thi"})
 
 

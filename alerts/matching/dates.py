@@ -113,8 +113,8 @@ def _year_named(record: Dob) -> int | None:
 
 
 def estimate_year_off(ev: Dob, pr: Dob) -> bool:
-    """Whether an estimate and another record name adjacent years: the evidence a year out of an
-    estimate earns (log2 of 0.2 x 8) is as likely for a namesake of that age as for the child."""
+    """Whether an estimate and another record name adjacent years: what a year out of an estimate
+    earns is barely likelier for the child than for a namesake of that age (docs/matching.md)."""
     if not (ev.estimated or pr.estimated):
         return False
     ours, theirs = _year_named(ev), _year_named(pr)
