@@ -7,6 +7,8 @@ Sources:
 - The communities the evaluation set covers, curated here by the project from common usage (each
   line below one name and its short forms): Romanian, Albanian, Yoruba, Igbo and Edo, Arabic,
   Vietnamese and a few English forms the package lacks.
+- Vietnamese gendered middle names (tên đệm) Văn and Thị: most boys' and girls' names carry one, and
+  records write the name with or without it ("Cuong Nguyen" / "Van Cuong Nguyen").
 - Yoruba and Igbo prefixed names (Oluwa-, Olu-, Ade-, Chukwu-, Chi-): the name without the prefix is
   its everyday short form (Oluwaseun / Seun, Adebayo / Bayo, Chukwuemeka / Emeka).
 
@@ -126,6 +128,12 @@ def joins_prefix(token: str, following: str) -> bool:
     """Whether 'Oluwa Seun' is one name written apart: always for Oluwa- and Chukwu-, else when the
     joined form is a known name ('chi amaka' -> 'chiamaka', not Vietnamese 'chi linh')."""
     return token in ALWAYS_JOINED or (token in PREFIXES and token + following in KNOWN_PREFIXED)
+
+
+# Vietnamese Văn (boys) and Thị (girls): a middle name shared by most children of that sex, which
+# records drop or keep at will: one left unpaired on one side, with nothing left over on the other, is
+# no evidence of another name (alerts.matching.scoring).
+DROPPABLE_MIDDLE_NAMES = frozenset({"van", "thi"})
 
 
 MAX_BLOCKING_FORMS = 2  # package full names a short form is filed under (the shortest first): 'mary' is short for dozens

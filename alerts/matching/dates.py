@@ -101,10 +101,32 @@ def _likelihood_ratio(
     return same * span
 
 
+def _year_named(record: Dob) -> int | None:
+    """The calendar year a single date or an age-assessed estimate written 1 January names; None for a
+    disputed range or an estimate written another day."""
+    if record.lo != record.hi:
+        return None
+    written = date.fromordinal(record.value)
+    if record.estimated and (written.month, written.day) != (1, 1):
+        return None
+    return written.year
+
+
+def estimate_year_off(ev: Dob, pr: Dob) -> bool:
+    """Whether an estimate and another record name adjacent years: what a year out of an estimate
+    earns is barely likelier for the child than for a namesake of that age (docs/matching.md)."""
+    if not (ev.estimated or pr.estimated):
+        return False
+    ours, theirs = _year_named(ev), _year_named(pr)
+    return ours is not None and theirs is not None and abs(ours - theirs) == 1
+
+
 def dob_line(kind: str, ev: Dob, pr: Dob) -> str:
     said, theirs = ev.describe(), pr.describe()
     if kind == EXACT or (kind == CONSISTENT and said == theirs):
         return f"date of birth {said}"
+    if kind == CONSISTENT and estimate_year_off(ev, pr):
+        return f"date of birth {said}, a year off the profile's {theirs} (an estimate may be a year out: weak evidence)"
     return {
         CLOSE: f"date of birth {said} close to the profile's {theirs}",
         NEAR: f"date of birth {said} within a few weeks of the profile's {theirs}",

@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from heapq import nlargest
+from heapq import nlargest, nsmallest
 from typing import Any
 
 from alerts.config import Links, Matching
@@ -111,9 +111,22 @@ def _read_groups(ordered: list[_KeyGroup], hits: defaultdict[int, float], budget
     return budget
 
 
+def _best_blocked(hits: dict[int, float], count: int) -> list[int]:
+    """The `count` slots with the most blocking evidence, best first, ties by slot. The cut-off weight
+    is found among the bare weights (no tuple per slot), then only those at or above it are ordered."""
+    if len(hits) > count:
+        cut = nlargest(count, hits.values())[-1]
+        above = [slot for slot, weight in hits.items() if weight > cut]
+        tied = nsmallest(count - len(above), (slot for slot, weight in hits.items() if weight == cut))
+    else:
+        above, tied = list(hits), []
+    above.sort(key=lambda slot: (-hits[slot], slot))
+    return above + tied
+
+
 def _ranking(hits: dict[int, float], limit: int) -> _Ranking:
     """The `limit` best-blocked slots, best first (ties by slot), with the best left unscored."""
-    best = [slot for _, _, slot in nlargest(limit + 1, ((weight, -slot, slot) for slot, weight in hits.items()))]
+    best = _best_blocked(hits, limit + 1)
     unscored_blocking, unscored = (hits[best[limit]], len(hits) - limit) if len(best) > limit else (0.0, 0)
     # Those that share less than a third of the leader's blocking evidence could not win: not scored.
     floor = hits[best[0]] / 3 if best else 0.0
@@ -447,7 +460,7 @@ class ProfileIndex:
             scheme, value = identifier.key()
             if scheme in schemes and (scheme, value) not in ours:
                 evidence.points -= tuned.settings.weights.identifier_conflict
-                evidence.against.append(f"a different {identifier.scheme} identifier")
+                evidence.against += (f"a different {identifier.scheme} identifier",)
 
     def _candidates(self, probe: _Probe, tuned: _Tuned) -> set[int]:
         """The best-blocked by name, sex and year of birth."""
@@ -489,15 +502,28 @@ class ProfileIndex:
         groups: dict[int, list[tuple[float, Sequence[int]]]] = {}
         single_whats: set[int] = set()
         postings = self._postings
+        factors: dict[int, float] = {}  # year of birth -> how much a key of that year counts
         for key, (kind, year, what) in keys.items():
             stored = postings.get(key)  # most of a report's keys are filed under no profile: looked up inline
             if stored is None:
                 continue
-            posting: Sequence[int] = (stored,) if isinstance(stored, int) else memoryview(stored).cast("i")
-            if len(posting) > max_block:
+            posting: Sequence[int]
+            if isinstance(stored, int):
+                posting = (stored,)
+            elif len(stored) > 4 * max_block:  # packed int32: too common to select on
                 continue
-            weight = kind if center is None else kind * (0.5 if year == 0 else _YEAR_FACTOR.get(abs(year - center), 0.25))
-            groups.setdefault(what, []).append((weight, posting))
+            else:
+                posting = memoryview(stored).cast("i")
+            factor = factors.get(year)
+            if factor is None:
+                factor = factors[year] = (
+                    1.0 if center is None else 0.5 if year == 0 else _YEAR_FACTOR.get(abs(year - center), 0.25)
+                )
+            group = groups.get(what)
+            if group is None:
+                groups[what] = [(kind * factor, posting)]
+            else:
+                group.append((kind * factor, posting))
             if kind == SINGLE:
                 single_whats.add(what)
         found = sorted((sum(len(p) for _, p in g), what, g) for what, g in groups.items() if what not in single_whats)

@@ -174,17 +174,22 @@ def _identity_keys(forms: list[tuple[str, ...]], years: list[int], sexes: tuple[
     heads = [
         (sound(t), {u[0] for u in tokens if u is not t}) for tokens in forms for t in tokens if len(t) > 1 and len(tokens) > 1
     ]
+    # `what` hashed as the keys are (Python's str hash is salted per process): the candidate ranking reads
+    # groups of one size in this order, so every worker must read them alike.
+    single_what = {code: key_hash(f"s\x1f{code}") for code in codes}
+    pair_what = {(a, b): key_hash(f"p\x1f{a}\x1f{b}") for a, b in pairs}
+    head_what = {(head, i): key_hash(f"i\x1f{head}\x1f{i}") for head, initials in heads for i in initials}
     keys: dict[int, tuple[float, int, int]] = {}
     for year in years:
         y = str(year)
         for code in codes:
-            keys[key_hash(f"s\x1f{code}\x1f{y}")] = (SINGLE, year, hash(("s", code)))
+            keys[key_hash(f"s\x1f{code}\x1f{y}")] = (SINGLE, year, single_what[code])
         for a, b in pairs:
             for sex in sexes:
-                keys[key_hash(f"p\x1f{a}\x1f{b}\x1f{y}\x1f{sex}")] = (PAIR, year, hash(("p", a, b)))
+                keys[key_hash(f"p\x1f{a}\x1f{b}\x1f{y}\x1f{sex}")] = (PAIR, year, pair_what[(a, b)])
         for head, initials in heads:
             for initial in initials:
-                keys.setdefault(key_hash(f"i\x1f{head}\x1f{initial}\x1f{y}"), (INITIAL, year, hash(("i", head, initial))))
+                keys.setdefault(key_hash(f"i\x1f{head}\x1f{initial}\x1f{y}"), (INITIAL, year, head_what[(head, initial)]))
     return keys
 
 

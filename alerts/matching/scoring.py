@@ -39,6 +39,7 @@ from alerts.model import (
     Decision,
     PlacementEvent,
 )
+from alerts.short_forms import DROPPABLE_MIDDLE_NAMES
 
 if TYPE_CHECKING:
     from alerts.matching.index import ProfileIndex
@@ -135,6 +136,16 @@ def _candidate_pairs(ev: tuple[str, ...], pr: tuple[str, ...], threshold: float)
     return candidates
 
 
+def _droppable_left_out(unpaired: list[str], left: list[str]) -> tuple[list[str], list[str]]:
+    """A Vietnamese Văn / Thị left over on one side is no evidence of another name when nothing is left
+    over on the other (records keep or drop it at will); in the place of another name it is one."""
+    if not any(len(b) > 1 for b in left):
+        unpaired = [a for a in unpaired if a not in DROPPABLE_MIDDLE_NAMES]
+    if not any(len(a) > 1 for a in unpaired):
+        left = [b for b in left if b not in DROPPABLE_MIDDLE_NAMES]
+    return unpaired, left
+
+
 @lru_cache(maxsize=200_000)
 def _pairing(ev: tuple[str, ...], pr: tuple[str, ...], threshold: float) -> _Pairing:
     """Pair tokens greedily, best similarity first."""
@@ -151,13 +162,15 @@ def _pairing(ev: tuple[str, ...], pr: tuple[str, ...], threshold: float) -> _Pai
         initial = len(a) == 1 or len(b) == 1
         pairs.append((j, a, b, 0.0 if initial else s, "" if initial else _frequency_key(b)))
     unpaired = [a for i, a in enumerate(ev) if i not in used_ev]
+    left = [b for j, b in enumerate(pr) if j not in used_pr and len(b) > 1]
+    unpaired, left = _droppable_left_out(unpaired, left)
     order = [used_ev[i] for i in sorted(used_ev)]
     return _Pairing(
         pairs=tuple(pairs),
         adjacent=tuple(_pair_frequency_key(a, b) for a, b in pairwise(pr)),
         unpaired_full=sum(1 for a in unpaired if len(a) > 1),
         unpaired_initials=sum(1 for a in unpaired if len(a) == 1),
-        left_on_profile=sum(1 for j, b in enumerate(pr) if j not in used_pr and len(b) > 1),
+        left_on_profile=len(left),
         reordered=order != sorted(order),
     )
 
@@ -222,8 +235,8 @@ class _Evidence:
     points: float = 0.0
     name: _NameMatch | None = None
     dob: str = ""  # one of the kinds of alerts.matching.dates, "" when either side has none
-    identifiers: list[str] = field(default_factory=list)
-    against: list[str] = field(default_factory=list)
+    identifiers: list[str] | tuple[str, ...] = ()  # no list made per candidate: most have none
+    against: tuple[str, ...] = ()
 
 
 @dataclass
@@ -330,6 +343,7 @@ class _Scorer:
         self.index, self.probe, self.tuned = index, probe, tuned
         self.names: dict[tuple[str, str], _NameMatch] = {}
         self.comparers: dict[str, Callable[[int, str], _NameMatch]] = {}
+        self.dobs: dict[int, tuple[float, str]] = {}  # packed profile date -> evidence: namesakes share estimates
 
     def _comparer(self, group: str) -> Callable[[int, str], _NameMatch]:
         """Compares a reported form with one profile form, remembering results: namesakes and aliases
@@ -345,6 +359,14 @@ class _Scorer:
             return found
 
         return compare
+
+    def _dob(self, reported: Dob, packed: int) -> tuple[float, str]:
+        """The date-of-birth evidence against a profile's packed date, worked out once per report."""
+        found = self.dobs.get(packed)
+        if found is None:
+            settings = self.tuned.settings
+            found = self.dobs[packed] = dob_evidence(reported, unpack_dob(packed), settings.weights, settings.dob)
+        return found
 
     def score(self, slot: int, linked: bool, shared: list[str]) -> _Evidence:
         record = self.index._records[slot]
@@ -371,21 +393,20 @@ class _Scorer:
             if name.full > 0 and name.profile_form == 0:
                 evidence.points += weights.main_name
         if probe.dob is not None and packed:
-            settings = self.tuned.settings
-            points, evidence.dob = dob_evidence(probe.dob, unpack_dob(packed), settings.weights, settings.dob)
+            points, evidence.dob = self._dob(probe.dob, packed)
             evidence.points += points
         if probe.sex in "fm" and sex in "fm":
             if probe.sex == sex:
                 evidence.points += weights.sex_agree
             else:
                 evidence.points -= weights.sex_conflict
-                evidence.against.append("sex differs from the profile's")
+                evidence.against += ("sex differs from the profile's",)
         if probe.nationality and nationality:
             if probe.nationality == nationality:
                 evidence.points += weights.nationality_agree
             else:
                 evidence.points -= weights.nationality_conflict
-                evidence.against.append("nationality differs from the profile's")
+                evidence.against += ("nationality differs from the profile's",)
         if shared:
             evidence.points += weights.identifier
             evidence.identifiers = shared

@@ -165,3 +165,43 @@ def test_crucial_evaluate_with_a_crowd_prints_the_split_table(capsys: pytest.Cap
     main(["evaluate", "--config", str(REPO / "config"), "--crowd", "500"])
     out = capsys.readouterr().out
     assert "among the crowd" in out and "close namesake twin" in out and "target false-match rate" in out
+
+
+def test_the_possible_breakdown_groups_a_possible_match_by_what_its_explanation_says() -> None:
+    sys.path.insert(0, str(REPO / "ops" / "eval"))
+    import possible_breakdown
+
+    from alerts.model import MatchResult
+
+    kept = MatchResult(
+        decision=Decision.POSSIBLE_MATCH,
+        profile_id="p-1",
+        score=0.8,
+        explanation=[
+            "possibly matched profile p-1 (score 0.80): on name 'Safi Adam', date of birth 2010-10-26, a year off the"
+            " profile's 2009 (estimated) (an estimate may be a year out: weak evidence)",
+            "names: 'safee' ~ 'safi' (spelling or transliteration)",
+            "identity alone: about 2.0 profile(s) would agree this well by chance and 1 do: a person must confirm",
+        ],
+    )
+    assert possible_breakdown.group_of(kept, 0.9) == (
+        "score between the thresholds",
+        "identity alone, kept",
+        "date a year off an estimate",
+        "1 near spelling(s)",
+    )
+    demoted = MatchResult(
+        decision=Decision.POSSIBLE_MATCH,
+        profile_id="p-1",
+        score=0.95,
+        explanation=[
+            "possibly matched profile p-1 (score 0.95): on name 'Safi Adam', date of birth 2009 (estimated)",
+            "the date of birth agrees only approximately: a namesake born the same year could be the one; a person must confirm",
+        ],
+    )
+    assert possible_breakdown.group_of(demoted, 0.9) == (
+        "match demoted: approximate date",
+        "",
+        "date the same",
+        "names as written",
+    )

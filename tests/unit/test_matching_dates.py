@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 
 from alerts.config import DobTolerance, MatchWeights
-from alerts.identity import dob_of
-from alerts.matching.dates import CONFLICT, CONSISTENT, EXACT, NEAR, WITHIN, dob_evidence
+from alerts.identity import Dob, dob_of
+from alerts.matching.dates import CONFLICT, CONSISTENT, EXACT, NEAR, WITHIN, dob_evidence, dob_line
 from alerts.model import DateOfBirth
 
 WEIGHTS, TOLERANCE = MatchWeights(), DobTolerance()
@@ -21,6 +21,12 @@ def exact(day: str) -> DateOfBirth:
 
 def estimated(day: str) -> DateOfBirth:
     return DateOfBirth(value=date.fromisoformat(day), estimated=True)
+
+
+def record(dob: DateOfBirth) -> Dob:
+    found = dob_of(dob)
+    assert found is not None
+    return found
 
 
 def points(a: DateOfBirth, b: DateOfBirth) -> tuple[float, str]:
@@ -90,3 +96,17 @@ def test_a_disputed_range_is_its_own_allowance_no_tolerance_is_added_beyond_it()
     # six months past the range's end: the old model stacked a year's tolerance on top and paid for it
     assert points(exact("2012-11-14"), disputed)[1] == CONFLICT
     assert points(exact("2012-06-10"), disputed)[0] > 0  # just outside: still consistent, less
+
+
+def test_a_date_a_year_off_an_estimate_is_said_to_be_weak_not_merely_consistent() -> None:
+    """The officer is told why such a match is only possible: a year out of an estimate is as likely
+    for a namesake of that age as for the child."""
+    report, profile = exact("2010-10-26"), estimated("2009-01-01")
+    bits, kind = points(report, profile)
+    assert kind == CONSISTENT and 0 < bits < 1
+    line = dob_line(kind, record(report), record(profile))
+    assert line.startswith("date of birth 2010-10-26, a year off the profile's 2009 (estimated)") and "weak" in line
+    # Two estimates a year apart likewise; the estimate's own year stays "consistent".
+    assert "a year off" in dob_line(CONSISTENT, record(estimated("2012-01-01")), record(estimated("2013-01-01")))
+    same_year = dob_line(CONSISTENT, record(exact("2009-10-26")), record(profile))
+    assert "consistent with the profile's 2009 (estimated)" in same_year and "a year off" not in same_year

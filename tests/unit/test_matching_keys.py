@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 from alerts.identity import name_tokens
 from alerts.matching.keys import _identity_keys, joined_forms
 
@@ -36,3 +40,20 @@ def test_a_short_form_meets_its_full_name() -> None:
 def test_unrelated_names_share_no_pair_key() -> None:
     pairs = {k for k, (weight, *_) in _identity_keys([name_tokens("Ardit Hoxha")], [2011], ("m",)).items() if weight == 3.0}
     assert not pairs & _report_keys("Besnik", "Leka")
+
+
+def test_the_key_groups_are_named_alike_in_every_process() -> None:
+    # Candidate ranking reads groups of one size in the order of `what`: two workers must agree on it,
+    # so it may not be Python's str hash (salted per process).
+    script = (
+        "from alerts.identity import name_tokens; from alerts.matching.keys import _identity_keys; "
+        "keys = _identity_keys([tuple(name_tokens('Van Anh Nguyen'))], [0, 2012], ('m', 'u')); "
+        "print(sorted(set(what for _, _, what in keys.values())))"
+    )
+    seen = {
+        subprocess.run(
+            [sys.executable, "-c", script], env={**os.environ, "PYTHONHASHSEED": seed}, capture_output=True, text=True, check=True
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(seen) == 1 and seen.pop().startswith("[")

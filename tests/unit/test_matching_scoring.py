@@ -46,3 +46,16 @@ def test_the_pairing_is_shared_but_the_bits_are_those_of_each_comparison() -> No
     # Nor is the result shared between calls: one comparison's record is its own.
     rare.pairs.append(("x", "y", 1.0))
     assert _compare_tokens(("senait", "tesfay"), ("senait", "tesfay"), TUNED, flat).pairs == common.pairs
+
+
+def test_a_vietnamese_van_or_thi_left_unpaired_on_either_side_costs_nothing() -> None:
+    # Văn and Thị are middle names most Vietnamese boys and girls carry; records keep or drop them.
+    full = _compare_tokens(("cuong", "nguyen"), ("cuong", "nguyen"), TUNED, flat)
+    assert _compare_tokens(("cuong", "nguyen"), ("van", "cuong", "nguyen"), TUNED, flat).points == full.points
+    trang = _compare_tokens(("trang", "dang"), ("trang", "dang"), TUNED, flat)
+    assert _compare_tokens(("thi", "trang", "dang"), ("trang", "dang"), TUNED, flat).points == trang.points
+    # In the place of another middle name it is a name like any other: a different name on each side.
+    assert _compare_tokens(("duc", "tuan", "pham"), ("van", "tuan", "pham"), TUNED, flat).conflict
+    # Any other middle name dropped still costs what it did.
+    dropped = _compare_tokens(("cuong", "nguyen"), ("minh", "cuong", "nguyen"), TUNED, flat)
+    assert dropped.points == pytest.approx(full.points - Matching().weights.name_unmatched_profile)
