@@ -187,6 +187,13 @@ ACK_LATENCY = Histogram(
     registry=None,
 )
 
+STAGE_WORK_FAILURES = Counter(
+    "crucial_stage_work_failures_total",
+    "Records whose work failed outside the stage guard (the dead-letter write itself failed), left "
+    "unacknowledged so a restart reads them again (streams/pipeline/keyed.py), by stage.",
+    ["stage"],
+    registry=None,
+)
 DEAD_LETTERS = Counter(
     "crucial_dead_letters_total",
     "Consumed records a stage could not process, quarantined on the dead-letter topic, by stage and reason "
@@ -267,6 +274,7 @@ SIGNIN_CEILING = Counter(
 
 ALL = (
     DEAD_LETTERS,
+    STAGE_WORK_FAILURES,
     MANUAL_CHECKS,
     EVENTS,
     PROFILES,
