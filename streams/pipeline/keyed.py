@@ -42,6 +42,7 @@ class KeyedScheduler:
         self._waiting: dict[Hashable, deque[Work]] = {}
         self._group: asyncio.TaskGroup | None = None
         self._admitted = 0
+        self._in_hand = metrics.STAGE_IN_HAND.labels(name)
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -71,6 +72,7 @@ class KeyedScheduler:
             raise RuntimeError(f"{self.name}: submit outside running()")
         await self._slots.acquire()
         self._admitted += 1
+        self._in_hand.inc()
         self._idle.clear()
         queue = self._waiting.get(key)
         if queue is not None:  # the key's runner is busy: it takes this one next
@@ -101,6 +103,7 @@ class KeyedScheduler:
         for _ in range(count):
             self._slots.release()
         self._admitted -= count
+        self._in_hand.dec(count)
         if self._admitted == 0:
             self._idle.set()
 

@@ -194,6 +194,13 @@ STAGE_WORK_FAILURES = Counter(
     ["stage"],
     registry=None,
 )
+STAGE_IN_HAND = Gauge(
+    "crucial_stage_in_hand",
+    "Records a stage has read and not yet finished, running or waiting behind their key "
+    "(streams/pipeline/keyed.py); at kafka.triage_concurrency the stage's reader waits.",
+    ["stage"],
+    registry=None,
+)
 DEAD_LETTERS = Counter(
     "crucial_dead_letters_total",
     "Consumed records a stage could not process, quarantined on the dead-letter topic, by stage and reason "
@@ -275,6 +282,7 @@ SIGNIN_CEILING = Counter(
 ALL = (
     DEAD_LETTERS,
     STAGE_WORK_FAILURES,
+    STAGE_IN_HAND,
     MANUAL_CHECKS,
     EVENTS,
     PROFILES,

@@ -74,7 +74,9 @@ async def test_another_key_is_not_held_behind_a_waiting_one() -> None:
 
 
 async def test_no_more_than_the_limit_are_admitted_and_the_reader_waits_for_a_slot() -> None:
-    script, scheduler = Script(), KeyedScheduler("t", 3)
+    script, scheduler = Script(), KeyedScheduler("bounded", 3)
+    registry = CollectorRegistry()
+    registry.register(metrics.STAGE_IN_HAND)
     submitted: list[str] = []
 
     async def reader() -> None:
@@ -88,6 +90,7 @@ async def test_no_more_than_the_limit_are_admitted_and_the_reader_waits_for_a_sl
             await script.started[f"w{i}"].wait()
         assert scheduler.saturated()
         assert submitted == ["w0", "w1", "w2"]  # the fourth submit is waiting for a slot
+        assert registry.get_sample_value("crucial_stage_in_hand", {"stage": "bounded"}) == 3.0
         script.gates["w1"].set()
         await script.started["w3"].wait()  # a slot freed: the reader goes on
         for i in range(10):
@@ -95,6 +98,7 @@ async def test_no_more_than_the_limit_are_admitted_and_the_reader_waits_for_a_sl
         await reading
         await scheduler.drained()
     assert script.most_running == 3
+    assert registry.get_sample_value("crucial_stage_in_hand", {"stage": "bounded"}) == 0.0
     assert len([line for line in script.log if line.startswith("done")]) == 10
 
 
