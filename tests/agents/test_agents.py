@@ -12,7 +12,7 @@ import pytest
 
 from alerts.model import Acknowledge, DeliveryRecord, Notification, Recipient
 from streams.pipeline.app import Worker
-from tests.agents.conftest import NOW, RecordingOutputs, drained, put_on
+from tests.agents.conftest import NOW, RecordingOutputs, RecordingSender, drained, make_worker, put_on
 from tests.support import expected_notifications, make_event
 
 OFFICER = Recipient(agency_id="met-police-mispers", name="MISPER on-call officer", address="+447700900101")
@@ -163,12 +163,13 @@ async def test_a_report_that_fails_after_intake_fails_open(
 
 
 async def test_a_child_waiting_on_the_register_holds_up_no_other_childs_alert_and_keeps_its_own_order(
-    worker: Worker, outputs: RecordingOutputs, monkeypatch: pytest.MonkeyPatch
+    outputs: RecordingOutputs, senders: dict[str, RecordingSender], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Triage handles one child's records in order and different children's at once (streams/pipeline/
     keyed.py). The slow child's second report waits in the event-id register check until the other
     child's alert is out; the acknowledgement read after that report is applied after it; each record
     is acknowledged only once handled."""
+    worker = make_worker(outputs, senders, triage_concurrency=8)
     topics = worker.config.settings.kafka.topics
     slow, fast = "HAR-2026-0192", "HAR-2026-0777"
     assert worker.owner is not None and worker.triage is not None
