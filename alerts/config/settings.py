@@ -87,6 +87,12 @@ class KafkaSettings(Schema):
         default=50,
         description="longest a fetch waits for data; partitions left out of a pending fetch wait this long (faust: 1500)",
     )
+    triage_concurrency: Annotated[int, Field(ge=1, le=1024)] = Field(
+        default=1,
+        description="records the triage stage handles at once per worker: one child's strictly in order, "
+        "different children concurrently (streams/pipeline/keyed.py); 1: one at a time; raise it only where "
+        "triage waits on Kafka round trips (docs/operations.md)",
+    )
 
 
 class WebSettings(Schema):

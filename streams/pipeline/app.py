@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,9 +37,10 @@ from alerts.rendering import Renderer
 from streams.pipeline import metrics
 from streams.pipeline.checks import validated_config
 from streams.pipeline.connection import TABLES, faust_broker_settings
-from streams.pipeline.deliverer import Deliverer, Ledger
+from streams.pipeline.deliverer import Deliverer, Ledger, within
 from streams.pipeline.follow import Follower
 from streams.pipeline.identity import Registers, kafka_produce
+from streams.pipeline.keyed import KeyedScheduler
 from streams.pipeline.owner import ChildState, IncidentOwner, Publisher
 from streams.pipeline.placements import PlacementFeed, count_rejected_placement
 from streams.pipeline.profiles import ProfileFeed, count_rejected
@@ -105,6 +106,7 @@ class Worker:
     # The stages and their agents, set by create_app once the rest is built.
     owner: IncidentOwner | None = None
     deliverer: Deliverer | None = None
+    triage: KeyedScheduler | None = None  # the triage agent's per-child order (streams/pipeline/keyed.py)
     triage_agent: Any = None
     deliver_agent: Any = None
 
@@ -214,7 +216,8 @@ class _Wiring:
         worker.deliverer = Deliverer(
             ledger_of, senders, worker.directory, ready, publisher.command, clock, self.names.delivery_status
         )
-        worker.triage_agent = _triage_agent(self.app, self.names, worker.owner, self.guard)
+        worker.triage = KeyedScheduler("triage", config.settings.kafka.triage_concurrency)
+        worker.triage_agent = _triage_agent(self.app, self.names, worker.owner, self.guard, worker.triage)
         worker.deliver_agent = _deliver_agent(
             self.app, self.names, worker.deliverer, self.guard("deliver"), config.settings.delivery_concurrency
         )
@@ -259,22 +262,39 @@ def _registry(app: faust.App, directory: IncidentDirectory, clock: Clock, in_mem
     return registry
 
 
-def _triage_agent(app: faust.App, names: Topics, owner: IncidentOwner, guard: Callable[..., Stage]) -> Any:
+def _triage_agent(
+    app: faust.App, names: Topics, owner: IncidentOwner, guard: Callable[..., Stage], scheduler: KeyedScheduler
+) -> Any:
     """Placement events and incident commands share a key (the child's reference) and partition count,
     so one agent, the single writer of each child's incident, reads both. One stage, two guards: only
-    a report (not a command) that fails is sent for a manual check."""
+    a report (not a command) that fails is sent for a manual check.
+
+    One child's records are handled strictly in order, different children's concurrently (`scheduler`,
+    streams/pipeline/keyed.py), so a report waiting on Kafka round trips (the event-id register, the
+    acks=all writes) holds up only its own child. Acknowledged by hand, once handled or quarantined:
+    faust commits an offset only when every record before it is acknowledged."""
     topic = app.topic(names.placement_events, names.incident_commands, key_serializer="raw", value_serializer="raw")
     reports, commands = guard("triage", owner.fail_open), guard("triage")
 
-    @app.agent(topic, name="triage")
-    async def triage_events(stream: StreamT[bytes]) -> None:
-        event: EventT[bytes]
-        async for event in stream.events():
+    def work(event: EventT[bytes], ack: Callable[[EventT[bytes]], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+        async def handle() -> None:
+            within(event)  # table writes take their changelog partition from this record
             record = Record.of(event.message)
             if record.topic == names.incident_commands:
                 await commands.handle(record, owner.command)
             else:
                 await reports.handle(record, owner.report)
+            await ack(event)
+
+        return handle
+
+    @app.agent(topic, name="triage")
+    async def triage_events(stream: StreamT[bytes]) -> None:
+        manual = stream.noack()  # type: ignore[attr-defined]  # in faust, missing from StreamT
+        event: EventT[bytes]
+        async with scheduler.running():
+            async for event in manual.events():
+                await scheduler.submit(event.message.key, work(event, manual.ack))
 
     return triage_events
 

@@ -188,6 +188,20 @@ ACK_LATENCY = Histogram(
     registry=None,
 )
 
+STAGE_WORK_FAILURES = Counter(
+    "crucial_stage_work_failures_total",
+    "Records whose work failed outside the stage guard (the dead-letter write itself failed), left "
+    "unacknowledged so a restart reads them again (streams/pipeline/keyed.py), by stage.",
+    ["stage"],
+    registry=None,
+)
+STAGE_IN_HAND = Gauge(
+    "crucial_stage_in_hand",
+    "Records a stage has read and not yet finished, running or waiting behind their key "
+    "(streams/pipeline/keyed.py); at kafka.triage_concurrency the stage's reader waits.",
+    ["stage"],
+    registry=None,
+)
 DEAD_LETTERS = Counter(
     "crucial_dead_letters_total",
     "Consumed records a stage could not process, quarantined on the dead-letter topic, by stage and reason "
@@ -268,6 +282,8 @@ SIGNIN_CEILING = Counter(
 
 ALL = (
     DEAD_LETTERS,
+    STAGE_WORK_FAILURES,
+    STAGE_IN_HAND,
     MANUAL_CHECKS,
     EVENTS,
     PROFILES,

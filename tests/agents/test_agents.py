@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from alerts.model import DeliveryRecord, Notification
+from alerts.model import Acknowledge, DeliveryRecord, Notification, Recipient
 from streams.pipeline.app import Worker
-from tests.agents.conftest import NOW, RecordingOutputs, drained
+from tests.agents.conftest import NOW, RecordingOutputs, RecordingSender, drained, make_worker, put_on
 from tests.support import expected_notifications, make_event
+
+OFFICER = Recipient(agency_id="met-police-mispers", name="MISPER on-call officer", address="+447700900101")
 
 
 async def test_triage_agent_rejects_garbage_then_opens_an_incident(worker: Worker, outputs: RecordingOutputs) -> None:
@@ -155,3 +160,55 @@ async def test_a_report_that_fails_after_intake_fails_open(
     [(_, letter)] = outputs.sent[topics.dead_letters]
     assert (letter["stage"], letter["reason_class"], letter["exception"]) == ("triage", "processing", "OverflowError")
     assert worker.open_incidents["HAR-2026-0192"] is not None  # acknowledgement, escalation and return apply
+
+
+async def test_a_child_waiting_on_the_register_holds_up_no_other_childs_alert_and_keeps_its_own_order(
+    outputs: RecordingOutputs, senders: dict[str, RecordingSender], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Triage handles one child's records in order and different children's at once (streams/pipeline/
+    keyed.py). The slow child's second report waits in the event-id register check until the other
+    child's alert is out; the acknowledgement read after that report is applied after it; each record
+    is acknowledged only once handled."""
+    worker = make_worker(outputs, senders, triage_concurrency=8)
+    topics = worker.config.settings.kafka.topics
+    slow, fast = "HAR-2026-0192", "HAR-2026-0777"
+    assert worker.owner is not None and worker.triage is not None
+    owner, published = worker.owner, list[tuple[str, str]]()  # (child, change) in the order the owner wrote them
+    fast_out, checking = asyncio.Event(), asyncio.Event()
+    slow_update = make_event(now=NOW, child_reference=slow, type="update")
+    events: dict[str, Any] = {}
+    original_outcome, original_check = owner.publish.outcome, owner.event_ids.check
+
+    async def outcome(result: Any) -> None:
+        await original_outcome(result)
+        published.extend((r.incident.child_reference, r.change) for r in result.records)
+        if any(r.incident.child_reference == fast for r in result.records):
+            fast_out.set()
+
+    async def check(sender: str, event: Any, timeout_s: float | None = None) -> Any:
+        if event.event_id == slow_update["event_id"]:
+            checking.set()
+            # A guard against hanging, not a timing: held until the other child's alert is out.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(fast_out.wait(), 60)
+            events["slow acked while waiting"] = events["slow update"].message.acked
+        return await original_check(sender, event, timeout_s)
+
+    monkeypatch.setattr(owner.publish, "outcome", outcome)
+    monkeypatch.setattr(owner.event_ids, "check", check)
+    async with worker.triage_agent.test_context() as agent:
+        await agent.put(json.dumps(make_event(now=NOW, child_reference=slow)).encode(), key=slow.encode())
+        await worker.triage.drained()
+        incident = json.loads(worker.open_incidents[slow])
+        ack = Acknowledge(
+            incident_id=incident["incident_id"], child_reference=slow, at=NOW, by=OFFICER, via="sms"
+        ).model_dump_json()
+        events["slow update"] = await agent.put(json.dumps(slow_update).encode(), key=slow.encode())
+        await checking.wait()
+        await put_on(agent, topics.incident_commands, ack.encode(), slow.encode())
+        events["fast"] = await agent.put(json.dumps(make_event(now=NOW, child_reference=fast)).encode(), key=fast.encode())
+        await worker.triage.drained()
+    assert published == [(slow, "opened"), (fast, "opened"), (slow, "updated"), (slow, "acknowledged")]
+    assert events["slow acked while waiting"] is False, "acknowledged before it was handled"
+    assert events["slow update"].message.acked and events["fast"].message.acked
+    assert outputs.sent[topics.dead_letters] == []
