@@ -54,7 +54,6 @@ from streams.web.views import register_views
 
 log = logging.getLogger("crucial.stream")
 Clock = Callable[[], datetime]
-DIRECTORY_BATCH_MS = 100  # the directory follower's fetch batching (streams/pipeline/follow.py)
 
 
 def utcnow() -> datetime:
@@ -171,10 +170,6 @@ class _Wiring:
         registers = Registers(
             config, directory, {names.auth_state: auth_state.apply}, guard("registers"), None if self.in_memory else app
         )
-        directory_feed = Follower(config, follow, _directory_updater(config, directory), "incident directory", guard("directory"))
-        # Batched fetches: the directory's readers (board, acknowledgements, the timer) can wait 100 ms, and
-        # the deliverer reads its own steps from memory first (Ledger.entry).
-        directory_feed.batch_ms = DIRECTORY_BATCH_MS
         return Worker(
             app=app,
             config=config,
@@ -183,7 +178,9 @@ class _Wiring:
             index=index,
             feed=ProfileFeed(config, index, guard("profiles", count_rejected)),
             directory=directory,
-            directory_feed=directory_feed,
+            directory_feed=Follower(
+                config, follow, _directory_updater(config, directory), "incident directory", guard("directory")
+            ),
             registry=_registry(app, directory, self.clock, self.in_memory),
             open_incidents=open_incidents,
             ledger={},

@@ -18,9 +18,6 @@ from streams.pipeline.connection import aiokafka_kwargs
 from streams.pipeline.stage import Record, Stage
 
 log = logging.getLogger("crucial.follow")
-# A follower whose readers can wait a moment (`batch_ms`) asks the broker to hold each fetch until this
-# much has arrived or batch_ms has passed: one fetch per batch, not one per record or two.
-BATCH_MIN_BYTES = 256 * 1024
 
 
 class Follower:
@@ -29,20 +26,12 @@ class Follower:
     ) -> None:
         self.config, self.topics, self.apply, self.what, self.guard = config, topics, apply, what, guard
         self.on_ready: Callable[[], None] | None = None  # called once, just before `ready` is set
-        # How long a record may wait for others to be fetched with it; None: fetched as soon as it is
-        # there, for followers someone waits on (the registers' read-back).
-        self.batch_ms: int | None = None
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
         # Without a group, aiokafka assigns every partition of the subscribed topics to this consumer.
         consumer = AIOKafkaConsumer(
-            *self.topics,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            **self.fetch_settings(),
-            **aiokafka_kwargs(self.config),
+            *self.topics, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest", **aiokafka_kwargs(self.config)
         )
         await consumer.start()
         try:
@@ -64,10 +53,6 @@ class Follower:
                 await self.between_batches()
         finally:
             await consumer.stop()
-
-    def fetch_settings(self) -> dict[str, int]:
-        """aiokafka's fetch settings for this follower (its defaults unless `batch_ms` is set)."""
-        return {} if self.batch_ms is None else {"fetch_min_bytes": BATCH_MIN_BYTES, "fetch_max_wait_ms": self.batch_ms}
 
     async def prepare(self, consumer: AIOKafkaConsumer) -> None:
         """Before the first fetch, with every partition assigned: where to start (from the beginning)."""
