@@ -37,12 +37,13 @@ from alerts.rendering import Renderer
 from streams.pipeline import metrics
 from streams.pipeline.checks import validated_config
 from streams.pipeline.connection import TABLES, faust_broker_settings
-from streams.pipeline.deliverer import Deliverer, Ledger, within
+from streams.pipeline.deliverer import Deliverer, DeliveryLanes, Ledger, within
 from streams.pipeline.follow import Follower
 from streams.pipeline.identity import Registers, kafka_produce
 from streams.pipeline.keyed import KeyedScheduler
 from streams.pipeline.owner import ChildState, IncidentOwner, Publisher
 from streams.pipeline.placements import PlacementFeed, count_rejected_placement
+from streams.pipeline.pressure import TriageLag
 from streams.pipeline.profiles import ProfileFeed, count_rejected
 from streams.pipeline.recovery import SeekThenResumeTableManager, consumer_class
 from streams.pipeline.register import loopback
@@ -210,11 +211,20 @@ class _Wiring:
         )
         ledger_of = Ledger(worker.directory, sent, self.out, self.names.deliveries, clock, worker.ledger)
         ready = worker.directory_feed.ready
+        lag = TriageLag()  # while triage is behind, email waits (streams/pipeline/pressure.py)
         worker.deliverer = Deliverer(
-            ledger_of, senders, worker.directory, ready, publisher.command, clock, self.names.delivery_status
+            ledger_of,
+            senders,
+            worker.directory,
+            ready,
+            publisher.command,
+            clock,
+            self.names.delivery_status,
+            lanes=DeliveryLanes(hold_back=lag.behind),
         )
         worker.triage = KeyedScheduler("triage", config.settings.kafka.triage_concurrency)
-        worker.triage_agent = _triage_agent(self.app, self.names, worker.owner, self.guard, worker.triage)
+        parts = _TriageParts(worker.owner, worker.triage, lag)
+        worker.triage_agent = _triage_agent(self.app, self.names, parts, self.guard)
         worker.deliver_agent = _deliver_agent(
             self.app, self.names, worker.deliverer, self.guard("deliver"), config.settings.delivery_concurrency
         )
@@ -259,9 +269,14 @@ def _registry(app: faust.App, directory: IncidentDirectory, clock: Clock, in_mem
     return registry
 
 
-def _triage_agent(
-    app: faust.App, names: Topics, owner: IncidentOwner, guard: Callable[..., Stage], scheduler: KeyedScheduler
-) -> Any:
+@dataclass
+class _TriageParts:
+    owner: IncidentOwner
+    scheduler: KeyedScheduler  # one child's records in order (streams/pipeline/keyed.py)
+    lag: TriageLag  # how far behind triage is, for the deliverer's lanes (streams/pipeline/pressure.py)
+
+
+def _triage_agent(app: faust.App, names: Topics, parts: _TriageParts, guard: Callable[..., Stage]) -> Any:
     """Placement events and incident commands share a key (the child's reference) and partition count,
     so one agent, the single writer of each child's incident, reads both. One stage, two guards: only
     a report (not a command) that fails is sent for a manual check.
@@ -271,10 +286,13 @@ def _triage_agent(
     acks=all writes) holds up only its own child. Acknowledged by hand, once handled or quarantined:
     faust commits an offset only when every record before it is acknowledged."""
     topic = app.topic(names.placement_events, names.incident_commands, key_serializer="raw", value_serializer="raw")
+    owner, scheduler, lag = parts.owner, parts.scheduler, parts.lag
     reports, commands = guard("triage", owner.fail_open), guard("triage")
 
     def work(event: EventT[bytes], ack: Callable[[EventT[bytes]], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
         async def handle() -> None:
+            if event.message.timestamp is not None:
+                lag.observe(event.message.timestamp)
             within(event)  # table writes take their changelog partition from this record
             record = Record.of(event.message)
             if record.topic == names.incident_commands:

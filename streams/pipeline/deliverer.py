@@ -18,6 +18,7 @@ so out-of-order sends keep at-least-once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import weakref
@@ -32,7 +33,7 @@ from faust.types import EventT
 from alerts.channels import CHANNELS, DeliveryError, Sender, send_with_retry
 from alerts.channels.retry import RetryHooks
 from alerts.directory import IncidentDirectory
-from alerts.lanes import STATUS_RANK, Rank, lane_of, rank_of
+from alerts.lanes import STATUS_RANK, Lane, Rank, lane_of, rank_of
 from alerts.model import DeliveryRecord, DeliveryState, DeliveryStatus, FallBack, IncidentCommand, Notification
 from streams.pipeline import metrics
 from streams.pipeline.stage import Emit, Record, Stage
@@ -43,6 +44,8 @@ SendCommand = Callable[[IncidentCommand], Awaitable[None]]
 Ack = Callable[[EventT[Any]], Awaitable[Any]]
 # Records read ahead of the send workers: the backlog within which lanes reorder (docs/operations.md).
 LANE_QUEUE_MAX = 20_000
+# How often a send worker holding back email looks again at whether triage has caught up.
+HOLD_CHECK_S = 0.05
 
 
 @dataclass(order=True)
@@ -52,28 +55,56 @@ class _Waiting:
 
 
 class DeliveryLanes:
-    """A bounded priority queue between the deliver agent's reader and its send workers. When it is
-    full the reader waits (and faust stops fetching the partitions behind it)."""
+    """Bounded priority queues between the deliver agent's reader and its send workers: one for what
+    reaches a person at once (first alerts, SMS and voice escalations, status reports), one for email
+    and routine work. A worker takes the most urgent waiting record; email and routine work waits
+    while `hold_back()` says so (triage is behind: streams/pipeline/pressure.py), so under overload the
+    event loop goes to triage and first alerts. When a queue is full the reader waits (and faust stops
+    fetching the partitions behind it)."""
 
-    def __init__(self, maxsize: int = LANE_QUEUE_MAX) -> None:
-        self.queue: asyncio.PriorityQueue[_Waiting] = asyncio.PriorityQueue(maxsize)
+    def __init__(self, maxsize: int = LANE_QUEUE_MAX, hold_back: Callable[[], bool] = lambda: False) -> None:
+        self.urgent: asyncio.PriorityQueue[_Waiting] = asyncio.PriorityQueue(maxsize)
+        self.later: asyncio.PriorityQueue[_Waiting] = asyncio.PriorityQueue(maxsize)
+        self.hold_back = hold_back
         self._arrival = itertools.count()
+        self._arrived = asyncio.Condition()
 
     async def put(self, rank: Rank, work: Callable[[], Awaitable[None]]) -> None:
-        await self.queue.put(_Waiting((*rank, next(self._arrival)), work))
+        queue = self.later if rank[0] >= Lane.ALERT_BY_EMAIL else self.urgent
+        await queue.put(_Waiting((*rank, next(self._arrival)), work))
+        async with self._arrived:
+            self._arrived.notify(1)
 
     async def serve(self) -> None:
-        """One send worker: forever, the most urgent waiting record."""
+        """One send worker: forever, the most urgent waiting record it may take."""
         while True:
-            waiting = await self.queue.get()
+            queue, waiting = await self._next()
             try:
                 await waiting.work()
             finally:
-                self.queue.task_done()
+                queue.task_done()
+
+    async def _next(self) -> tuple[asyncio.PriorityQueue[_Waiting], _Waiting]:
+        while True:
+            if not self.urgent.empty():
+                return self.urgent, self.urgent.get_nowait()
+            held = not self.later.empty() and self.hold_back()
+            if not self.later.empty() and not held:
+                return self.later, self.later.get_nowait()
+            # While email is held back, look again every HOLD_CHECK_S: triage may have caught up.
+            # (asyncio.timeout, not wait_for: in 3.11 wait_for can swallow the agent's cancellation.)
+            async with self._arrived:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(HOLD_CHECK_S if held else None):
+                        await self._arrived.wait()
+
+    def waiting(self) -> int:
+        return self.urgent.qsize() + self.later.qsize()
 
     async def drained(self) -> None:
         """Until every record put so far has been handled."""
-        await self.queue.join()
+        await self.urgent.join()
+        await self.later.join()
 
 
 def reports_status(channel: str) -> bool:

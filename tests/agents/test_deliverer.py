@@ -165,3 +165,33 @@ def test_the_channels_that_get_status_reports_are_the_registrys_delivered_callba
     assert [c.name for c in CHANNELS if reports_status(c.name)] == [c.name for c in CHANNELS if c.delivered_callback]
     assert reports_status("sms") and reports_status("voice") and not reports_status("email")
     assert reports_status("no-such-channel")  # unknown: kept, the safe side
+
+
+async def test_while_triage_is_behind_email_waits_and_first_alerts_go_then_email_catches_up(
+    worker: Worker, outputs: RecordingOutputs, senders: dict[str, RecordingSender]
+) -> None:
+    """Under overload the event loop goes to triage and first alerts: while triage is behind
+    (streams/pipeline/pressure.py) no email or routine work is sent, every SMS alert is; once it has
+    caught up, every email is sent too, each once."""
+    gate, order = asyncio.Event(), []  # type: ignore[var-annotated]
+    gate.set()
+    senders["email"] = GatedSender("email", gate, order)
+    senders["sms"] = GatedSender("sms", gate, order)
+    assert worker.deliverer is not None
+    worker.deliverer.senders = senders
+    behind = [True]
+    worker.deliverer.lanes.hold_back = lambda: behind[0]
+    notes = await notifications(worker, outputs)
+    emails = [n for n in notes if n.channel == "email"]
+    alerts = [n for n in notes if n.channel == "sms" and n.kind == "alert"]
+    assert emails and alerts
+    async with worker.deliver_agent.test_context() as agent:
+        for note in [*emails, *alerts]:
+            await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
+        while len(order) < len(alerts):  # the SMS alerts go while email is held back
+            await asyncio.sleep(0)
+        assert sorted(order) == sorted(n.idempotency_key for n in alerts), "no email while triage is behind"
+        assert worker.deliverer.lanes.waiting() == len(emails)
+        behind[0] = False
+        await drained(worker)
+    assert sorted(order[len(alerts) :]) == sorted(n.idempotency_key for n in emails), "then every email, once"
