@@ -7,9 +7,10 @@ worker's steps in memory and reads the rest from the directory); a crash between
 twice, never lose. A send that failed for good, or a status report
 that says the message never arrived, asks the incident's owner to fall back (a FallBack command).
 
-Priority lanes (alerts/lanes.py): the agent's reader decodes each record and puts it on a bounded
-priority queue (`DeliveryLanes`); the send workers take the most urgent first, so the first alert of
-a high-priority incident is never sent after the emails and updates waiting with it. A record is
+Priority lanes (alerts/lanes.py): the agent's reader decodes each record and puts it on bounded
+priority queues (`DeliveryLanes`); the send workers take the most urgent first, so the first alert of
+a high-priority incident is never sent after the emails and updates waiting with it, and while
+triage is behind no email or routine work is sent at all (streams/pipeline/pressure.py). A record is
 acknowledged — its offset may be committed — only once it has been handled (its outcome on the
 ledger) or quarantined; faust commits an offset only when every record before it is acknowledged,
 so out-of-order sends keep at-least-once.
