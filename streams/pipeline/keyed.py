@@ -11,9 +11,11 @@ the reader stops and faust stops fetching the partitions behind it (a bounded re
 with work has one runner task that handles its records in the order they were submitted.
 
 A record's work is expected to keep the stage's contract itself (guard, then acknowledge). If it
-raises anyway (the dead-letter write failed), the error is logged and counted and the key's next
-record runs: the failed record stays unacknowledged, so its offset is never committed and a
-restart reads it again (nothing is lost; faust commits only a contiguous acknowledged prefix).
+raises anyway (the dead-letter write failed: the broker is unreachable), the error is logged and
+counted and the same work runs again after a growing pause, its key's later records waiting behind
+it: a report accepted is handled once the broker is back, not left for a restart to find (faust
+commits only a contiguous acknowledged prefix, so one record skipped would freeze the partition's
+commits). The work is safe to repeat: a restart re-reads it the same way.
 """
 
 from __future__ import annotations
@@ -29,15 +31,22 @@ from streams.pipeline.stage import where
 
 log = logging.getLogger("crucial.stream")
 Work = Callable[[], Awaitable[None]]
+Backoff = Callable[[int], float]
+RETRY_FIRST_S, RETRY_MOST_S = 0.2, 30.0
+
+
+def doubling(failures: int) -> float:
+    """The pause before the next attempt, after `failures` failed ones."""
+    return min(RETRY_MOST_S, RETRY_FIRST_S * 2.0 ** (failures - 1))
 
 
 class KeyedScheduler:
     """Runs submitted work per key in order, keys concurrently, at most `limit` records admitted."""
 
-    def __init__(self, name: str, limit: int) -> None:
+    def __init__(self, name: str, limit: int, backoff: Backoff = doubling) -> None:
         if limit < 1:
             raise ValueError(f"{name}: limit must be at least 1, not {limit}")
-        self.name, self.limit = name, limit
+        self.name, self.limit, self.backoff = name, limit, backoff
         self._slots = asyncio.Semaphore(limit)
         self._waiting: dict[Hashable, deque[Work]] = {}
         self._group: asyncio.TaskGroup | None = None
@@ -86,10 +95,7 @@ class KeyedScheduler:
         try:
             while queue:
                 try:
-                    await queue[0]()
-                except Exception as exc:  # CancelledError passes: the agent is stopping
-                    metrics.STAGE_WORK_FAILURES.labels(self.name).inc()
-                    log.error("%s: a record's work failed outside its guard, left unacknowledged: %s", self.name, where(exc))
+                    await self._until_done(queue[0])
                 finally:
                     queue.popleft()
                     self._finished(1)
@@ -98,6 +104,25 @@ class KeyedScheduler:
             queue.clear()
             del self._waiting[key]
             self._finished(dropped)
+
+    async def _until_done(self, work: Work) -> None:
+        failures = 0
+        while True:
+            try:
+                await work()
+                return
+            except Exception as exc:  # CancelledError passes: the agent is stopping
+                failures += 1
+                pause = self.backoff(failures)
+                metrics.STAGE_WORK_FAILURES.labels(self.name).inc()
+                log.error(
+                    "%s: a record's work failed outside its guard (attempt %d), unacknowledged, again in %.1f s: %s",
+                    self.name,
+                    failures,
+                    pause,
+                    where(exc),
+                )
+                await asyncio.sleep(pause)
 
     def _finished(self, count: int) -> None:
         for _ in range(count):

@@ -127,6 +127,8 @@ def observed(target: Target, prom: PrometheusPeer) -> dict[str, float]:
     metrics.ESCALATIONS.labels("low").inc()
     metrics.WINDOW_BREACHES.labels("medium").inc()
     metrics.ACKNOWLEDGEMENTS.labels("sms", "accepted").inc()
+    metrics.STAGE_IN_HAND.labels("triage").set(2)
+    metrics.STAGE_WORK_FAILURES.labels("triage").inc()
     target.faust.topic_partition_end_offset.labels(topic="placement-events", partition=0).set(100)
     target.faust.topic_partition_offset_commited.labels(topic="placement-events", partition=0).set(85)
     target.faust.messages_received_per_topics.labels(topic="placement-events").inc(5)
