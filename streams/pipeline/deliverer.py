@@ -37,7 +37,7 @@ from alerts.directory import IncidentDirectory
 from alerts.lanes import STATUS_RANK, Lane, Rank, lane_of, rank_of
 from alerts.model import DeliveryRecord, DeliveryState, DeliveryStatus, FallBack, IncidentCommand, Notification
 from streams.pipeline import metrics
-from streams.pipeline.stage import Emit, Record, Stage
+from streams.pipeline.stage import Backoff, Emit, Record, Stage, doubling, until_done
 
 log = logging.getLogger("crucial.stream")
 Clock = Callable[[], datetime]
@@ -63,10 +63,12 @@ class DeliveryLanes:
     event loop goes to triage and first alerts. When a queue is full the reader waits (and faust stops
     fetching the partitions behind it)."""
 
-    def __init__(self, maxsize: int = LANE_QUEUE_MAX, hold_back: Callable[[], bool] = lambda: False) -> None:
+    def __init__(
+        self, maxsize: int = LANE_QUEUE_MAX, hold_back: Callable[[], bool] = lambda: False, backoff: Backoff = doubling
+    ) -> None:
         self.urgent: asyncio.PriorityQueue[_Waiting] = asyncio.PriorityQueue(maxsize)
         self.later: asyncio.PriorityQueue[_Waiting] = asyncio.PriorityQueue(maxsize)
-        self.hold_back = hold_back
+        self.hold_back, self.backoff = hold_back, backoff
         self._arrival = itertools.count()
         self._arrived = asyncio.Condition()
 
@@ -77,11 +79,12 @@ class DeliveryLanes:
             self._arrived.notify(1)
 
     async def serve(self) -> None:
-        """One send worker: forever, the most urgent waiting record it may take."""
+        """One send worker: forever, the most urgent waiting record it may take; one whose work fails
+        outside its guard is tried again in its place (streams/pipeline/stage.py `until_done`)."""
         while True:
             queue, waiting = await self._next()
             try:
-                await waiting.work()
+                await until_done("deliver", waiting.work, self.backoff)
             finally:
                 queue.task_done()
 

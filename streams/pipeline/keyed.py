@@ -22,22 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 
 from streams.pipeline import metrics
-from streams.pipeline.stage import where
+from streams.pipeline.stage import Backoff, doubling, until_done
 
-log = logging.getLogger("crucial.stream")
 Work = Callable[[], Awaitable[None]]
-Backoff = Callable[[int], float]
-RETRY_FIRST_S, RETRY_MOST_S = 0.2, 30.0
-
-
-def doubling(failures: int) -> float:
-    """The pause before the next attempt, after `failures` failed ones."""
-    return min(RETRY_MOST_S, RETRY_FIRST_S * 2.0 ** (failures - 1))
 
 
 class KeyedScheduler:
@@ -95,7 +86,7 @@ class KeyedScheduler:
         try:
             while queue:
                 try:
-                    await self._until_done(queue[0])
+                    await until_done(self.name, queue[0], self.backoff)
                 finally:
                     queue.popleft()
                     self._finished(1)
@@ -104,25 +95,6 @@ class KeyedScheduler:
             queue.clear()
             del self._waiting[key]
             self._finished(dropped)
-
-    async def _until_done(self, work: Work) -> None:
-        failures = 0
-        while True:
-            try:
-                await work()
-                return
-            except Exception as exc:  # CancelledError passes: the agent is stopping
-                failures += 1
-                pause = self.backoff(failures)
-                metrics.STAGE_WORK_FAILURES.labels(self.name).inc()
-                log.error(
-                    "%s: a record's work failed outside its guard (attempt %d), unacknowledged, again in %.1f s: %s",
-                    self.name,
-                    failures,
-                    pause,
-                    where(exc),
-                )
-                await asyncio.sleep(pause)
 
     def _finished(self, count: int) -> None:
         for _ in range(count):

@@ -7,10 +7,17 @@ and counted; then the next record is read. A stage may add a fail-open step (`on
 before the record is quarantined: triage uses it to have a person check an accepted report by hand.
 
 Cancellation (shutdown, rebalance) is never caught: it is not a record's fault.
+
+Work that fails even so — the handler failed and its dead letter could not be written, because the
+broker is unreachable — is not the record's fault either: `until_done` runs it again in its place
+after a doubling pause, counting each failure, until it succeeds (the record stays unacknowledged
+meanwhile, so a restart would read it again too). Repeating it is safe: every stage is idempotent
+per record, as a restart re-reading it requires.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import inspect
@@ -36,6 +43,7 @@ MAX_KEY_BYTES = 256  # a key is a reference or an idempotency key; anything long
 MAX_REASONS = 20
 MAX_REASON_CHARS = 300
 _PROJECT = Path(__file__).resolve().parent.parent.parent
+RETRY_FIRST_S, RETRY_MOST_S = 0.2, 30.0
 
 
 # Kafka record headers, as written: (name, value) pairs.
@@ -69,6 +77,33 @@ class RecordTooLarge(Exception):
 
 Handler = Callable[[Record], Awaitable[None] | None]
 OnFailure = Callable[[Record, Exception], Awaitable[None]]
+Backoff = Callable[[int], float]
+
+
+def doubling(failures: int) -> float:
+    """The pause before the next attempt, after `failures` failed ones."""
+    return min(RETRY_MOST_S, RETRY_FIRST_S * 2.0 ** (failures - 1))
+
+
+async def until_done(stage: str, work: Callable[[], Awaitable[None]], backoff: Backoff = doubling) -> None:
+    """Run `work` (a record's guard and acknowledgement) until it succeeds (see the module docstring)."""
+    failures = 0
+    while True:
+        try:
+            await work()
+            return
+        except Exception as exc:  # CancelledError passes: the agent is stopping
+            failures += 1
+            pause = backoff(failures)
+            metrics.STAGE_WORK_FAILURES.labels(stage).inc()
+            log.error(
+                "%s: a record's work failed outside its guard (attempt %d), unacknowledged, again in %.1f s: %s",
+                stage,
+                failures,
+                pause,
+                where(exc),
+            )
+            await asyncio.sleep(pause)
 
 
 def classify(exc: BaseException) -> tuple[DeadLetterReason, list[str]]:

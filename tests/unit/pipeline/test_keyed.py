@@ -12,7 +12,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from streams.pipeline import metrics
-from streams.pipeline.keyed import RETRY_FIRST_S, RETRY_MOST_S, KeyedScheduler, doubling
+from streams.pipeline.keyed import KeyedScheduler
+from streams.pipeline.stage import RETRY_FIRST_S, RETRY_MOST_S, doubling
 
 
 class Script:
