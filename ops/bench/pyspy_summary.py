@@ -29,7 +29,7 @@ PARTS = [
     ("status webhook (aiohttp server)", r"RequestHandler\._handle_request|RequestHandler\.data_received|web_protocol"),
     ("triage: matching", r"ProfileIndex\.match"),
     ("triage: rendering", r"Renderer\.|jinja2|rendering\.py"),
-    ("triage: parse, grade, route, produce its records", r"on_report|triage \(alerts"),
+    ("triage: parse, grade, route, produce its records", r"IncidentOwner\.(report|command)|on_report|triage \(alerts"),
     (
         "Kafka produce (faust + aiokafka sender, table changelogs)",
         r"SendProduceReqHandler|Sender\._send_produce_req|_sender_routine|MessageAccumulator|Producer\.send|"
@@ -39,7 +39,7 @@ PARTS = [
         "Kafka fetch and the agents' streams (consumer, followers)",
         r"Fetcher|fetcher\.py|Follower|follow\.py|getmany|Consumer\._drain|_c_aiter|Stream\.|Conductor|on_message",
     ),
-    ("deliver bookkeeping (ledger, delivery records)", r"on_notification|on_status|record \(streams|latest \(streams"),
+    ("deliver bookkeeping (ledger, delivery records)", r"Ledger\.|Deliverer\.|on_notification|on_status"),
     ("idle poll (epoll)", r"EpollSelector\.select"),
 ]
 OTHER = "other (asyncio loop, faust/mode machinery, timers, metrics)"
