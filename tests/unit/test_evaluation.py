@@ -216,7 +216,7 @@ def test_the_chance_variants_sweep_reproduces_the_evaluation_and_leaves_the_matc
     from alerts.matching import index as index_module
     from alerts.matching import scoring
 
-    case, dob = index_module.ProfileIndex._case, getattr(scoring, "dob_evidence")
+    case, dob = index_module.ProfileIndex._case, vars(scoring)["dob_evidence"]
     chance_variants.main(["--crowd", "300", "--variants", "base,weakest,range", "--bounds", "6,1"])
     lines = capsys.readouterr().out.splitlines()
     rate = {" ".join(line.split(":")[0].split()): float(line.rsplit("possible, no twin ", 1)[1].rstrip(" %")) for line in lines}
@@ -238,4 +238,4 @@ def test_the_chance_variants_sweep_reproduces_the_evaluation_and_leaves_the_matc
     assert f"possible, no twin {no_twin.possible_rate * 100:.1f} %" in lines[0]
     # A tighter bound drops possible matches: the bound reaches the rule.
     assert rate["seed 11 base bound 1.0"] < rate["seed 11 base bound 6.0"]
-    assert (index_module.ProfileIndex._case, getattr(scoring, "dob_evidence")) == (case, dob)
+    assert (index_module.ProfileIndex._case, vars(scoring)["dob_evidence"]) == (case, dob)
