@@ -205,3 +205,37 @@ def test_the_possible_breakdown_groups_a_possible_match_by_what_its_explanation_
         "date the same",
         "names as written",
     )
+
+
+def test_the_chance_variants_sweep_reproduces_the_evaluation_and_leaves_the_matcher_as_it_was(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sys.path.insert(0, str(REPO / "ops" / "eval"))
+    import chance_variants
+
+    from alerts.matching import index as index_module
+    from alerts.matching import scoring
+
+    case, dob = index_module.ProfileIndex._case, vars(scoring)["dob_evidence"]
+    chance_variants.main(["--crowd", "300", "--variants", "base,weakest,range", "--bounds", "6,1"])
+    lines = capsys.readouterr().out.splitlines()
+    rate = {" ".join(line.split(":")[0].split()): float(line.rsplit("possible, no twin ", 1)[1].rstrip(" %")) for line in lines}
+    assert list(rate) == [
+        f"seed 11 {variant} bound {bound}" for variant in ("base", "weakest", "range") for bound in ("6.0", "1.0")
+    ]
+    # The base at the shipped bound is what the evaluation itself gives.
+    risk = load_config(REPO / "config").risk
+    assert risk.matching.max_chance_agreements == 6.0
+    index = ProfileIndex(risk.matching, risk.links)
+    for line in (DATA / "profiles.jsonl").read_bytes().splitlines():
+        index.upsert(parse_profile(line))
+    events = [parse_event(line) for line in (DATA / "reports.jsonl").read_bytes().splitlines()]
+    labels = read_labels((DATA / "labels.jsonl").read_text())
+    from streams.cli.match import _add_crowd
+
+    events, labels, _ = _add_crowd(DATA, index, events, 300, 11)
+    _, no_twin, _ = crowd_rows(evaluate(index, events, labels, risk))
+    assert f"possible, no twin {no_twin.possible_rate * 100:.1f} %" in lines[0]
+    # A tighter bound drops possible matches: the bound reaches the rule.
+    assert rate["seed 11 base bound 1.0"] < rate["seed 11 base bound 6.0"]
+    assert (index_module.ProfileIndex._case, vars(scoring)["dob_evidence"]) == (case, dob)
