@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
@@ -194,11 +195,80 @@ def parse(model: type[M], raw: bytes | str, limits: IntakeLimits | None = None) 
 
 
 def parse_event(raw: bytes | str, limits: IntakeLimits | None = None, now: datetime | None = None) -> PlacementEvent:
-    """A placement event; given `now` (the server's clock), its times must also lie within the limits."""
+    """A placement event, within the size bounds; given `now` (the server's clock), its times must also
+    lie within the limits."""
     event = parse(PlacementEvent, raw, limits)
-    if now is not None and (reasons := time_reasons(event, now, _limits(limits))):
+    reasons = size_reasons(_report_names(event), _report_lists(event), REPORT_MAX_ENTRIES)
+    if now is not None:
+        reasons += time_reasons(event, now, _limits(limits))
+    if reasons:
         raise RejectedInput(reasons)
     return event
+
+
+# How much one record may ask of the matcher, whose work grows with the words of each name and the
+# entries of each list: a record's content must not hold up every other child's report. Checked at
+# intake, never in the model, so a stored record keeps validating (docs/operations.md "Intake bounds").
+MAX_NAME_WORDS = 10
+REPORT_MAX_ENTRIES = 20
+PROFILE_MAX_ENTRIES = 50
+MAX_NAME_REASONS = 5
+_WORD = re.compile(r"[^\W_]+")  # runs of letters and digits: a hyphen or a dot does not hide a word
+Named = Iterable[tuple[str, str | None]]
+Listed = Iterable[tuple[str, Sequence[object]]]
+
+
+def size_reasons(names: Named, lists: Listed, max_entries: int) -> list[str]:
+    """Names of more than MAX_NAME_WORDS words and lists of more than `max_entries` entries, by path."""
+    long_names = [
+        f"{path}: a name of at most {MAX_NAME_WORDS} words, not {words}"
+        for path, name in names
+        if (words := len(_WORD.findall(name or ""))) > MAX_NAME_WORDS
+    ]
+    reasons = long_names[:MAX_NAME_REASONS]
+    if len(long_names) > MAX_NAME_REASONS:
+        reasons.append(f"(more): {len(long_names) - MAX_NAME_REASONS} more name(s) of over {MAX_NAME_WORDS} words")
+    reasons += [f"{path}: at most {max_entries} entries, not {len(items)}" for path, items in lists if len(items) > max_entries]
+    return reasons
+
+
+def _report_names(event: PlacementEvent) -> Named:
+    child = event.child
+    yield from (("child.given_names", child.given_names), ("child.family_name", child.family_name))
+    yield from ((f"child.aliases[{i}]", alias) for i, alias in enumerate(child.aliases))
+    if event.circumstances is not None:
+        companions = event.circumstances.accompanied_by
+        yield from ((f"circumstances.accompanied_by[{i}]", name) for i, name in enumerate(companions))
+
+
+def _report_lists(event: PlacementEvent) -> Listed:
+    child, circumstances = event.child, event.circumstances
+    yield from (("child.aliases", child.aliases), ("child.identifiers", child.identifiers), ("child.languages", child.languages))
+    if circumstances is not None:
+        yield from (
+            ("circumstances.accompanied_by", circumstances.accompanied_by),
+            ("circumstances.vehicles", circumstances.vehicles),
+            ("circumstances.phone_numbers", circumstances.phone_numbers),
+            ("circumstances.near", circumstances.near),
+        )
+
+
+def _profile_names(profile: RiskProfile) -> Named:
+    yield from (("given_names", profile.given_names), ("family_name", profile.family_name))
+    yield from ((f"aliases[{i}]", alias) for i, alias in enumerate(profile.aliases))
+    yield from ((f"associates[{i}].name", associate.name) for i, associate in enumerate(profile.associates))
+
+
+def _profile_lists(profile: RiskProfile) -> Listed:
+    yield from (
+        ("aliases", profile.aliases),
+        ("identifiers", profile.identifiers),
+        ("associates", profile.associates),
+        ("vehicles", profile.vehicles),
+        ("phone_numbers", profile.phone_numbers),
+        ("indicators", profile.indicators),
+        ("places_of_concern", profile.places_of_concern),
+    )
 
 
 def time_reasons(event: PlacementEvent, now: datetime, limits: IntakeLimits) -> list[str]:
@@ -229,9 +299,13 @@ def dob_reasons(path: str, dob: DateOfBirth | None, now: datetime) -> list[str]:
 
 def parse_profile(raw: bytes | str, limits: IntakeLimits | None = None, now: datetime | None = None) -> RiskProfile:
     """A risk profile; given `now` (a new profile, not one read back from the profiles topic), its date
-    of birth must also be plausible on that day."""
+    of birth must also be plausible on that day, and it must keep within the size bounds (read back, a
+    profile accepted before a bound existed stays in the index)."""
     profile = parse(RiskProfile, raw, limits)
-    if now is not None and (reasons := dob_reasons("date_of_birth", profile.date_of_birth, now)):
+    if now is None:
+        return profile
+    reasons = size_reasons(_profile_names(profile), _profile_lists(profile), PROFILE_MAX_ENTRIES)
+    if reasons := reasons + dob_reasons("date_of_birth", profile.date_of_birth, now):
         raise RejectedInput(reasons)
     return profile
 

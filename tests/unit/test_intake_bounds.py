@@ -9,7 +9,15 @@ import pytest
 
 from alerts.config import IntakeLimits
 from alerts.errors import RejectedInput
-from alerts.intake import parse_event, parse_profile, rejection
+from alerts.intake import (
+    MAX_NAME_REASONS,
+    MAX_NAME_WORDS,
+    PROFILE_MAX_ENTRIES,
+    REPORT_MAX_ENTRIES,
+    parse_event,
+    parse_profile,
+    rejection,
+)
 from tests.support import make_event
 
 NOW = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
@@ -188,3 +196,77 @@ def test_a_stored_report_with_a_date_of_birth_long_ago_still_decodes_offline() -
 def test_a_29_february_clock_does_not_break_the_age_bound() -> None:
     leap_day = datetime(2028, 2, 29, 12, 0, tzinfo=UTC)
     assert parse_profile(profile_born("2014-02-28"), now=leap_day).date_of_birth is not None
+
+
+# --- how much one record may ask of the matcher -------------------------------------------------
+
+
+def words(n: int) -> str:
+    return " ".join(f"Name{chr(65 + i % 26)}{chr(65 + i // 26)}" for i in range(n))
+
+
+def test_a_name_of_more_words_than_the_bound_is_refused_wherever_it_is_in_a_report() -> None:
+    data = event()
+    data["child"]["given_names"] = words(MAX_NAME_WORDS)  # at the bound: accepted
+    assert parse_event(json.dumps(data), LIMITS, NOW).child.given_names
+    data["child"]["given_names"] = words(MAX_NAME_WORDS + 1)
+    data["child"]["aliases"] = ["Ana Maria", words(40)]
+    data["circumstances"]["accompanied_by"] = [words(12)]
+    assert reasons(json.dumps(data)) == [
+        f"child.given_names: a name of at most {MAX_NAME_WORDS} words, not {MAX_NAME_WORDS + 1}",
+        f"child.aliases[1]: a name of at most {MAX_NAME_WORDS} words, not 40",
+        f"circumstances.accompanied_by[0]: a name of at most {MAX_NAME_WORDS} words, not 12",
+    ]
+
+
+def test_words_are_counted_whatever_separates_them() -> None:
+    """Hyphens, dots or underscores do not hide words from the bound (the matcher splits on them too)."""
+    data = event()
+    data["child"]["family_name"] = "-".join(["ab"] * 60)
+    data["child"]["aliases"] = [".".join(["cd"] * 30), "_".join(["ef"] * 30)]
+    assert [r.split(":")[0] for r in reasons(json.dumps(data))] == ["child.family_name", "child.aliases[0]", "child.aliases[1]"]
+
+
+@pytest.mark.parametrize(
+    ("where", "field", "item"),
+    [
+        ("child", "aliases", "Ana Maria"),
+        ("child", "identifiers", {"scheme": "home_office", "value": "HO-S1234567"}),
+        ("child", "languages", "Romanian"),
+        ("circumstances", "accompanied_by", "Sam Jones"),
+        ("circumstances", "vehicles", "AB12 CDE"),
+        ("circumstances", "phone_numbers", "+447700900123"),
+        ("circumstances", "near", "port"),
+    ],
+)
+def test_a_report_list_longer_than_the_bound_is_refused_with_its_path(where: str, field: str, item: object) -> None:
+    data = event()
+    data[where][field] = [item] * REPORT_MAX_ENTRIES
+    assert parse_event(json.dumps(data), LIMITS, NOW).event_id
+    data[where][field] = [item] * (REPORT_MAX_ENTRIES + 1)
+    assert reasons(json.dumps(data)) == [f"{where}.{field}: at most {REPORT_MAX_ENTRIES} entries, not {REPORT_MAX_ENTRIES + 1}"]
+
+
+def test_a_thousand_long_names_give_a_bounded_list_of_reasons() -> None:
+    data = event()
+    data["child"]["aliases"] = [words(11)] * 1000
+    found = reasons(json.dumps(data))
+    assert len(found) == MAX_NAME_REASONS + 2
+    assert found[MAX_NAME_REASONS] == f"(more): {1000 - MAX_NAME_REASONS} more name(s) of over {MAX_NAME_WORDS} words"
+    assert found[-1] == f"child.aliases: at most {REPORT_MAX_ENTRIES} entries, not 1000"
+
+
+def test_a_new_profile_is_bounded_and_one_read_back_is_not() -> None:
+    """A profile read back from the profiles topic (no clock) was accepted before: it stays in the index,
+    the same from a snapshot or a replay; a new one past the bounds is refused."""
+    profile = json.loads(profile_born("2011-05-04"))
+    profile["associates"] = [{"name": words(11)}]
+    profile["indicators"] = ["seen near a port"] * (PROFILE_MAX_ENTRIES + 1)
+    raw = json.dumps(profile)
+    assert len(parse_profile(raw).indicators) == PROFILE_MAX_ENTRIES + 1
+    with pytest.raises(RejectedInput) as caught:
+        parse_profile(raw, now=NOW)
+    assert caught.value.reasons == [
+        f"associates[0].name: a name of at most {MAX_NAME_WORDS} words, not 11",
+        f"indicators: at most {PROFILE_MAX_ENTRIES} entries, not {PROFILE_MAX_ENTRIES + 1}",
+    ]
