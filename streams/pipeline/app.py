@@ -114,6 +114,7 @@ class Worker:
     triage_agent: Any = None
     deliver_agent: Any = None
     role: Role = Role.ALL  # which stages this process runs (streams/pipeline/roles.py)
+    triage_lag: TriageLag = field(default_factory=TriageLag)  # holds email back while triage is behind
     # The feeds /ready waits for, by name: what this role follows (a deliver worker has no profile index).
     loading: dict[str, asyncio.Event] = field(default_factory=dict)
 
@@ -189,7 +190,7 @@ class _Wiring:
         directory = IncidentDirectory()
         follow = [names.incidents, names.deliveries]
         placements = PlacementRegister()
-        open_incidents = self.tables["open-incidents"]
+        open_incidents = self.tables.get("open-incidents")  # the owner's: None where triage runs elsewhere
         auth_state = AuthState(
             loopback(names.auth_state, lambda r: auth_state.apply(r)) if self.in_memory else kafka_produce(app, names.auth_state),
             config.providers.ingest.produce_timeout_s,
@@ -221,6 +222,7 @@ class _Wiring:
     def stages(self, worker: Worker, senders: dict[str, Sender]) -> None:
         """The incident owner and the deliverer (those of the role), and the agents that feed them."""
         worker.role = self.plan.role
+        worker.triage_lag = self.lag
         worker.loading = {
             **({"profiles": worker.feed.ready} if self.plan.profile_index else {}),
             "placements": worker.placement_feed.ready,
