@@ -430,7 +430,8 @@ def _watch_health(worker: Worker, agent_topics: set[str]) -> None:
     worker.progress = Progress(worker.config.settings.health)
     worker.reloader = Reloader(worker, validated_config)
     watch_agents([agent for agent in (worker.triage_agent, worker.deliver_agent) if agent is not None], worker.progress)
-    worker.registry.register(metrics.ProfileIndexGauges(lambda: len(worker.index), worker.feed.ready.is_set))
+    if "profiles" in worker.loading:  # a deliver-only worker holds no index: no gauges saying it is empty
+        worker.registry.register(metrics.ProfileIndexGauges(lambda: len(worker.index), worker.feed.ready.is_set))
     for collector in metrics.PROCESS:
         worker.registry.register(collector)
     metrics.set_build_info(worker.role)

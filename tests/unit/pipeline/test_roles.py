@@ -53,6 +53,8 @@ def test_deliver_runs_the_deliverer_alone_in_a_group_of_its_own_without_the_time
     assert worker.deliverer is not None and worker.owner is None and worker.triage_agent is None
     assert "watch_windows" not in tasks(worker), "the escalation timer runs in one group's leader only: triage's"
     assert set(worker.loading) == {"placements", "registers"}, "no profile index to wait for"
+    assert worker.registry.get_sample_value("crucial_profile_index_loaded") is None, "nor one to report on"
+    assert wired("triage").registry.get_sample_value("crucial_profile_index_loaded") == 0.0
 
 
 @pytest.mark.parametrize("role", ["all", "triage", "deliver"])
