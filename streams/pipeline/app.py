@@ -177,7 +177,8 @@ class _Wiring:
     def followers(self, worker: Worker) -> list[Any]:
         """The topics every worker of this role follows whole: the directory, the placement register and
         the registers, and the profile index where triage matches against it."""
-        return [worker.feed] * self.plan.profile_index + [worker.directory_feed, worker.placement_feed, worker.registers.feed]
+        index = [worker.feed] if self.plan.profile_index else []
+        return [*index, worker.directory_feed, worker.placement_feed, worker.registers.feed]
 
     def guard(self, name: str, on_failure: OnFailure | None = None) -> Stage:
         bound = self.config.settings.kafka.quarantine.max_record_bytes
