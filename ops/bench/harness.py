@@ -463,7 +463,8 @@ class Stack:
             **({"retry": retry} if retry else {}),
         }
 
-    def add_worker(self, start: bool = True, timeout_s: float = 600.0) -> WorkerHandle:
+    def add_worker(self, start: bool = True, timeout_s: float = 600.0, role: str = "all") -> WorkerHandle:
+        """A worker process on a config of its own (its web port), running `role` (`crucial worker --role`)."""
         n = len(self.workers)
         port = self.config.settings.web.port if n == 0 else free_port()
         config = self.config if n == 0 else self._write_config(self.base / f"config-{n}", port)
@@ -476,7 +477,9 @@ class Stack:
             # Outside the demo every configured secret is required (streams.pipeline.checks.required_key_problems).
             "CRUCIAL_HMAC_LARCHWOOD": self.session_secret,
         }
-        running = RunningWorker(config.directory, config, self.base / f"worker-{n}.log", self.base / "outbox.jsonl", env)
+        running = RunningWorker(
+            config.directory, config, self.base / f"worker-{n}.log", self.base / "outbox.jsonl", env, role=role
+        )
         handle = WorkerHandle(running, n)
         self.workers.append(handle)
         if start:
@@ -486,7 +489,7 @@ class Stack:
     def start(self, worker: WorkerHandle, timeout_s: float = 600.0) -> float:
         took = worker.running.start(timeout_s)
         worker.ready_s = took
-        log(f"worker {worker.index} (pid {worker.pid}) ready in {took:.1f} s")
+        log(f"worker {worker.index} ({worker.running.role}, pid {worker.pid}) ready in {took:.1f} s")
         return took
 
     def kill(self, worker: WorkerHandle) -> None:

@@ -35,7 +35,7 @@ from ops.bench.alertmanager import Alert, Alertmanager, PeerResult
 from ops.bench.floor import HEADER as FLOOR_HEADER
 from ops.bench.floor import Floor, measure
 from ops.bench.floor import rows as floor_rows
-from ops.bench.pipeline_workers import WorkerFigures, WorkerWindow, print_per_worker, start_workers
+from ops.bench.pipeline_workers import ROLES, WorkerFigures, WorkerWindow, print_per_worker, start_workers
 
 LATENCY_HEADER = ["ms", "n", "p50", "p95", "p99", "max"]
 
@@ -182,7 +182,7 @@ def latency(args: argparse.Namespace) -> LatencyResult:
             if args.email_to_outbox:  # the diagnostic: email is written to a file, only SMS is measured
                 for report in reports:
                     report.expected = [e for e in report.expected if e.channel == "sms"]
-            ready_s = start_workers(stack, args.workers)
+            ready_s = start_workers(stack, args.workers, roles=args.roles)
             producer = h.bench_producer(broker.bootstrap)
             warm, load = reports[: args.warmup], reports[args.warmup :]
             warm_up(stack, producer, warm)
@@ -213,7 +213,7 @@ def latency(args: argparse.Namespace) -> LatencyResult:
         "matched reports": run.matched,
         "notifications expected": run.notifications,
         "partitions": args.partitions,
-        "worker processes": args.workers,
+        "worker processes": "triage + deliver" if args.roles == "split" else args.workers,
         "seed": args.seed,
         "email": "to the outbox file (diagnostic)" if args.email_to_outbox else "SMTP, STARTTLS + AUTH",
     }
@@ -648,6 +648,7 @@ def main(argv: list[str] | None = None) -> int:
     lat.add_argument("--matched", type=float, default=0.1, help="share of reports about profiled children")
     lat.add_argument("--warmup", type=int, default=20)
     lat.add_argument("--workers", type=int, choices=(1, 2), default=1, help="worker processes sharing the partitions")
+    lat.add_argument("--roles", choices=ROLES, default="all", help="split: one triage and one deliver process")
     lat.add_argument(
         "--drain-timeout", type=float, default=180.0, help="seconds to wait after the last report; what has not arrived is lost"
     )

@@ -21,7 +21,7 @@ from typing import Any
 
 from ops.bench import harness as h
 from ops.bench.pipeline import LATENCY_HEADER, LoadOptions, Run, _row, run_and_collect, warm_up
-from ops.bench.pipeline_workers import print_per_worker, start_workers
+from ops.bench.pipeline_workers import ROLES, print_per_worker, start_workers
 
 FIRST_ALERTS = "first SMS of each high-priority incident"
 HIGH_ALERT_SMS = "every SMS alert of high-priority incidents"
@@ -138,11 +138,11 @@ def measure(args: argparse.Namespace, stack: h.Stack) -> tuple[Run, list[h.Repor
     reports = h.make_reports(
         stack.config, count + args.warmup, matched_fraction=args.matched, profile_count=args.profiles, seed=args.seed
     )
-    start_workers(stack, args.workers)
+    start_workers(stack, args.workers, roles=args.roles)
     producer = h.bench_producer(stack.bootstrap)
     warm, load = reports[: args.warmup], reports[args.warmup :]
     warm_up(stack, producer, warm)
-    h.log(f"overload: {len(load)} reports at {args.rate:g}/s on {args.workers} worker(s)")
+    h.log(f"overload: {len(load)} reports at {args.rate:g}/s on {len(stack.workers)} worker(s) ({args.roles})")
     run, sent, got = run_and_collect(stack, producer, load, args.rate, LoadOptions(drain_timeout_s=args.drain_timeout))
     producer.close()
     return run, load, sent, got
@@ -187,7 +187,7 @@ def _params(args: argparse.Namespace, run: Run) -> dict[str, Any]:
         "matched share": args.matched,
         "reports": run.reports,
         "notifications expected": run.notifications,
-        "worker processes": args.workers,
+        "worker processes": "triage + deliver" if args.roles == "split" else args.workers,
         "partitions": args.partitions,
         "seed": args.seed,
     }
@@ -262,6 +262,7 @@ def add_parser(sub: Any, common: Any) -> None:
     ovl.add_argument("--matched", type=float, default=0.1, help="share of reports about profiled children")
     ovl.add_argument("--warmup", type=int, default=20)
     ovl.add_argument("--workers", type=int, choices=(1, 2), default=1, help="worker processes sharing the partitions")
+    ovl.add_argument("--roles", choices=ROLES, default="all", help="split: one triage and one deliver process")
     ovl.add_argument("--step", type=float, default=5.0, help="seconds between rows of the backlog table")
     ovl.add_argument("--drain-timeout", type=float, default=600.0, help="seconds to wait for the backlog to clear")
     common(ovl)

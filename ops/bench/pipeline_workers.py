@@ -1,5 +1,6 @@
 """Per-worker and per-machine figures, for runs with one or more `crucial worker` processes on this
-machine sharing the partitions (`latency --workers 2`, `overload --workers 2`).
+machine sharing the partitions (`latency --workers 2`, `overload --workers 2`), or with the stages
+split between a triage and a deliver process (`--roles split`: `crucial worker --role triage|deliver`).
 
 Each worker's CPU and memory come from psutil (ops.bench.harness.ProcessWatch); what it did in the
 window from its own /metrics (placement events processed, notifications the providers accepted),
@@ -25,6 +26,7 @@ class WorkerFigures:
     """One worker over a measured window."""
 
     index: int
+    role: str  # all (both stages), triage or deliver
     cpu_s: float
     cpu_percent: float
     waited_percent: float
@@ -36,6 +38,13 @@ class WorkerFigures:
     @property
     def cpu_ms_per_notification(self) -> float:
         return self.cpu_s / self.accepted * 1000 if self.accepted else float("nan")
+
+    def cpu_ms_per_run_notification(self, notifications: int) -> float:
+        """Per notification it took part in: a worker of both stages its own sends; a triage or deliver
+        process has a hand in every notification of the run."""
+        if self.role == "all":
+            return self.cpu_ms_per_notification
+        return self.cpu_s / notifications * 1000 if notifications else float("nan")
 
     @property
     def notifications_per_s(self) -> float:
@@ -94,6 +103,7 @@ class WorkerWindow:
         before = self.before[n]
         return WorkerFigures(
             index=self.workers[n].index,
+            role=self.workers[n].running.role,
             cpu_s=watch.cpu_s,
             cpu_percent=watch.cpu_percent,
             waited_percent=watch.waited_percent,
@@ -104,11 +114,24 @@ class WorkerWindow:
         )
 
 
-def start_workers(stack: h.Stack, count: int, timeout_s: float = 1800.0) -> float:
-    """`count` workers on the stack, each ready and the group settled (every one holding partitions
-    after the last joined); returns the first worker's start → ready seconds."""
-    for _ in range(count):
-        stack.add_worker(timeout_s=timeout_s)
+ROLES = ("all", "split")  # --roles: every worker runs both stages, or one triage + one deliver process
+
+
+def worker_roles(workers: int, roles: str) -> list[str]:
+    """The role of each worker process to start: `workers` of both stages, or (split) triage and deliver."""
+    if roles == "split":
+        if workers != 1:
+            raise SystemExit("--roles split starts one triage and one deliver process: leave --workers at 1")
+        return ["triage", "deliver"]
+    return ["all"] * workers
+
+
+def start_workers(stack: h.Stack, count: int, timeout_s: float = 1800.0, roles: str = "all") -> float:
+    """`count` workers on the stack (or, `roles` split, a triage and a deliver process), each ready and
+    the groups settled (every one holding partitions after the last joined); returns the first worker's
+    start → ready seconds."""
+    for role in worker_roles(count, roles):
+        stack.add_worker(timeout_s=timeout_s, role=role)
     for worker in stack.workers:
         stack.wait_idle(worker, timeout_s=timeout_s)
     return stack.workers[0].ready_s
@@ -131,13 +154,13 @@ def per_worker_rows(workers: Sequence[WorkerFigures], notifications: int, machin
     expected) and every process on the machine."""
     rows = [
         [
-            f"worker {w.index}",
+            f"worker {w.index}" + ("" if w.role == "all" else f" ({w.role})"),
             f"{w.cpu_percent:.0f} %",
             f"{w.waited_percent:.0f} %",
             f"{w.events:.0f}",
             f"{w.accepted:.0f}",
             f"{w.notifications_per_s:.1f}",
-            f"{w.cpu_ms_per_notification:.2f}",
+            f"{w.cpu_ms_per_run_notification(notifications):.2f}",
             h.mib(w.peak_rss),
         ]
         for w in workers

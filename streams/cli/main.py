@@ -71,7 +71,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return 1
     # One series per counter, not two: the *_created twins double what Prometheus stores for nothing.
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
-    worker = create_app(config)
+    worker = create_app(config, role=args.role)
     faust.Worker(
         worker.app, loglevel=args.loglevel, override_logging=True, logging_config=plain_logging(args.loglevel)
     ).execute_from_commandline()
@@ -353,6 +353,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", parents=[common], help="run the stream worker")
     worker.add_argument("--loglevel", default="info")
+    worker.add_argument(
+        "--role",
+        choices=("all", "triage", "deliver"),
+        default="all",
+        help="the stages this process runs, each role in a consumer group of its own (default all: both; docs/operations.md)",
+    )
     worker.set_defaults(func=cmd_worker)
 
     emit = sub.add_parser("emit", parents=[common], help="produce placement events from a JSON / JSONL file or - for stdin")

@@ -8,6 +8,9 @@ The owner is the single writer of each child's incident: acknowledgements, escal
 reach it as commands on a topic keyed (and partitioned) like the placement events. Every worker
 follows the incidents and deliveries topics whole (the directory) for the board, the acknowledgement
 views and the leader's escalation timer.
+
+A worker runs both stages (role `all`) or one (`triage`, `deliver`), each role in a consumer group of
+its own (streams/pipeline/roles.py): `_Wiring` builds only the parts the role's plan names.
 """
 
 from __future__ import annotations
@@ -36,17 +39,18 @@ from alerts.placements import PlacementRegister
 from alerts.rendering import Renderer
 from streams.pipeline import metrics
 from streams.pipeline.checks import validated_config
-from streams.pipeline.connection import TABLES, faust_broker_settings
+from streams.pipeline.connection import TABLES, changelog_topic, faust_broker_settings
 from streams.pipeline.deliverer import Deliverer, DeliveryLanes, Ledger, within
 from streams.pipeline.follow import Follower
 from streams.pipeline.identity import Registers, kafka_produce
 from streams.pipeline.keyed import KeyedScheduler
 from streams.pipeline.owner import ChildState, IncidentOwner, Publisher
 from streams.pipeline.placements import PlacementFeed, count_rejected_placement
-from streams.pipeline.pressure import TriageLag
+from streams.pipeline.pressure import ReportStamp, TriageLag
 from streams.pipeline.profiles import ProfileFeed, count_rejected
 from streams.pipeline.recovery import SeekThenResumeTableManager, consumer_class
 from streams.pipeline.register import loopback
+from streams.pipeline.roles import Role, RolePlan, plan_of
 from streams.pipeline.stage import DeadLetters, Headers, OnFailure, Record, Stage
 from streams.web.acklinks import AckLinks
 from streams.web.health import Heartbeat, Progress, Reloader, consumer_partitions, install_sighup, watch_agents
@@ -109,6 +113,10 @@ class Worker:
     triage: KeyedScheduler | None = None  # the triage agent's per-child order (streams/pipeline/keyed.py)
     triage_agent: Any = None
     deliver_agent: Any = None
+    role: Role = Role.ALL  # which stages this process runs (streams/pipeline/roles.py)
+    triage_lag: TriageLag = field(default_factory=TriageLag)  # holds email back while triage is behind
+    # The feeds /ready waits for, by name: what this role follows (a deliver worker has no profile index).
+    loading: dict[str, asyncio.Event] = field(default_factory=dict)
 
     async def command(self, command: IncidentCommand) -> None:
         """Ask the incident's owner to apply `command` (acknowledge, escalate, breach)."""
@@ -116,41 +124,61 @@ class Worker:
         await self.outputs.emit(topic, command.child_reference, command.model_dump_json().encode())
 
 
-def create_app(
+def create_app(  # noqa: PLR0913  (the role and four test seams, each optional and independent)
     config: Config,
     *,
     clock: Clock = utcnow,
     senders: dict[str, Sender] | None = None,
     outputs: Outputs | None = None,
     in_memory: bool = False,
+    role: Role | str = Role.ALL,
 ) -> Worker:
-    """Wire the feeds, the tables, the incident owner and the deliverer, their agents and the timer."""
-    wiring = _Wiring(config, clock, outputs, in_memory)
+    """Wire the feeds, the tables, the incident owner and the deliverer, their agents and the timer:
+    those of `role` (streams/pipeline/roles.py; `all`, the default, is every one)."""
+    plan = plan_of(role)
+    wiring = _Wiring(config, clock, outputs, in_memory, plan)
     worker = wiring.worker()
-    channel_senders = senders if senders is not None else build_senders(config)
+    channel_senders = senders if senders is not None else build_senders(config) if plan.deliver else {}
     wiring.stages(worker, channel_senders)
-    _watch_windows(worker)
+    if plan.escalation_timer:  # one group's leader asks for escalations: triage's
+        _watch_windows(worker)
     _close_on_shutdown(worker.app, channel_senders)
-    _watch_health(worker, wiring.names)
+    _watch_health(worker, wiring.agent_topics())
     if not in_memory:
-        for follower in (worker.feed, worker.directory_feed, worker.placement_feed, worker.registers.feed):
+        for follower in wiring.followers(worker):
             worker.app.task(follower.run)
-        register_views(worker)
+        register_views(worker, ingest=plan.ingest_views)
     return worker
 
 
 class _Wiring:
     """create_app's steps, sharing the app, the outputs and the stage guards."""
 
-    def __init__(self, config: Config, clock: Clock, outputs: Outputs | None, in_memory: bool) -> None:
-        self.config, self.clock, self.in_memory = config, clock, in_memory
+    def __init__(self, config: Config, clock: Clock, outputs: Outputs | None, in_memory: bool, plan: RolePlan) -> None:
+        self.config, self.clock, self.in_memory, self.plan = config, clock, in_memory, plan
         self.names = config.settings.kafka.topics
-        self.app = _faust_app(config, in_memory)
+        self.app = _faust_app(config, in_memory, plan.app_id(config.settings.kafka.app_id))
         self.out = outputs or TopicOutputs(self.app)
         # Every consumer runs each record through a stage guard (streams/pipeline/stage.py): bad records are
         # quarantined on the dead-letter topic and the stream moves on.
         self.dead_letters = DeadLetters(self.out, self.names.dead_letters, config.settings.kafka.quarantine, clock)
-        self.tables = {name: self.app.Table(name, default=None, key_type=str, value_type=str) for name in TABLES}
+        self.tables = {name: _table(self.app, config, name) for name in TABLES if name in plan.tables}
+        # Notifications carry their report's time, so a deliverer in another process can tell how far
+        # behind triage is (streams/pipeline/pressure.py).
+        self.publisher = Publisher(ReportStamp(self.out, self.names.notifications), self.names)
+        self.lag = TriageLag()  # while triage is behind, email waits (streams/pipeline/pressure.py)
+
+    def agent_topics(self) -> set[str]:
+        """The topics this role's agents read (their partitions are /ready's stall watch)."""
+        names = self.names
+        triage = {names.placement_events, names.incident_commands} if self.plan.triage else set()
+        return triage | ({names.notifications, names.delivery_status} if self.plan.deliver else set())
+
+    def followers(self, worker: Worker) -> list[Any]:
+        """The topics every worker of this role follows whole: the directory, the placement register and
+        the registers, and the profile index where triage matches against it."""
+        index = [worker.feed] if self.plan.profile_index else []
+        return [*index, worker.directory_feed, worker.placement_feed, worker.registers.feed]
 
     def guard(self, name: str, on_failure: OnFailure | None = None) -> Stage:
         bound = self.config.settings.kafka.quarantine.max_record_bytes
@@ -163,7 +191,7 @@ class _Wiring:
         directory = IncidentDirectory()
         follow = [names.incidents, names.deliveries]
         placements = PlacementRegister()
-        open_incidents = self.tables["open-incidents"]
+        open_incidents = self.tables.get("open-incidents")  # the owner's: None where triage runs elsewhere
         auth_state = AuthState(
             loopback(names.auth_state, lambda r: auth_state.apply(r)) if self.in_memory else kafka_produce(app, names.auth_state),
             config.providers.ingest.produce_timeout_s,
@@ -193,13 +221,25 @@ class _Wiring:
         )
 
     def stages(self, worker: Worker, senders: dict[str, Sender]) -> None:
-        """The incident owner and the deliverer, and the agents that feed them."""
-        config, clock = self.config, self.clock
-        open_incidents, opening_events, sent, claims = (self.tables[name] for name in TABLES)
-        publisher = Publisher(self.out, self.names)
+        """The incident owner and the deliverer (those of the role), and the agents that feed them."""
+        worker.role = self.plan.role
+        worker.triage_lag = self.lag
+        worker.loading = {
+            **({"profiles": worker.feed.ready} if self.plan.profile_index else {}),
+            "placements": worker.placement_feed.ready,
+            "registers": worker.registers.feed.ready,
+        }
+        if self.plan.triage:
+            self.triage_stage(worker)
+        if self.plan.deliver:
+            self.deliver_stage(worker, senders)
+
+    def triage_stage(self, worker: Worker) -> None:
+        """The incident owner, its tables, and the triage agent."""
+        config, clock, tables = self.config, self.clock, self.tables
         worker.owner = IncidentOwner(
-            ChildState(open_incidents, opening_events, claims),
-            publisher,
+            ChildState(tables["open-incidents"], tables["opening-events"], tables["pending-claims"]),
+            self.publisher,
             lambda: worker.config,  # the running config: a reload swaps it
             Renderer.from_config(config, ack_links=worker.ack_links),
             worker.index,
@@ -209,31 +249,49 @@ class _Wiring:
             ManualCheckMessages.from_config(config),
             clock,
         )
-        ledger_of = Ledger(worker.directory, sent, self.out, self.names.deliveries, clock, worker.ledger)
-        ready = worker.directory_feed.ready
-        lag = TriageLag()  # while triage is behind, email waits (streams/pipeline/pressure.py)
+        worker.triage = KeyedScheduler("triage", config.settings.kafka.triage_concurrency)
+        parts = _TriageParts(worker.owner, worker.triage, self.lag)
+        worker.triage_agent = _triage_agent(self.app, self.names, parts, self.guard)
+
+    def deliver_stage(self, worker: Worker, senders: dict[str, Sender]) -> None:
+        """The deliverer, its table, and the deliver agent. Without triage in this process, the triage
+        lag that holds email back is read from each notification's report stamp."""
+        config, clock = self.config, self.clock
+        ledger_of = Ledger(
+            worker.directory, self.tables["notifications-sent"], self.out, self.names.deliveries, clock, worker.ledger
+        )
         worker.deliverer = Deliverer(
             ledger_of,
             senders,
             worker.directory,
-            ready,
-            publisher.command,
+            worker.directory_feed.ready,
+            self.publisher.command,
             clock,
             self.names.delivery_status,
-            lanes=DeliveryLanes(hold_back=lag.behind),
+            lanes=DeliveryLanes(hold_back=self.lag.behind),
         )
-        worker.triage = KeyedScheduler("triage", config.settings.kafka.triage_concurrency)
-        parts = _TriageParts(worker.owner, worker.triage, lag)
-        worker.triage_agent = _triage_agent(self.app, self.names, parts, self.guard)
-        worker.deliver_agent = _deliver_agent(
-            self.app, self.names, worker.deliverer, self.guard("deliver"), config.settings.delivery_concurrency
-        )
+        observe = None if self.plan.triage else self.lag.observe_stamp
+        parts = _DeliverParts(worker.deliverer, self.guard("deliver"), config.settings.delivery_concurrency, observe)
+        worker.deliver_agent = _deliver_agent(self.app, self.names, parts)
 
 
-def _faust_app(config: Config, in_memory: bool) -> faust.App:
+def _table(app: faust.App, config: Config, name: str) -> Any:
+    """A table whose changelog topic keeps the deployment's name (`<kafka.app_id>-<name>-changelog`,
+    created with the rest by streams/pipeline/connection.py) whatever the role's app id, so its state
+    survives a switch between roles. Faust names a changelog after the app id (Table._changelog_topic_name)
+    unless given one: this one is faust's own topic, renamed."""
+    table_class: Any = app.conf.Table  # the class app.Table makes (faust types it as a special form)
+    table = table_class(app, name=name, default=None, key_type=str, value_type=str, beacon=app.tables.beacon)
+    wanted = changelog_topic(config, name)
+    if table.changelog_topic.get_topic_name() != wanted:  # before the table manager files it by name
+        table.changelog_topic = table.changelog_topic.derive(topics=[wanted])
+    return app.tables.add(table)
+
+
+def _faust_app(config: Config, in_memory: bool, app_id: str) -> faust.App:
     settings = config.settings
     app = faust.App(
-        settings.kafka.app_id,
+        app_id,
         **faust_broker_settings(config),
         store="memory://",
         datadir=str(_data_dir(config)),
@@ -293,6 +351,7 @@ def _triage_agent(app: faust.App, names: Topics, parts: _TriageParts, guard: Cal
         async def handle() -> None:
             if event.message.timestamp is not None:
                 lag.observe(event.message.timestamp)
+            ReportStamp.during(event.message.timestamp)  # on the notifications this record leads to
             within(event)  # table writes take their changelog partition from this record
             record = Record.of(event.message)
             if record.topic == names.incident_commands:
@@ -314,12 +373,23 @@ def _triage_agent(app: faust.App, names: Topics, parts: _TriageParts, guard: Cal
     return triage_events
 
 
-def _deliver_agent(app: faust.App, names: Topics, deliverer: Deliverer, guard: Stage, workers: int) -> Any:
+@dataclass
+class _DeliverParts:
+    deliverer: Deliverer
+    guard: Stage
+    workers: int  # send workers taking from the lanes (settings.delivery_concurrency)
+    # Each record as read, (headers, Kafka timestamp): a deliver-only worker's triage lag (pressure.py).
+    observe: Callable[[Any, float | None], None] | None = None
+
+
+def _deliver_agent(app: faust.App, names: Topics, parts: _DeliverParts) -> Any:
     """Notifications and the providers' status reports share a key (the idempotency key): one agent
     owns each notification's ledger entry. It reads each record into the deliverer's lanes (streams/
     deliverer.py) and `workers` send workers take the most urgent first, so a slow provider stalls
-    none and a first alert waits behind no email. Acknowledged by hand: only once handled."""
+    none and a first alert waits behind no email. Acknowledged by hand: only once handled.
+    `parts.observe`: sees each record as read."""
     topic = app.topic(names.notifications, names.delivery_status, key_serializer="raw", value_serializer="raw")
+    deliverer, guard, workers, observe = parts.deliverer, parts.guard, parts.workers, parts.observe
 
     @app.agent(topic, name="deliver")
     async def deliver(stream: StreamT[bytes]) -> None:
@@ -329,6 +399,8 @@ def _deliver_agent(app: faust.App, names: Topics, deliverer: Deliverer, guard: S
             for _ in range(workers):
                 group.create_task(deliverer.lanes.serve())
             async for event in manual.events():
+                if observe is not None:
+                    observe(event.message.headers, event.message.timestamp)
                 await deliverer.admit(event, guard, manual.ack)
 
     return deliver
@@ -352,18 +424,18 @@ def _close_on_shutdown(app: faust.App, senders: dict[str, Sender]) -> None:
     app.on_before_shutdown.connect(close_channels)
 
 
-def _watch_health(worker: Worker, names: Any) -> None:
+def _watch_health(worker: Worker, agent_topics: set[str]) -> None:
     """/live's heartbeat, /ready's crash and stall watch, reload on SIGHUP and POST /-/reload, and the
     build, process and index metrics."""
     app = worker.app
     worker.progress = Progress(worker.config.settings.health)
     worker.reloader = Reloader(worker, validated_config)
-    watch_agents([worker.triage_agent, worker.deliver_agent], worker.progress)
-    worker.registry.register(metrics.ProfileIndexGauges(lambda: len(worker.index), worker.feed.ready.is_set))
+    watch_agents([agent for agent in (worker.triage_agent, worker.deliver_agent) if agent is not None], worker.progress)
+    if "profiles" in worker.loading:  # a deliver-only worker holds no index: no gauges saying it is empty
+        worker.registry.register(metrics.ProfileIndexGauges(lambda: len(worker.index), worker.feed.ready.is_set))
     for collector in metrics.PROCESS:
         worker.registry.register(collector)
-    metrics.set_build_info()
-    agent_topics = {names.placement_events, names.incident_commands, names.notifications, names.delivery_status}
+    metrics.set_build_info(worker.role)
 
     @app.task  # type: ignore[untyped-decorator]
     async def heartbeat() -> None:

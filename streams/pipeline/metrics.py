@@ -220,6 +220,12 @@ MANUAL_CHECKS = Counter(
 BUILD_INFO = Gauge(
     "crucial_build_info", "Always 1; the labels say which build is running.", ["version", "python", "faust"], registry=None
 )
+WORKER_ROLE = Gauge(
+    "crucial_worker_role_info",
+    "Always 1; the label says which stages this process runs (all, triage, deliver: `crucial worker --role`).",
+    ["role"],
+    registry=None,
+)
 CONFIG_RELOADS = Counter(
     "crucial_config_reload", "Config reloads (SIGHUP, POST /-/reload) by outcome (success, failure).", ["outcome"], registry=None
 )
@@ -252,7 +258,7 @@ class ProfileIndexGauges:
         yield loaded
 
 
-def set_build_info() -> None:
+def set_build_info(role: str = "all") -> None:
     import platform
     from importlib import metadata
 
@@ -263,6 +269,7 @@ def set_build_info() -> None:
             return "unknown"
 
     BUILD_INFO.labels(version("crucial-hour"), platform.python_version(), version("faust-streaming")).set(1)
+    WORKER_ROLE.labels(role).set(1)
 
 
 SIGNIN_FAILURES = Counter(
@@ -303,6 +310,7 @@ ALL = (
     WINDOW_LATENCY,
     ACK_LATENCY,
     BUILD_INFO,
+    WORKER_ROLE,
     CONFIG_RELOADS,
     CONFIG_RELOAD_SUCCESS,
     CONFIG_RELOAD_LAST_SUCCESS,

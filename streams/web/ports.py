@@ -76,6 +76,10 @@ class WorkerPort(Protocol):
     def progress(self) -> Progress: ...
     @property
     def reloader(self) -> Any: ...  # streams.web.health.Reloader once create_app has set it
+    @property
+    def role(self) -> str: ...  # the stages this process runs (streams/pipeline/roles.py)
+    @property
+    def loading(self) -> dict[str, asyncio.Event]: ...  # the feeds /ready waits for, by name
 
     async def command(self, command: IncidentCommand) -> None:
         """Ask the incident's owner to apply `command` (acknowledge, escalate, breach)."""

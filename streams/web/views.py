@@ -105,12 +105,15 @@ def _add_headers(headers: Any) -> None:
         headers.setdefault(name, value)
 
 
-def register_views(worker: WorkerPort) -> None:
+def register_views(worker: WorkerPort, ingest: bool = True) -> None:
+    """Every page; `ingest` False (a deliver-only worker, streams/pipeline/roles.py): all but the report
+    API, the form and /v1/placements, which answer from the profile index that worker does not hold."""
     app = worker.app
     web_app = app.web.web_app  # type: ignore[attr-defined]
     web_app.middlewares.append(forwarded_middleware(worker.config.settings.web.trusted_proxies))
     web_app.middlewares.append(security_headers)
-    register_ingest_views(worker)  # POST /v1/events, GET /v1/openapi.json, the /report form, /v1/placements
+    if ingest:
+        register_ingest_views(worker)  # POST /v1/events, GET /v1/openapi.json, the /report form, /v1/placements
     register_webhooks(worker)  # POST /twilio/status, POST /twilio/inbound
     register_voice_webhooks(worker)  # POST /twilio/voice/gather, POST /twilio/voice/status
     register_board(worker)  # /board (situation board), /ack/<token> (acknowledgement links)
@@ -125,23 +128,23 @@ def register_views(worker: WorkerPort) -> None:
 
     @app.page("/ready")
     class Ready(View):
-        """200 once the profile index and the placement register are loaded and this worker holds
-        partitions, and while no agent is crash-looping and no held partition is stalled; 503 otherwise
-        (the body says which)."""
+        """200 once the feeds this worker's role follows (the profile index, the placement register, the
+        registers) are loaded and it holds partitions, and while no agent is crash-looping and no held
+        partition is stalled; 503 otherwise (the body says which)."""
 
         async def get(self, request: Request) -> Response:
             assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment()) if app.consumer else []
             crash_looping = worker.progress.crash_looping()
+            loading = {f"{name}_loaded": ready.is_set() for name, ready in worker.loading.items()}
             body: dict[str, Any] = {
+                "role": str(worker.role),
                 "profiles": len(worker.index),
-                "profiles_loaded": worker.feed.ready.is_set(),
-                "placements_loaded": worker.placement_feed.ready.is_set(),
-                "registers_loaded": worker.registers.feed.ready.is_set(),
+                **loading,
                 "assigned": assigned,
                 "crash_looping": crash_looping,
                 "stalled": worker.progress.stuck,
             }
-            loaded = worker.feed.ready.is_set() and worker.placement_feed.ready.is_set() and worker.registers.feed.ready.is_set()
+            loaded = all(loading.values())
             ready = loaded and bool(assigned) and not app.rebalancing
             ready = ready and not crash_looping and not worker.progress.stuck
             return self.json(body, status=200 if ready else 503)

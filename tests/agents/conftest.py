@@ -60,13 +60,15 @@ def worker(outputs: RecordingOutputs, senders: dict[str, RecordingSender]) -> It
     yield make_worker(outputs, senders)
 
 
-def make_worker(outputs: RecordingOutputs, senders: dict[str, RecordingSender], triage_concurrency: int | None = None) -> Worker:
-    """The in-memory worker, its profiles loaded; `triage_concurrency` overrides settings.yaml's."""
+def make_worker(
+    outputs: RecordingOutputs, senders: dict[str, RecordingSender], triage_concurrency: int | None = None, role: str = "all"
+) -> Worker:
+    """The in-memory worker (of `role`), its profiles loaded; `triage_concurrency` overrides settings.yaml's."""
     config = load_config(REPO / "config")
     if triage_concurrency is not None:
         kafka = config.settings.kafka.model_copy(update={"triage_concurrency": triage_concurrency})
         config = config.model_copy(update={"settings": config.settings.model_copy(update={"kafka": kafka})})
-    worker = create_app(config, clock=lambda: NOW, senders=senders, outputs=outputs, in_memory=True)  # type: ignore[arg-type]
+    worker = create_app(config, clock=lambda: NOW, senders=senders, outputs=outputs, in_memory=True, role=role)  # type: ignore[arg-type]
     worker.app.conf.store = "memory://"  # type: ignore[assignment]  # faust reads a URL string here
     for profile in sample_profiles():
         worker.index.upsert(parse_profile(json.dumps(profile)))

@@ -87,6 +87,21 @@ def test_latency_with_two_workers_reports_each_worker_and_the_machine(
     assert all(w["cpu_s"] > 0 and w["peak_rss"] > 0 for w in workers)
 
 
+def test_latency_with_split_roles_reports_the_triage_and_the_deliver_process(
+    bench_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["latency", "--profiles", "300", "--rate", "10", "--seconds", "2", "--matched", "0.5", "--warmup", "2"]
+    out, figures = run(pipeline.main, [*argv, "--roles", "split", "--no-peer", "--no-floor"], tmp_path, capsys)
+    assert "worker 0 (triage)" in out and "worker 1 (deliver)" in out
+    accounting, workers = figures["run"]["accounting"], figures["run"]["workers"]
+    assert [w["role"] for w in workers] == ["triage", "deliver"]
+    assert accounting["sent"] == 20 and accounting["lost"] == 0 and accounting["duplicated"] == 0
+    triage, deliver = workers
+    assert triage["events"] == 20 and triage["accepted"] == 0, "triage sends nothing"
+    assert deliver["events"] == 0 and deliver["accepted"] >= accounting["delivered"] > 0
+    assert all(w["cpu_s"] > 0 for w in workers)
+
+
 def test_overload_tells_first_alerts_from_email_and_shows_the_catch_up(
     bench_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -58,8 +58,9 @@ class Stack:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
 
-    def reply_sms(self, sender: str, body: str) -> tuple[int, str]:
-        """An SMS reply as Twilio posts it to the inbound webhook, signed with the account's token."""
+    def reply_sms(self, sender: str, body: str, port: int | None = None) -> tuple[int, str]:
+        """An SMS reply as Twilio posts it to the inbound webhook, signed with the account's token for the
+        configured (public) URL; `port`: delivered to another process behind that URL."""
         url = f"http://127.0.0.1:{self.worker.port}/twilio/inbound"
         form = {
             "AccountSid": self.credentials.account_sid,
@@ -70,7 +71,10 @@ class Stack:
         }
         signature = RequestValidator(self.credentials.auth_token).compute_signature(url, form)
         request = urllib.request.Request(
-            url, urllib.parse.urlencode(form).encode(), {"X-Twilio-Signature": signature}, method="POST"
+            url.replace(f":{self.worker.port}/", f":{port or self.worker.port}/"),
+            urllib.parse.urlencode(form).encode(),
+            {"X-Twilio-Signature": signature},
+            method="POST",
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as reply:
@@ -92,9 +96,10 @@ def _with_voice_numbers(config_dir: Path) -> None:
 
 @contextmanager
 def channel_stack(
-    base: Path, bootstrap: str, escalation: dict[str, Any] | None = None, *, voice: bool = False
+    base: Path, bootstrap: str, escalation: dict[str, Any] | None = None, *, voice: bool = False, start: bool = True
 ) -> Iterator[Stack]:
-    """`voice`: the voice channel configured (webhooks on the worker's port) and rota people callable."""
+    """`voice`: the voice channel configured (webhooks on the worker's port) and rota people callable;
+    `start` False: the worker is configured, not started (the test starts it, in the role it wants)."""
     credentials = TwilioCredentials.fresh()
     smtp_password = secrets.token_urlsafe(12)
     with (
@@ -144,7 +149,8 @@ def channel_stack(
             "CRUCIAL_SESSION_SECRET": new_secret(),
             "CRUCIAL_HMAC_LARCHWOOD": new_secret(),
         }
-        worker.start()
+        if start:
+            worker.start()
         try:
             yield Stack(worker, twilio, smtp, credentials)
         finally:

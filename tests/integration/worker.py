@@ -30,6 +30,7 @@ class RunningWorker:
     outbox: Path
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
+    role: str = "all"  # `crucial worker --role` (streams/pipeline/roles.py)
     _producer: KafkaProducer | None = field(default=None, repr=False)
 
     @property
@@ -44,7 +45,7 @@ class RunningWorker:
         began = time.monotonic()
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams.cli.main", "worker", "--config", str(self.config_dir)],
+                [sys.executable, "-m", "streams.cli.main", "worker", "--config", str(self.config_dir), "--role", self.role],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=REPO,

@@ -32,6 +32,7 @@ ALLOWED_LABELS = {
     "faust",
     "realm",
     "lane",
+    "role",  # crucial_worker_role_info: all, triage, deliver
 }
 ALERTS = REPO / "ops/prometheus/rules/alerts.yml"
 DASHBOARD = REPO / "ops/grafana/crucial-hour.json"

@@ -1,0 +1,67 @@
+"""What one worker process runs: both stages (`all`, the default) or one of them (`triage`, `deliver`).
+
+Under overload one event loop cannot carry triage and delivery together, and faust's single fetcher
+feeds every agent of a process: one agent's full buffer stops the reads of all. Split, triage and
+delivery each have a process (a core) and a consumer group of their own. Faust's group id is the app
+id, so a role's group is its app id: triage keeps the deployment's (`kafka.app_id`), so a switch from
+`all` keeps triage's committed offsets and no report is triaged again; deliver's is `<app_id>-deliver`.
+Two processes in one group subscribing different topics would break faust's assignor (it assigns
+every member the group's topics).
+
+A table keeps its changelog topic whatever the role (`<app_id>-<table>-changelog`, faust's default
+name under the deployment's app id), so its state survives a switch. docs/operations.md: worker roles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+# The incident owner's tables, and the deliverer's (streams/pipeline/connection.py TABLES is both).
+TRIAGE_TABLES = ("open-incidents", "opening-events", "pending-claims")
+DELIVER_TABLES = ("notifications-sent",)
+
+
+class Role(StrEnum):
+    ALL = "all"
+    TRIAGE = "triage"
+    DELIVER = "deliver"
+
+
+@dataclass(frozen=True)
+class RolePlan:
+    """The parts of the pipeline one role runs."""
+
+    role: Role
+    group_suffix: str  # appended to kafka.app_id: the faust app id, so the consumer group
+    triage: bool  # the triage agent, the incident owner and its tables
+    deliver: bool  # the deliver agent, the deliverer and its table
+    profile_index: bool  # follow the risk-profiles topic into the index (matching needs it)
+    escalation_timer: bool  # the leader's escalation timer: in one group only
+    ingest_views: bool  # the report API, the form and /v1/placements (they produce placement events)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return (TRIAGE_TABLES if self.triage else ()) + (DELIVER_TABLES if self.deliver else ())
+
+    def app_id(self, base: str) -> str:
+        return base + self.group_suffix
+
+
+PLANS = {
+    Role.ALL: RolePlan(Role.ALL, "", triage=True, deliver=True, profile_index=True, escalation_timer=True, ingest_views=True),
+    Role.TRIAGE: RolePlan(
+        Role.TRIAGE, "", triage=True, deliver=False, profile_index=True, escalation_timer=True, ingest_views=True
+    ),
+    Role.DELIVER: RolePlan(
+        Role.DELIVER, "-deliver", triage=False, deliver=True, profile_index=False, escalation_timer=False, ingest_views=False
+    ),
+}
+
+
+def plan_of(role: str | Role) -> RolePlan:
+    try:
+        return PLANS[Role(role)]
+    except ValueError:
+        known = ", ".join(r.value for r in Role)
+        raise ValueError(f"unknown worker role {role!r}: use one of {known}") from None

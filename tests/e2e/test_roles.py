@@ -1,0 +1,134 @@
+"""Triage and delivery as separate processes (`crucial worker --role triage|deliver`,
+streams/pipeline/roles.py) on the real broker, with the Twilio-compatible and SMTP peers: a deployment
+that ran `--role all` switches to the split roles, and every message of the reports before and after
+the switch is sent once; an acknowledgement by SMS reply, taken by the deliver process's webhook,
+reaches the incident's owner in the triage process.
+
+"Nothing sent twice" is checked after every worker has stopped, so nothing can still arrive."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import yaml
+
+from alerts.config import load_config
+from tests.e2e.channels import Stack, channel_stack
+from tests.integration.worker import RunningWorker
+from tests.support import expected_notifications, free_port, make_event
+
+pytestmark = pytest.mark.e2e
+
+FLAGGED = [{"scheme": "home_office", "value": "HO-S1234567"}]  # prof-0001: high risk, Harrow
+
+
+@pytest.fixture
+def stack(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Stack]:
+    with channel_stack(tmp_path / "roles", kafka_bootstrap, start=False) as running:
+        yield running
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def deliver_worker(triage: RunningWorker) -> RunningWorker:
+    """The same deployment (config, topics, app id) on a web port of its own, as the deliver role."""
+    config_dir = triage.config_dir.parent / "config-deliver"
+    shutil.copytree(triage.config_dir, config_dir)
+    settings = yaml.safe_load((config_dir / "settings.yaml").read_text())
+    settings["web"]["port"] = free_port()
+    (config_dir / "settings.yaml").write_text(yaml.safe_dump(settings))
+    log = triage.log_path.parent / "worker-deliver.log"
+    return replace(triage, config_dir=config_dir, config=load_config(config_dir), log_path=log, process=None, role="deliver")
+
+
+def report(stack: Stack) -> tuple[str, set[tuple[str, str, str]]]:
+    """One flagged report, sent; its incident's reference and the notifications it must produce."""
+    event = make_event(child_reference=f"HAR-R-{uuid.uuid4().hex[:6]}", identifiers=FLAGGED)
+    stack.worker.emit(event)
+    records = stack.worker.read(
+        stack.worker.topics.incidents, until=lambda rs: any(r["incident"]["event_id"] == event["event_id"] for r in rs)
+    )
+    incident = next(r["incident"] for r in records if r["incident"]["event_id"] == event["event_id"])
+    return incident["reference"], expected_notifications(event, stack.worker.config)
+
+
+def wait_for_alerts(stack: Stack, reference: str, expected: set[tuple[str, str, str]]) -> None:
+    sms = {address for _, channel, address in expected if channel == "sms"}
+    mail = {address for _, channel, address in expected if channel == "email"}
+    assert sms and mail
+    wait_for(f"{reference}'s SMS", lambda: sms <= {r["form"]["To"] for r in stack.sms_for(reference)})
+    wait_for(f"{reference}'s email", lambda: mail <= {rcpt for m in stack.emails_for(reference) for rcpt in m["rcpt_tos"]})
+
+
+def sms_keys(stack: Stack) -> Counter[str]:
+    """Accepted SMS by idempotency key (the status callback URL names it)."""
+    return Counter(
+        parse_qs(urlparse(r["form"]["StatusCallback"]).query)["key"][0] for r in stack.twilio.requests() if r["status"] == 201
+    )
+
+
+def test_a_switch_from_all_to_split_roles_sends_everything_once_and_an_ack_reaches_the_owner(stack: Stack) -> None:
+    # Before the switch: one worker, both stages.
+    stack.worker.start()
+    before, expected_before = report(stack)
+    wait_for_alerts(stack, before, expected_before)
+    stack.worker.stop()
+
+    # After: triage in the deployment's group, delivery in a new one that reads the notifications from
+    # the start; its ledger (the deliveries topic) says the first report's were sent.
+    triage = stack.worker
+    triage.role = "triage"
+    deliver = deliver_worker(triage)
+    try:
+        triage.start()
+        deliver.start()
+        after, expected_after = report(stack)
+        wait_for_alerts(stack, after, expected_after)
+        alerted = sorted(r["form"]["To"] for r in stack.sms_for(after))[0]
+        status, body = stack.reply_sms(alerted, f"ACK {after}", port=deliver.port)
+        assert status == 200 and f"{after} acknowledged" in body, body
+        changes = triage.read(
+            triage.topics.incidents,
+            until=lambda rs: any(r["incident"]["reference"] == after and r["change"] == "acknowledged" for r in rs),
+        )
+        acked = next(r["incident"] for r in changes if r["incident"]["reference"] == after and r["change"] == "acknowledged")
+        assert acked["status"] == "acknowledged"
+        # The new group read the first report's notifications again and its ledger skipped every one.
+        skipped = sum(
+            deliver.metric("crucial_notifications_total", channel=c, outcome="duplicate", reason="already_accepted")
+            for c in ("sms", "email")
+        )
+        assert skipped >= len(expected_before)
+        assert deliver.metric("crucial_worker_role_info", role="deliver") == 1
+        assert triage.metric("crucial_worker_role_info", role="triage") == 1
+    finally:
+        deliver.close()
+        triage.stop()
+
+    # Every process has stopped: what the peers hold now is all there will be.
+    for reference, expected in ((before, expected_before), (after, expected_after)):
+        want_sms = sorted(address for _, channel, address in expected if channel == "sms")
+        want_mail = sorted(address for _, channel, address in expected if channel == "email")
+        alerts = [r for r in stack.sms_for(reference) if "acknowledged" not in r["form"]["Body"].lower()]
+        assert sorted(r["form"]["To"] for r in alerts) == want_sms, reference
+        emails = [m for m in stack.emails_for(reference) if "acknowledged" not in (m["subject"] or "").lower()]
+        assert sorted(rcpt for m in emails for rcpt in m["rcpt_tos"]) == want_mail, reference
+    assert max(sms_keys(stack).values()) == 1, "an SMS sent twice"
+    message_ids = Counter(m["message_id"] for m in stack.smtp.messages())
+    assert max(message_ids.values()) == 1, "an email sent twice"
