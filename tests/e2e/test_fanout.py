@@ -36,6 +36,12 @@ def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 45.0) -> An
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def handled(stack: Stack) -> None:
+    """Until the worker has handled every report, command, notification and status written so far."""
+    topics = stack.worker.topics
+    stack.worker.handled_all([topics.placement_events, topics.incident_commands, topics.notifications, topics.delivery_status])
+
+
 def open_incident(stack: Stack) -> tuple[dict[str, Any], dict[str, Any], set[tuple[str, str, str]]]:
     event = make_event(child_reference=f"HAR-E-{uuid.uuid4().hex[:6]}", identifiers=FLAGGED)
     expected = expected_notifications(event, stack.worker.config)
@@ -63,9 +69,10 @@ def test_one_report_reaches_each_recipient_once_by_sms_and_email(stack: Stack) -
 
     wait_for("every SMS", lambda: len(stack.sms_for(ref)) >= len(want_sms))
     wait_for("every email", lambda: len(stack.emails_for(ref)) >= len(want_mail))
-    time.sleep(1.0)  # anything extra would have arrived by now
-    assert sorted(r["form"]["To"] for r in stack.sms_for(ref)) == want_sms
-    emails = stack.emails_for(ref)
+    handled(stack)  # every record so far handled: a second send of any would have happened
+    alerts = [r for r in stack.sms_for(ref) if "ESCALATION" not in r["form"]["Body"]]  # the escalation is due later
+    assert sorted(r["form"]["To"] for r in alerts) == want_sms
+    emails = [m for m in stack.emails_for(ref) if "ESCALATION" not in (m["subject"] or "")]
     assert sorted(rcpt for m in emails for rcpt in m["rcpt_tos"]) == want_mail
     assert all(m["tls"] and m["login"] == stack.smtp.user for m in emails)
     assert len({m["message_id"] for m in emails}) == len(emails)
@@ -166,7 +173,14 @@ def test_missed_acknowledgement_escalates_then_returned_stands_everyone_down(sta
     )
     assert stand_downs == alerted_sms
     escalations_before = sum("ESCALATION" in r["form"]["Body"] for r in stack.sms_for(ref))
-    time.sleep(2.0)  # several ticks of the leader's timer
+    # The leader's timer ticks on after the stand-down: another incident, opened now, escalating when
+    # due proves it did (its step is due after many ticks), and the resolved one got nothing more.
+    _, later, _ = open_incident(stack)
+    wait_for(
+        "the later incident's escalation",
+        lambda: any("ESCALATION" in r["form"]["Body"] for r in stack.sms_for(later["reference"])),
+    )
+    handled(stack)
     assert sum("ESCALATION" in r["form"]["Body"] for r in stack.sms_for(ref)) == escalations_before, "escalation stops"
 
 
@@ -253,7 +267,7 @@ def test_sigkill_mid_burst_loses_nothing(stack: Stack) -> None:
         wait_for("every notification of the burst", lambda: tally()[1] == 0, timeout_s=120)
     except AssertionError:
         raise AssertionError(f"lost after the kill: {missing}") from None
-    time.sleep(2.0)
+    handled(stack)  # every notification handled since the restart: any repeat has been sent
     got, lost = tally()
     duplicated = got - want
     print(f"\nSIGKILL mid-burst: expected {want}, delivered {got}, lost {lost}, duplicated {duplicated}")

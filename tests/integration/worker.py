@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from alerts.config import Config, load_config
 from streams.pipeline.connection import ensure_topics
@@ -163,6 +163,31 @@ class RunningWorker:
         finally:
             consumer.close()
         raise AssertionError(f"condition not met on {topic} within {timeout_s} s; got {len(records)} record(s)")
+
+    def handled_all(self, topics: list[str], group: str | None = None, timeout_s: float = 60.0) -> None:
+        """Until the worker's consumer group has committed, on every partition of `topics`, the end
+        offsets those partitions had when this was called: every record written before the call was
+        handled (a record is acknowledged only once handled, and faust commits only acknowledged
+        offsets), so whatever it would send has been sent. The barrier a test needs before saying
+        "nothing else arrived", instead of a fixed sleep."""
+        bootstrap = self.config.settings.kafka.bootstrap
+        partitions = [TopicPartition(t, p) for t in topics for p in range(self.config.settings.kafka.partitions)]
+        reader = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            end = reader.end_offsets(partitions)
+            group_id = group or self.config.settings.kafka.app_id
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                committed = admin.list_group_offsets({group_id: partitions})[group_id]
+                behind = {tp: o for tp, o in end.items() if o > 0 and (tp not in committed or committed[tp].offset < o)}
+                if not behind:
+                    return
+                time.sleep(0.2)
+        finally:
+            reader.close()
+            admin.close()
+        raise AssertionError(f"group {group_id} did not commit past {sorted(map(str, behind))} within {timeout_s} s")
 
     def close(self) -> None:
         if self._producer is not None:
