@@ -38,8 +38,7 @@ def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 45.0) -> An
 
 def handled(stack: Stack) -> None:
     """Until the worker has handled every report, command, notification and status written so far."""
-    topics = stack.worker.topics
-    stack.worker.handled_all([topics.placement_events, topics.incident_commands, topics.notifications, topics.delivery_status])
+    stack.worker.handled_all(stack.worker.stage_topics)
 
 
 def open_incident(stack: Stack) -> tuple[dict[str, Any], dict[str, Any], set[tuple[str, str, str]]]:

@@ -102,9 +102,9 @@ def test_no_child_pii_in_the_log_or_metrics(worker: RunningWorker) -> None:
     assert post_event(port, update).status == 202
 
     worker.read(worker.topics.incidents, lambda rs: any(r["incident"]["reference"] == reference for r in rs))
-    worker.read(worker.topics.deliveries, lambda rs: sum(r["state"] == "accepted" for r in rs) >= 2, settle_s=2.0)
+    worker.read(worker.topics.deliveries, lambda rs: sum(r["state"] == "accepted" for r in rs) >= 2, handled=worker.stage_topics)
     assert post_event(port, returned).status == 202
-    worker.read(worker.topics.incidents, lambda rs: any(r["change"] == "resolved" for r in rs), settle_s=2.0)
+    worker.read(worker.topics.incidents, lambda rs: any(r["change"] == "resolved" for r in rs), handled=worker.stage_topics)
 
     # The alerts did carry the details (to the outbox, i.e. the recipients): the test saw real data flow.
     assert "Minh Anh" in worker.outbox.read_text()

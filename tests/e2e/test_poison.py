@@ -243,7 +243,7 @@ def test_fuzz_every_internal_topic_while_reports_flow_each_alerted_exactly_once(
         lambda rs: all(
             any(r.get("state") == "accepted" and r.get("incident_id") == INCIDENT_OF[ref] for r in rs) for ref in references
         ),
-        settle_s=2.0,
+        handled=[worker.topics.placement_events, worker.topics.incident_commands, worker.topics.notifications],
         skip_undecodable=True,
     )
     sent = [n for n in outbox(worker) if n["incident_reference"] in references and n["kind"] == "alert"]

@@ -89,7 +89,7 @@ def test_a_transliterated_alias_with_a_disputed_date_of_birth_opens_a_possible_m
         for n in worker.read(
             worker.topics.notifications,
             until=lambda rs: any(n["incident_id"] == incident["incident_id"] for n in rs),
-            settle_s=1.0,
+            handled=[worker.topics.placement_events],
         )
         if n["incident_id"] == incident["incident_id"]
     ]

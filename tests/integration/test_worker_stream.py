@@ -51,7 +51,11 @@ def test_matched_event_opens_incident_and_notifies_exactly_the_configured_recipi
     assert incident["child_reference"] == child
 
     mine = _for_incident(incident["incident_id"])
-    notes = mine(worker.read(worker.topics.notifications, until=lambda rs: len(mine(rs)) >= len(expected), settle_s=1.0))
+    notes = mine(
+        worker.read(
+            worker.topics.notifications, until=lambda rs: len(mine(rs)) >= len(expected), handled=[worker.topics.placement_events]
+        )
+    )
     assert sent_to(notes) == expected
     assert len(notes) == len(expected)
     assert len({n["idempotency_key"] for n in notes}) == len(notes)

@@ -10,7 +10,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,12 @@ class RunningWorker:
     @property
     def topics(self) -> Any:
         return self.config.settings.kafka.topics
+
+    @property
+    def stage_topics(self) -> list[str]:
+        """What the triage and deliver agents consume: handled, everything the worker owes is sent."""
+        t = self.topics
+        return [t.placement_events, t.incident_commands, t.notifications, t.delivery_status]
 
     def start(self, timeout_s: float = 90.0) -> float:
         began = time.monotonic()
@@ -126,11 +132,14 @@ class RunningWorker:
         topic: str,
         until: Callable[[list[dict[str, Any]]], bool],
         timeout_s: float = 30.0,
-        settle_s: float = 0.0,
+        handled: Sequence[str] = (),
         skip_undecodable: bool = False,
     ) -> list[dict[str, Any]]:
-        """Every JSON record on `topic` once `until(records)` holds (then `settle_s` more, to catch extras);
-        `skip_undecodable` passes over records that are not JSON objects (a poisoned topic)."""
+        """Every JSON record on `topic` once `until(records)` holds. With `handled` (topics the worker
+        consumes), it then waits until the worker has handled every record on those topics so far
+        (`handled_all`) and reads on, so anything extra the worker would write is caught — the barrier,
+        not a fixed settle time. `skip_undecodable` passes over records that are not JSON objects (a
+        poisoned topic)."""
         consumer = KafkaConsumer(
             bootstrap_servers=self.config.settings.kafka.bootstrap,
             group_id=None,
@@ -143,7 +152,7 @@ class RunningWorker:
         consumer.seek_to_beginning(*partitions)
         records: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout_s
-        settled_at: float | None = None
+        barrier = list(handled)
         try:
             while time.monotonic() < deadline:
                 for message in consumer:
@@ -156,10 +165,11 @@ class RunningWorker:
                     if skip_undecodable and not isinstance(record, dict):
                         continue
                     records.append(record)
-                if settled_at is None and until(records):
-                    settled_at = time.monotonic() + settle_s
-                if settled_at is not None and time.monotonic() >= settled_at:
-                    return records
+                if until(records):
+                    if not barrier:
+                        return records
+                    self.handled_all(barrier)
+                    barrier = []  # read on: what the worker wrote before the barrier is there now
         finally:
             consumer.close()
         raise AssertionError(f"condition not met on {topic} within {timeout_s} s; got {len(records)} record(s)")
