@@ -55,7 +55,6 @@ from streams.web.views import register_views
 
 log = logging.getLogger("crucial.stream")
 Clock = Callable[[], datetime]
-DIRECTORY_BATCH_MS = 100  # the directory follower's fetch batching (streams/pipeline/follow.py)
 
 
 def utcnow() -> datetime:
@@ -174,7 +173,7 @@ class _Wiring:
         )
         directory_feed = Follower(config, follow, _directory_updater(config, directory), "incident directory", guard("directory"))
         # Batched fetches; a lookup that misses waits for the directory to catch up (alerts/directory.py look).
-        directory_feed.batch_ms = DIRECTORY_BATCH_MS
+        directory_feed.batch_ms = config.settings.kafka.directory_fetch_wait_ms or None
         directory.catch_up = lambda: directory_feed.caught_up(config.providers.ingest.produce_timeout_s)
         return Worker(
             app=app,

@@ -92,9 +92,15 @@ def _with_voice_numbers(config_dir: Path) -> None:
 
 @contextmanager
 def channel_stack(
-    base: Path, bootstrap: str, escalation: dict[str, Any] | None = None, *, voice: bool = False
+    base: Path,
+    bootstrap: str,
+    escalation: dict[str, Any] | None = None,
+    *,
+    voice: bool = False,
+    kafka: dict[str, Any] | None = None,
 ) -> Iterator[Stack]:
-    """`voice`: the voice channel configured (webhooks on the worker's port) and rota people callable."""
+    """`voice`: the voice channel configured (webhooks on the worker's port) and rota people callable;
+    `kafka`: settings.yaml kafka keys to set."""
     credentials = TwilioCredentials.fresh()
     smtp_password = secrets.token_urlsafe(12)
     with (
@@ -113,6 +119,7 @@ def channel_stack(
             bootstrap,
             web={"port": port},
             **({"voice": calls} if voice else {}),
+            **({"kafka": kafka} if kafka else {}),
             twilio={
                 "account_sid": credentials.account_sid,
                 "from_number": FROM_NUMBER,

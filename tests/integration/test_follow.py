@@ -13,7 +13,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from alerts.config import Config, load_config
-from streams.pipeline.app import DIRECTORY_BATCH_MS, create_app
+from streams.pipeline.app import create_app
 from streams.pipeline.connection import ensure_topics
 from streams.pipeline.follow import BATCH_MIN_BYTES, Follower
 from tests.support import REPO, unique_topics, write_config
@@ -23,8 +23,13 @@ PATIENCE_S = 30.0  # how long a test waits for the broker before it fails (patie
 
 
 def test_the_directory_follower_batches_and_the_registers_follower_does_not() -> None:
-    worker = create_app(load_config(REPO / "config"), in_memory=True)
-    assert worker.directory_feed.fetch_settings() == {"fetch_min_bytes": BATCH_MIN_BYTES, "fetch_max_wait_ms": DIRECTORY_BATCH_MS}
+    config = load_config(REPO / "config")
+    worker = create_app(config, in_memory=True)
+    wait_ms = config.settings.kafka.directory_fetch_wait_ms
+    assert wait_ms > 0 and worker.directory_feed.fetch_settings() == {
+        "fetch_min_bytes": BATCH_MIN_BYTES,
+        "fetch_max_wait_ms": wait_ms,
+    }
     assert worker.registers.feed.fetch_settings() == {}  # a claim's writer waits to read it back
 
 
@@ -67,7 +72,7 @@ async def _lone_then_burst(bootstrap: str, base: Path) -> tuple[bool, list[bytes
     applied: list[bytes] = []
     producer = await _producer(bootstrap)
     try:
-        async with _following(config, DIRECTORY_BATCH_MS, applied) as follower:
+        async with _following(config, config.settings.kafka.directory_fetch_wait_ms, applied) as follower:
             await producer.send_and_wait(topic, key=b"k", value=b"lone")  # far below BATCH_MIN_BYTES
             lone_caught_up = await follower.caught_up(PATIENCE_S)
             after_lone = list(applied)
