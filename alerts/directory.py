@@ -2,18 +2,30 @@
 
 Fed from the incidents and deliveries topics (every partition), it answers the situation board,
 acknowledgements (reference -> incident), the leader's escalation timer and the incident gauges.
+
+It may lag what was just written (its follower fetches in batches). A reader that must not refuse
+what was written a moment ago — a key press on a call placed from a record this worker has not read
+yet — asks `await directory.look(lookup)`: a hit is answered at once; a miss is looked up again once
+the directory has caught up with everything written before the miss (`catch_up`, set by the worker).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from alerts.model import DeliveryRecord, Incident, IncidentRecord, IncidentStatus, Recipient
 from alerts.phone import normalised
 
 OPEN_STATES = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.ESCALATED)
 KEPT_AFTER_RESOLVED = 500  # resolved incidents the board still shows
+T = TypeVar("T")
+
+
+async def _nothing_to_catch_up() -> bool:
+    return False  # fed directly (tests, in memory): what is applied is all there is
 
 
 @dataclass
@@ -28,6 +40,17 @@ class IncidentDirectory:
         self._views: dict[str, IncidentView] = {}
         self._by_reference: dict[str, str] = {}
         self._early_deliveries: dict[str, list[DeliveryRecord]] = {}
+        # Returns once everything written before the call is applied (False: it could not say so in time).
+        self.catch_up: Callable[[], Awaitable[bool]] = _nothing_to_catch_up
+
+    async def look(self, lookup: Callable[[], T | None]) -> T | None:
+        """`lookup()` now; on a miss (None), once more after the directory has caught up with what was
+        written before the miss — a miss may be the directory's lag, not an answer. A hit never waits."""
+        found = lookup()
+        if found is not None:
+            return found
+        await self.catch_up()  # on False (timed out, not running) the second look answers from what is applied
+        return lookup()
 
     def apply_incident(self, record: IncidentRecord) -> None:
         incident = record.incident

@@ -87,6 +87,11 @@ class KafkaSettings(Schema):
         default=50,
         description="longest a fetch waits for data; partitions left out of a pending fetch wait this long (faust: 1500)",
     )
+    directory_fetch_wait_ms: Annotated[int, Field(ge=0, le=1500)] = Field(
+        default=100,
+        description="longest the incident directory's fetches wait to batch records (0: fetched one by one); "
+        "a lookup that misses waits for the directory to catch up",
+    )
     triage_concurrency: Annotated[int, Field(ge=1, le=1024)] = Field(
         default=1,
         description="records the triage stage handles at once per worker: one child's strictly in order, "

@@ -199,6 +199,10 @@ class _Wiring:
         registers = Registers(
             config, directory, {names.auth_state: auth_state.apply}, guard("registers"), None if self.in_memory else app
         )
+        directory_feed = Follower(config, follow, _directory_updater(config, directory), "incident directory", guard("directory"))
+        # Batched fetches; a lookup that misses waits for the directory to catch up (alerts/directory.py look).
+        directory_feed.batch_ms = config.settings.kafka.directory_fetch_wait_ms or None
+        directory.catch_up = lambda: directory_feed.caught_up(config.providers.ingest.produce_timeout_s)
         return Worker(
             app=app,
             config=config,
@@ -207,9 +211,7 @@ class _Wiring:
             index=index,
             feed=ProfileFeed(config, index, guard("profiles", count_rejected)),
             directory=directory,
-            directory_feed=Follower(
-                config, follow, _directory_updater(config, directory), "incident directory", guard("directory")
-            ),
+            directory_feed=directory_feed,
             registry=_registry(app, directory, self.clock, self.in_memory),
             open_incidents=open_incidents,
             ledger={},

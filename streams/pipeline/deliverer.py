@@ -302,7 +302,8 @@ class Deliverer:
         status = DeliveryStatus.model_validate_json(record.value or b"")
         key = status.idempotency_key
         note = self.ledger.notification(key)
-        previous = self.ledger.entry(note.incident_id, key) if note is not None else None
+        # Sent by the worker that held this key before: its steps may not be read here yet (a miss waits).
+        previous = await self.directory.look(lambda: self.ledger.entry(note.incident_id, key)) if note is not None else None
         if previous is None or note is None:
             log.warning("status for an unknown notification %s ignored", key[:8])
             return

@@ -53,6 +53,8 @@ class EventIds:
         self.register, self.directory, self.ready, self.timeout_s = register, directory, ready, timeout_s
 
     def _taken(self, reference: str, incident_id: str) -> bool:
+        # No wait on a miss (alerts/directory.py look): free is the usual answer, and a reference's incident
+        # is written only after triage, so the directory's lag is the least of the window a clash needs.
         view = self.directory.by_reference(reference)
         return view is not None and view.incident.incident_id != incident_id
 

@@ -80,6 +80,13 @@ async def record_acknowledgement(worker: WorkerPort, view: IncidentView, by: Rec
 
 async def record_confirmation(worker: WorkerPort, view: IncidentView, claim_id: str, by: Recipient, via: AckVia) -> AckOutcome:
     """Confirm an unverified claim on the incident (see alerts.authority)."""
+
+    def with_claim() -> IncidentView | None:  # the claim the person was told of may not be read here yet
+        latest = worker.directory.get(view.incident.incident_id)
+        return latest if latest is not None and any(c.claim_id == claim_id for c in latest.incident.claims) else None
+
+    if not any(c.claim_id == claim_id for c in view.incident.claims):
+        view = await worker.directory.look(with_claim) or view
     incident = view.incident
     if incident.status not in OPEN_STATES:
         return AckOutcome.CLOSED

@@ -166,12 +166,14 @@ class Intake:
         self.ack_seconds.labels(route).observe(time.monotonic() - started)
         receipt = Receipt(status="accepted", reference=identity.reference, event_id=event.event_id)
         if event.type != "left_placement":
-            receipt.update(self._target(provider_id, event))
+            receipt.update(await self._target(provider_id, event))
         return receipt
 
-    def _target(self, provider_id: str, event: PlacementEvent) -> dict[str, Any]:
-        """For an update or a return: the reference of the incident it changes, or why it changes none."""
-        view = self.worker.directory.open_for_child(event.child.reference)
+    async def _target(self, provider_id: str, event: PlacementEvent) -> dict[str, Any]:
+        """For an update or a return: the reference of the incident it changes, or why it changes none
+        (an incident opened a moment ago may not be read here yet: a miss waits for the directory)."""
+        directory = self.worker.directory
+        view = await directory.look(lambda: directory.open_for_child(event.child.reference))
         if view is None:
             return {"reference": None, "note": "no open incident for this child"}
         profile = self.worker.index.get(view.incident.match.profile_id or "")

@@ -224,19 +224,23 @@ class BoardPages:
 
     # --- acknowledgement links -------------------------------------------------------------------
 
-    def _link_target(self, token: str) -> tuple[IncidentView, Recipient] | str:
+    async def _link_target(self, token: str) -> tuple[IncidentView, Recipient] | str:
         try:
             reference, tag = self.worker.ack_links.read(token, self.worker.clock())
         except LinkError as exc:
             return "This link has expired." if exc.reason == "expired" else "This link is not valid."
-        view = self.worker.directory.by_reference(reference)
-        recipient = next((a.recipient for a in view.incident.alerted if a.recipient.tag == tag), None) if view else None
-        if view is None or recipient is None:
-            return "This incident is closed or unknown."
-        return view, recipient
 
-    def ack_page(self, token: str) -> web.Response:
-        target = self._link_target(token)
+        def alerted() -> tuple[IncidentView, Recipient] | None:
+            view = self.worker.directory.by_reference(reference)
+            recipient = next((a.recipient for a in view.incident.alerted if a.recipient.tag == tag), None) if view else None
+            return (view, recipient) if view is not None and recipient is not None else None
+
+        # The link was sent from a record this worker's directory may not have read yet: a miss waits for it.
+        found = await self.worker.directory.look(alerted)
+        return "This incident is closed or unknown." if found is None else found
+
+    async def ack_page(self, token: str) -> web.Response:
+        target = await self._link_target(token)
         if isinstance(target, str):
             metrics.ACKNOWLEDGEMENTS.labels("link", "rejected").inc()
             return self.page("ack.html.j2", 410, problem=target)
@@ -244,7 +248,7 @@ class BoardPages:
         return self.page("ack.html.j2", incident=view.incident, recipient=recipient, token=token, done=False)
 
     async def acknowledge(self, token: str) -> web.Response:
-        target = self._link_target(token)
+        target = await self._link_target(token)
         if isinstance(target, str):
             metrics.ACKNOWLEDGEMENTS.labels("link", "rejected").inc()
             return self.page("ack.html.j2", 410, problem=target)
@@ -261,7 +265,7 @@ class BoardPages:
         form = await request.post()
         if session is None or self.auth.refuse_post(request, form, session.sid) is not None:
             return web.Response(status=403, text="forbidden")
-        view = self.worker.directory.by_reference(reference)
+        view = await self.worker.directory.look(lambda: self.worker.directory.by_reference(reference))
         if view is None:
             return self.page("message.html.j2", 404, heading="Unknown incident", message="No such incident.")
         by = Recipient(agency_id="board", name=self.board.staff[session.user].name, address=f"board:{session.user}")
@@ -322,7 +326,7 @@ def register_board(worker: WorkerPort) -> None:
     @app.page("/ack/{token}")
     class Acknowledge(View):
         async def get(self, request: Request, token: str) -> Response:
-            return out(pages.ack_page(token))
+            return out(await pages.ack_page(token))
 
         async def post(self, request: Request, token: str) -> Response:
             return out(await pages.acknowledge(token))

@@ -86,11 +86,18 @@ def register_voice_webhooks(worker: WorkerPort) -> None:
 
 async def _answer(worker: WorkerPort, hooks: VoiceWebhooks, press: KeyPress) -> str:
     """The TwiML answering one key press, once what it asks is on its way to the incident's owner."""
-    view = worker.directory.by_reference(press.reference)
-    recipient = worker.directory.alerted_recipient(view, VOICE, press.called) if view else None
-    if view is None or recipient is None or press.kind not in KINDS:
+
+    def alerted() -> tuple[IncidentView, Recipient] | None:
+        view = worker.directory.by_reference(press.reference)
+        recipient = worker.directory.alerted_recipient(view, VOICE, press.called) if view else None
+        return (view, recipient) if view is not None and recipient is not None else None
+
+    # The call was placed from a record this worker's directory may not have read yet: a miss waits for it.
+    found = await worker.directory.look(alerted) if press.kind in KINDS else None
+    if found is None:
         metrics.ACKNOWLEDGEMENTS.labels(VOICE, "rejected").inc()
         return reply_twiml("This call does not match an open alert for this number. Nothing was recorded.", hooks.speech)
+    view, recipient = found
     if press.digits == ACKNOWLEDGE_KEY:
         outcome = await record_acknowledgement(worker, view, recipient, VOICE)
         log.info("acknowledgement of %s by %s by voice: %s", view.incident.reference, recipient.agency_id, outcome.value)

@@ -107,11 +107,18 @@ async def _reply_to(worker: WorkerPort, sms: InboundSms) -> str:
     """Acknowledge (ACK <ref>) or confirm a claim (CONFIRM <ref> <claim>) from an alerted number; the reply."""
     confirming = sms.confirmed_claim
     reference = confirming[0] if confirming else sms.acknowledged_reference
-    view = worker.directory.by_reference(reference) if reference else None
-    recipient = worker.directory.alerted_recipient(view, SMS, sms.sender) if view else None
-    if view is None or recipient is None:
+
+    def alerted() -> tuple[IncidentView, Recipient] | None:
+        view = worker.directory.by_reference(reference) if reference else None
+        recipient = worker.directory.alerted_recipient(view, SMS, sms.sender) if view else None
+        return (view, recipient) if view is not None and recipient is not None else None
+
+    # The alert was sent from a record this worker's directory may not have read yet: a miss waits for it.
+    found = await worker.directory.look(alerted) if reference else None
+    if found is None:
         metrics.ACKNOWLEDGEMENTS.labels(SMS, "rejected").inc()
         return "Crucial Hour: to acknowledge, reply ACK and the reference from the alert you received, e.g. ACK CH-4K7QX2."
+    view, recipient = found
     if confirming is not None:
         return await _confirm(worker, view, confirming[1], recipient)
     outcome = await record_acknowledgement(worker, view, recipient, SMS)
@@ -123,7 +130,13 @@ async def _reply_to(worker: WorkerPort, sms: InboundSms) -> str:
 
 async def _confirm(worker: WorkerPort, view: IncidentView, claim_id: str | None, recipient: Recipient) -> str:
     """Confirm the named claim, or the only unverified one when none is named; the reply to send."""
-    pending = [c.claim_id for c in view.incident.claims if c.status == "unverified"]
+
+    def pending_on(latest: IncidentView) -> list[str]:
+        return [c.claim_id for c in latest.incident.claims if c.status == "unverified"]
+
+    if claim_id is None and not pending_on(view):  # the claim the person was told of may not be read yet
+        view = await worker.directory.look(lambda: _with(worker, view, pending_on)) or view
+    pending = pending_on(view)
     if claim_id is None and len(pending) == 1:
         claim_id = pending[0]
     reference = view.incident.reference
@@ -134,3 +147,9 @@ async def _confirm(worker: WorkerPort, view: IncidentView, claim_id: str | None,
     if outcome is AckOutcome.RECORDED:
         return f"Crucial Hour: report {claim_id} on {reference} confirmed by {recipient.name} and applied. Thank you."
     return f"Crucial Hour: report {claim_id} on {reference} NOT confirmed: {outcome.message}."
+
+
+def _with(worker: WorkerPort, view: IncidentView, wanted: Callable[[IncidentView], object]) -> IncidentView | None:
+    """The directory's latest view of this incident if `wanted` holds of it (None: not yet)."""
+    latest = worker.directory.get(view.incident.incident_id)
+    return latest if latest is not None and wanted(latest) else None

@@ -96,10 +96,17 @@ def _with_voice_numbers(config_dir: Path) -> None:
 
 @contextmanager
 def channel_stack(
-    base: Path, bootstrap: str, escalation: dict[str, Any] | None = None, *, voice: bool = False, start: bool = True
+    base: Path,
+    bootstrap: str,
+    escalation: dict[str, Any] | None = None,
+    *,
+    voice: bool = False,
+    kafka: dict[str, Any] | None = None,
+    start: bool = True,
 ) -> Iterator[Stack]:
     """`voice`: the voice channel configured (webhooks on the worker's port) and rota people callable;
-    `start` False: the worker is configured, not started (the test starts it, in the role it wants)."""
+    `kafka`: settings.yaml kafka keys to set; `start` False: the worker is configured, not started (the
+    test starts it, in the role it wants)."""
     credentials = TwilioCredentials.fresh()
     smtp_password = secrets.token_urlsafe(12)
     with (
@@ -118,6 +125,7 @@ def channel_stack(
             bootstrap,
             web={"port": port},
             **({"voice": calls} if voice else {}),
+            **({"kafka": kafka} if kafka else {}),
             twilio={
                 "account_sid": credentials.account_sid,
                 "from_number": FROM_NUMBER,

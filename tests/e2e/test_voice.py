@@ -4,7 +4,12 @@ a key (or does not answer); the Gather posts and call status callbacks come back
 
 The chain calls the NW BCU's on-call sergeant ("call if not acknowledged"), in seconds here:
 (a) press 1 -> acknowledged by voice, the chain stops; (b) press 2 -> the next on call is rung;
-(c) no answer -> the next on call is rung; and forged key presses are refused, nothing recorded."""
+(c) no answer -> the next on call is rung; and forged key presses are refused, nothing recorded.
+
+The worker's incident directory fetches in batches held as long as the broker allows (1.5 s, not
+the default 100 ms): a key press then nearly always comes before the directory has read the record
+of the call's step, so each press is recognised only because a lookup that misses waits for the
+directory to catch up (alerts/directory.py look)."""
 
 from __future__ import annotations
 
@@ -41,7 +46,8 @@ CALL_THEN_TEXT = {
 
 @pytest.fixture(scope="module")
 def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with channel_stack(tmp_path_factory.mktemp("voice"), kafka_bootstrap, escalation=CALL_THEN_TEXT, voice=True) as running:
+    base, lagging = tmp_path_factory.mktemp("voice"), {"directory_fetch_wait_ms": 1500}
+    with channel_stack(base, kafka_bootstrap, escalation=CALL_THEN_TEXT, voice=True, kafka=lagging) as running:
         yield running
 
 
