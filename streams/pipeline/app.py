@@ -275,6 +275,12 @@ class _Wiring:
         observe = None if self.plan.triage else self.lag.observe_stamp
         parts = _DeliverParts(worker.deliverer, self.guard("deliver"), config.settings.delivery_concurrency, observe)
         worker.deliver_agent = _deliver_agent(self.app, self.names, parts)
+        deliverer = worker.deliverer
+
+        async def partitions_assigned(sender: Any, /, *_: Any, **__: Any) -> None:
+            deliverer.partitions_moved()  # its next sends wait for the directory once (deliverer.py)
+
+        self.app.on_partitions_assigned.connect(partitions_assigned)
 
 
 def _table(app: faust.App, config: Config, name: str) -> Any:

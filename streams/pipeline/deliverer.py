@@ -182,6 +182,26 @@ class Deliverer:
     lanes: DeliveryLanes = field(default_factory=DeliveryLanes)
     in_flight: set[str] = field(default_factory=set)
     window_observed: set[str] = field(default_factory=set)
+    # Partitions that moved here may carry steps their previous owner wrote just before giving them up,
+    # which the directory (fetching in batches) may not have read yet: the sends after a rebalance
+    # first wait, once, for the directory to catch up with what was written before it.
+    _moved: int = field(default=0, init=False)  # rebalances seen
+    _caught_up_to: int = field(default=0, init=False)  # the last rebalance the directory caught up after
+    _catching_up: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+
+    def partitions_moved(self) -> None:
+        """A rebalance assigned this worker its partitions (faust's on_partitions_assigned)."""
+        self._moved += 1
+
+    async def _after_rebalance(self) -> None:
+        if self._caught_up_to == self._moved:
+            return
+        async with self._catching_up:  # one catch-up for every send worker waiting on it
+            moved = self._moved
+            if self._caught_up_to < moved:
+                if not await self.directory.catch_up():  # timed out: send anyway, a repeat before a loss
+                    log.warning("the directory did not catch up after a rebalance: a send may repeat")
+                self._caught_up_to = moved
 
     async def admit(self, event: EventT[Any], guard: Stage, ack: Ack) -> None:
         """Read one record: decoded inside the guard, then queued in its lane to be handled and only
@@ -213,6 +233,7 @@ class Deliverer:
         """Send one notification unless its ledger says it was accepted, is being sent, or failed for good.
         `encoded`: the record it was decoded from, kept as it came (not encoded again)."""
         await self.directory_ready.wait()
+        await self._after_rebalance()
         previous = self.latest(note)
         if self._already_done(note, previous):
             return

@@ -9,7 +9,15 @@ from typing import Any
 
 from alerts.channels.base import Accepted, DeliveryError
 from alerts.lanes import Lane, lane_of
-from alerts.model import DeliveryStatus, FallBack, IncidentCommands, Notification, Priority
+from alerts.model import (
+    DeliveryRecord,
+    DeliveryStatus,
+    FallBack,
+    IncidentCommands,
+    IncidentRecord,
+    Notification,
+    Priority,
+)
 from streams.pipeline.app import Worker
 from tests.agents.conftest import NOW, RecordingOutputs, RecordingSender, drained, put_on
 from tests.support import make_event
@@ -195,3 +203,47 @@ async def test_while_triage_is_behind_email_waits_and_first_alerts_go_then_email
         behind[0] = False
         await drained(worker)
     assert sorted(order[len(alerts) :]) == sorted(n.idempotency_key for n in emails), "then every email, once"
+
+
+async def test_after_a_rebalance_the_first_sends_wait_for_the_steps_the_previous_owner_wrote(
+    worker: Worker, outputs: RecordingOutputs, senders: dict[str, RecordingSender]
+) -> None:
+    """The previous owner of a partition accepted an SMS just before giving the partition up; the
+    directory (fetching in batches) reads that step only once it catches up. The new owner's first sends
+    after the rebalance wait for that, once, so the SMS is not sent again."""
+    notes = [n for n in await notifications(worker, outputs) if n.channel == "sms"]
+    first, second = notes[0], notes[1]
+    assert worker.deliverer is not None
+    directory, catch_ups = worker.directory, []
+    for _, opened in outputs.sent[worker.config.settings.kafka.topics.incidents]:  # as the directory follows them
+        directory.apply_incident(IncidentRecord.model_validate_json(json.dumps(opened)))
+
+    async def catch_up() -> bool:  # what the follower had not yet read: the previous owner's step
+        catch_ups.append(1)
+        directory.apply_delivery(
+            DeliveryRecord(
+                idempotency_key=first.idempotency_key,
+                incident_id=first.incident_id,
+                channel="sms",
+                kind=first.kind,
+                agency_id=first.recipient.agency_id,
+                recipient_tag=first.recipient.tag,
+                state="accepted",
+                at=NOW,
+                attempts=1,
+                provider_id="SM-previous-owner",
+            )
+        )
+        return True
+
+    directory.catch_up = catch_up
+    async with worker.deliver_agent.test_context() as agent:
+        await agent.put(second.model_dump_json().encode(), key=second.idempotency_key.encode())
+        await drained(worker)
+        assert catch_ups == [], "no rebalance: no wait"
+        worker.deliverer.partitions_moved()
+        for note in (first, first):
+            await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
+        await drained(worker)
+    assert catch_ups == [1], "one catch-up after the rebalance, for every send waiting on it"
+    assert [n.idempotency_key for n in senders["sms"].sent] == [second.idempotency_key], "not sent again"
