@@ -199,7 +199,12 @@ class Deliverer:
         async with self._catching_up:  # one catch-up for every send worker waiting on it
             moved = self._moved
             if self._caught_up_to < moved:
-                if not await self.directory.catch_up():  # timed out: send anyway, a repeat before a loss
+                try:
+                    caught = await self.directory.catch_up()
+                except Exception as exc:  # the wait must never stop a send: it only narrows a repeat
+                    log.warning("the directory's catch-up after a rebalance failed (%s)", type(exc).__name__)
+                    caught = False
+                if not caught:  # send anyway: a repeat rather than a loss
                     log.warning("the directory did not catch up after a rebalance: a send may repeat")
                 self._caught_up_to = moved
 
