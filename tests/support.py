@@ -1,4 +1,4 @@
-"""Builders shared by the test tiers: synthetic events and profiles, and config directories."""
+"""Builders shared by the test tiers: synthetic events and profiles, config directories, and polling."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import copy
 import json
 import shutil
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,17 @@ from alerts.placements import PlacementRegister, parse_placement
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples"
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 60.0, every_s: float = 0.2) -> Any:
+    """What `check()` returns once it is truthy, polled every `every_s`; an AssertionError naming
+    `what` when it is not within `timeout_s` (a bound on waiting, never a measured time)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(every_s)
+    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
 
 
 def free_port() -> int:

@@ -38,6 +38,7 @@ from alerts.model import DeliveryRecord, IncidentCommand, IncidentRecord
 from alerts.placements import PlacementRegister
 from alerts.rendering import Renderer
 from streams.pipeline import metrics
+from streams.pipeline.acks import InOrderAcks
 from streams.pipeline.checks import validated_config
 from streams.pipeline.connection import TABLES, changelog_topic, faust_broker_settings
 from streams.pipeline.deliverer import Deliverer, DeliveryLanes, Ledger, within
@@ -349,13 +350,13 @@ def _triage_agent(app: faust.App, names: Topics, parts: _TriageParts, guard: Cal
 
     One child's records are handled strictly in order, different children's concurrently (`scheduler`,
     streams/pipeline/keyed.py), so a report waiting on Kafka round trips (the event-id register, the
-    acks=all writes) holds up only its own child. Acknowledged by hand, once handled or quarantined:
-    faust commits an offset only when every record before it is acknowledged."""
+    acks=all writes) holds up only its own child. Acknowledged by hand, once handled or quarantined,
+    in each partition's reading order (streams/pipeline/acks.py), so no commit passes a record in hand."""
     topic = app.topic(names.placement_events, names.incident_commands, key_serializer="raw", value_serializer="raw")
     owner, scheduler, lag = parts.owner, parts.scheduler, parts.lag
     reports, commands = guard("triage", owner.fail_open), guard("triage")
 
-    def work(event: EventT[bytes], ack: Callable[[EventT[bytes]], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+    def work(event: EventT[bytes], finished: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         async def handle() -> None:
             if event.message.timestamp is not None:
                 lag.observe(event.message.timestamp)
@@ -366,17 +367,19 @@ def _triage_agent(app: faust.App, names: Topics, parts: _TriageParts, guard: Cal
                 await commands.handle(record, owner.command)
             else:
                 await reports.handle(record, owner.report)
-            await ack(event)
+            await finished()
 
         return handle
 
     @app.agent(topic, name="triage")
     async def triage_events(stream: StreamT[bytes]) -> None:
         manual = stream.noack()  # type: ignore[attr-defined]  # in faust, missing from StreamT
+        acks: InOrderAcks[EventT[bytes]] = InOrderAcks("triage", manual.ack)
         event: EventT[bytes]
         async with scheduler.running():
             async for event in manual.events():
-                await scheduler.submit(event.message.key, work(event, manual.ack))
+                finished = acks.read(event.message.tp, event)
+                await scheduler.submit(event.message.key, work(event, finished))
 
     return triage_events
 
@@ -394,7 +397,8 @@ def _deliver_agent(app: faust.App, names: Topics, parts: _DeliverParts) -> Any:
     """Notifications and the providers' status reports share a key (the idempotency key): one agent
     owns each notification's ledger entry. It reads each record into the deliverer's lanes (streams/
     deliverer.py) and `workers` send workers take the most urgent first, so a slow provider stalls
-    none and a first alert waits behind no email. Acknowledged by hand: only once handled.
+    none and a first alert waits behind no email. Acknowledged by hand: only once handled, in each
+    partition's reading order (streams/pipeline/acks.py).
     `parts.observe`: sees each record as read."""
     topic = app.topic(names.notifications, names.delivery_status, key_serializer="raw", value_serializer="raw")
     deliverer, guard, workers, observe = parts.deliverer, parts.guard, parts.workers, parts.observe
@@ -402,6 +406,7 @@ def _deliver_agent(app: faust.App, names: Topics, parts: _DeliverParts) -> Any:
     @app.agent(topic, name="deliver")
     async def deliver(stream: StreamT[bytes]) -> None:
         manual = stream.noack()  # type: ignore[attr-defined]  # in faust, missing from StreamT
+        acks: InOrderAcks[EventT[bytes]] = InOrderAcks("deliver", manual.ack)
         event: EventT[bytes]
         async with asyncio.TaskGroup() as group:  # a worker's crash is the agent's: it restarts
             for _ in range(workers):
@@ -409,7 +414,7 @@ def _deliver_agent(app: faust.App, names: Topics, parts: _DeliverParts) -> Any:
             async for event in manual.events():
                 if observe is not None:
                     observe(event.message.headers, event.message.timestamp)
-                await deliverer.admit(event, guard, manual.ack)
+                await deliverer.admit(event, guard, acks.read(event.message.tp, event))
 
     return deliver
 

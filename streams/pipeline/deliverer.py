@@ -42,7 +42,7 @@ from streams.pipeline.stage import Backoff, Emit, Record, Stage, doubling, until
 log = logging.getLogger("crucial.stream")
 Clock = Callable[[], datetime]
 SendCommand = Callable[[IncidentCommand], Awaitable[None]]
-Ack = Callable[[EventT[Any]], Awaitable[Any]]
+Finished = Callable[[], Awaitable[None]]  # acknowledges the record, in its partition's order (acks.py)
 # Records read ahead of the send workers: the backlog within which lanes reorder (docs/operations.md).
 LANE_QUEUE_MAX = 20_000
 # How often a send worker holding back email looks again at whether triage has caught up.
@@ -208,16 +208,16 @@ class Deliverer:
                     log.warning("the directory did not catch up after a rebalance: a send may repeat")
                 self._caught_up_to = moved
 
-    async def admit(self, event: EventT[Any], guard: Stage, ack: Ack) -> None:
+    async def admit(self, event: EventT[Any], guard: Stage, finished: Finished) -> None:
         """Read one record: decoded inside the guard, then queued in its lane to be handled and only
-        then acknowledged; one that cannot be decoded is quarantined and acknowledged at once."""
+        then `finished`; one that cannot be decoded is quarantined and finished at once."""
         record = Record.of(event.message)
         handle: Callable[[Record], Awaitable[None]] = self.status
         rank = STATUS_RANK
         if record.topic != self.status_topic:
             decoded: list[Notification] = []
             if not await guard.handle(record, lambda r: decoded.append(Notification.model_validate_json(r.value or b""))):
-                await ack(event)
+                await finished()
                 return
             note = decoded[0]
             rank = rank_of(note)
@@ -230,7 +230,7 @@ class Deliverer:
         async def work() -> None:
             within(event)
             await guard.handle(record, handle)
-            await ack(event)
+            await finished()
 
         await self.lanes.put(rank, work)
 

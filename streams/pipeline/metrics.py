@@ -202,6 +202,13 @@ STAGE_IN_HAND = Gauge(
     ["stage"],
     registry=None,
 )
+ACKS_HELD = Gauge(
+    "crucial_stage_acks_held",
+    "Records a stage has finished whose acknowledgement waits for an earlier record of their partition "
+    "(streams/pipeline/acks.py): the partition's commits wait with it.",
+    ["stage"],
+    registry=None,
+)
 DEAD_LETTERS = Counter(
     "crucial_dead_letters_total",
     "Consumed records a stage could not process, quarantined on the dead-letter topic, by stage and reason "
@@ -291,6 +298,7 @@ ALL = (
     DEAD_LETTERS,
     STAGE_WORK_FAILURES,
     STAGE_IN_HAND,
+    ACKS_HELD,
     MANUAL_CHECKS,
     EVENTS,
     PROFILES,

@@ -103,10 +103,11 @@ def channel_stack(
     voice: bool = False,
     kafka: dict[str, Any] | None = None,
     start: bool = True,
+    smtp_budget_s: float = 10,
 ) -> Iterator[Stack]:
     """`voice`: the voice channel configured (webhooks on the worker's port) and rota people callable;
     `kafka`: settings.yaml kafka keys to set; `start` False: the worker is configured, not started (the
-    test starts it, in the role it wants)."""
+    test starts it, in the role it wants); `smtp_budget_s`: how long an email is retried."""
     credentials = TwilioCredentials.fresh()
     smtp_password = secrets.token_urlsafe(12)
     with (
@@ -141,7 +142,7 @@ def channel_stack(
                 "username": smtp.user,
                 "sender": "alerts@crucial-hour.example",
                 "ca_file": str(smtp.ca_file),
-                "retry": {"base_delay_s": 0.05, "max_delay_s": 0.5, "budget_s": 10},
+                "retry": {"base_delay_s": 0.05, "max_delay_s": 0.5, "budget_s": smtp_budget_s},
             },
         )
         if escalation is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+from aiokafka import ConsumerRecord
 from faust.transport.drivers.aiokafka import Transport
 from faust.types import TP
 
@@ -63,9 +64,9 @@ async def test_the_consumer_thread_fetches_for_a_copy_of_the_active_partitions()
             asked.append(active_partitions)
             return {}
 
-    consumer = object.__new__(SnapshotConsumer)  # no transport or thread: only the fetch path runs
-    consumer._thread = Thread()  # type: ignore[assignment]
     live = {TP("placement-events", 0)}
+    consumer = consumer_with({}, live)
+    consumer._thread = Thread()  # type: ignore[assignment]
     await consumer._getmany(live, timeout=1.0)
     assert asked == [live] and asked[0] is not live
     live.clear()  # recovery paused the changelogs: nothing is active
@@ -86,3 +87,55 @@ async def test_the_worker_consumer_waits_at_most_the_configured_fetch_wait() -> 
     assert isinstance(worker.app.transport, Transport)
     aiokafka_consumer = thread._create_worker_consumer(worker.app.transport)
     assert aiokafka_consumer._fetch_max_wait_ms == config.settings.kafka.fetch_max_wait_ms == 50
+
+
+class RecordingThread:
+    """The consumer thread's fetch and fetch-again, recorded."""
+
+    def __init__(self, records: dict[TP, list[object]]) -> None:
+        self.records, self.again = records, []  # type: ignore[var-annotated]
+
+    async def getmany(self, active_partitions: set[TP] | None, timeout: float) -> dict[TP, list[object]]:
+        return self.records
+
+    async def fetch_again(self, batches: dict[TP, tuple[int, int]]) -> None:
+        self.again.append(batches)
+
+
+def fetched(*offsets: int) -> list[object]:
+    return [ConsumerRecord("t", 0, o, 0, 0, None, b"", None, 0, 0, []) for o in offsets]
+
+
+def consumer_with(records: dict[TP, list[object]], active: set[TP], *, flowing: bool = True) -> SnapshotConsumer:
+    consumer = object.__new__(SnapshotConsumer)  # no transport: only the fetch path runs
+    consumer._thread = RecordingThread(records)  # type: ignore[assignment]
+    consumer._active_partitions = active
+    consumer._buffered_partitions = set()
+    consumer.flow_active = flowing
+    return consumer
+
+
+EVENTS, CHANGELOG = TP("placement-events", 0), TP("app-open-incidents-changelog", 1)
+
+
+async def test_a_batch_for_active_partitions_while_the_flow_runs_is_delivered_as_fetched() -> None:
+    records = {EVENTS: fetched(3, 4), CHANGELOG: fetched(0, 1, 2)}
+    consumer = consumer_with(records, {EVENTS, CHANGELOG})
+    assert await consumer._getmany({EVENTS, CHANGELOG}, timeout=1.0) is records
+    assert consumer._thread.again == []  # type: ignore[attr-defined]
+
+
+async def test_a_batch_faust_would_drop_is_fetched_again_from_its_first_offset() -> None:
+    """Recovery sought a changelog and had not resumed it when its records came back: faust would drop
+    them, its position past them, and the restore would wait for them for ever."""
+    records = {EVENTS: fetched(3, 4), CHANGELOG: fetched(0, 1, 2)}
+    consumer = consumer_with(records, {EVENTS})  # the changelog is paused
+    assert await consumer._getmany({EVENTS, CHANGELOG}, timeout=1.0) == {EVENTS: records[EVENTS]}
+    assert consumer._thread.again == [{CHANGELOG: (0, 2)}]  # type: ignore[attr-defined]
+
+
+async def test_a_batch_that_arrives_while_the_flow_is_stopped_is_fetched_again_whole() -> None:
+    records = {EVENTS: fetched(3, 4), CHANGELOG: fetched(7)}
+    consumer = consumer_with(records, {EVENTS, CHANGELOG}, flowing=False)  # a rebalance has begun
+    assert await consumer._getmany({EVENTS, CHANGELOG}, timeout=1.0) == {}
+    assert consumer._thread.again == [{EVENTS: (3, 4), CHANGELOG: (7, 7)}]  # type: ignore[attr-defined]
