@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +15,7 @@ from alerts.config import PACKAGE_TEMPLATES
 from alerts.manual_check import NOTE
 from alerts.triage import incident_ids
 from tests.integration.worker import RunningWorker, prepare_worker
-from tests.support import make_event
+from tests.support import make_event, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -48,15 +47,6 @@ def outbox(worker: RunningWorker) -> list[dict[str, Any]]:
     return [json.loads(line) for line in worker.outbox.read_text().splitlines() if line.strip()]
 
 
-def wait_for(condition: Any, timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if found := condition():
-            return found
-        time.sleep(0.05)
-    raise AssertionError("condition not met")
-
-
 def test_an_accepted_report_that_cannot_be_processed_reaches_people_by_hand(worker: RunningWorker) -> None:
     event = make_event(child_reference="HAR-FO-0001", identifiers=FLAGGED)
     event["circumstances"]["last_seen_place"] = FAULTY_PLACE
@@ -67,7 +57,7 @@ def test_an_accepted_report_that_cannot_be_processed_reaches_people_by_hand(work
         notes = [n for n in outbox(worker) if n["incident_reference"] == reference and n["kind"] == "manual_check"]
         return notes if len({(n["recipient"]["agency_id"], n["channel"]) for n in notes}) >= 4 else []
 
-    notes = wait_for(checks)
+    notes = wait_for("the manual-check notifications", checks, every_s=0.05)
     assert {(n["recipient"]["agency_id"], n["channel"]) for n in notes} == {
         ("harrow-edt", "sms"),
         ("harrow-edt", "email"),
@@ -98,6 +88,10 @@ def test_an_accepted_report_that_cannot_be_processed_reaches_people_by_hand(work
 
     # The child returns: the people told by hand are stood down (stand-down's own template works).
     worker.emit(make_event(child_reference="HAR-FO-0001", type="returned"))
-    down = wait_for(lambda: [n for n in outbox(worker) if n["incident_reference"] == reference and n["kind"] == "stand_down"])
+    down = wait_for(
+        "the stand-down",
+        lambda: [n for n in outbox(worker) if n["incident_reference"] == reference and n["kind"] == "stand_down"],
+        every_s=0.05,
+    )
     assert {n["recipient"]["agency_id"] for n in down} <= {"harrow-edt", "met-police-mispers"}
     assert worker.process is not None and worker.process.poll() is None

@@ -3,7 +3,6 @@ server through the official client, email at an SMTP server with STARTTLS and AU
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.channels import Stack, channel_stack
-from tests.support import expected_notifications, make_event
+from tests.support import expected_notifications, make_event, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -25,15 +24,6 @@ FAST_ESCALATION = {"tick_seconds": 0.5, "chains": {"high": {"steps": [{"after_mi
 def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with channel_stack(tmp_path_factory.mktemp("fanout"), kafka_bootstrap, escalation=FAST_ESCALATION) as running:
         yield running
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 45.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def handled(stack: Stack) -> None:

@@ -21,7 +21,7 @@ import pytest
 from alerts.triage import incident_ids
 from tests.ingest_support import FLAGGED_CHILD, post_event, prepare_ingest_worker
 from tests.integration.worker import RunningWorker
-from tests.support import make_event, written_lines
+from tests.support import make_event, wait_for, written_lines
 
 pytestmark = pytest.mark.e2e
 
@@ -53,15 +53,6 @@ def outbox(worker: RunningWorker) -> list[dict[str, Any]]:
     return written_lines(worker.outbox)
 
 
-def wait_for(condition: Any, timeout_s: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if found := condition():
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not met within {timeout_s} s")
-
-
 def alerted(worker: RunningWorker, reference: str, timeout_s: float = 60.0) -> list[dict[str, Any]]:
     """The alerts sent for `reference`, once its placement's duty team and the force's desk have theirs."""
 
@@ -69,7 +60,7 @@ def alerted(worker: RunningWorker, reference: str, timeout_s: float = 60.0) -> l
         notes = [n for n in outbox(worker) if n["incident_reference"] == reference and n["kind"] == "alert"]
         return notes if {"harrow-edt", "met-police-mispers"} <= {n["recipient"]["agency_id"] for n in notes} else []
 
-    return wait_for(sent, timeout_s, f"an alert for {reference}")  # type: ignore[no-any-return]
+    return wait_for(f"an alert for {reference}", sent, timeout_s, every_s=0.05)  # type: ignore[no-any-return]
 
 
 INCIDENT_OF: dict[str, str] = {}  # reference -> incident id, for the reports these tests send

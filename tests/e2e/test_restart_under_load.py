@@ -19,7 +19,7 @@ import pytest
 from kafka import KafkaAdminClient
 
 from tests.e2e.channels import Stack, channel_stack
-from tests.support import expected_notifications, make_event
+from tests.support import expected_notifications, make_event, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -35,15 +35,6 @@ UNKNOWN: dict[str, Any] = {
 def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with channel_stack(tmp_path_factory.mktemp("restart"), kafka_bootstrap) as running:
         yield running
-
-
-def wait_for(what: str, check: Any, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def committed_report_offsets(stack: Stack) -> int:

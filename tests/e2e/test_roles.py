@@ -9,13 +9,11 @@ reaches the incident's owner in the triage process.
 from __future__ import annotations
 
 import shutil
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -24,7 +22,7 @@ import yaml
 from alerts.config import load_config
 from tests.e2e.channels import Stack, channel_stack
 from tests.integration.worker import RunningWorker
-from tests.support import expected_notifications, free_port, make_event
+from tests.support import expected_notifications, free_port, make_event, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -35,15 +33,6 @@ FLAGGED = [{"scheme": "home_office", "value": "HO-S1234567"}]  # prof-0001: high
 def stack(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Stack]:
     with channel_stack(tmp_path / "roles", kafka_bootstrap, start=False) as running:
         yield running
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def deliver_worker(triage: RunningWorker) -> RunningWorker:

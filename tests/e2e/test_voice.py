@@ -14,7 +14,6 @@ directory to catch up (alerts/directory.py look)."""
 from __future__ import annotations
 
 import secrets
-import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,7 +24,7 @@ import pytest
 
 from alerts.rota import on_call
 from tests.e2e.channels import Stack, channel_stack
-from tests.support import make_event
+from tests.support import make_event, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -49,15 +48,6 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     base, lagging = tmp_path_factory.mktemp("voice"), {"directory_fetch_wait_ms": 1500}
     with channel_stack(base, kafka_bootstrap, escalation=CALL_THEN_TEXT, voice=True, kafka=lagging) as running:
         yield running
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def sergeant(stack: Stack) -> str:

@@ -5,9 +5,8 @@ that verifies it with standardwebhooks — through two 503s, retried by the work
 from __future__ import annotations
 
 import base64
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +17,13 @@ from alerts.config import load_config
 from streams.web.auth import new_secret
 from tests.integration.worker import RunningWorker, prepare_worker
 from tests.peers.webhook_receiver import WebhookReceiver, receiver_in_thread
-from tests.support import expected_notifications, make_event
+from tests.support import expected_notifications, make_event, wait_for
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "whsec_" + base64.b64encode(b"e2e-met-control-room-secret-0123").decode()
 FLAGGED = [{"scheme": "home_office", "value": "HO-S1234567"}]  # prof-0001: high risk, Harrow
 PATH = "/hooks/met-control-room"
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def with_webhook_contact(config_dir: Path, agency_id: str) -> None:
