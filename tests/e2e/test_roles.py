@@ -8,6 +8,7 @@ reaches the incident's owner in the triage process.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import uuid
 from collections import Counter
@@ -21,6 +22,7 @@ import yaml
 
 from alerts.config import load_config
 from tests.e2e.channels import Stack, channel_stack
+from tests.e2e.test_poison import BAD
 from tests.integration.worker import RunningWorker
 from tests.support import expected_notifications, free_port, make_event, wait_for
 
@@ -121,3 +123,34 @@ def test_a_switch_from_all_to_split_roles_sends_everything_once_and_an_ack_reach
     assert max(sms_keys(stack).values()) == 1, "an SMS sent twice"
     message_ids = Counter(m["message_id"] for m in stack.smtp.messages())
     assert max(message_ids.values()) == 1, "an email sent twice"
+
+
+def test_a_deliver_only_process_keeps_bad_records_on_its_topics_and_sends_the_next_report(stack: Stack) -> None:
+    """The poison run of tests/e2e/test_poison.py, against the split roles: each bad record on the
+    notifications and delivery-status topics is a dead letter of the deliver process, which stays up
+    and sends the next report's alerts."""
+    triage = stack.worker
+    triage.role = "triage"
+    deliver = deliver_worker(triage)
+    try:
+        triage.start()
+        deliver.start()
+        pids = {w.role: w.process.pid for w in (triage, deliver) if w.process}
+        topics = [triage.topics.notifications, triage.topics.delivery_status]
+        for topic in topics:
+            for value in BAD.values():
+                triage.producer.send(topic, key=b"poison", value=value)
+        triage.producer.flush()
+        reference, expected = report(stack)
+        wait_for_alerts(stack, reference, expected)
+
+        want = {(topic, hashlib.sha256(value).hexdigest()) for topic in topics for value in BAD.values()}
+        letters = triage.read(
+            triage.topics.dead_letters, lambda rs: want <= {(r["source_topic"], r["raw_sha256"]) for r in rs}, timeout_s=60
+        )
+        assert {r["stage"] for r in letters if (r["source_topic"], r["raw_sha256"]) in want} == {"deliver"}
+        assert deliver.metric("crucial_dead_letters_total", stage="deliver", reason="too_large") == 2
+        assert {w.role: w.process.pid for w in (triage, deliver) if w.process and w.process.poll() is None} == pids
+    finally:
+        deliver.close()
+        triage.stop()
