@@ -59,7 +59,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import prometheus_client
 
     from streams.pipeline.app import create_app
-    from streams.pipeline.connection import TopicPolicyError, ensure_topics
+    from streams.pipeline.connection import TopicPolicyError, ensure_topics, wait_for_role_conflicts
+    from streams.pipeline.roles import plan_of
 
     # The same checks as check-config, so the worker starts only with config whose every message renders.
     config = cli_config.checked(args.config).config
@@ -68,6 +69,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     except TopicPolicyError as exc:
         for problem in exc.problems:
             print(f"refusing to start: {problem}", file=sys.stderr)
+        return 1
+    if conflicts := wait_for_role_conflicts(config, plan_of(args.role)):
+        for conflict in conflicts:
+            print(f"refusing to start: {conflict}; stop it first (docs/operations.md, worker roles)", file=sys.stderr)
         return 1
     # One series per counter, not two: the *_created twins double what Prometheus stores for nothing.
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]

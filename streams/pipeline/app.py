@@ -40,7 +40,7 @@ from alerts.rendering import Renderer
 from streams.pipeline import metrics
 from streams.pipeline.acks import InOrderAcks
 from streams.pipeline.checks import validated_config
-from streams.pipeline.connection import TABLES, changelog_topic, faust_broker_settings
+from streams.pipeline.connection import SESSION_TIMEOUT_S, TABLES, changelog_topic, faust_broker_settings
 from streams.pipeline.deliverer import Deliverer, DeliveryLanes, Ledger, within
 from streams.pipeline.follow import Follower
 from streams.pipeline.identity import Registers, kafka_produce
@@ -158,7 +158,7 @@ class _Wiring:
     def __init__(self, config: Config, clock: Clock, outputs: Outputs | None, in_memory: bool, plan: RolePlan) -> None:
         self.config, self.clock, self.in_memory, self.plan = config, clock, in_memory, plan
         self.names = config.settings.kafka.topics
-        self.app = _faust_app(config, in_memory, plan.app_id(config.settings.kafka.app_id))
+        self.app = _faust_app(config, in_memory, plan)
         self.out = outputs or TopicOutputs(self.app)
         # Every consumer runs each record through a stage guard (streams/pipeline/stage.py): bad records are
         # quarantined on the dead-letter topic and the stream moves on.
@@ -297,10 +297,12 @@ def _table(app: faust.App, config: Config, name: str) -> Any:
     return app.tables.add(table)
 
 
-def _faust_app(config: Config, in_memory: bool, app_id: str) -> faust.App:
+def _faust_app(config: Config, in_memory: bool, plan: RolePlan) -> faust.App:
     settings = config.settings
     app = faust.App(
-        app_id,
+        plan.app_id(settings.kafka.app_id),
+        # The role, to the broker: a worker starting beside another role reads it (roles.py role_conflicts).
+        broker_client_id=plan.client_id,
         **faust_broker_settings(config),
         store="memory://",
         datadir=str(_data_dir(config)),
@@ -311,8 +313,7 @@ def _faust_app(config: Config, in_memory: bool, app_id: str) -> faust.App:
         topic_replication_factor=settings.kafka.replication_factor,
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
-        # A worker that died is noticed in seconds, not the default minute: its partitions move on.
-        broker_session_timeout=10.0,
+        broker_session_timeout=SESSION_TIMEOUT_S,
         broker_heartbeat_interval=2.0,
         autodiscover=False,
         web_enabled=not in_memory,

@@ -17,8 +17,11 @@ from kafka.errors import TopicAlreadyExistsError
 from alerts.config import Config, KafkaSecurity
 from alerts.errors import ConfigError
 from streams.pipeline.profile_snapshot import MAX_AGE_S
+from streams.pipeline.roles import PLANS, GroupMember, RolePlan, role_conflicts
 
 log = logging.getLogger("crucial.topics")
+# A worker that died is noticed in seconds, not the default minute: its partitions move on.
+SESSION_TIMEOUT_S = 10.0
 
 
 def _credentials(security: KafkaSecurity) -> tuple[str, str]:
@@ -188,6 +191,44 @@ def ensure_topics(config: Config, timeout_s: float = 30.0) -> list[str]:
     if refused := [p for p in problems if p.loses_data]:
         raise TopicPolicyError(refused)
     return [t.name for t in missing]
+
+
+def live_members(config: Config, groups: list[str]) -> list[GroupMember]:
+    """The members the broker lists now in `groups` (consumer groups)."""
+    admin = KafkaAdminClient(**kafka_python_kwargs(config))
+    try:
+        described = admin.describe_groups(groups)
+    finally:
+        admin.close()
+    return [
+        GroupMember(group, str(m.get("client_id") or ""), str(m.get("client_host") or "").lstrip("/"))
+        for group, about in described.items()
+        for m in about.get("members") or []
+    ]
+
+
+def wait_for_role_conflicts(config: Config, plan: RolePlan, patience_s: float = SESSION_TIMEOUT_S + 2) -> list[str]:
+    """What stops a worker of `plan` from starting beside the deployment's live workers (roles.py
+    `role_conflicts`), after waiting up to `patience_s` for them to clear: a worker just killed stays a
+    member until its session times out. Empty when it may start."""
+    base = config.settings.kafka.app_id
+    groups = sorted({p.app_id(base) for p in PLANS.values()})
+    deadline = time.monotonic() + patience_s
+    while problems := role_conflicts(plan, _members_or_none(config, groups)):
+        if time.monotonic() >= deadline:
+            return problems
+        log.info("waiting for the deployment's other workers to leave: %s", problems[0])
+        time.sleep(1.0)
+    return []
+
+
+def _members_or_none(config: Config, groups: list[str]) -> list[GroupMember]:
+    # A check that cannot run does not keep alerts from going: a repeat is better than silence.
+    try:
+        return live_members(config, groups)
+    except Exception as exc:
+        log.warning("could not list the deployment's other workers (%s): starting without the role check", type(exc).__name__)
+        return []
 
 
 def check_topics(config: Config) -> list[TopicProblem]:

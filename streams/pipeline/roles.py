@@ -20,6 +20,7 @@ from enum import StrEnum
 # The incident owner's tables, and the deliverer's (streams/pipeline/connection.py TABLES is both).
 TRIAGE_TABLES = ("open-incidents", "opening-events", "pending-claims")
 DELIVER_TABLES = ("notifications-sent",)
+CLIENT_ID_PREFIX = "crucial-worker-"
 
 
 class Role(StrEnum):
@@ -47,6 +48,12 @@ class RolePlan:
     def app_id(self, base: str) -> str:
         return base + self.group_suffix
 
+    @property
+    def client_id(self) -> str:
+        """The Kafka client id of the role's consumer, so the broker's description of a group tells
+        which role each member runs."""
+        return CLIENT_ID_PREFIX + self.role.value
+
 
 PLANS = {
     Role.ALL: RolePlan(Role.ALL, "", triage=True, deliver=True, profile_index=True, escalation_timer=True, ingest_views=True),
@@ -65,3 +72,40 @@ def plan_of(role: str | Role) -> RolePlan:
     except ValueError:
         known = ", ".join(r.value for r in Role)
         raise ValueError(f"unknown worker role {role!r}: use one of {known}") from None
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    """A live member of one of the deployment's consumer groups, as the broker describes it."""
+
+    group: str
+    client_id: str
+    host: str
+
+    @property
+    def role(self) -> Role | None:
+        """The role it runs; None for a worker of a version before the client id named it."""
+        if not self.client_id.startswith(CLIENT_ID_PREFIX):
+            return None
+        return {r.value: r for r in Role}.get(self.client_id.removeprefix(CLIENT_ID_PREFIX))
+
+
+def role_conflicts(plan: RolePlan, members: list[GroupMember]) -> list[str]:
+    """Why a worker of `plan` must not join the processes running now (live `members` of the
+    deployment's groups), one sentence each:
+
+    - `all` beside a deliver worker: two ledgers race and every notification is sent twice;
+    - `all` beside triage (one group): they subscribe different topics, which faust's assignor cannot
+      share (it assigns every member the group's topics); and triage beside `all` likewise;
+    - deliver beside `all`: sent twice, as above.
+    A member of an earlier version (its role unknown) is not judged."""
+    clash = {
+        Role.ALL: {Role.DELIVER: "every notification would be sent twice", Role.TRIAGE: "they cannot share one group"},
+        Role.TRIAGE: {Role.ALL: "they cannot share one group"},
+        Role.DELIVER: {Role.ALL: "every notification would be sent twice"},
+    }[plan.role]
+    return [
+        f"a {m.role.value} worker is running (group {m.group}, {m.host}): beside a {plan.role.value} worker {why}"
+        for m in members
+        if m.role is not None and (why := clash.get(m.role))
+    ]

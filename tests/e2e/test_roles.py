@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -24,7 +26,7 @@ from alerts.config import load_config
 from tests.e2e.channels import Stack, channel_stack
 from tests.e2e.test_poison import BAD
 from tests.integration.worker import RunningWorker
-from tests.support import expected_notifications, free_port, make_event, wait_for
+from tests.support import REPO, expected_notifications, free_port, make_event, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -154,3 +156,25 @@ def test_a_deliver_only_process_keeps_bad_records_on_its_topics_and_sends_the_ne
     finally:
         deliver.close()
         triage.stop()
+
+
+def test_an_all_worker_refuses_to_start_beside_a_running_deliver_worker(stack: Stack) -> None:
+    """Two ledgers would race and every notification go twice: the switch is stop-then-start, and the
+    start refuses while the other role still runs (after waiting out a killed one's session)."""
+    deliver = deliver_worker(stack.worker)
+    try:
+        deliver.start()
+        started = subprocess.run(
+            [sys.executable, "-m", "streams.cli.main", "worker", "--config", str(stack.worker.config_dir), "--role", "all"],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=stack.worker.env,
+            timeout=120,
+            check=False,
+        )
+        assert started.returncode == 1, started.stdout[-2000:] + started.stderr[-2000:]
+        assert "refusing to start: a deliver worker is running" in started.stderr
+        assert deliver.process is not None and deliver.process.poll() is None
+    finally:
+        deliver.close()

@@ -7,7 +7,7 @@ import pytest
 from alerts.config import load_config
 from streams.pipeline.app import Worker, create_app
 from streams.pipeline.connection import TABLES, changelog_topic
-from streams.pipeline.roles import Role, plan_of
+from streams.pipeline.roles import GroupMember, Role, plan_of, role_conflicts
 from tests.support import REPO
 
 
@@ -74,3 +74,38 @@ def test_the_roles_together_cover_every_table_and_both_stages_once() -> None:
     triage, deliver = plan_of("triage"), plan_of("deliver")
     assert sorted(triage.tables + deliver.tables) == sorted(TABLES) == sorted(plan_of("all").tables)
     assert [triage.escalation_timer, deliver.escalation_timer] == [True, False]
+
+
+def member(role: str, group: str = "crucial") -> GroupMember:
+    return GroupMember(group, plan_of(role).client_id, "10.0.0.7")
+
+
+@pytest.mark.parametrize(
+    ("starting", "running", "refused"),
+    [
+        ("all", "all", False),  # a second worker of the same role: the group shares the partitions
+        ("all", "deliver", True),  # two ledgers: every notification sent twice
+        ("all", "triage", True),  # one group, two subscriptions
+        ("triage", "triage", False),
+        ("triage", "deliver", False),  # the split roles
+        ("triage", "all", True),
+        ("deliver", "deliver", False),
+        ("deliver", "triage", False),
+        ("deliver", "all", True),
+    ],
+)
+def test_a_worker_refuses_to_start_beside_a_role_it_would_send_twice_with_or_cannot_share_a_group_with(
+    starting: str, running: str, refused: bool
+) -> None:
+    plan, other = plan_of(starting), plan_of(running)
+    problems = role_conflicts(plan, [member(running, other.app_id("crucial"))])
+    assert bool(problems) == refused
+    if refused:
+        assert f"a {running} worker is running (group {other.app_id('crucial')}, 10.0.0.7)" in problems[0]
+
+
+def test_each_roles_client_id_names_it_and_a_member_of_an_earlier_version_is_not_judged() -> None:
+    assert {member(r.value).role for r in Role} == set(Role)
+    assert wired("deliver").app.conf.broker_client_id == "crucial-worker-deliver"
+    earlier = GroupMember("crucial", "faust-0.15.3", "10.0.0.8")
+    assert earlier.role is None and role_conflicts(plan_of("deliver"), [earlier]) == []
