@@ -105,7 +105,11 @@ def role_conflicts(plan: RolePlan, members: list[GroupMember]) -> list[str]:
         Role.DELIVER: {Role.ALL: "every notification would be sent twice"},
     }[plan.role]
     return [
-        f"a {m.role.value} worker is running (group {m.group}, {m.host}): beside a {plan.role.value} worker {why}"
+        f"{_a(m.role)} worker is running (group {m.group}, {m.host}): beside {_a(plan.role)} worker {why}"
         for m in members
         if m.role is not None and (why := clash.get(m.role))
     ]
+
+
+def _a(role: Role) -> str:
+    return f"{'an' if role.value[0] in 'aeiou' else 'a'} {role.value}"
