@@ -370,6 +370,7 @@ def _prime_stages() -> None:
     CONFIG_RELOAD_SUCCESS.set(1)  # a process runs only on a config that loaded
     for agent in ("triage", "deliver"):
         AGENT_CRASHES.labels(agent)
+        ACKS_HELD.labels(agent)
     for outcome in EVENT_OUTCOMES:
         EVENTS.labels(outcome)
     for outcome in PROFILE_OUTCOMES:
