@@ -15,6 +15,7 @@ import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -48,6 +49,21 @@ def deliver_worker(triage: RunningWorker) -> RunningWorker:
     (config_dir / "settings.yaml").write_text(yaml.safe_dump(settings))
     log = triage.log_path.parent / "worker-deliver.log"
     return replace(triage, config_dir=config_dir, config=load_config(config_dir), log_path=log, process=None, role="deliver")
+
+
+@contextmanager
+def split_roles(stack: Stack) -> Iterator[tuple[RunningWorker, RunningWorker]]:
+    """The stack's deployment as a triage process and a deliver process, both started; both stopped after."""
+    triage = stack.worker
+    triage.role = "triage"
+    deliver = deliver_worker(triage)
+    try:
+        triage.start()
+        deliver.start()
+        yield triage, deliver
+    finally:
+        deliver.close()
+        triage.stop()
 
 
 def report(stack: Stack) -> tuple[str, set[tuple[str, str, str]]]:
@@ -85,12 +101,7 @@ def test_a_switch_from_all_to_split_roles_sends_everything_once_and_an_ack_reach
 
     # After: triage in the deployment's group, delivery in a new one that reads the notifications from
     # the start; its ledger (the deliveries topic) says the first report's were sent.
-    triage = stack.worker
-    triage.role = "triage"
-    deliver = deliver_worker(triage)
-    try:
-        triage.start()
-        deliver.start()
+    with split_roles(stack) as (triage, deliver):
         after, expected_after = report(stack)
         wait_for_alerts(stack, after, expected_after)
         alerted = sorted(r["form"]["To"] for r in stack.sms_for(after))[0]
@@ -110,9 +121,6 @@ def test_a_switch_from_all_to_split_roles_sends_everything_once_and_an_ack_reach
         assert skipped >= len(expected_before)
         assert deliver.metric("crucial_worker_role_info", role="deliver") == 1
         assert triage.metric("crucial_worker_role_info", role="triage") == 1
-    finally:
-        deliver.close()
-        triage.stop()
 
     # Every process has stopped: what the peers hold now is all there will be.
     for reference, expected in ((before, expected_before), (after, expected_after)):
@@ -131,12 +139,7 @@ def test_a_deliver_only_process_keeps_bad_records_on_its_topics_and_sends_the_ne
     """The poison run of tests/e2e/test_poison.py, against the split roles: each bad record on the
     notifications and delivery-status topics is a dead letter of the deliver process, which stays up
     and sends the next report's alerts."""
-    triage = stack.worker
-    triage.role = "triage"
-    deliver = deliver_worker(triage)
-    try:
-        triage.start()
-        deliver.start()
+    with split_roles(stack) as (triage, deliver):
         pids = {w.role: w.process.pid for w in (triage, deliver) if w.process}
         topics = [triage.topics.notifications, triage.topics.delivery_status]
         for topic in topics:
@@ -153,9 +156,6 @@ def test_a_deliver_only_process_keeps_bad_records_on_its_topics_and_sends_the_ne
         assert {r["stage"] for r in letters if (r["source_topic"], r["raw_sha256"]) in want} == {"deliver"}
         assert deliver.metric("crucial_dead_letters_total", stage="deliver", reason="too_large") == 2
         assert {w.role: w.process.pid for w in (triage, deliver) if w.process and w.process.poll() is None} == pids
-    finally:
-        deliver.close()
-        triage.stop()
 
 
 def test_an_all_worker_refuses_to_start_beside_a_running_deliver_worker(stack: Stack) -> None:
