@@ -7,6 +7,11 @@ It may lag what was just written (its follower fetches in batches). A reader tha
 what was written a moment ago — a key press on a call placed from a record this worker has not read
 yet — asks `await directory.look(lookup)`: a hit is answered at once; a miss is looked up again once
 the directory has caught up with everything written before the miss (`catch_up`, set by the worker).
+
+What it holds stays bounded however long a worker runs: resolved incidents beyond the newest
+`KEPT_AFTER_RESOLVED` are forgotten, with their deliveries, and the steps of a forgotten incident
+read later are not kept (both topics keep everything for the audit). Listeners hear of each step
+applied and each incident forgotten, so the state others keep beside it is bounded the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ from alerts.phone import normalised
 
 OPEN_STATES = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.ESCALATED)
 KEPT_AFTER_RESOLVED = 500  # resolved incidents the board still shows
+# Ids of forgotten incidents remembered, so that their steps read later (a replay reads the two topics
+# in no set order) are not kept for an incident that will never be shown again.
+FORGOTTEN_REMEMBERED = 100_000
 T = TypeVar("T")
 
 
@@ -40,6 +48,9 @@ class IncidentDirectory:
         self._views: dict[str, IncidentView] = {}
         self._by_reference: dict[str, str] = {}
         self._early_deliveries: dict[str, list[DeliveryRecord]] = {}
+        self._forgotten: dict[str, None] = {}  # an ordered set, the oldest first
+        self.on_delivery: list[Callable[[DeliveryRecord], None]] = []  # each step as it is applied
+        self.on_forget: list[Callable[[IncidentView], None]] = []  # each incident as it is forgotten
         # Returns once everything written before the call is applied (False: it could not say so in time).
         self.catch_up: Callable[[], Awaitable[bool]] = _nothing_to_catch_up
 
@@ -54,6 +65,8 @@ class IncidentDirectory:
 
     def apply_incident(self, record: IncidentRecord) -> None:
         incident = record.incident
+        if incident.incident_id in self._forgotten:
+            return  # a stale record of an incident resolved and forgotten
         view = self._views.get(incident.incident_id)
         if view is None:
             view = IncidentView(incident)
@@ -67,6 +80,10 @@ class IncidentDirectory:
             self._forget_old_resolved()
 
     def apply_delivery(self, record: DeliveryRecord) -> None:
+        for listener in self.on_delivery:
+            listener(record)
+        if record.incident_id in self._forgotten:
+            return
         view = self._views.get(record.incident_id)
         if view is None:  # the delivery's incident record is on another partition, not read yet
             self._early_deliveries.setdefault(record.incident_id, []).append(record)
@@ -85,8 +102,28 @@ class IncidentDirectory:
         resolved = [v for v in self._views.values() if v.incident.status == IncidentStatus.RESOLVED]
         excess = len(resolved) - KEPT_AFTER_RESOLVED
         for view in sorted(resolved, key=lambda v: v.incident.received_at)[: max(excess, 0)]:
-            del self._views[view.incident.incident_id]
-            self._by_reference.pop(view.incident.reference.upper(), None)
+            self._forget(view)
+
+    def _forget(self, view: IncidentView) -> None:
+        incident_id = view.incident.incident_id
+        del self._views[incident_id]
+        self._by_reference.pop(view.incident.reference.upper(), None)
+        self._forgotten[incident_id] = None
+        if len(self._forgotten) > FORGOTTEN_REMEMBERED:
+            del self._forgotten[next(iter(self._forgotten))]
+        for listener in self.on_forget:
+            listener(view)
+
+    def sizes(self) -> dict[str, int]:
+        """What it holds, by kind (the state a long run must keep bounded)."""
+        early = sum(len(steps) for steps in self._early_deliveries.values())
+        steps = sum(len(v.deliveries) for v in self._views.values())
+        return {
+            "incidents": len(self._views),
+            "delivery steps": steps,
+            "early steps": early,
+            "forgotten ids": len(self._forgotten),
+        }
 
     def get(self, incident_id: str) -> IncidentView | None:
         return self._views.get(incident_id)

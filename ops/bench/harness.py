@@ -380,6 +380,7 @@ class Tuning:
 
     partitions: int = 4
     delivery_concurrency: int | None = None
+    triage_concurrency: int | None = None  # settings.kafka.triage_concurrency
     kafka_tuning: dict[str, Any] | None = None  # settings.kafka.tuning, when the config has it
     retry: dict[str, Any] | None = None  # twilio.retry and smtp.retry
     smtp: bool = True  # False: email goes to the outbox file (a diagnostic: the SMS path without email's cost)
@@ -432,6 +433,8 @@ class Stack:
         }
         if t.kafka_tuning:
             kafka["tuning"] = t.kafka_tuning
+        if t.triage_concurrency is not None:
+            kafka["triage_concurrency"] = t.triage_concurrency
         settings: dict[str, Any] = {
             "kafka": kafka,
             "web": {"port": port},

@@ -173,7 +173,7 @@ def latency(args: argparse.Namespace) -> LatencyResult:
         if not args.no_floor:
             h.log(f"floor: {count} round trips at {args.rate:g}/s")
             floor = measure(broker.bootstrap, base, args.rate, count)
-        tuning = h.Tuning(partitions=args.partitions, smtp=not args.email_to_outbox)
+        tuning = tuning_of(args, smtp=not args.email_to_outbox)
         with h.Stack(base, broker.bootstrap, topic, tuning) as stack:
             h.log(f"building {count + args.warmup} reports ({args.matched:.0%} about profiled children)")
             reports = h.make_reports(
@@ -183,6 +183,7 @@ def latency(args: argparse.Namespace) -> LatencyResult:
                 for report in reports:
                     report.expected = [e for e in report.expected if e.channel == "sms"]
             ready_s = start_workers(stack, args.workers, roles=args.roles)
+            triage_concurrency = stack.config.settings.kafka.triage_concurrency  # as the workers read it
             producer = h.bench_producer(broker.bootstrap)
             warm, load = reports[: args.warmup], reports[args.warmup :]
             warm_up(stack, producer, warm)
@@ -215,6 +216,7 @@ def latency(args: argparse.Namespace) -> LatencyResult:
         "partitions": args.partitions,
         "worker processes": "triage + deliver" if args.roles == "split" else args.workers,
         "seed": args.seed,
+        "triage concurrency": triage_concurrency,
         "email": "to the outbox file (diagnostic)" if args.email_to_outbox else "SMTP, STARTTLS + AUTH",
     }
     return LatencyResult(machine, params, ready_s, loaded_s, run, floor, peer, load_after, socket_calls=socket_calls)
@@ -388,7 +390,7 @@ def throughput(args: argparse.Namespace) -> list[Step]:
     with h.broker(args.broker_port, args.broker_dir, keep=args.keep_broker) as broker, h.workdir(args.keep) as base:
         topic, _ = h.load_profiles(broker.bootstrap, args.profiles, args.seed, args.partitions)
         for workers in [int(w) for w in args.workers.split(",")]:
-            with h.Stack(base / f"w{workers}", broker.bootstrap, topic, h.Tuning(partitions=args.partitions)) as stack:
+            with h.Stack(base / f"w{workers}", broker.bootstrap, topic, tuning_of(args)) as stack:
                 for _ in range(workers):
                     stack.add_worker()
                 for worker in stack.workers:
@@ -530,7 +532,7 @@ def scale(args: argparse.Namespace) -> list[ScalePoint]:
     with h.broker(args.broker_port, args.broker_dir, keep=args.keep_broker) as broker, h.workdir(args.keep) as base:
         for size in [int(s) for s in args.sizes.split(",")]:
             topic, loaded_s = h.load_profiles(broker.bootstrap, size, args.seed, args.partitions)
-            with h.Stack(base / f"p{size}", broker.bootstrap, topic, h.Tuning(partitions=args.partitions)) as stack:
+            with h.Stack(base / f"p{size}", broker.bootstrap, topic, tuning_of(args)) as stack:
                 worker = stack.add_worker(start=False)
                 ready_s = stack.start(worker, timeout_s=1800)
                 watch = h.ProcessWatch(worker.pid)
@@ -636,6 +638,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-broker", action="store_true", help="leave the benchmark's broker running (faster reruns)")
     parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs, peer records)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--triage-concurrency", type=int, help="the workers' kafka.triage_concurrency (default: settings.yaml's)"
+    )
+
+
+def tuning_of(args: argparse.Namespace, **more: Any) -> h.Tuning:
+    """The settings a run's workers get from its command line."""
+    return h.Tuning(partitions=args.partitions, triage_concurrency=args.triage_concurrency, **more)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ops.bench import harness as h
-from ops.bench.pipeline import LATENCY_HEADER, LoadOptions, Run, _row, run_and_collect, warm_up
+from ops.bench.pipeline import LATENCY_HEADER, LoadOptions, Run, _row, run_and_collect, tuning_of, warm_up
 from ops.bench.pipeline_workers import ROLES, print_per_worker, start_workers
 
 FIRST_ALERTS = "first SMS of each high-priority incident"
@@ -152,7 +152,7 @@ def overload(args: argparse.Namespace) -> OverloadResult:
     machine = h.machine()
     with h.broker(args.broker_port, args.broker_dir, keep=args.keep_broker) as broker, h.workdir(args.keep) as base:
         topic, _ = h.load_profiles(broker.bootstrap, args.profiles, args.seed, args.partitions)
-        with h.Stack(base, broker.bootstrap, topic, h.Tuning(partitions=args.partitions)) as stack:
+        with h.Stack(base, broker.bootstrap, topic, tuning_of(args)) as stack:
             run, load, sent, got = measure(args, stack)
     return summarise(args, machine, run, load, (sent, got))
 
@@ -190,6 +190,7 @@ def _params(args: argparse.Namespace, run: Run) -> dict[str, Any]:
         "worker processes": "triage + deliver" if args.roles == "split" else args.workers,
         "partitions": args.partitions,
         "seed": args.seed,
+        "triage concurrency": args.triage_concurrency or "settings.yaml's",
     }
 
 

@@ -273,6 +273,9 @@ class _Wiring:
             self.names.delivery_status,
             lanes=DeliveryLanes(hold_back=self.lag.behind),
         )
+        # What the deliverer keeps beside the directory is bounded as the directory is (alerts/directory.py).
+        worker.directory.on_delivery.append(ledger_of.read_back)
+        worker.directory.on_forget.append(worker.deliverer.forget)
         observe = None if self.plan.triage else self.lag.observe_stamp
         parts = _DeliverParts(worker.deliverer, self.guard("deliver"), config.settings.delivery_concurrency, observe)
         worker.deliver_agent = _deliver_agent(self.app, self.names, parts)

@@ -3,8 +3,9 @@
 Notifications and the providers' status reports share a key (the idempotency key), so one agent
 hands both to the deliverer. Before every provider call it records the intent, after it the
 provider's id (accepted) or the failure, on the deliveries topic (awaited; the ledger keeps this
-worker's steps in memory and reads the rest from the directory); a crash between the two may send
-twice, never lose. A send that failed for good, or a status report
+worker's steps in memory until the directory has read them back, and reads the rest from the
+directory); a crash between the two may send twice, never lose. A notification whose provider reports
+status is kept (the notifications-sent table) until its final status arrives. A send that failed for good, or a status report
 that says the message never arrived, asks the incident's owner to fall back (a FallBack command).
 
 Priority lanes (alerts/lanes.py): the agent's reader decodes each record and puts it on bounded
@@ -33,7 +34,7 @@ from faust.types import EventT
 
 from alerts.channels import CHANNELS, DeliveryError, Sender, send_with_retry
 from alerts.channels.retry import RetryHooks
-from alerts.directory import IncidentDirectory
+from alerts.directory import IncidentDirectory, IncidentView
 from alerts.lanes import STATUS_RANK, Lane, Rank, lane_of, rank_of
 from alerts.model import DeliveryRecord, DeliveryState, DeliveryStatus, FallBack, IncidentCommand, Notification
 from streams.pipeline import metrics
@@ -166,6 +167,19 @@ class Ledger:
     def notification(self, key: str) -> Notification | None:
         stored = self.sent.get(key)
         return Notification.model_validate_json(stored) if stored else None
+
+    def read_back(self, record: DeliveryRecord) -> None:
+        """The directory has applied `record` (IncidentDirectory.on_delivery): once it is this worker's own
+        latest step, or a later one, the directory answers for it, so `entries` holds only the steps not yet
+        read back. An older step read back (its intent, at the same instant or before) leaves it in place."""
+        own = self.entries.get(record.idempotency_key)
+        if own is not None and (record == own or record.at > own.at):
+            del self.entries[record.idempotency_key]
+
+    def settled(self, key: str) -> None:
+        """The provider's last word on `key` is in: the notification is no longer kept for its status
+        reports (inside the status record's event, so the table's delete goes to its partition)."""
+        self.sent.pop(key, None)
 
 
 @dataclass
@@ -331,7 +345,7 @@ class Deliverer:
         # Sent by the worker that held this key before: its steps may not be read here yet (a miss waits).
         previous = await self.directory.look(lambda: self.ledger.entry(note.incident_id, key)) if note is not None else None
         if previous is None or note is None:
-            log.warning("status for an unknown notification %s ignored", key[:8])
+            log.warning("status for notification %s ignored: not sent from here, or already settled", key[:8])
             return
         if previous.state in ("delivered", "failed") and previous.provider_id == status.provider_id:
             return  # a repeated callback
@@ -340,10 +354,15 @@ class Deliverer:
             metrics.NOTIFICATIONS.labels(note.channel, "delivered", "").inc()
             latency = (status.at - note.received_at).total_seconds()
             metrics.DELIVERY_LATENCY.labels(note.channel, note.priority.value).observe(latency)
-            return
-        reason = status.reason or "undelivered"
-        await self.ledger.record(
-            note, "failed", previous.attempts, provider_id=status.provider_id, reason=reason, retryable=False
-        )
-        metrics.NOTIFICATIONS.labels(note.channel, "failed", reason).inc()
-        await self.fall_back_from(note, reason)
+        else:
+            reason = status.reason or "undelivered"
+            await self.ledger.record(
+                note, "failed", previous.attempts, provider_id=status.provider_id, reason=reason, retryable=False
+            )
+            metrics.NOTIFICATIONS.labels(note.channel, "failed", reason).inc()
+            await self.fall_back_from(note, reason)
+        self.ledger.settled(key)  # both outcomes are final: a repeated callback finds nothing to do
+
+    def forget(self, view: IncidentView) -> None:
+        """The directory forgot a resolved incident (IncidentDirectory.on_forget): so does the deliverer."""
+        self.window_observed.discard(view.incident.incident_id)

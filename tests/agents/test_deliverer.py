@@ -7,6 +7,9 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
+import alerts.directory as directory_module
 from alerts.channels.base import Accepted, DeliveryError
 from alerts.lanes import Lane, lane_of
 from alerts.model import (
@@ -247,3 +250,108 @@ async def test_after_a_rebalance_the_first_sends_wait_for_the_steps_the_previous
         await drained(worker)
     assert catch_ups == [1], "one catch-up after the rebalance, for every send waiting on it"
     assert [n.idempotency_key for n in senders["sms"].sent] == [second.idempotency_key], "not sent again"
+
+
+# --- a long run: what the deliverer keeps beside the directory stays bounded ----------------------------
+
+
+class Follow:
+    """Applies the incident and delivery records written so far to the worker's directory, as its
+    follower would on reading them back."""
+
+    def __init__(self, worker: Worker, outputs: RecordingOutputs) -> None:
+        self.worker, self.outputs, self.read = worker, outputs, dict[str, int]()
+
+    def __call__(self) -> None:
+        topics, directory = self.worker.config.settings.kafka.topics, self.worker.directory
+        for value in self._unread(topics.incidents):
+            directory.apply_incident(IncidentRecord.model_validate_json(json.dumps(value)))
+        for value in self._unread(topics.deliveries):
+            directory.apply_delivery(DeliveryRecord.model_validate_json(json.dumps(value)))
+
+    def _unread(self, topic: str) -> list[Any]:
+        written = self.outputs.sent[topic]
+        unread = [value for _, value in written[self.read.get(topic, 0) :]]
+        self.read[topic] = len(written)
+        return unread
+
+
+async def test_the_ledger_keeps_a_step_only_until_the_directory_has_read_it_back(
+    worker: Worker, outputs: RecordingOutputs
+) -> None:
+    notes = await notifications(worker, outputs)
+    follow = Follow(worker, outputs)
+    async with worker.deliver_agent.test_context() as agent:
+        for note in notes:
+            await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
+        await drained(worker)
+        assert len(worker.ledger) == len(notes)  # written, not read back yet: the ledger answers
+        follow()
+        assert worker.ledger == {}
+        # The directory answers now, so a notification read again is still not sent again.
+        for note in notes:
+            await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
+        await drained(worker)
+    assert all(steps(outputs, worker, n.idempotency_key) == ["intent", "accepted"] for n in notes)
+
+
+async def test_a_final_status_lets_the_notification_kept_for_it_go(worker: Worker, outputs: RecordingOutputs) -> None:
+    topics = worker.config.settings.kafka.topics
+    sms = [n for n in await notifications(worker, outputs) if n.channel == "sms"][:2]
+    assert worker.deliverer is not None
+    kept = worker.deliverer.ledger.sent
+    async with worker.deliver_agent.test_context() as agent:
+        for note in sms:
+            await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
+        await drained(worker)
+        assert all(kept.get(n.idempotency_key) for n in sms)
+        accepted = {k: r["provider_id"] for k, r in outputs.sent[topics.deliveries] if r["state"] == "accepted"}
+        delivered = DeliveryStatus(
+            idempotency_key=sms[0].idempotency_key, provider_id=accepted[sms[0].idempotency_key], outcome="delivered", at=NOW
+        )
+        failed = delivered.model_copy(
+            update={
+                "idempotency_key": sms[1].idempotency_key,
+                "provider_id": accepted[sms[1].idempotency_key],
+                "outcome": "failed",
+            }
+        )
+        for status in (delivered, failed) * 2:  # the provider repeats its callback
+            await put_on(agent, topics.delivery_status, status.model_dump_json().encode(), status.idempotency_key.encode())
+        await drained(worker)
+    assert not any(kept.get(n.idempotency_key) for n in sms)
+    assert steps(outputs, worker, sms[0].idempotency_key) == ["intent", "accepted", "delivered"]
+    assert steps(outputs, worker, sms[1].idempotency_key) == ["intent", "accepted", "failed"]
+    assert len(fall_backs(outputs, worker)) == 1  # the failure fell back once, the repeat found nothing to do
+
+
+async def test_over_many_incidents_the_deliverers_state_stays_bounded(
+    worker: Worker, outputs: RecordingOutputs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(directory_module, "KEPT_AFTER_RESOLVED", 2)
+    topics, follow = worker.config.settings.kafka.topics, Follow(worker, outputs)
+    assert worker.deliverer is not None
+    for n in range(6):  # each child: reported, alerted, every SMS settled, returned
+        child = f"HAR-2026-{n:04d}"
+        written = len(outputs.sent[topics.notifications])
+        async with worker.triage_agent.test_context() as agent:
+            await agent.put(json.dumps(make_event(now=NOW, child_reference=child)).encode(), key=child.encode())
+        notes = [Notification.model_validate_json(json.dumps(v)) for _, v in outputs.sent[topics.notifications][written:]]
+        async with worker.deliver_agent.test_context() as agent:
+            for note in notes:
+                await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
+            await drained(worker)
+            for key, step in outputs.sent[topics.deliveries]:
+                assert key is not None
+                if step["state"] == "accepted" and step["channel"] == "sms" and worker.deliverer.ledger.sent.get(key):
+                    status = DeliveryStatus(idempotency_key=key, provider_id=step["provider_id"], outcome="delivered", at=NOW)
+                    await put_on(agent, topics.delivery_status, status.model_dump_json().encode(), key.encode())
+            await drained(worker)
+        async with worker.triage_agent.test_context() as agent:
+            returned = make_event(type="returned", now=NOW, child_reference=child)
+            await agent.put(json.dumps(returned).encode(), key=child.encode())
+        follow()
+    assert worker.ledger == {}
+    assert len(worker.deliverer.ledger.sent) == 0
+    assert len(worker.deliverer.window_observed) <= 2
+    assert worker.directory.sizes()["incidents"] == 2

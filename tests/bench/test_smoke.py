@@ -102,6 +102,17 @@ def test_latency_with_split_roles_reports_the_triage_and_the_deliver_process(
     assert all(w["cpu_s"] > 0 for w in workers)
 
 
+def test_latency_runs_the_workers_at_the_triage_concurrency_asked(
+    bench_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["latency", "--profiles", "300", "--rate", "10", "--seconds", "2", "--matched", "0.5", "--warmup", "2"]
+    out, figures = run(pipeline.main, [*argv, "--triage-concurrency", "3", "--no-peer", "--no-floor"], tmp_path, capsys)
+    assert figures["params"]["triage concurrency"] == 3  # read back from the settings the workers were given
+    assert "triage concurrency" in out
+    accounting = figures["run"]["accounting"]
+    assert accounting["sent"] == 20 and accounting["lost"] == 0 and accounting["duplicated"] == 0
+
+
 def test_overload_tells_first_alerts_from_email_and_shows_the_catch_up(
     bench_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,11 +1,25 @@
 """The directory's read-your-writes lookup: a hit answers at once, a miss is looked up again once the
-directory has caught up (alerts/directory.py look)."""
+directory has caught up (alerts/directory.py look); and what it holds stays bounded over a long run."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
+import pytest
+
+import alerts.directory as directory_module
 from alerts.directory import IncidentDirectory
+from alerts.model import (
+    Decision,
+    DeliveryRecord,
+    Incident,
+    IncidentRecord,
+    IncidentStatus,
+    MatchResult,
+    Priority,
+    TimelineEntry,
+)
 
 
 class _Lagging:
@@ -47,3 +61,84 @@ def test_a_true_miss_stays_a_miss_after_one_catch_up() -> None:
 
 def test_without_a_follower_a_miss_is_answered_from_what_is_applied() -> None:
     assert asyncio.run(IncidentDirectory().look(lambda: None)) is None
+
+
+# --- a long run: what the directory holds stays bounded ------------------------------------------------
+
+T0 = datetime(2026, 7, 14, 20, 51, tzinfo=UTC)
+
+
+def _incident(n: int, status: IncidentStatus) -> IncidentRecord:
+    incident = Incident(
+        incident_id=f"inc-{n}",
+        reference=f"CH-{n}",
+        status=status,
+        event_id=f"evt-{n}",
+        child_reference=f"HAR-{n}",
+        placement_id="plc-1",
+        local_authority="Harrow",
+        match=MatchResult(decision=Decision.MATCH, profile_id="prof-1", score=0.99),
+        priority=Priority.HIGH,
+        last_seen_at=T0,
+        received_at=T0 + timedelta(minutes=n),
+        deadline=T0 + timedelta(minutes=n + 60),
+        timeline=[TimelineEntry(at=T0, what="opened")] * (1 if status == IncidentStatus.OPEN else 2),
+    )
+    return IncidentRecord(change="opened" if status == IncidentStatus.OPEN else "resolved", at=T0, incident=incident)
+
+
+def _step(n: int, state: str, seconds: int = 1) -> DeliveryRecord:
+    return DeliveryRecord(
+        idempotency_key=f"key-{n}",
+        incident_id=f"inc-{n}",
+        channel="sms",
+        kind="alert",
+        state=state,  # type: ignore[arg-type]
+        at=T0 + timedelta(seconds=seconds),
+    )
+
+
+def _run(directory: IncidentDirectory, incidents: int) -> None:
+    """Open, deliver and resolve `incidents` incidents, then read a late step of each (a repeated callback)."""
+    for n in range(incidents):
+        directory.apply_incident(_incident(n, IncidentStatus.OPEN))
+        directory.apply_delivery(_step(n, "accepted"))
+        directory.apply_incident(_incident(n, IncidentStatus.RESOLVED))
+    for n in range(incidents):
+        directory.apply_delivery(_step(n, "delivered", seconds=30))
+
+
+def test_resolved_incidents_beyond_those_kept_are_forgotten_with_their_late_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(directory_module, "KEPT_AFTER_RESOLVED", 3)
+    directory, forgotten = IncidentDirectory(), list[str]()
+    directory.on_forget.append(lambda view: forgotten.append(view.incident.incident_id))
+    _run(directory, 10)
+    assert forgotten == [f"inc-{n}" for n in range(7)]  # the oldest first
+    assert directory.sizes() == {"incidents": 3, "delivery steps": 3, "early steps": 0, "forgotten ids": 7}
+    assert directory.get("inc-0") is None and directory.by_reference("CH-0") is None
+    assert directory.delivery("inc-0", "key-0") is None  # its late step was not kept as an early one
+    directory.apply_incident(_incident(0, IncidentStatus.RESOLVED))  # a stale record read again
+    assert directory.get("inc-0") is None
+    assert directory.delivery("inc-9", "key-9").state == "delivered"  # type: ignore[union-attr]
+
+
+def test_the_forgotten_ids_it_remembers_are_bounded_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(directory_module, "KEPT_AFTER_RESOLVED", 2)
+    monkeypatch.setattr(directory_module, "FORGOTTEN_REMEMBERED", 4)
+    directory = IncidentDirectory()
+    _run(directory, 20)
+    sizes = directory.sizes()
+    assert sizes["forgotten ids"] == 4 and sizes["incidents"] == 2
+    # The late steps of incidents forgotten longest ago wait as early ones: the bound is on memory, not on
+    # what an audit reads (the deliveries topic keeps every step).
+    assert sizes["early steps"] == 20 - 2 - 4
+
+
+def test_listeners_hear_each_step_as_it_is_applied() -> None:
+    directory, heard = IncidentDirectory(), list[str]()
+    directory.on_delivery.append(lambda record: heard.append(f"{record.incident_id}:{record.state}"))
+    directory.apply_delivery(_step(1, "intent"))  # before its incident: kept as an early step, heard all the same
+    directory.apply_incident(_incident(1, IncidentStatus.OPEN))
+    directory.apply_delivery(_step(1, "accepted", seconds=2))
+    assert heard == ["inc-1:intent", "inc-1:accepted"]
+    assert directory.delivery("inc-1", "key-1").state == "accepted"  # type: ignore[union-attr]
