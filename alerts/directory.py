@@ -9,9 +9,11 @@ yet — asks `await directory.look(lookup)`: a hit is answered at once; a miss i
 the directory has caught up with everything written before the miss (`catch_up`, set by the worker).
 
 What it holds stays bounded however long a worker runs: resolved incidents beyond the newest
-`KEPT_AFTER_RESOLVED` are forgotten, with their deliveries, and the steps of a forgotten incident
-read later are not kept (both topics keep everything for the audit). Listeners hear of each step
-applied and each incident forgotten, so the state others keep beside it is bounded the same way.
+`KEPT_AFTER_RESOLVED` are forgotten; the latest step of each of their notifications is kept a while
+longer, the newest `FORGOTTEN_STEPS_KEPT` of them, because a notification read again (its offset not
+yet committed) must still find that it was sent. Both topics keep everything for the audit. Listeners
+hear of each step applied and each incident forgotten, so the state others keep beside it is bounded
+the same way.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from alerts.phone import normalised
 
 OPEN_STATES = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.ESCALATED)
 KEPT_AFTER_RESOLVED = 500  # resolved incidents the board still shows
-# Ids of forgotten incidents remembered, so that their steps read later (a replay reads the two topics
-# in no set order) are not kept for an incident that will never be shown again.
+# Ids of forgotten incidents remembered, so that a step of one read later (a repeated callback; a replay
+# reads the two topics in no set order) is filed with the forgotten incidents' steps, not waited on as early.
 FORGOTTEN_REMEMBERED = 100_000
+FORGOTTEN_STEPS_KEPT = 100_000  # the latest steps of forgotten incidents' notifications, the newest kept
 T = TypeVar("T")
 
 
@@ -49,6 +52,7 @@ class IncidentDirectory:
         self._by_reference: dict[str, str] = {}
         self._early_deliveries: dict[str, list[DeliveryRecord]] = {}
         self._forgotten: dict[str, None] = {}  # an ordered set, the oldest first
+        self._forgotten_steps: dict[str, DeliveryRecord] = {}  # by idempotency key, the oldest first
         self.on_delivery: list[Callable[[DeliveryRecord], None]] = []  # each step as it is applied
         self.on_forget: list[Callable[[IncidentView], None]] = []  # each incident as it is forgotten
         # Returns once everything written before the call is applied (False: it could not say so in time).
@@ -83,6 +87,7 @@ class IncidentDirectory:
         for listener in self.on_delivery:
             listener(record)
         if record.incident_id in self._forgotten:
+            self._keep_forgotten_step(record)
             return
         view = self._views.get(record.incident_id)
         if view is None:  # the delivery's incident record is on another partition, not read yet
@@ -92,8 +97,7 @@ class IncidentDirectory:
 
     @staticmethod
     def _add_delivery(view: IncidentView, record: DeliveryRecord) -> None:
-        previous = view.deliveries.get(record.idempotency_key)
-        if previous is None or previous.state != "delivered":
+        if _newer(view.deliveries.get(record.idempotency_key), record):
             view.deliveries[record.idempotency_key] = record
         if record.state in ("accepted", "delivered") and (view.first_delivery_at is None or record.at < view.first_delivery_at):
             view.first_delivery_at = record.at
@@ -111,8 +115,18 @@ class IncidentDirectory:
         self._forgotten[incident_id] = None
         if len(self._forgotten) > FORGOTTEN_REMEMBERED:
             del self._forgotten[next(iter(self._forgotten))]
+        for step in view.deliveries.values():
+            self._keep_forgotten_step(step)
         for listener in self.on_forget:
             listener(view)
+
+    def _keep_forgotten_step(self, record: DeliveryRecord) -> None:
+        key = record.idempotency_key
+        if _newer(self._forgotten_steps.get(key), record):
+            self._forgotten_steps.pop(key, None)  # filed again as the newest
+            self._forgotten_steps[key] = record
+            if len(self._forgotten_steps) > FORGOTTEN_STEPS_KEPT:
+                del self._forgotten_steps[next(iter(self._forgotten_steps))]
 
     def sizes(self) -> dict[str, int]:
         """What it holds, by kind (the state a long run must keep bounded)."""
@@ -123,6 +137,7 @@ class IncidentDirectory:
             "delivery steps": steps,
             "early steps": early,
             "forgotten ids": len(self._forgotten),
+            "forgotten steps": len(self._forgotten_steps),
         }
 
     def get(self, incident_id: str) -> IncidentView | None:
@@ -134,7 +149,10 @@ class IncidentDirectory:
         if view is not None:
             return view.deliveries.get(idempotency_key)
         early = [r for r in self._early_deliveries.get(incident_id, []) if r.idempotency_key == idempotency_key]
-        return early[-1] if early else None
+        if early:
+            return early[-1]
+        kept = self._forgotten_steps.get(idempotency_key)  # a forgotten incident's
+        return kept if kept is not None and kept.incident_id == incident_id else None
 
     def by_reference(self, reference: str) -> IncidentView | None:
         incident_id = self._by_reference.get(reference.strip().upper())
@@ -164,3 +182,8 @@ def _same_address(a: str, b: str) -> bool:
     if "@" in a or "@" in b:
         return a.strip().lower() == b.strip().lower()
     return normalised(a) == normalised(b)
+
+
+def _newer(kept: DeliveryRecord | None, record: DeliveryRecord) -> bool:
+    """Whether `record` replaces the step kept for its notification: "delivered" is the last word."""
+    return kept is None or kept.state != "delivered"

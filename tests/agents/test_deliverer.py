@@ -331,12 +331,14 @@ async def test_over_many_incidents_the_deliverers_state_stays_bounded(
     monkeypatch.setattr(directory_module, "KEPT_AFTER_RESOLVED", 2)
     topics, follow = worker.config.settings.kafka.topics, Follow(worker, outputs)
     assert worker.deliverer is not None
+    first: list[Notification] = []
     for n in range(6):  # each child: reported, alerted, every SMS settled, returned
         child = f"HAR-2026-{n:04d}"
         written = len(outputs.sent[topics.notifications])
         async with worker.triage_agent.test_context() as agent:
             await agent.put(json.dumps(make_event(now=NOW, child_reference=child)).encode(), key=child.encode())
         notes = [Notification.model_validate_json(json.dumps(v)) for _, v in outputs.sent[topics.notifications][written:]]
+        first = first or notes
         async with worker.deliver_agent.test_context() as agent:
             for note in notes:
                 await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
@@ -355,3 +357,12 @@ async def test_over_many_incidents_the_deliverers_state_stays_bounded(
     assert len(worker.deliverer.ledger.sent) == 0
     assert len(worker.deliverer.window_observed) <= 2
     assert worker.directory.sizes()["incidents"] == 2
+    # The first incident is forgotten; its notifications read again (offsets not yet committed) are not
+    # sent again: the directory still holds their last steps.
+    assert worker.directory.get(first[0].incident_id) is None
+    sent_before = len(outputs.sent[topics.deliveries])
+    async with worker.deliver_agent.test_context() as agent:
+        for note in first:
+            await agent.put(note.model_dump_json().encode(), key=note.idempotency_key.encode())
+        await drained(worker)
+    assert len(outputs.sent[topics.deliveries]) == sent_before

@@ -108,30 +108,43 @@ def _run(directory: IncidentDirectory, incidents: int) -> None:
         directory.apply_delivery(_step(n, "delivered", seconds=30))
 
 
-def test_resolved_incidents_beyond_those_kept_are_forgotten_with_their_late_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resolved_incidents_beyond_those_kept_are_forgotten_their_last_steps_still_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(directory_module, "KEPT_AFTER_RESOLVED", 3)
     directory, forgotten = IncidentDirectory(), list[str]()
     directory.on_forget.append(lambda view: forgotten.append(view.incident.incident_id))
     _run(directory, 10)
     assert forgotten == [f"inc-{n}" for n in range(7)]  # the oldest first
-    assert directory.sizes() == {"incidents": 3, "delivery steps": 3, "early steps": 0, "forgotten ids": 7}
+    assert directory.sizes() == {
+        "incidents": 3,
+        "delivery steps": 3,
+        "early steps": 0,
+        "forgotten ids": 7,
+        "forgotten steps": 7,
+    }
     assert directory.get("inc-0") is None and directory.by_reference("CH-0") is None
-    assert directory.delivery("inc-0", "key-0") is None  # its late step was not kept as an early one
+    # A notification of a forgotten incident read again must still find it was sent (and its late step).
+    assert directory.delivery("inc-0", "key-0").state == "delivered"  # type: ignore[union-attr]
+    assert directory.delivery("inc-1", "key-0") is None  # another incident's key: not this one's step
     directory.apply_incident(_incident(0, IncidentStatus.RESOLVED))  # a stale record read again
     assert directory.get("inc-0") is None
     assert directory.delivery("inc-9", "key-9").state == "delivered"  # type: ignore[union-attr]
 
 
-def test_the_forgotten_ids_it_remembers_are_bounded_too(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_what_it_keeps_of_forgotten_incidents_is_bounded_the_newest_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(directory_module, "KEPT_AFTER_RESOLVED", 2)
-    monkeypatch.setattr(directory_module, "FORGOTTEN_REMEMBERED", 4)
+    monkeypatch.setattr(directory_module, "FORGOTTEN_REMEMBERED", 10)
+    monkeypatch.setattr(directory_module, "FORGOTTEN_STEPS_KEPT", 5)
     directory = IncidentDirectory()
-    _run(directory, 20)
+    _run(directory, 14)
     sizes = directory.sizes()
-    assert sizes["forgotten ids"] == 4 and sizes["incidents"] == 2
-    # The late steps of incidents forgotten longest ago wait as early ones: the bound is on memory, not on
-    # what an audit reads (the deliveries topic keeps every step).
-    assert sizes["early steps"] == 20 - 2 - 4
+    assert (sizes["incidents"], sizes["forgotten ids"], sizes["forgotten steps"]) == (2, 10, 5)
+    assert directory.delivery("inc-11", "key-11") is not None  # among the newest
+    assert directory.delivery("inc-2", "key-2") is None  # among the oldest: let go
+    # The late steps of incidents whose ids were let go wait as early ones: the bounds are set so that
+    # this takes more forgotten incidents than a worker sees between a notification and its callback.
+    assert sizes["early steps"] == 14 - 2 - 10
 
 
 def test_listeners_hear_each_step_as_it_is_applied() -> None:
