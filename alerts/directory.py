@@ -52,7 +52,8 @@ class IncidentDirectory:
         self._by_reference: dict[str, str] = {}
         self._early_deliveries: dict[str, list[DeliveryRecord]] = {}
         self._forgotten: dict[str, None] = {}  # an ordered set, the oldest first
-        self._forgotten_steps: dict[str, DeliveryRecord] = {}  # by idempotency key, the oldest first
+        # By idempotency key, the oldest first: (state, the step as JSON), a fifth of the model's memory.
+        self._forgotten_steps: dict[str, tuple[str, str]] = {}
         self.on_delivery: list[Callable[[DeliveryRecord], None]] = []  # each step as it is applied
         self.on_forget: list[Callable[[IncidentView], None]] = []  # each incident as it is forgotten
         # Returns once everything written before the call is applied (False: it could not say so in time).
@@ -97,7 +98,8 @@ class IncidentDirectory:
 
     @staticmethod
     def _add_delivery(view: IncidentView, record: DeliveryRecord) -> None:
-        if _newer(view.deliveries.get(record.idempotency_key), record):
+        previous = view.deliveries.get(record.idempotency_key)
+        if previous is None or previous.state != "delivered":
             view.deliveries[record.idempotency_key] = record
         if record.state in ("accepted", "delivered") and (view.first_delivery_at is None or record.at < view.first_delivery_at):
             view.first_delivery_at = record.at
@@ -122,9 +124,10 @@ class IncidentDirectory:
 
     def _keep_forgotten_step(self, record: DeliveryRecord) -> None:
         key = record.idempotency_key
-        if _newer(self._forgotten_steps.get(key), record):
+        kept = self._forgotten_steps.get(key)
+        if kept is None or kept[0] != "delivered":  # "delivered" is the last word, as in _add_delivery
             self._forgotten_steps.pop(key, None)  # filed again as the newest
-            self._forgotten_steps[key] = record
+            self._forgotten_steps[key] = (record.state, record.model_dump_json())
             if len(self._forgotten_steps) > FORGOTTEN_STEPS_KEPT:
                 del self._forgotten_steps[next(iter(self._forgotten_steps))]
 
@@ -152,7 +155,8 @@ class IncidentDirectory:
         if early:
             return early[-1]
         kept = self._forgotten_steps.get(idempotency_key)  # a forgotten incident's
-        return kept if kept is not None and kept.incident_id == incident_id else None
+        step = DeliveryRecord.model_validate_json(kept[1]) if kept is not None else None
+        return step if step is not None and step.incident_id == incident_id else None
 
     def by_reference(self, reference: str) -> IncidentView | None:
         incident_id = self._by_reference.get(reference.strip().upper())
@@ -182,8 +186,3 @@ def _same_address(a: str, b: str) -> bool:
     if "@" in a or "@" in b:
         return a.strip().lower() == b.strip().lower()
     return normalised(a) == normalised(b)
-
-
-def _newer(kept: DeliveryRecord | None, record: DeliveryRecord) -> bool:
-    """Whether `record` replaces the step kept for its notification: "delivered" is the last word."""
-    return kept is None or kept.state != "delivered"

@@ -638,9 +638,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-broker", action="store_true", help="leave the benchmark's broker running (faster reruns)")
     parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs, peer records)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    parser.add_argument(
-        "--triage-concurrency", type=int, help="the workers' kafka.triage_concurrency (default: settings.yaml's)"
-    )
+    parser.add_argument("--triage-concurrency", type=int, help="the workers' kafka.triage_concurrency (default: settings.yaml's)")
 
 
 def tuning_of(args: argparse.Namespace, **more: Any) -> h.Tuning:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from alerts.config import load_config
-from ops.bench import faults, pipeline, syscalls
+from ops.bench import faults, long_run, pipeline, syscalls
 from ops.bench.alertmanager import BINARY
 from streams.pipeline.broker import LocalBroker, LocalCluster
 from tests.support import REPO, free_port
@@ -184,6 +184,15 @@ def test_broker_restart_scenario(own_broker: tuple[int, Path], tmp_path: Path, c
     out, [o] = run(faults.main, argv, tmp_path, capsys)
     assert "restart-broker" in out
     assert o["sent"] == 40 and o["lost"] == 0 and o["delivered"] == o["expected"] > 0
+
+
+def test_a_long_run_leaves_only_what_is_live(capsys: pytest.CaptureFixture[str]) -> None:
+    assert long_run.main(["--incidents", "600", "--notifications", "4", "--every", "300"]) == 0
+    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines() if line.startswith("| 6")]
+    [(incidents, directory, entries, kept, _)] = rows
+    assert incidents.strip() == "600"
+    assert directory.strip() == "500 / 2,000 / 400"  # the resolved kept; the forgotten ones' last steps
+    assert (entries.strip(), kept.strip()) == ("0", "0")  # every step read back, every SMS settled
 
 
 def test_the_committed_alertmanager_config_is_the_generated_one(capsys: pytest.CaptureFixture[str]) -> None:
