@@ -4,21 +4,25 @@ through the directory and the deliverer's ledger, wired as the worker wires them
 `--every` incidents it prints what each part holds and the memory they take (tracemalloc: the
 Python objects made since the start, so the figure is the growth).
 
-    .venv/bin/python -m ops.bench.long_run --incidents 20000 --notifications 10
+    .venv/bin/python -m ops.bench.long_run --incidents 20000 --notifications 10 [--replay]
 
-No Kafka and no providers: the question is what stays behind, not how fast it goes.
+No Kafka and no providers: the question is what stays behind, not how fast it goes. With `--replay`
+it keeps every record written (as the incidents and deliveries topics would) and then times what a
+restarted worker's directory spends decoding and applying them, its start-up read without the fetch.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 from alerts.directory import IncidentDirectory
 from alerts.model import (
     Decision,
+    DeliveryRecord,
     Incident,
     IncidentRecord,
     IncidentStatus,
@@ -72,21 +76,30 @@ def notification(n: int, k: int, channel: str) -> Notification:
     )
 
 
-class _Nowhere:
-    """The deliveries topic: what is written is read back by `Run.step` itself."""
+class _Topics:
+    """The deliveries topic (read back by `Run.step` itself); with `keep`, every record as written."""
+
+    def __init__(self, keep: bool) -> None:
+        self.keep, self.written = keep, list[tuple[str, bytes]]()
 
     async def emit(self, topic: str, key: str | None, value: bytes, headers: object = ()) -> None:
-        return None
+        if self.keep:
+            self.written.append((topic, value))
+
+    def incident(self, record: IncidentRecord) -> IncidentRecord:
+        if self.keep:
+            self.written.append(("incidents", record.model_dump_json().encode()))
+        return record
 
 
 class Run:
     """One worker's directory and ledger, and a clock that moves a second a step."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: bool = False) -> None:
         self.directory = IncidentDirectory()
         self.now = T0
-
-        self.ledger = Ledger(self.directory, {}, _Nowhere(), "deliveries", lambda: self.now)
+        self.topics = _Topics(keep)
+        self.ledger = Ledger(self.directory, {}, self.topics, "deliveries", lambda: self.now)
         self.directory.on_delivery.append(self.ledger.read_back)
 
     async def step(self, note: Notification, state: str) -> None:
@@ -95,7 +108,7 @@ class Run:
         self.directory.apply_delivery(self.ledger.entries[note.idempotency_key])  # read back
 
     async def incident(self, n: int, notifications: int) -> None:
-        self.directory.apply_incident(incident(n, IncidentStatus.OPEN))
+        self.directory.apply_incident(self.topics.incident(incident(n, IncidentStatus.OPEN)))
         for k in range(notifications):
             note = notification(n, k, "sms" if k % 2 == 0 else "email")
             await self.step(note, "intent")
@@ -105,12 +118,24 @@ class Run:
             if note.channel == "sms":  # its final status
                 await self.step(note, "delivered")
                 self.ledger.settled(note.idempotency_key)
-        self.directory.apply_incident(incident(n, IncidentStatus.RESOLVED))
+        self.directory.apply_incident(self.topics.incident(incident(n, IncidentStatus.RESOLVED)))
+
+
+def replay(written: list[tuple[str, bytes]]) -> float:
+    """CPU seconds a fresh directory spends decoding and applying `written`, as at a worker's start."""
+    directory = IncidentDirectory()
+    started = time.process_time()
+    for topic, value in written:
+        if topic == "incidents":
+            directory.apply_incident(IncidentRecord.model_validate_json(value))
+        else:
+            directory.apply_delivery(DeliveryRecord.model_validate_json(value))
+    return time.process_time() - started
 
 
 async def main_async(args: argparse.Namespace) -> None:
     tracemalloc.start()
-    run = Run()
+    run = Run(keep=args.replay)
     print(f"{args.incidents:,} incidents, {args.notifications} notifications each (half SMS, settled; half email)\n")
     print("| incidents | directory: incidents / steps / forgotten steps | ledger entries | kept for status | traced MiB |")
     print("|---|---|---|---|---|")
@@ -121,6 +146,13 @@ async def main_async(args: argparse.Namespace) -> None:
             traced = tracemalloc.get_traced_memory()[0] / 2**20
             held = f"{sizes['incidents']:,} / {sizes['delivery steps']:,} / {sizes['forgotten steps']:,}"
             print(f"| {n + 1:,} | {held} | {len(run.ledger.entries):,} | {len(run.ledger.sent):,} | {traced:.1f} |")
+    if args.replay:
+        tracemalloc.stop()
+        records = len(run.topics.written)
+        seconds = replay(run.topics.written)
+        print(
+            f"\nreplay: {records:,} records decoded and applied in {seconds:.2f} s of CPU, {1e6 * seconds / records:.1f} µs a record"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--incidents", type=int, default=20_000)
     parser.add_argument("--notifications", type=int, default=10, help="per incident, alternately SMS and email")
     parser.add_argument("--every", type=int, default=5_000, help="print a row every this many incidents")
+    parser.add_argument("--replay", action="store_true", help="then time a restarted directory's read of every record")
     asyncio.run(main_async(parser.parse_args(argv)))
     return 0
 

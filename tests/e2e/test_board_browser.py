@@ -5,7 +5,6 @@ link in an email, and see the board say who acknowledged."""
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from streams.web.auth import hash_password, new_secret
 from tests.browser import Browser, chromium_path
 from tests.ingest_support import request
 from tests.integration.worker import RunningWorker, prepare_worker
-from tests.support import make_event
+from tests.support import make_event, written_lines
 
 pytestmark = [
     pytest.mark.e2e,
@@ -83,7 +82,7 @@ async def test_duty_staff_watch_an_incident_and_see_it_acknowledged(worker: Runn
         assert await page.unnamed_controls() == []
 
         # The police hub's email carries its own acknowledgement link.
-        sent = [json.loads(line) for line in worker.outbox.read_text().splitlines()]
+        sent = written_lines(worker.outbox)
         email = next(
             n
             for n in sent

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import REPO, free_port, unique_topics, write_config
+from tests.support import REPO, free_port, unique_topics, write_config, written_lines
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +32,7 @@ def test_demo_prints_the_sample_alert(kafka_bootstrap: str, tmp_path: Path) -> N
         timeout=240,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    sent = [json.loads(line) for line in (tmp_path / "outbox.jsonl").read_text().splitlines()]
+    sent = written_lines(tmp_path / "outbox.jsonl")
     assert len(sent) >= 3 and {n["kind"] for n in sent} == {"alert"}
     assert f"alert: {len(sent)} notification(s)" in result.stdout
     assert "CRUCIAL HOUR HIGH RISK CH-" in result.stdout

@@ -4,7 +4,6 @@ counted, and is kept on the dead-letter topic; the child's return then stands th
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +14,7 @@ from alerts.config import PACKAGE_TEMPLATES
 from alerts.manual_check import NOTE
 from alerts.triage import incident_ids
 from tests.integration.worker import RunningWorker, prepare_worker
-from tests.support import make_event, wait_for
+from tests.support import make_event, wait_for, written_lines
 
 pytestmark = pytest.mark.e2e
 
@@ -42,9 +41,7 @@ def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def outbox(worker: RunningWorker) -> list[dict[str, Any]]:
-    if not worker.outbox.exists():
-        return []
-    return [json.loads(line) for line in worker.outbox.read_text().splitlines() if line.strip()]
+    return written_lines(worker.outbox)
 
 
 def test_an_accepted_report_that_cannot_be_processed_reaches_people_by_hand(worker: RunningWorker) -> None:

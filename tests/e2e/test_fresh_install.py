@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support import REPO, SAMPLES, free_port, make_event, unique_topics
+from tests.support import REPO, SAMPLES, free_port, make_event, unique_topics, written_lines
 
 pytestmark = [pytest.mark.e2e, pytest.mark.install]
 
@@ -125,9 +125,8 @@ def _await_lines(outbox: Path, worker: subprocess.Popen[bytes], log: Path) -> li
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert worker.poll() is None, f"the worker exited with {worker.returncode}:\n{log.read_text()[-4000:]}"
-        if outbox.exists():
-            sent = [json.loads(line) for line in outbox.read_text().splitlines() if line.strip()]
-            if {("duty-team", "sms"), ("duty-team", "email")} <= {(n["recipient"]["agency_id"], n["channel"]) for n in sent}:
-                return sent
+        sent = written_lines(outbox)
+        if {("duty-team", "sms"), ("duty-team", "email")} <= {(n["recipient"]["agency_id"], n["channel"]) for n in sent}:
+            return sent
         time.sleep(0.2)
     pytest.fail(f"no alert reached {outbox} within 120 s:\n{log.read_text()[-4000:]}")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.integration.worker import RunningWorker, prepare_worker
-from tests.support import edit_config, make_event
+from tests.support import edit_config, make_event, written_lines
 
 pytestmark = pytest.mark.e2e
 HO = [{"scheme": "home_office", "value": "HO-S1234567"}]  # the sample profile's: a match
@@ -28,6 +28,16 @@ def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
     running.start()
     yield running
     running.close()
+
+
+@pytest.fixture(autouse=True)
+def config_restored(worker: RunningWorker) -> Iterator[None]:
+    """Tests edit the running worker's config files: each starts from the files as they were, so one
+    that fails half-way through an edit does not fail the next."""
+    saved = {path: path.read_bytes() for path in worker.config_dir.glob("*.yaml")}
+    yield
+    for path, content in saved.items():
+        path.write_bytes(content)
 
 
 def _get(worker: RunningWorker, path: str, headers: dict[str, str] | None = None, method: str = "GET") -> tuple[int, Any]:
@@ -49,10 +59,7 @@ def _until(check: Callable[[], bool], what: str, worker: RunningWorker, timeout_
 
 
 def _agencies_alerted(worker: RunningWorker, child: str) -> set[str]:
-    if not worker.outbox.exists():
-        return set()
-    notes = [json.loads(line) for line in worker.outbox.read_text().splitlines() if line.strip()]
-    return {n["recipient"]["agency_id"] for n in notes if n["child_reference"] == child}
+    return {n["recipient"]["agency_id"] for n in written_lines(worker.outbox) if n["child_reference"] == child}
 
 
 def test_live_and_ready(worker: RunningWorker) -> None:
