@@ -14,6 +14,10 @@ longer, the newest `FORGOTTEN_STEPS_KEPT` of them, because a notification read a
 yet committed) must still find that it was sent. Both topics keep everything for the audit. Listeners
 hear of each step applied and each incident forgotten, so the state others keep beside it is bounded
 the same way.
+
+`state()` is all it holds as plain JSON values, and `restore(state)` puts it back: the worker keeps it
+on disk with the offsets it covers (streams/pipeline/feed_snapshot.py), so a start reads only what
+followed instead of the topics' whole history.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from alerts.model import DeliveryRecord, Incident, IncidentRecord, IncidentStatus, Recipient
 from alerts.phone import normalised
@@ -130,6 +134,42 @@ class IncidentDirectory:
             self._forgotten_steps[key] = (record.state, record.model_dump_json())
             if len(self._forgotten_steps) > FORGOTTEN_STEPS_KEPT:
                 del self._forgotten_steps[next(iter(self._forgotten_steps))]
+
+    def state(self) -> dict[str, Any]:
+        """What the directory holds, as JSON values (each record as its own JSON, as the topics carry it)."""
+        return {
+            "incidents": [
+                {
+                    "incident": view.incident.model_dump_json(),
+                    "deliveries": [step.model_dump_json() for step in view.deliveries.values()],
+                    "first_delivery_at": view.first_delivery_at.isoformat() if view.first_delivery_at else None,
+                }
+                for view in self._views.values()
+            ],
+            "early": [
+                [incident_id, [step.model_dump_json() for step in steps]] for incident_id, steps in self._early_deliveries.items()
+            ],
+            "forgotten": list(self._forgotten),
+            "forgotten_steps": [[key, state, step] for key, (state, step) in self._forgotten_steps.items()],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Hold `state` (from `state()`) instead of what it holds now; listeners hear nothing of it.
+        A state that does not read as one raises (ValueError, TypeError, KeyError): nothing is changed."""
+        views: dict[str, IncidentView] = {}
+        for held in state["incidents"]:
+            view = IncidentView(Incident.model_validate_json(held["incident"]))
+            for raw in held["deliveries"]:
+                step = DeliveryRecord.model_validate_json(raw)
+                view.deliveries[step.idempotency_key] = step
+            first = held["first_delivery_at"]
+            view.first_delivery_at = datetime.fromisoformat(first) if first is not None else None
+            views[view.incident.incident_id] = view
+        early = {str(i): [DeliveryRecord.model_validate_json(raw) for raw in steps] for i, steps in state["early"]}
+        forgotten = {str(incident_id): None for incident_id in state["forgotten"]}
+        steps = {str(key): (str(kept), str(raw)) for key, kept, raw in state["forgotten_steps"]}
+        self._views, self._early_deliveries, self._forgotten, self._forgotten_steps = views, early, forgotten, steps
+        self._by_reference = {v.incident.reference.upper(): incident_id for incident_id, v in views.items()}
 
     def sizes(self) -> dict[str, int]:
         """What it holds, by kind (the state a long run must keep bounded)."""

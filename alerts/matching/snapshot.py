@@ -41,7 +41,7 @@ FORMAT = 1
 MAGIC = b"CRUCIAL-PROFILE-INDEX\n"
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
-_DIGEST = 32
+_DIGEST = DIGEST_SIZE = 32
 # What ProfileIndex holds. A new attribute must be added here (and FORMAT raised) before a snapshot
 # can be written: otherwise a loaded index would silently lack it.
 STATE = frozenset({"_tuned", "_slot_of", "_ids", "_blobs", "_records", "_free", "_postings", "_profiles_of", "_sound_count"})
@@ -105,9 +105,7 @@ def encode(index: ProfileIndex, coverage: Coverage, fingerprint: str) -> bytes:
         "written_at": coverage.written_at.isoformat() if coverage.written_at else None,
         "profiles": len(index),
     }
-    head = json.dumps(header, sort_keys=True).encode()
-    body = b"".join([MAGIC, _U32.pack(len(head)), head, *payload])
-    return body + hashlib.sha256(body).digest()
+    return framed(MAGIC, header, payload)
 
 
 def _sections(index: ProfileIndex) -> list[bytes]:
@@ -172,15 +170,23 @@ class Loaded:
     _state: dict[str, Any]
 
 
-def read_header(data: bytes) -> dict[str, Any]:
-    """The header alone (after the integrity checks): what `crucial` tools and logs may show."""
-    if len(data) < len(MAGIC) + _U32.size + _DIGEST or not data.startswith(MAGIC):
-        raise SnapshotRejected("not_a_snapshot", "the file does not start like a profile index snapshot")
+def framed(magic: bytes, header: dict[str, Any], payload: Iterable[bytes]) -> bytes:
+    """MAGIC, header length (u32, little-endian), header (JSON), payload, SHA-256 of everything before it."""
+    head = json.dumps(header, sort_keys=True).encode()
+    body = b"".join([magic, _U32.pack(len(head)), head, *payload])
+    return body + hashlib.sha256(body).digest()
+
+
+def read_header(data: bytes, magic: bytes = MAGIC, what: str = "profile index snapshot") -> dict[str, Any]:
+    """The header alone (after the integrity checks): what `crucial` tools and logs may show. Its
+    `_payload_at` is where the payload starts; the payload ends `DIGEST_SIZE` bytes before the end."""
+    if len(data) < len(magic) + _U32.size + _DIGEST or not data.startswith(magic):
+        raise SnapshotRejected("not_a_snapshot", f"the file does not start like a {what}")
     body, digest = data[:-_DIGEST], data[-_DIGEST:]
     if hashlib.sha256(body).digest() != digest:
         raise SnapshotRejected("checksum", "the checksum does not match the contents (torn or corrupt file)")
-    (length,) = _U32.unpack_from(body, len(MAGIC))
-    start = len(MAGIC) + _U32.size
+    (length,) = _U32.unpack_from(body, len(magic))
+    start = len(magic) + _U32.size
     try:
         header = json.loads(body[start : start + length])
     except ValueError as exc:
@@ -310,7 +316,7 @@ def stored_indicators(index: ProfileIndex) -> Iterator[list[str]]:
 
 @dataclass(frozen=True)
 class TopicExtent:
-    """A profiles topic as it is now: its name and, per partition, its first and next offsets."""
+    """A topic as it is now: its name and, per partition, its first and next offsets."""
 
     topic: str
     beginning: dict[int, int]
@@ -326,7 +332,7 @@ def coverage_problem(coverage: Coverage, extent: TopicExtent, now: datetime, max
     profile deleted since could have lost its tombstone: the snapshot would keep it)."""
     topic, beginning, end = extent.topic, extent.beginning, extent.end
     if coverage.topic != topic:
-        return SnapshotRejected("topic", "written for another profiles topic")
+        return SnapshotRejected("topic", f"written for another topic than {topic}")
     if set(coverage.offsets) != set(end):
         return SnapshotRejected("partitions", f"covers {len(coverage.offsets)} partition(s), the topic has {len(end)}")
     for partition, offset in sorted(coverage.offsets.items()):

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import faust
-from aiokafka import ConsumerRecord
 from faust.types import EventT, StreamT
 from prometheus_client import CollectorRegistry
 
@@ -34,7 +33,7 @@ from alerts.directory import IncidentDirectory
 from alerts.lifecycle import commands_due
 from alerts.manual_check import ManualCheckMessages
 from alerts.matching import ProfileIndex
-from alerts.model import DeliveryRecord, IncidentCommand, IncidentRecord
+from alerts.model import DeliveryRecord, IncidentCommand
 from alerts.placements import PlacementRegister
 from alerts.rendering import Renderer
 from streams.pipeline import metrics
@@ -42,6 +41,7 @@ from streams.pipeline.acks import InOrderAcks
 from streams.pipeline.checks import validated_config
 from streams.pipeline.connection import SESSION_TIMEOUT_S, TABLES, changelog_topic, faust_broker_settings
 from streams.pipeline.deliverer import Deliverer, DeliveryLanes, Ledger, within
+from streams.pipeline.feed_snapshot import directory_feed as snapshotted_directory_feed
 from streams.pipeline.follow import Follower
 from streams.pipeline.identity import Registers, kafka_produce
 from streams.pipeline.keyed import KeyedScheduler
@@ -190,7 +190,6 @@ class _Wiring:
         config, names, app, guard = self.config, self.names, self.app, self.guard
         index = ProfileIndex(config.risk.matching, config.risk.links)  # as `crucial match` builds it
         directory = IncidentDirectory()
-        follow = [names.incidents, names.deliveries]
         placements = PlacementRegister()
         open_incidents = self.tables.get("open-incidents")  # the owner's: None where triage runs elsewhere
         auth_state = AuthState(
@@ -198,9 +197,10 @@ class _Wiring:
             config.providers.ingest.produce_timeout_s,
         )
         registers = Registers(
-            config, directory, {names.auth_state: auth_state.apply}, guard("registers"), None if self.in_memory else app
+            config, directory, {names.auth_state: auth_state}, guard("registers"), None if self.in_memory else app
         )
-        directory_feed = Follower(config, follow, _directory_updater(config, directory), "incident directory", guard("directory"))
+        # Read from its snapshot on: a start reads what followed, not the topics' whole history.
+        directory_feed = snapshotted_directory_feed(config, directory, guard("directory"))
         # Batched fetches; a lookup that misses waits for the directory to catch up (alerts/directory.py look).
         directory_feed.batch_ms = config.settings.kafka.directory_fetch_wait_ms or None
         directory.catch_up = lambda: directory_feed.caught_up(config.providers.ingest.produce_timeout_s)
@@ -231,6 +231,8 @@ class _Wiring:
             **({"profiles": worker.feed.ready} if self.plan.profile_index else {}),
             "placements": worker.placement_feed.ready,
             "registers": worker.registers.feed.ready,
+            # The deliverer sends, and the escalation timer acts, only once the directory is read.
+            "directory": worker.directory_feed.ready,
         }
         if self.plan.triage:
             self.triage_stage(worker)
@@ -469,17 +471,3 @@ def _data_dir(config: Config) -> Path:
     path = config.path(config.settings.data_dir) / "faust"
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _directory_updater(config: Config, directory: IncidentDirectory) -> Callable[[ConsumerRecord[bytes, bytes]], None]:
-    incidents_topic = config.settings.kafka.topics.incidents
-
-    def apply(record: ConsumerRecord[bytes, bytes]) -> None:
-        if record.value is None:
-            return
-        if record.topic == incidents_topic:
-            directory.apply_incident(IncidentRecord.model_validate_json(record.value))
-        else:
-            directory.apply_delivery(DeliveryRecord.model_validate_json(record.value))
-
-    return apply

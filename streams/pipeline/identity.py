@@ -10,9 +10,9 @@ checks again before it changes anything (so records produced straight on Kafka o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import faust
 from aiokafka import ConsumerRecord
@@ -21,7 +21,9 @@ from alerts.authority import body_digest, free_incident_ids, register_key
 from alerts.config import Config
 from alerts.directory import IncidentDirectory
 from alerts.model import PlacementEvent
-from streams.pipeline.follow import Follower
+from streams.pipeline import register as register_module
+from streams.pipeline.feed_snapshot import KeptOnDisk, SnapshottedFollower, code_fingerprint
+from streams.pipeline.profile_snapshot import SnapshotFile, safe_name
 from streams.pipeline.register import FirstWins, Produce, RegisterUnavailable, loopback
 from streams.pipeline.stage import Stage
 
@@ -99,14 +101,25 @@ class SharedReplayGuard:
         return mine
 
 
+class Kept(Protocol):
+    """A register fed from its topic: each record applied, and all it holds as JSON values and back."""
+
+    def apply(self, record: ConsumerRecord[bytes, bytes]) -> None: ...
+
+    def state(self) -> dict[str, Any]: ...
+
+    def restore(self, state: dict[str, Any]) -> None: ...
+
+
 class Registers:
-    """The event-id register and the replay guard, and the one follower that feeds both."""
+    """The event-id register and the replay guard, and the one follower that feeds both (and `extra`'s
+    registers): from its snapshot on, so a start does not read the event ids' whole history again."""
 
     def __init__(
         self,
         config: Config,
         directory: IncidentDirectory,
-        extra: dict[str, Callable[..., None]],
+        extra: dict[str, Kept],
         guard: Stage,
         kafka: faust.App | None,
     ) -> None:
@@ -116,23 +129,48 @@ class Registers:
         self.signature_register = FirstWins(
             self._produce(kafka, names.request_signatures), horizon_s=2.0 * ingest.signature_window_s
         )
-        self.appliers: dict[str, Callable[[ConsumerRecord[bytes, bytes]], None]] = {
-            names.event_ids: self.event_register.apply,
-            names.request_signatures: self.signature_register.apply,
+        self.kept: dict[str, Kept] = {
+            names.event_ids: self.event_register,
+            names.request_signatures: self.signature_register,
             **extra,
         }
 
         def apply(record: ConsumerRecord[bytes, bytes]) -> None:
-            self.appliers[record.topic](record)
+            self.kept[record.topic].apply(record)
 
-        self.feed = Follower(config, list(self.appliers), apply, "shared registers", guard)
+        on_disk = KeptOnDisk("shared registers", self, registers_snapshots(config))
+        self.feed = SnapshottedFollower(config, list(self.kept), apply, guard, on_disk)
         if kafka is None:
             self.feed.ready.set()
         timeout = ingest.produce_timeout_s
         self.event_ids = EventIds(self.event_register, directory, self.feed.ready, timeout)
         self.replays = SharedReplayGuard(self.signature_register, self.feed.ready, timeout)
 
+    def state(self) -> dict[str, Any]:
+        return {topic: register.state() for topic, register in self.kept.items()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Every register's part, or none: on an error each is put back as it was."""
+        before = self.state()
+        try:
+            for topic, register in self.kept.items():
+                register.restore(state[topic])
+        except (KeyError, TypeError, ValueError):
+            for topic, register in self.kept.items():
+                register.restore(before[topic])
+            raise
+
     def _produce(self, kafka: faust.App | None, topic: str) -> Produce:
         if kafka is not None:
             return kafka_produce(kafka, topic)
-        return loopback(topic, lambda record: self.appliers[topic](record))
+        return loopback(topic, lambda record: self.kept[topic].apply(record))
+
+
+def registers_snapshots(config: Config) -> SnapshotFile:
+    """The registers' snapshot file, in the worker's data directory, named after the event-id topic."""
+    from streams.web import sessions  # the web side's register (revoked sessions, upgraded passwords)
+
+    name = f"registers.{safe_name(config.settings.kafka.topics.event_ids)}.snapshot"
+    return SnapshotFile(
+        config.path(config.settings.data_dir) / name, lambda: code_fingerprint([register_module, sessions, sys.modules[__name__]])
+    )

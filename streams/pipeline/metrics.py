@@ -89,6 +89,13 @@ PROFILE_SNAPSHOTS = Counter(
     ["outcome", "reason"],
     registry=None,
 )
+FEED_SNAPSHOTS = Counter(
+    "crucial_feed_snapshot_total",
+    "Snapshots of a followed feed (the incident directory) at start-up and after: loaded, written, "
+    "write_failed, or ignored with the reason (missing, checksum, format, fingerprint, offsets_ahead...).",
+    ["feed", "outcome", "reason"],
+    registry=None,
+)
 PROFILE_INDICATORS_UNMAPPED = Counter(
     "crucial_profile_indicators_unmapped_total",
     "Free-text indicators on profiles loaded that map to no indicator of indicators.yaml (so count for "
@@ -303,6 +310,7 @@ ALL = (
     EVENTS,
     PROFILES,
     PROFILE_SNAPSHOTS,
+    FEED_SNAPSHOTS,
     PROFILE_INDICATORS_UNMAPPED,
     PLACEMENTS,
     NOTIFICATIONS,

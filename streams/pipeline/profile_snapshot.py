@@ -2,6 +2,7 @@
 reading and writing the file (atomically: a crash leaves the old file or the new, never half of one).
 
 The bytes and the rules are alerts/matching/snapshot.py's; docs/operations.md says how to force a rebuild.
+`SnapshotFile` (the atomic file) serves the incident directory's snapshot too (streams/pipeline/feed_snapshot.py).
 """
 
 from __future__ import annotations
@@ -40,8 +41,12 @@ LIBRARIES = (
 
 def snapshot_path(config: Config) -> Path:
     """In the worker's data directory, named after the profiles topic it was built from."""
-    topic = config.settings.kafka.topics.profiles
-    return config.path(config.settings.data_dir) / f"profile-index.{re.sub(r'[^A-Za-z0-9._-]', '_', topic)}.snapshot"
+    return config.path(config.settings.data_dir) / f"profile-index.{safe_name(config.settings.kafka.topics.profiles)}.snapshot"
+
+
+def safe_name(topic: str) -> str:
+    """A topic's name as part of a file name."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", topic)
 
 
 def index_fingerprint(config: Config) -> str:
@@ -76,13 +81,16 @@ class SnapshotFile:
 
     def read(self) -> Loaded:
         """The snapshot, checked; SnapshotRejected says why not (missing, unreadable, torn, stale code...)."""
+        return decode(self.read_bytes(), self.fingerprint)
+
+    def read_bytes(self) -> bytes:
+        """The file as it is, unchecked; SnapshotRejected when there is none or it cannot be read."""
         try:
-            data = self.path.read_bytes()
+            return self.path.read_bytes()
         except FileNotFoundError as exc:
             raise SnapshotRejected("missing", "no snapshot yet") from exc
         except OSError as exc:
             raise SnapshotRejected("unreadable", f"{type(exc).__name__}: {exc.strerror}") from exc
-        return decode(data, self.fingerprint)
 
     def write(self, data: bytes) -> None:
         """Write to a temporary file beside it, flush to disk, then rename over the old one."""

@@ -37,6 +37,7 @@ from alerts.matching.snapshot import (
     restore,
     stored_indicators,
 )
+from streams.pipeline.feed_snapshot import check_last_records
 from streams.pipeline.follow import Follower
 from streams.pipeline.metrics import PROFILE_INDICATORS_UNMAPPED, PROFILE_SNAPSHOTS, PROFILES
 from streams.pipeline.profile_snapshot import MAX_AGE_S, SnapshotFile
@@ -44,7 +45,6 @@ from streams.pipeline.stage import Record, Stage
 
 log = logging.getLogger("crucial.profiles")
 REFRESH_S = 3600.0  # a new snapshot at most this often once ready (a crash then replays less)
-LAST_RECORD_TIMEOUT_S = 10.0  # fetching the record a snapshot ends with, to check it is still there
 
 
 def apply_profile_record(index: ProfileIndex, key: bytes | None, value: bytes | None) -> str:
@@ -153,26 +153,8 @@ class ProfileFeed(Follower):
         problem = coverage_problem(loaded.coverage, TopicExtent(self.topic, beginning, end), self.clock(), MAX_AGE_S)
         if problem is not None:
             raise problem
-        await self._check_last_records(consumer, loaded.coverage, beginning)
+        await check_last_records(consumer, loaded.coverage, beginning)
         return loaded
-
-    async def _check_last_records(self, consumer: AIOKafkaConsumer, coverage: Coverage, beginning: dict[int, int]) -> None:
-        """The record each partition's part of the snapshot ends with is still the topic's record at
-        that offset: a topic deleted and made again (offsets start over) is caught here."""
-        for partition, offset in sorted(coverage.offsets.items()):
-            if offset <= beginning[partition]:
-                continue  # covers nothing the topic holds on this partition
-            digest = coverage.last.get(partition)
-            if digest is None:
-                raise SnapshotRejected("last_record", f"partition {partition}: no last record to check")
-            tp = TopicPartition(self.topic, partition)
-            consumer.seek(tp, offset - 1)
-            try:
-                record = await asyncio.wait_for(consumer.getone(tp), LAST_RECORD_TIMEOUT_S)
-            except TimeoutError as exc:
-                raise SnapshotRejected("last_record", f"partition {partition}: its last record could not be read") from exc
-            if record.offset != offset - 1 or record_digest(record.offset, record.key, record.value) != digest:
-                raise SnapshotRejected("last_record", f"partition {partition}: offset {offset - 1} holds another record now")
 
     def handled(self, record: ConsumerRecord[bytes, bytes]) -> None:
         self._covered[record.partition] = record.offset + 1

@@ -121,6 +121,16 @@ class FirstWins(ReadBack):
         entry = self._first[key]
         return entry.value, entry.nonce == nonce
 
+    def state(self) -> dict[str, Any]:
+        """Every claim held, the first of each key, as JSON values (a feed snapshot's part)."""
+        return {"first": [[key, e.value, e.nonce, e.at] for key, e in self._first.items()]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Hold the claims of `state()` instead; those past the horizon are let go."""
+        now = time.time()
+        first = {str(key): Entry(dict(value), str(nonce), float(at)) for key, value, nonce, at in state["first"]}
+        self._first = {key: entry for key, entry in first.items() if not self._expired(entry, now)}
+
     def _expired(self, entry: Entry, now: float) -> bool:
         return self.horizon_s is not None and now - entry.at > self.horizon_s
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from typing import Any
 
 from aiokafka import ConsumerRecord
 
@@ -46,6 +47,15 @@ class AuthState(ReadBack):
                 self._revoked = {sid: until for sid, until in self._revoked.items() if until > now}
         elif kind == "password":
             self._upgraded[key] = (str(data["replaces"]), str(data["hash"]))
+
+    def state(self) -> dict[str, Any]:
+        """Sessions revoked and passwords upgraded, as JSON values (a feed snapshot's part)."""
+        return {"revoked": dict(self._revoked), "upgraded": {key: list(pair) for key, pair in self._upgraded.items()}}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        revoked = {str(sid): float(until) for sid, until in state["revoked"].items()}
+        upgraded = {str(key): (str(replaces), str(new)) for key, (replaces, new) in state["upgraded"].items()}
+        self._revoked, self._upgraded = revoked, upgraded
 
     def revoked(self, sid: str) -> bool:
         return sid in self._revoked

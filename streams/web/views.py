@@ -129,7 +129,7 @@ def register_views(worker: WorkerPort, ingest: bool = True) -> None:
     @app.page("/ready")
     class Ready(View):
         """200 once the feeds this worker's role follows (the profile index, the placement register, the
-        registers) are loaded and it holds partitions, and while no agent is crash-looping and no held
+        registers, the incident directory) are loaded and it holds partitions, and while no agent is crash-looping and no held
         partition is stalled; 503 otherwise (the body says which)."""
 
         async def get(self, request: Request) -> Response:

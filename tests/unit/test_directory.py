@@ -155,3 +155,60 @@ def test_listeners_hear_each_step_as_it_is_applied() -> None:
     directory.apply_delivery(_step(1, "accepted", seconds=2))
     assert heard == ["inc-1:intent", "inc-1:accepted"]
     assert directory.delivery("inc-1", "key-1").state == "accepted"  # type: ignore[union-attr]
+
+
+# --- its state, kept on disk: restored, it answers and goes on as the directory it was taken from ----
+
+
+def _replayed(directory: IncidentDirectory, first: int, last: int) -> None:
+    """Incidents first..last: some resolved (some forgotten), some open, and one step read before its incident."""
+    for n in range(first, last):
+        directory.apply_incident(_incident(n, IncidentStatus.OPEN))
+        directory.apply_delivery(_step(n, "accepted"))
+        if n % 3:
+            directory.apply_incident(_incident(n, IncidentStatus.RESOLVED))
+    directory.apply_delivery(_step(last, "intent"))  # its incident not read yet: an early step
+
+
+def test_a_restored_state_answers_as_the_directory_it_was_taken_from_and_goes_on_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(directory_module, "KEPT_AFTER_RESOLVED", 4)
+    original = IncidentDirectory()
+    _replayed(original, 0, 12)
+    restored = IncidentDirectory()
+    restored.restore(original.state())
+    assert restored.sizes() == original.sizes() and original.sizes()["forgotten ids"] > 0
+    assert restored.sizes()["early steps"] == 1
+    assert [v.incident.incident_id for v in restored.open()] == [v.incident.incident_id for v in original.open()]
+    assert restored.by_reference("ch-9") is not None and restored.by_reference("CH-9") == original.by_reference("CH-9")
+    assert restored.delivery("inc-1", "key-1") == original.delivery("inc-1", "key-1")  # a forgotten incident's step
+    assert restored.get("inc-9").first_delivery_at == original.get("inc-9").first_delivery_at  # type: ignore[union-attr]
+    # What follows is applied to both: the early step meets its incident, more are forgotten.
+    for directory in (original, restored):
+        _replayed(directory, 12, 20)
+    assert restored.state() == original.state()
+    assert restored.get("inc-12").deliveries["key-12"].state == "accepted"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda state: state.pop("forgotten"),
+        lambda state: state["incidents"][0].update(incident='{"incident_id": "inc-x"}'),
+        lambda state: state["incidents"][0].update(first_delivery_at="yesterday"),
+        lambda state: state["forgotten_steps"].append(["only-a-key"]),
+    ],
+    ids=["a part missing", "an incident that is not one", "a date that is not one", "a step cut short"],
+)
+def test_a_state_that_does_not_read_back_raises_and_changes_nothing(damage: object) -> None:
+    original = IncidentDirectory()
+    _replayed(original, 0, 3)
+    state = original.state()
+    damage(state)  # type: ignore[operator]
+    held = IncidentDirectory()
+    _replayed(held, 40, 42)
+    before = held.state()
+    with pytest.raises((KeyError, TypeError, ValueError)):
+        held.restore(state)
+    assert held.state() == before

@@ -63,3 +63,42 @@ async def test_a_revoked_session_and_an_upgraded_hash_are_seen_by_every_worker()
     # A new hash in config (a password change) wins over the upgrade of the old one.
     assert there.password_hash("report", "night.worker", "scrypt$changed") == "scrypt$changed"
     assert json.loads(topic.records[0].value)["expires"] == 2e9 and fingerprint("a") != fingerprint("b")
+
+
+# --- kept on disk: a register restored from its state answers as the one it was taken from ---------
+
+
+async def test_a_restored_register_keeps_the_first_claims_and_a_later_claim_still_loses() -> None:
+    topic = Topic()
+    produce = loopback("t", topic.append)
+    original = FirstWins(produce)
+    topic.followers = [original.apply]
+    await original.claim("k", {"digest": "a"}, 5)
+    await original.claim("k", {"digest": "b"}, 5)  # a second claim: the first still wins
+    restored = FirstWins(produce)
+    restored.restore(json.loads(json.dumps(original.state())))  # as the snapshot's JSON carries it
+    topic.followers = [restored.apply]
+    assert restored.get("k") == {"digest": "a"}
+    won, mine = await restored.claim("k", {"digest": "c"}, 5)
+    assert won == {"digest": "a"} and not mine
+
+
+def test_a_restored_register_lets_go_of_entries_past_its_horizon() -> None:
+    import time
+
+    register = FirstWins(loopback("t", lambda _: None), horizon_s=60)
+    now = time.time()
+    register.restore({"first": [["old", {}, "n1", now - 120], ["new", {}, "n2", now - 5]]})
+    assert register.get("old") is None and register.get("new") == {} and len(register) == 1
+
+
+async def test_restored_auth_state_still_refuses_a_revoked_session_and_checks_the_upgraded_hash() -> None:
+    topic = Topic()
+    here = AuthState(loopback("auth", topic.append), 5)
+    topic.followers = [here.apply]
+    await here.revoke("sid-1", 2e9)
+    await here.store_upgrade("report", "night.worker", "scrypt$old", "$argon2id$new")
+    there = AuthState(loopback("auth", topic.append), 5)
+    there.restore(json.loads(json.dumps(here.state())))
+    assert there.revoked("sid-1") and not there.revoked("sid-2")
+    assert there.password_hash("report", "night.worker", "scrypt$old") == "$argon2id$new"
