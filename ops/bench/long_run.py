@@ -8,7 +8,8 @@ Python objects made since the start, so the figure is the growth).
 
 No Kafka and no providers: the question is what stays behind, not how fast it goes. With `--replay`
 it keeps every record written (as the incidents and deliveries topics would) and then times what a
-restarted worker's directory spends decoding and applying them, its start-up read without the fetch.
+restarted worker's directory spends decoding and applying them (its start-up read without a snapshot,
+the fetch not counted), and what writing and reading the snapshot of that directory costs instead.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 
 from alerts.directory import IncidentDirectory
+from alerts.matching.snapshot import Coverage
 from alerts.model import (
     Decision,
     DeliveryRecord,
@@ -33,6 +35,7 @@ from alerts.model import (
     RenderedMessage,
     TimelineEntry,
 )
+from streams.pipeline import feed_snapshot
 from streams.pipeline.deliverer import Ledger
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -81,15 +84,31 @@ class _Topics:
 
     def __init__(self, keep: bool) -> None:
         self.keep, self.written = keep, list[tuple[str, bytes]]()
+        self.keys = list[bytes]()  # each written record's key, as the worker keys it
 
     async def emit(self, topic: str, key: str | None, value: bytes, headers: object = ()) -> None:
         if self.keep:
             self.written.append((topic, value))
+            self.keys.append((key or "").encode())
 
     def incident(self, record: IncidentRecord) -> IncidentRecord:
         if self.keep:
             self.written.append(("incidents", record.model_dump_json().encode()))
+            self.keys.append(record.incident.incident_id.encode())
         return record
+
+
+def history(incidents: int, notifications: int = 10) -> list[tuple[str, bytes, bytes]]:
+    """The (topic, key, value) records `incidents` incidents leave on the incidents and deliveries
+    topics, in the order written: what a worker's directory reads at a start without a snapshot."""
+    run = Run(keep=True)
+
+    async def write() -> None:
+        for n in range(incidents):
+            await run.incident(n, notifications)
+
+    asyncio.run(write())
+    return [(topic, key, value) for (topic, value), key in zip(run.topics.written, run.topics.keys, strict=True)]
 
 
 class Run:
@@ -121,8 +140,9 @@ class Run:
         self.directory.apply_incident(self.topics.incident(incident(n, IncidentStatus.RESOLVED)))
 
 
-def replay(written: list[tuple[str, bytes]]) -> float:
-    """CPU seconds a fresh directory spends decoding and applying `written`, as at a worker's start."""
+def replay(written: list[tuple[str, bytes]]) -> tuple[IncidentDirectory, float]:
+    """A fresh directory fed `written`, and the CPU seconds it spent decoding and applying them, as at
+    a worker's start without a snapshot."""
     directory = IncidentDirectory()
     started = time.process_time()
     for topic, value in written:
@@ -130,7 +150,23 @@ def replay(written: list[tuple[str, bytes]]) -> float:
             directory.apply_incident(IncidentRecord.model_validate_json(value))
         else:
             directory.apply_delivery(DeliveryRecord.model_validate_json(value))
-    return time.process_time() - started
+    return directory, time.process_time() - started
+
+
+def snapshot_round_trip(directory: IncidentDirectory) -> tuple[int, float, float]:
+    """The directory's snapshot as a worker writes it (streams/pipeline/feed_snapshot.py) and as the
+    next start reads it back: (bytes, CPU seconds to write, CPU seconds to read and restore)."""
+    coverages = [Coverage("incidents", {0: 1}, {0: "0" * 64}), Coverage("deliveries", {0: 1}, {0: "0" * 64})]
+    started = time.process_time()
+    data = feed_snapshot.encode("incident directory", coverages, directory.state(), "fp", T0)
+    written = time.process_time()
+    _, state = feed_snapshot.decode(data, "incident directory", "fp")
+    restored = IncidentDirectory()
+    restored.restore(state)
+    read = time.process_time()
+    if restored.sizes() != directory.sizes():
+        raise SystemExit("the restored directory does not hold what was written")
+    return len(data), written - started, read - written
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -149,9 +185,14 @@ async def main_async(args: argparse.Namespace) -> None:
     if args.replay:
         tracemalloc.stop()
         records = len(run.topics.written)
-        seconds = replay(run.topics.written)
+        directory, seconds = replay(run.topics.written)
         print(
             f"\nreplay: {records:,} records decoded and applied in {seconds:.2f} s of CPU, {1e6 * seconds / records:.1f} µs a record"
+        )
+        size, write_s, read_s = snapshot_round_trip(directory)
+        print(
+            f"snapshot of that directory: {size / 2**20:.1f} MiB, written in {write_s:.2f} s of CPU, "
+            f"read back and restored in {read_s:.2f} s of CPU"
         )
 
 

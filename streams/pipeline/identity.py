@@ -21,7 +21,6 @@ from alerts.authority import body_digest, free_incident_ids, register_key
 from alerts.config import Config
 from alerts.directory import IncidentDirectory
 from alerts.model import PlacementEvent
-from streams.pipeline import register as register_module
 from streams.pipeline.feed_snapshot import KeptOnDisk, SnapshottedFollower, code_fingerprint
 from streams.pipeline.profile_snapshot import SnapshotFile, safe_name
 from streams.pipeline.register import FirstWins, Produce, RegisterUnavailable, loopback
@@ -138,7 +137,7 @@ class Registers:
         def apply(record: ConsumerRecord[bytes, bytes]) -> None:
             self.kept[record.topic].apply(record)
 
-        on_disk = KeptOnDisk("shared registers", self, registers_snapshots(config))
+        on_disk = KeptOnDisk("shared registers", self, registers_snapshots(config, list(self.kept.values())))
         self.feed = SnapshottedFollower(config, list(self.kept), apply, guard, on_disk)
         if kafka is None:
             self.feed.ready.set()
@@ -166,11 +165,11 @@ class Registers:
         return loopback(topic, lambda record: self.kept[topic].apply(record))
 
 
-def registers_snapshots(config: Config) -> SnapshotFile:
-    """The registers' snapshot file, in the worker's data directory, named after the event-id topic."""
-    from streams.web import sessions  # the web side's register (revoked sessions, upgraded passwords)
-
+def registers_snapshots(config: Config, kept: list[Kept]) -> SnapshotFile:
+    """The registers' snapshot file, in the worker's data directory, named after the event-id topic;
+    its fingerprint is of the code of each register kept (their classes' modules) and of this module."""
+    modules = {sys.modules[type(register).__module__] for register in kept} | {sys.modules[__name__]}
     name = f"registers.{safe_name(config.settings.kafka.topics.event_ids)}.snapshot"
     return SnapshotFile(
-        config.path(config.settings.data_dir) / name, lambda: code_fingerprint([register_module, sessions, sys.modules[__name__]])
+        config.path(config.settings.data_dir) / name, lambda: code_fingerprint(sorted(modules, key=lambda m: m.__name__))
     )

@@ -196,6 +196,7 @@ def test_a_long_run_leaves_only_what_is_live(capsys: pytest.CaptureFixture[str])
     assert (entries.strip(), kept.strip()) == ("0", "0")  # every step read back, every SMS settled
     # 600 incidents: opened and resolved, four notifications each, two steps an email, three an SMS.
     assert "replay: 7,200 records decoded and applied" in out
+    assert "snapshot of that directory:" in out and "read back and restored" in out  # it checks what it restored
 
 
 def test_the_committed_alertmanager_config_is_the_generated_one(capsys: pytest.CaptureFixture[str]) -> None:
@@ -236,3 +237,14 @@ def test_cluster_fault_scenario_loses_nothing(
     bound = in_flight if scenario == "rebalance" else max(2, math.ceil(o["expected"] / 100))
     assert o["duplicated"] <= bound
     assert kafka_cluster.registered() == {1, 2, 3}  # every node is back for the next scenario
+
+
+def test_a_long_runs_history_is_what_the_directory_reads_back() -> None:
+    """ops.bench.startup --history writes these records: each keyed as the worker keys it, and a
+    directory fed them holds what the long run's own directory held."""
+    records = long_run.history(30, notifications=4)
+    assert len(records) == 30 * (2 + 2 * 2 + 2 * 3)  # opened and resolved; two steps an email, three an SMS
+    assert {topic for topic, _, _ in records} == {"incidents", "deliveries"}
+    assert all(key for _, key, _ in records)
+    directory, _ = long_run.replay([(topic, value) for topic, _, value in records])
+    assert directory.sizes()["incidents"] == 30 and directory.sizes()["delivery steps"] == 120

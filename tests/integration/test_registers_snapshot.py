@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from alerts.triage import incident_ids
-from streams.pipeline.identity import registers_snapshots
 from tests.ingest_support import post_event, prepare_ingest_worker, signed_headers
 from tests.support import make_event
 
@@ -32,7 +31,8 @@ def test_a_restarted_worker_loads_its_registers_and_still_refuses_a_changed_body
         assert post_event(worker.port, signed, key=None, headers=headers).status == 202
 
         worker.stop()  # SIGTERM: a clean stop, which writes the registers' snapshot
-        assert registers_snapshots(worker.config).path.exists()
+        data = worker.config.path(worker.config.settings.data_dir)
+        assert list(data.glob("registers.*.snapshot"))
         worker.start()
         assert worker.metric("crucial_feed_snapshot_total", feed="shared registers", outcome="loaded", reason="") == 1
         assert "shared registers loaded from its snapshot" in worker.log_tail(400)
