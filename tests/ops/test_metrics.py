@@ -33,6 +33,7 @@ ALLOWED_LABELS = {
     "realm",
     "lane",
     "role",  # crucial_worker_role_info: all, triage, deliver
+    "feed",  # crucial_feed_snapshot_total: incident directory, shared registers
 }
 ALERTS = REPO / "ops/prometheus/rules/alerts.yml"
 DASHBOARD = REPO / "ops/grafana/crucial-hour.json"

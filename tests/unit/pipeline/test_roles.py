@@ -27,7 +27,7 @@ def test_all_is_todays_worker_both_stages_every_table_one_group() -> None:
     assert set(worker.app.tables) == set(TABLES)
     assert worker.owner is not None and worker.deliverer is not None
     assert "watch_windows" in tasks(worker)
-    assert set(worker.loading) == {"profiles", "placements", "registers"}
+    assert set(worker.loading) == {"profiles", "placements", "registers", "directory"}
 
 
 def test_the_default_role_is_all() -> None:
@@ -52,7 +52,7 @@ def test_deliver_runs_the_deliverer_alone_in_a_group_of_its_own_without_the_time
     assert set(worker.app.tables) == {"notifications-sent"}
     assert worker.deliverer is not None and worker.owner is None and worker.triage_agent is None
     assert "watch_windows" not in tasks(worker), "the escalation timer runs in one group's leader only: triage's"
-    assert set(worker.loading) == {"placements", "registers"}, "no profile index to wait for"
+    assert set(worker.loading) == {"placements", "registers", "directory"}, "no profile index to wait for"
     assert worker.registry.get_sample_value("crucial_profile_index_loaded") is None, "nor one to report on"
     assert wired("triage").registry.get_sample_value("crucial_profile_index_loaded") == 0.0
 
