@@ -22,11 +22,13 @@ offsets covered and the digest of the last record applied on each partition.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -162,6 +164,19 @@ async def check_last_records(consumer: AIOKafkaConsumer, coverage: Coverage, beg
             )
 
 
+@contextmanager
+def collections_paused() -> Iterator[None]:
+    """No garbage collection while a snapshot is read: it makes hundreds of thousands of objects, and
+    the collector would walk them again and again for nothing."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -242,7 +257,9 @@ class SnapshottedFollower(Follower):
     async def _checked_snapshot(
         self, consumer: AIOKafkaConsumer, beginning: dict[TopicPartition, int], end: dict[TopicPartition, int]
     ) -> list[Coverage]:
-        coverages, state = decode(await asyncio.to_thread(self.snapshots.read_bytes), self.what, self.snapshots.fingerprint)
+        data = await asyncio.to_thread(self.snapshots.read_bytes)
+        with collections_paused():
+            coverages, state = decode(data, self.what, self.snapshots.fingerprint)
         if sorted(c.topic for c in coverages) != sorted(self.topics):
             raise SnapshotRejected(
                 "topic", f"covers {sorted(c.topic for c in coverages)}, the feed follows {sorted(self.topics)}"
@@ -258,7 +275,8 @@ class SnapshottedFollower(Follower):
                 raise problem
             await check_last_records(consumer, coverage, extent.beginning)
         try:
-            self.held.restore(state)
+            with collections_paused():
+                self.held.restore(state)
         except (KeyError, TypeError, ValueError) as exc:
             raise SnapshotRejected("corrupt", f"the state does not read back ({type(exc).__name__})") from exc
         return coverages

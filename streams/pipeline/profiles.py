@@ -37,7 +37,7 @@ from alerts.matching.snapshot import (
     restore,
     stored_indicators,
 )
-from streams.pipeline.feed_snapshot import check_last_records
+from streams.pipeline.feed_snapshot import check_last_records, collections_paused
 from streams.pipeline.follow import Follower
 from streams.pipeline.metrics import PROFILE_INDICATORS_UNMAPPED, PROFILE_SNAPSHOTS, PROFILES
 from streams.pipeline.profile_snapshot import MAX_AGE_S, SnapshotFile
@@ -143,13 +143,8 @@ class ProfileFeed(Follower):
         self._prepared = True
 
     async def _checked_snapshot(self, consumer: AIOKafkaConsumer, beginning: dict[int, int], end: dict[int, int]) -> Loaded:
-        collecting = gc.isenabled()
-        gc.disable()  # reading makes a few hundred thousand objects; collections would walk them for nothing
-        try:
+        with collections_paused():
             loaded = await asyncio.to_thread(self.snapshots.read)
-        finally:
-            if collecting:
-                gc.enable()
         problem = coverage_problem(loaded.coverage, TopicExtent(self.topic, beginning, end), self.clock(), MAX_AGE_S)
         if problem is not None:
             raise problem
