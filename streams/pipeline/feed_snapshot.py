@@ -314,7 +314,7 @@ class SnapshottedFollower(Follower):
         try:
             data = self.snapshot_bytes()
             self.snapshots.write(data)
-        except OSError as exc:
+        except Exception as exc:  # a snapshot only shortens the next start: never a reason to stop the feed
             self._changed = changed
             FEED_SNAPSHOTS.labels(self.what, "write_failed", type(exc).__name__[:40]).inc()
             log.error("%s snapshot not written (%s): the next start reads more of the topics", self.what, type(exc).__name__)

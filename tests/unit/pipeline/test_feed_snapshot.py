@@ -81,3 +81,30 @@ def test_a_missing_file_is_refused_as_missing(tmp_path: Path) -> None:
     with pytest.raises(SnapshotRejected) as refused:
         SnapshotFile(tmp_path / "none.snapshot", lambda: "fp").read_bytes()
     assert refused.value.reason == "missing"
+
+
+class _Unreadable:
+    """A state that cannot be taken (as if something changed it while it was encoded)."""
+
+    def state(self) -> dict[str, object]:
+        raise RuntimeError("dictionary changed size during iteration")
+
+    def restore(self, state: dict[str, object]) -> None:
+        raise AssertionError("not called")
+
+
+def test_a_snapshot_that_cannot_be_written_is_counted_and_the_feed_goes_on(tmp_path: Path) -> None:
+    from alerts.config import load_config
+    from streams.pipeline.feed_snapshot import KeptOnDisk, SnapshottedFollower
+    from streams.pipeline.metrics import FEED_SNAPSHOTS
+    from tests.support import write_config
+    from tests.unit.pipeline.test_stage import stage
+
+    config = load_config(write_config(tmp_path / "config"))
+    guard, _ = stage()
+    kept = KeptOnDisk("unwritable feed", _Unreadable(), SnapshotFile(tmp_path / "feed.snapshot", lambda: "fp"))
+    feed = SnapshottedFollower(config, ["t"], lambda record: None, guard, kept)
+    feed._changed = True
+    feed._save_now()  # raises nothing: the follower's loop would go on
+    assert FEED_SNAPSHOTS.labels("unwritable feed", "write_failed", "RuntimeError")._value.get() == 1
+    assert feed._changed and not (tmp_path / "feed.snapshot").exists()  # the next attempt writes it
