@@ -30,6 +30,12 @@ lock:
 	$(BIN)/uv pip compile pyproject.toml --universal --generate-hashes --python-version 3.11 -q -o requirements-runtime.lock
 
 $(JARS): ops/kafka/pom.xml
+	@# .cache holds only what this file rebuilds; a link there that leads nowhere (a moved or
+	@# self-referencing checkout) would fail the copy with "Too many levels of symbolic links".
+	@if [ -L .cache ] && ! [ -d .cache ]; then \
+		echo ".cache is a symbolic link that leads to no directory ($$(readlink .cache)); replacing it with a directory"; \
+		rm .cache; \
+	fi
 	cd ops/kafka && mvn -B -q dependency:copy-dependencies
 	touch $@
 
