@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,11 +38,23 @@ class Start:
     cpu_s: float  # the worker's own CPU time (user + system) from start to ready: less at the mercy of neighbours
     load: str  # the 1-minute load average just before the start
     snapshot_mib: float
+    account: str  # the worker's own summary of the start (streams/pipeline/startup.py)
 
 
 def load_average() -> str:
     one, five, _ = os.getloadavg()
     return f"{one:.2f} / {five:.2f}"
+
+
+def worker_account(log_path: Path, before: str, timeout_s: float = 10.0) -> str:
+    """The start-up summary the worker logged for this start (it logs it as /ready turns 200)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        lines = log_path.read_text(errors="replace")[len(before) :].splitlines()
+        found = [line.split("start-up: ", 1)[1] for line in lines if "start-up: ready after" in line]
+        if found or time.monotonic() > deadline:
+            return found[-1] if found else "(not logged)"
+        time.sleep(0.1)
 
 
 def took_snapshot(log_text: str, starts_before: int, feed: str = "profile index") -> bool:
@@ -88,12 +101,13 @@ def one_start(stack: h.Stack, worker: h.WorkerHandle, size: int) -> Start:
     log_text = log_path.read_text(errors="replace")
     kind = "snapshot" if took_snapshot(log_text, before.count("profile index loaded from its snapshot")) else "cold build"
     directory_loaded = took_snapshot(log_text, before.count("incident directory loaded from its snapshot"), "incident directory")
+    account = worker_account(log_path, before)
     worker.running.stop()  # SIGTERM: a clean stop, which also writes the snapshots
     files = list(stack.config.path(stack.config.settings.data_dir).glob("profile-index.*.snapshot"))
     mib = files[0].stat().st_size / 2**20 if files else 0.0
     directory = "snapshot" if directory_loaded else "read whole"
     h.log(f"{size:,} profiles, {kind}, directory {directory}: ready in {ready_s:.1f} s (load {load})")
-    return Start(size, kind, directory, ready_s, cpu.user + cpu.system, load, mib)
+    return Start(size, kind, directory, ready_s, cpu.user + cpu.system, load, mib, account)
 
 
 def print_starts(starts: Sequence[Start], args: argparse.Namespace) -> None:
@@ -118,6 +132,9 @@ def print_starts(starts: Sequence[Start], args: argparse.Namespace) -> None:
             f"`python -m ops.bench.startup --sizes {args.sizes} --restarts {args.restarts} --history {args.history}`",
         )
     )
+    print("\nThe worker's own account of each start (seconds since its process began; its log's `start-up:` line)\n")
+    for n, s in enumerate(starts, start=1):
+        print(f"{n}. {s.profiles:,} profiles, {s.kind}, directory {s.directory}: {s.account}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,9 +61,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from streams.pipeline.app import create_app
     from streams.pipeline.connection import TopicPolicyError, ensure_topics, wait_for_role_conflicts
     from streams.pipeline.roles import plan_of
+    from streams.pipeline.startup import StartupRecord
 
+    startup = StartupRecord()
     # The same checks as check-config, so the worker starts only with config whose every message renders.
     config = cli_config.checked(args.config).config
+    startup.mark("config checked")
     try:
         ensure_topics(config)
     except TopicPolicyError as exc:
@@ -74,9 +77,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
         for conflict in conflicts:
             print(f"refusing to start: {conflict}; stop it first (docs/operations.md, worker roles)", file=sys.stderr)
         return 1
+    startup.mark("topics checked")
     # One series per counter, not two: the *_created twins double what Prometheus stores for nothing.
     prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]
     worker = create_app(config, role=args.role)
+    startup.mark("app built")
+    worker.startup = startup  # the milestones before the app are this start's too
     faust.Worker(
         worker.app, loglevel=args.loglevel, override_logging=True, logging_config=plain_logging(args.loglevel)
     ).execute_from_commandline()

@@ -53,6 +53,7 @@ from streams.pipeline.recovery import SeekThenResumeTableManager, consumer_class
 from streams.pipeline.register import loopback
 from streams.pipeline.roles import Role, RolePlan, plan_of
 from streams.pipeline.stage import DeadLetters, Headers, OnFailure, Record, Stage
+from streams.pipeline.startup import StartupRecord
 from streams.web.acklinks import AckLinks
 from streams.web.health import Heartbeat, Progress, Reloader, consumer_partitions, install_sighup, watch_agents
 from streams.web.sessions import AuthState
@@ -118,6 +119,7 @@ class Worker:
     triage_lag: TriageLag = field(default_factory=TriageLag)  # holds email back while triage is behind
     # The feeds /ready waits for, by name: what this role follows (a deliver worker has no profile index).
     loading: dict[str, asyncio.Event] = field(default_factory=dict)
+    startup: StartupRecord = field(default_factory=StartupRecord)  # this start's milestones, logged
 
     async def command(self, command: IncidentCommand) -> None:
         """Ask the incident's owner to apply `command` (acknowledge, escalate, breach)."""
@@ -445,7 +447,7 @@ def _close_on_shutdown(app: faust.App, senders: dict[str, Sender]) -> None:
 
 def _watch_health(worker: Worker, agent_topics: set[str]) -> None:
     """/live's heartbeat, /ready's crash and stall watch, reload on SIGHUP and POST /-/reload, and the
-    build, process and index metrics."""
+    build, process and index metrics, and the start-up milestones in the log."""
     app = worker.app
     worker.progress = Progress(worker.config.settings.health)
     worker.reloader = Reloader(worker, validated_config)
@@ -459,6 +461,17 @@ def _watch_health(worker: Worker, agent_topics: set[str]) -> None:
     @app.task  # type: ignore[untyped-decorator]
     async def heartbeat() -> None:
         await worker.heartbeat.run()
+
+    assigned = asyncio.Event()
+
+    async def first_assignment(sender: Any, /, *_: Any, **__: Any) -> None:
+        assigned.set()
+
+    app.on_partitions_assigned.connect(first_assignment)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def record_startup() -> None:
+        await worker.startup.watch(worker.loading, assigned)
 
     @app.task  # type: ignore[untyped-decorator]
     async def watch_progress() -> None:

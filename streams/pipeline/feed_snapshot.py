@@ -27,7 +27,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,6 +54,7 @@ from alerts.matching.snapshot import (
     record_digest,
 )
 from alerts.model import DeliveryRecord, IncidentRecord
+from streams.pipeline.connection import aiokafka_kwargs
 from streams.pipeline.follow import Follower
 from streams.pipeline.metrics import FEED_SNAPSHOTS
 from streams.pipeline.profile_snapshot import SnapshotFile, safe_name
@@ -64,7 +65,8 @@ FORMAT = 1
 MAGIC = b"CRUCIAL-FEED-SNAPSHOT\n"
 REFRESH_S = 3600.0  # a new snapshot at most this often while the state changes (a crash then replays less)
 ENCODED_AT_ONCE = 2000  # list entries per call of the JSON encoder (see _json_in_slices)
-LAST_RECORD_TIMEOUT_S = 10.0  # fetching the record a snapshot ends with, to check it is still there
+LAST_RECORD_TIMEOUT_S = 10.0  # fetching the records a snapshot ends with, to check they are still there
+LAST_RECORD_FETCH_BYTES = 64 * 1024  # per partition: the check wants one record, not a megabyte after it
 ASSIGNMENT_WAIT_S = 10.0  # for every followed topic's partitions to be assigned before the check
 
 
@@ -140,28 +142,57 @@ def decode(data: bytes, feed: str, expected_fingerprint: str) -> tuple[list[Cove
     return coverages, state
 
 
-async def check_last_records(consumer: AIOKafkaConsumer, coverage: Coverage, beginning: dict[int, int]) -> None:
+async def check_last_records(config: Config, coverages: Sequence[Coverage], beginnings: Mapping[TopicPartition, int]) -> None:
     """The record each partition's part of a snapshot ends with is still the topic's record at that
-    offset: a topic deleted and made again (offsets start over) is caught here. Moves the consumer's
-    positions: the caller seeks after."""
-    for partition, offset in sorted(coverage.offsets.items()):
-        if offset <= beginning[partition]:
-            continue  # covers nothing the topic holds on this partition
-        digest = coverage.last.get(partition)
-        if digest is None:
-            raise SnapshotRejected("last_record", f"{coverage.topic} partition {partition}: no last record to check")
-        tp = TopicPartition(coverage.topic, partition)
-        consumer.seek(tp, offset - 1)
-        try:
-            record = await asyncio.wait_for(consumer.getone(tp), LAST_RECORD_TIMEOUT_S)
-        except TimeoutError as exc:
+    offset: a topic deleted and made again (offsets start over) is caught here.
+
+    Every partition of every coverage at once, on a consumer of its own: one fetch asks for them all,
+    none waits for a batch to fill (the feed's own consumer may batch), and nothing else is read."""
+    wanted: dict[TopicPartition, tuple[int, str]] = {}
+    for coverage in coverages:
+        for partition, offset in sorted(coverage.offsets.items()):
+            tp = TopicPartition(coverage.topic, partition)
+            if offset <= beginnings[tp]:
+                continue  # covers nothing the topic holds on this partition
+            digest = coverage.last.get(partition)
+            if digest is None:
+                raise SnapshotRejected("last_record", f"{coverage.topic} partition {partition}: no last record to check")
+            wanted[tp] = (offset - 1, digest)
+    if not wanted:
+        return
+    found = await _records_at(config, {tp: offset for tp, (offset, _) in wanted.items()})
+    for tp, (offset, digest) in sorted(wanted.items()):
+        record = found.get(tp)
+        if record is None:
+            raise SnapshotRejected("last_record", f"{tp.topic} partition {tp.partition}: its last record could not be read")
+        if record.offset != offset or record_digest(record.offset, record.key, record.value) != digest:
             raise SnapshotRejected(
-                "last_record", f"{coverage.topic} partition {partition}: its last record could not be read"
-            ) from exc
-        if record.offset != offset - 1 or record_digest(record.offset, record.key, record.value) != digest:
-            raise SnapshotRejected(
-                "last_record", f"{coverage.topic} partition {partition}: offset {offset - 1} holds another record now"
+                "last_record", f"{tp.topic} partition {tp.partition}: offset {offset} holds another record now"
             )
+
+
+async def _records_at(
+    config: Config, offsets: Mapping[TopicPartition, int]
+) -> dict[TopicPartition, ConsumerRecord[bytes, bytes]]:
+    """The first record at or after each offset (fewer, where one could not be read within the timeout)."""
+    consumer = AIOKafkaConsumer(
+        group_id=None, enable_auto_commit=False, max_partition_fetch_bytes=LAST_RECORD_FETCH_BYTES, **aiokafka_kwargs(config)
+    )
+    found: dict[TopicPartition, ConsumerRecord[bytes, bytes]] = {}
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        for tp, offset in offsets.items():
+            consumer.seek(tp, offset)
+        deadline = time.monotonic() + LAST_RECORD_TIMEOUT_S
+        while len(found) < len(offsets) and time.monotonic() < deadline:
+            for tp, records in (await consumer.getmany(timeout_ms=100)).items():
+                if records and tp not in found:
+                    found[tp] = records[0]
+                    consumer.pause(tp)  # its record is in: fetch no more of it
+    finally:
+        await consumer.stop()
+    return found
 
 
 @contextmanager
@@ -226,7 +257,7 @@ class SnapshottedFollower(Follower):
         end = dict(await consumer.end_offsets(partitions))
         self._covered = dict(beginning)
         try:
-            coverages = await self._checked_snapshot(consumer, beginning, end)
+            coverages = await self._checked_snapshot(beginning, end)
         except SnapshotRejected as exc:
             await consumer.seek_to_beginning(*partitions)
             FEED_SNAPSHOTS.labels(self.what, "ignored", exc.reason).inc()
@@ -254,9 +285,7 @@ class SnapshottedFollower(Follower):
             await asyncio.sleep(0.05)
         return sorted(consumer.assignment())
 
-    async def _checked_snapshot(
-        self, consumer: AIOKafkaConsumer, beginning: dict[TopicPartition, int], end: dict[TopicPartition, int]
-    ) -> list[Coverage]:
+    async def _checked_snapshot(self, beginning: dict[TopicPartition, int], end: dict[TopicPartition, int]) -> list[Coverage]:
         data = await asyncio.to_thread(self.snapshots.read_bytes)
         with collections_paused():
             coverages, state = decode(data, self.what, self.snapshots.fingerprint)
@@ -273,7 +302,7 @@ class SnapshottedFollower(Follower):
             problem = coverage_problem(coverage, extent, self.clock(), max_age_s=float("inf"))
             if problem is not None:
                 raise problem
-            await check_last_records(consumer, coverage, extent.beginning)
+        await check_last_records(self.config, coverages, beginning)
         try:
             with collections_paused():
                 self.held.restore(state)

@@ -122,7 +122,7 @@ class ProfileFeed(Follower):
         end = {tp.partition: offset for tp, offset in (await consumer.end_offsets(partitions)).items()}
         self._covered = dict(beginning)
         try:
-            loaded = await self._checked_snapshot(consumer, beginning, end)
+            loaded = await self._checked_snapshot(beginning, end)
         except SnapshotRejected as exc:
             await consumer.seek_to_beginning(*partitions)
             PROFILE_SNAPSHOTS.labels("ignored", exc.reason).inc()
@@ -142,13 +142,13 @@ class ProfileFeed(Follower):
             )
         self._prepared = True
 
-    async def _checked_snapshot(self, consumer: AIOKafkaConsumer, beginning: dict[int, int], end: dict[int, int]) -> Loaded:
+    async def _checked_snapshot(self, beginning: dict[int, int], end: dict[int, int]) -> Loaded:
         with collections_paused():
             loaded = await asyncio.to_thread(self.snapshots.read)
         problem = coverage_problem(loaded.coverage, TopicExtent(self.topic, beginning, end), self.clock(), MAX_AGE_S)
         if problem is not None:
             raise problem
-        await check_last_records(consumer, loaded.coverage, beginning)
+        await check_last_records(self.config, [loaded.coverage], {TopicPartition(self.topic, p): o for p, o in beginning.items()})
         return loaded
 
     def handled(self, record: ConsumerRecord[bytes, bytes]) -> None:

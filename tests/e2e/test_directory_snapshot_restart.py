@@ -45,6 +45,12 @@ def test_a_restarted_worker_loads_its_directory_and_an_officer_alerted_before_ac
     worker.start()
     assert worker.metric("crucial_feed_snapshot_total", feed="incident directory", outcome="loaded", reason="") == 1
     assert "incident directory loaded from its snapshot" in worker.log_tail(400)
+    # The worker's own account of the start names every part /ready waited for (streams/pipeline/startup.py).
+    summary = wait_for(
+        "the start-up summary", lambda: [ln for ln in worker.log_tail(400).splitlines() if "start-up: ready after" in ln]
+    )
+    for part in ("config checked", "profiles loaded", "directory loaded", "registers loaded", "partitions assigned"):
+        assert f"{part} " in summary[-1], summary[-1]
 
     status, body = stack.reply_sms(officer, f"ACK {reference}")
     assert status == 200 and f"{reference} acknowledged" in body
