@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import faust
 from faust.types import EventT, StreamT
+from mode import Service
 from prometheus_client import CollectorRegistry
 
 from alerts.channels import Sender, build_senders
@@ -120,6 +121,7 @@ class Worker:
     # The feeds /ready waits for, by name: what this role follows (a deliver worker has no profile index).
     loading: dict[str, asyncio.Event] = field(default_factory=dict)
     startup: StartupRecord = field(default_factory=StartupRecord)  # this start's milestones, logged
+    started: asyncio.Event = field(default_factory=asyncio.Event)  # every part of the start is in (see startup)
 
     async def command(self, command: IncidentCommand) -> None:
         """Ask the incident's owner to apply `command` (acknowledge, escalate, breach)."""
@@ -148,8 +150,9 @@ def create_app(  # noqa: PLR0913  (the role and four test seams, each optional a
     _close_on_shutdown(worker.app, channel_senders)
     _watch_health(worker, wiring.agent_topics())
     if not in_memory:
-        for follower in wiring.followers(worker):
-            worker.app.task(follower.run)
+        worker.feed.chores_after = worker.started
+        loads = [follower.run for follower in wiring.followers(worker)]
+        worker.app.add_dependency(_StartedWithTheApp([*loads, _startup_watch(worker)]))
         register_views(worker, ingest=plan.ingest_views)
     return worker
 
@@ -436,6 +439,36 @@ def _watch_windows(worker: Worker) -> None:
                 await worker.command(command)
 
 
+class _StartedWithTheApp(Service):
+    """Tasks started with the app's own services, not as app tasks: faust starts those only once its
+    first rebalance and table recovery are done, and /ready waits for both, so the feeds loading as app
+    tasks would add their time to the group join's instead of overlapping it."""
+
+    def __init__(self, tasks: list[Callable[[], Awaitable[None]]]) -> None:
+        super().__init__()
+        self.tasks = tasks
+
+    async def on_start(self) -> None:
+        for task in self.tasks:
+            self.add_future(task())
+
+
+def _startup_watch(worker: Worker) -> Callable[[], Awaitable[None]]:
+    """The start-up record's watch: each feed as it is loaded and the first assignment, in the log."""
+    assigned = asyncio.Event()
+
+    async def first_assignment(sender: Any, /, *_: Any, **__: Any) -> None:
+        assigned.set()
+
+    worker.app.on_partitions_assigned.connect(first_assignment)
+
+    async def watch() -> None:
+        await worker.startup.watch(worker.loading, assigned)
+        worker.started.set()
+
+    return watch
+
+
 def _close_on_shutdown(app: faust.App, senders: dict[str, Sender]) -> None:
     async def close_channels(sender: Any, /, *_: Any, signal: Any, **__: Any) -> None:
         """After the consumer stops: SMTP sessions end with QUIT, HTTP sessions close."""
@@ -447,7 +480,7 @@ def _close_on_shutdown(app: faust.App, senders: dict[str, Sender]) -> None:
 
 def _watch_health(worker: Worker, agent_topics: set[str]) -> None:
     """/live's heartbeat, /ready's crash and stall watch, reload on SIGHUP and POST /-/reload, and the
-    build, process and index metrics, and the start-up milestones in the log."""
+    build, process and index metrics."""
     app = worker.app
     worker.progress = Progress(worker.config.settings.health)
     worker.reloader = Reloader(worker, validated_config)
@@ -461,17 +494,6 @@ def _watch_health(worker: Worker, agent_topics: set[str]) -> None:
     @app.task  # type: ignore[untyped-decorator]
     async def heartbeat() -> None:
         await worker.heartbeat.run()
-
-    assigned = asyncio.Event()
-
-    async def first_assignment(sender: Any, /, *_: Any, **__: Any) -> None:
-        assigned.set()
-
-    app.on_partitions_assigned.connect(first_assignment)
-
-    @app.task  # type: ignore[untyped-decorator]
-    async def record_startup() -> None:
-        await worker.startup.watch(worker.loading, assigned)
 
     @app.task  # type: ignore[untyped-decorator]
     async def watch_progress() -> None:

@@ -26,9 +26,10 @@ import gc
 import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -195,17 +196,38 @@ async def _records_at(
     return found
 
 
-@contextmanager
-def collections_paused() -> Iterator[None]:
-    """No garbage collection while a snapshot is read: it makes hundreds of thousands of objects, and
-    the collector would walk them again and again for nothing."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
+class _CollectionPauses:
+    """The pauses now running, counted: feeds load at once, and the first to finish must not turn the
+    collector back on while another is still making its hundreds of thousands of objects."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._was_enabled = False
+
+    @contextmanager
+    def pause(self) -> Iterator[None]:
+        with self._lock:
+            if self._running == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._running == 0 and self._was_enabled:
+                    gc.enable()
+
+
+_PAUSES = _CollectionPauses()
+
+
+def collections_paused() -> AbstractContextManager[None]:
+    """No garbage collection while a snapshot is read (until every such read running has ended): it
+    makes hundreds of thousands of objects, and the collector would walk them again and again for nothing."""
+    return _PAUSES.pause()
 
 
 def utcnow() -> datetime:

@@ -83,6 +83,9 @@ class ProfileFeed(Follower):
         self._prepared = self._changed = False
         self._saved_at, self._saves = time.monotonic(), 0
         self._counting: asyncio.Task[None] | None = None
+        # Background work after a snapshot load waits for this (the worker's whole start, set by the app):
+        # begun at once, it would take the CPU the consumer group's join needs.
+        self.chores_after: asyncio.Event | None = None
         # Once loaded, the index (up to a million profiles) is moved out of the garbage collector's
         # sight: full collections would otherwise walk it again and again for nothing.
         super().__init__(config, [self.topic], self._apply, "profile index", guard)
@@ -196,7 +199,9 @@ class ProfileFeed(Follower):
 
     async def _count_unmapped(self) -> None:
         """After a snapshot load, the unmapped-indicator count a build would have made, in the
-        background and a little at a time (readiness does not wait for it)."""
+        background once the worker has started, a little at a time (readiness does not wait for it)."""
+        if self.chores_after is not None:
+            await self.chores_after.wait()
         profiles = unmapped = 0
         for profiles, texts in enumerate(stored_indicators(self.index), start=1):
             unmapped += len(self.indicators.map_texts(texts).unmapped)

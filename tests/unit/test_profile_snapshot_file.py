@@ -74,8 +74,19 @@ def test_after_a_load_the_unmapped_indicators_are_counted_as_a_build_counts_them
     feed = ProfileFeed(config, ProfileIndex(config.risk.matching, config.risk.links), guard)
     snap.restore(feed.index, snap.decode(snap.encode(built, Coverage("t", {0: 2}, {}, None), "fp"), "fp"))
     before = PROFILE_INDICATORS_UNMAPPED._value.get()
+
+    async def count_once_started() -> float:
+        feed.chores_after = asyncio.Event()  # the worker's start, not in yet
+        counting = asyncio.create_task(feed._count_unmapped())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        counted_before_the_start: float = PROFILE_INDICATORS_UNMAPPED._value.get() - before
+        feed.chores_after.set()
+        await counting
+        return counted_before_the_start
+
     with caplog.at_level("WARNING", logger="crucial.profiles"):
-        asyncio.run(feed._count_unmapped())
+        assert asyncio.run(count_once_started()) == 0  # it leaves the CPU to the start
     assert PROFILE_INDICATORS_UNMAPPED._value.get() - before == 2
     said = " ".join(r.getMessage() for r in caplog.records)
     assert "2 indicator(s) on the 2 profiles loaded" in said and "Quoc" not in said and row["profile_id"] not in said

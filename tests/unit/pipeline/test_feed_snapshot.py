@@ -3,6 +3,7 @@ that is torn, of another feed, format or code is refused with the reason, never 
 
 from __future__ import annotations
 
+import gc
 import types
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from alerts.matching.snapshot import Coverage, SnapshotRejected
 from streams.pipeline import feed_snapshot
-from streams.pipeline.feed_snapshot import code_fingerprint, decode, encode
+from streams.pipeline.feed_snapshot import code_fingerprint, collections_paused, decode, encode
 from streams.pipeline.profile_snapshot import SnapshotFile
 
 AT = datetime(2026, 12, 2, 3, 4, tzinfo=UTC)
@@ -108,3 +109,25 @@ def test_a_snapshot_that_cannot_be_written_is_counted_and_the_feed_goes_on(tmp_p
     feed._save_now()  # raises nothing: the follower's loop would go on
     assert FEED_SNAPSHOTS.labels("unwritable feed", "write_failed", "RuntimeError")._value.get() == 1
     assert feed._changed and not (tmp_path / "feed.snapshot").exists()  # the next attempt writes it
+
+
+def test_the_collector_stays_paused_until_every_overlapping_read_has_ended() -> None:
+    # Two feeds load at once: the profile index's read ends first, the directory's is still decoding.
+    assert gc.isenabled()
+    first, second = collections_paused(), collections_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()  # the directory's read is still running
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+
+
+def test_a_pause_leaves_a_collector_that_was_off_off() -> None:
+    gc.disable()
+    try:
+        with collections_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
